@@ -1,0 +1,251 @@
+"""Folding events into messages and recipients, releasing each message once it is done.
+
+A message is keyed by host and queue id. Queue ids are reused (Postfix's short ids come
+back after a while), so a key names one message only between its arrival and its removal:
+`removed` closes it, and an arrival line for a key that already has delivery attempts
+closes the old message first.
+
+Memory is bounded by the mail in flight: a message is handed to the `emit` callback and
+forgotten as soon as the MTA removes it from its queue. Messages whose removal line never
+comes (a lost line, a rejected message) are swept after a quiet period; deferred mail
+stays, because it is still in flight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .model import (
+    Arrival,
+    Attempt,
+    Delivery,
+    Event,
+    Expired,
+    LineRef,
+    Message,
+    MessageInfo,
+    Notification,
+    Outcome,
+    QueueAction,
+    Recipient,
+    Rejected,
+    Removed,
+    SessionNote,
+    Status,
+)
+
+_FINAL = {
+    Status.SENT: Outcome.DELIVERED,
+    Status.BOUNCED: Outcome.BOUNCED,
+    Status.EXPIRED: Outcome.EXPIRED,
+}
+
+SWEEP_EVERY = 50_000
+"""Events between sweeps for messages that will never see a removal line."""
+
+DONE_QUIET_SECONDS = 3600.0
+"""A message whose recipients all have a final outcome, silent this long, is done even
+without a `removed` line."""
+
+EMPTY_QUIET_SECONDS = 86400.0
+"""A message with no recipient at all (e.g. only its arrival was logged), silent this
+long, is dropped as done; its lines stay counted."""
+
+PENDING_NOTE_SECONDS = 600.0
+"""A session note without a queue id (`connect to ...: Connection refused`) is attached
+to the next delivery line of the same process within this many seconds."""
+
+
+class Correlator:
+    """Consumes events in log order; calls `emit(message)` for each finished message.
+
+    `keep_lines` keeps every line of a message (for `trace`); otherwise only the lines of
+    delivery attempts are kept, as examples.
+    """
+
+    def __init__(self, emit: Callable[[Message], None], *, keep_lines: bool = False) -> None:
+        self._emit = emit
+        self._keep_lines = keep_lines
+        self._open: dict[tuple[str, str], Message] = {}
+        self._pending: dict[tuple[str, str], list[SessionNote]] = {}
+        self._events = 0
+        self.last_time: float | None = None
+        self.first_time: float | None = None
+        self.max_open = 0
+
+    @property
+    def open_messages(self) -> int:
+        """Messages in flight right now."""
+        return len(self._open)
+
+    def _message(self, event: Event, queue_id: str) -> Message:
+        key = (event.host, queue_id)
+        msg = self._open.get(key)
+        if msg is None:
+            msg = Message(
+                mta=event.mta,
+                host=event.host,
+                queue_id=queue_id,
+                first_seen=event.time,
+                last_seen=event.time,
+            )
+            self._open[key] = msg
+            if len(self._open) > self.max_open:
+                self.max_open = len(self._open)
+        return msg
+
+    def feed(self, event: Event) -> None:
+        """Apply one event."""
+        t = event.time
+        if self.first_time is None or t < self.first_time:
+            self.first_time = t
+        if self.last_time is None or t > self.last_time:
+            self.last_time = t
+        self._events += 1
+        if self._events % SWEEP_EVERY == 0:
+            self._sweep(t)
+
+        qid = event.queue_id
+        if qid is None:
+            if isinstance(event, SessionNote):
+                pending = self._pending.setdefault((event.host, event.pid), [])
+                pending.append(event)
+                if len(pending) > 8:
+                    del pending[0]
+            return
+
+        if isinstance(event, Arrival):
+            old = self._open.get((event.host, qid))
+            if old is not None and (old.recipients or old.removed_at is not None):
+                # The queue id was reused and we missed the old message's removal.
+                self._close(old, end_of_log=False)
+        msg = self._message(event, qid)
+        if t > msg.last_seen:
+            msg.last_seen = t
+        if self._keep_lines and event.ref is not None:
+            msg.lines.append(event.ref)
+
+        if isinstance(event, Delivery):
+            self._delivery(msg, event)
+        elif isinstance(event, MessageInfo):
+            if event.message_id is not None:
+                msg.message_id = event.message_id
+            if event.sender is not None:
+                msg.sender = event.sender
+            if event.size is not None:
+                msg.size = event.size
+            if event.nrcpt is not None:
+                msg.nrcpt = event.nrcpt
+        elif isinstance(event, Arrival):
+            if msg.arrived is None or not msg.arrival_seen:
+                msg.arrived = t
+                msg.arrival_seen = True
+            if event.client is not None:
+                msg.client = event.client
+            if event.sender is not None:
+                msg.sender = event.sender
+            if event.size is not None:
+                msg.size = event.size
+            if event.message_id is not None:
+                msg.message_id = event.message_id
+            if event.nrcpt is not None:
+                msg.nrcpt = event.nrcpt
+        elif isinstance(event, Removed):
+            msg.removed_at = t
+            self._close(msg, end_of_log=False)
+        elif isinstance(event, Expired):
+            msg.expired_at = t
+            for rcpt in msg.recipients.values():
+                if rcpt.outcome is None:
+                    rcpt.outcome = Outcome.EXPIRED
+                    rcpt.final_time = t
+        elif isinstance(event, Notification):
+            msg.notifications.append((t, event.kind, event.new_queue_id))
+        elif isinstance(event, Rejected):
+            msg.rejected = event.reason
+        elif isinstance(event, SessionNote):
+            msg.notes.append(event)
+        elif isinstance(event, QueueAction):
+            msg.notes.append(
+                SessionNote(t, event.host, event.mta, qid, event.ref, text=event.action)
+            )
+
+    def _delivery(self, msg: Message, ev: Delivery) -> None:
+        if ev.pid is not None:
+            pending = self._pending.pop((ev.host, ev.pid), None)
+            if pending:
+                for note in pending:
+                    if ev.time - note.time <= PENDING_NOTE_SECONDS:
+                        msg.notes.append(note)
+                        if self._keep_lines and note.ref is not None:
+                            msg.lines.append(note.ref)
+        if ev.delay is not None and not msg.arrival_seen:
+            inferred = ev.time - ev.delay
+            if msg.arrived is None or inferred < msg.arrived:
+                msg.arrived = inferred
+        rcpt = msg.recipients.get(ev.recipient)
+        if rcpt is None:
+            rcpt = Recipient(ev.recipient, ev.orig_recipient)
+            msg.recipients[ev.recipient] = rcpt
+        rcpt.attempts.append(
+            Attempt(
+                ev.time,
+                ev.status,
+                ev.relay,
+                ev.dsn,
+                ev.reply,
+                ev.delays,
+                ev.suspended,
+                ev.stage,
+                ev.ref,
+            )
+        )
+        if ev.status is Status.DEFERRED:
+            rcpt.deferrals += 1
+            if rcpt.first_deferred is None:
+                rcpt.first_deferred = ev.time
+            if rcpt.outcome is not None and rcpt.outcome is not Outcome.HELD:
+                # Requeued after a final status (e.g. postsuper -r): in flight again.
+                rcpt.outcome = None
+                rcpt.final_time = None
+        else:
+            rcpt.outcome = _FINAL[ev.status]
+            rcpt.final_time = ev.time
+
+    def _close(self, msg: Message, *, end_of_log: bool) -> None:
+        """Settle outcomes that the log does not state, emit, and forget the message."""
+        self._open.pop((msg.host, msg.queue_id), None)
+        for rcpt in msg.recipients.values():
+            if rcpt.outcome is None:
+                if end_of_log and msg.removed_at is None:
+                    rcpt.outcome = Outcome.HELD
+                else:
+                    rcpt.outcome = Outcome.UNKNOWN
+        self._emit(msg)
+
+    def _sweep(self, now: float) -> None:
+        for msg in list(self._open.values()):
+            quiet = now - msg.last_seen
+            if msg.rejected is not None and quiet > 0:
+                self._close(msg, end_of_log=False)
+            elif not msg.recipients:
+                if quiet > EMPTY_QUIET_SECONDS:
+                    self._close(msg, end_of_log=False)
+            elif quiet > DONE_QUIET_SECONDS and all(
+                r.outcome is not None for r in msg.recipients.values()
+            ):
+                self._close(msg, end_of_log=False)
+        for key, notes in list(self._pending.items()):
+            if now - notes[-1].time > PENDING_NOTE_SECONDS:
+                del self._pending[key]
+
+    def finish(self) -> None:
+        """The log has ended: what is still open is held (or unknown), emit it all."""
+        for msg in list(self._open.values()):
+            self._close(msg, end_of_log=True)
+        self._pending.clear()
+
+
+def attach_ref(event: Event, source: str, lineno: int, text: str) -> None:
+    """Record where an event came from (the text is the line without its newline)."""
+    event.ref = LineRef(source, lineno, text)

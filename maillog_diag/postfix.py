@@ -1,0 +1,165 @@
+"""Postfix: the transformer that turns `grammars/postfix.lark` parses into events.
+
+The grammar keeps terminals coarse (see its header); the callbacks here cut a token into
+its fields and build one `maillog_diag.model` event per line. The transformer runs inside
+the LALR parser (no tree is built), so every callback must be cheap.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lark import Token, Transformer, v_args
+
+from .model import (
+    Arrival,
+    Delivery,
+    Expired,
+    MessageInfo,
+    Notification,
+    QueueAction,
+    Rejected,
+    Removed,
+    SessionNote,
+    Status,
+)
+from .timestamps import TimeParser
+
+MTA = "postfix"
+
+_FIELD = re.compile(r"([a-z_]+)=(<[^>]*>|[^ ,]*)")
+_STATUS = {
+    "sent": Status.SENT,
+    "deliverable": Status.SENT,
+    "deferred": Status.DEFERRED,
+    "softbounce": Status.DEFERRED,
+    "bounced": Status.BOUNCED,
+    "undeliverable": Status.BOUNCED,
+    "undeliverable-but-not-cached": Status.BOUNCED,
+    "expired": Status.EXPIRED,
+    "force-expired": Status.EXPIRED,
+}
+_SUSPENDED = "delivery temporarily suspended: "
+_QMGR_FROM = re.compile(r"from=<([^>]*)>, size=([0-9]+), nrcpt=([0-9]+)")
+
+
+def _unbracket(value: str) -> str:
+    if value.startswith("<") and value.endswith(">"):
+        return value[1:-1]
+    return value
+
+
+def _float(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+@v_args(inline=True)
+class PostfixTransformer(Transformer[Token, Any]):
+    """Builds one event per line shape; `time_parser` belongs to the input stream.
+
+    Tokens arrive as plain strings (see `maillog_diag.lalr`), one callback per line shape.
+    """
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        super().__init__()
+        self.time_parser = time_parser
+
+    def _head(self, header: str) -> tuple[float, str]:
+        """`(seconds, host)` from the HEADER terminal (stamp, spaces, host, space)."""
+        stamp, _, host = header[:-1].rpartition(" ")
+        stamp = stamp.rstrip()
+        if stamp[0].isdigit():
+            return self.time_parser.iso(stamp), host
+        return self.time_parser.bsd(stamp), host
+
+    def delivery(
+        self,
+        header: str,
+        program: str,
+        qid: str,
+        fields_tok: str,
+        status_tok: str,
+        reply_tok: str | None,
+    ) -> Delivery:
+        time, host = self._head(header)
+        fields = dict(_FIELD.findall(fields_tok))
+        reply = reply_tok[2:-1] if reply_tok is not None else None
+        orig = fields.get("orig_to")
+        return Delivery(
+            time,
+            host,
+            MTA,
+            qid[:-2],
+            recipient=_unbracket(fields["to"]),
+            status=_STATUS.get(status_tok[7:], Status.DEFERRED),
+            orig_recipient=_unbracket(orig) if orig is not None else None,
+            relay=fields.get("relay"),
+            dsn=fields.get("dsn"),
+            reply=reply,
+            delay=_float(fields.get("delay")),
+            delays=fields.get("delays"),
+            program=program[: program.index("[")],
+            pid=program[program.index("[") + 1 : -3],
+            suspended=reply is not None and reply.startswith(_SUSPENDED),
+        )
+
+    def client(self, header: str, program: str, qid: str, tok: str) -> Arrival:
+        time, host = self._head(header)
+        return Arrival(time, host, MTA, qid[:-2], client=tok[7:].split(",", 1)[0])
+
+    def pickup(self, header: str, program: str, qid: str, tok: str) -> Arrival:
+        time, host = self._head(header)
+        sender = tok[tok.index("from=<") + 6 : -1]
+        return Arrival(time, host, MTA, qid[:-2], client="local", sender=sender)
+
+    def message_id(self, header: str, program: str, qid: str, tok: str) -> MessageInfo | None:
+        if tok.startswith("resent-"):
+            return None
+        time, host = self._head(header)
+        return MessageInfo(time, host, MTA, qid[:-2], message_id=_unbracket(tok[11:].strip()))
+
+    def queued(self, header: str, program: str, qid: str, tok: str) -> MessageInfo:
+        time, host = self._head(header)
+        m = _QMGR_FROM.match(tok)
+        assert m is not None  # guaranteed by the QMGR_FROM terminal
+        return MessageInfo(time, host, MTA, qid[:-2], sender=m[1], size=int(m[2]), nrcpt=int(m[3]))
+
+    def expired(self, header: str, program: str, qid: str, tok: str) -> Expired:
+        time, host = self._head(header)
+        return Expired(time, host, MTA, qid[:-2], sender=tok[6 : tok.index(">")])
+
+    def removed(self, header: str, program: str, qid: str) -> Removed:
+        time, host = self._head(header)
+        return Removed(time, host, MTA, qid[:-2], by_admin="postsuper" in program)
+
+    def queue_action(self, header: str, program: str, qid: str, tok: str) -> QueueAction:
+        time, host = self._head(header)
+        return QueueAction(time, host, MTA, qid[:-2], action=tok)
+
+    def notification(self, header: str, program: str, qid: str, tok: str) -> Notification:
+        time, host = self._head(header)
+        text, _, new_qid = tok.rpartition(": ")
+        return Notification(time, host, MTA, qid[:-2], kind=text, new_queue_id=new_qid)
+
+    def rejected(self, header: str, program: str, qid: str, tok: str) -> Rejected:
+        time, host = self._head(header)
+        return Rejected(time, host, MTA, qid[:-2], reason=tok)
+
+    def cleanup_info(self, header: str, program: str, qid: str, tok: str) -> None:
+        return None
+
+    def session(self, header: str, program: str, qid: str, tok: str) -> SessionNote:
+        time, host = self._head(header)
+        pid = program[program.index("[") + 1 : -3]
+        return SessionNote(time, host, MTA, qid[:-2], pid=pid, text=tok)
+
+    def session_noqid(self, header: str, program: str, tok: str) -> SessionNote:
+        time, host = self._head(header)
+        pid = program[program.index("[") + 1 : -3]
+        return SessionNote(time, host, MTA, None, pid=pid, text=tok)

@@ -1,0 +1,161 @@
+"""Turning log time stamps into POSIX seconds, and back into ISO 8601 text.
+
+Three stamp shapes reach us:
+
+* traditional syslog, `Nov 29 12:21:46` (optionally with a fraction, as Postfix's own
+  `maillog_file` writes): no year and no zone. The zone is the one the user names with
+  `--tz`, else the machine's local zone. The year is inferred (see `YearInference`).
+* RFC 3339, `2026-11-29T12:21:46.762232+00:00` (rsyslog's default on Debian 12): complete.
+* Exim's `2026-11-29 12:21:46` with an optional zone: complete but for the zone.
+
+Everything inside the tool is POSIX seconds (`float`, UTC based), so durations are plain
+subtractions and do not care about DST. Output is ISO 8601 with the offset of the report
+zone.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from dateutil import tz as _dtz
+
+MONTHS = {
+    "Jan": 1,
+    "Feb": 2,
+    "Mar": 3,
+    "Apr": 4,
+    "May": 5,
+    "Jun": 6,
+    "Jul": 7,
+    "Aug": 8,
+    "Sep": 9,
+    "Oct": 10,
+    "Nov": 11,
+    "Dec": 12,
+}
+
+
+class BadTimestamp(ValueError):
+    """A time stamp that matched the grammar but names no real moment (e.g. `Feb 31`)."""
+
+
+def resolve_zone(name: str | None) -> tzinfo:
+    """The zone for stamps without one: an IANA name, `UTC`, or None for the local zone."""
+    zone: tzinfo | None = _dtz.tzlocal() if name is None else _dtz.gettz(name)
+    if zone is None:
+        raise ValueError(f"unknown time zone {name!r}")
+    return zone
+
+
+@dataclass(slots=True)
+class YearInference:
+    """Chooses the year of yearless syslog stamps, one input stream at a time.
+
+    The first stamp takes the year of the reference moment (the file's modification time,
+    or now for a pipe), less one if its month and day lie after the reference: a file
+    written in January that starts in December began last year. After that the year moves
+    forward only when the month jumps back by more than half a year (December to January),
+    so a file that runs over New Year does not jump back twelve months, and a few
+    out-of-order lines around a month boundary do not move it. `fixed` (from `--year`)
+    sets the year of the first stamp instead.
+    """
+
+    reference: float | None = None
+    fixed: int | None = None
+    year: int | None = None
+    last_month: int = 0
+
+    def year_for(self, month: int, day: int, zone: tzinfo) -> int:
+        """The year of a stamp in `month`/`day`, updating the running state."""
+        if self.year is None:
+            if self.fixed is not None:
+                self.year = self.fixed
+            else:
+                ref = datetime.fromtimestamp(
+                    self.reference if self.reference is not None else _time.time(), zone
+                )
+                self.year = ref.year - 1 if (month, day) > (ref.month, ref.day + 1) else ref.year
+            self.last_month = month
+            return self.year
+        if month < self.last_month - 6:
+            self.year += 1
+            self.last_month = month
+        elif month > self.last_month + 6:
+            # A line from before New Year after the roll-over: belongs to the old year.
+            return self.year - 1
+        elif month > self.last_month:
+            self.last_month = month
+        return self.year
+
+
+class TimeParser:
+    """Parses the stamps of one input stream into POSIX seconds.
+
+    Parsing a stamp with dateutil costs about 22 microseconds; a log has few distinct
+    hours, so the start of each hour is computed once (with the zone's rules, DST
+    included) and minutes and seconds are added by slicing.
+    """
+
+    __slots__ = ("zone", "years", "_hours")
+
+    def __init__(self, zone: tzinfo, years: YearInference | None = None) -> None:
+        self.zone = zone
+        self.years = years if years is not None else YearInference()
+        self._hours: dict[tuple[int, str], float] = {}
+
+    def bsd(self, stamp: str) -> float:
+        """`Nov 29 12:21:46` or `Nov  2 01:02:03.123456` to POSIX seconds."""
+        month = MONTHS.get(stamp[:3])
+        if month is None:
+            raise BadTimestamp(stamp)
+        day = int(stamp[4:6])
+        year = self.years.year_for(month, day, self.zone)
+        key = (year, stamp[:9])
+        base = self._hours.get(key)
+        if base is None:
+            try:
+                base = datetime(year, month, day, int(stamp[7:9]), tzinfo=self.zone).timestamp()
+            except ValueError as exc:
+                raise BadTimestamp(stamp) from exc
+            if len(self._hours) > 4096:
+                self._hours.clear()
+            self._hours[key] = base
+        seconds = int(stamp[10:12]) * 60 + int(stamp[13:15])
+        if len(stamp) > 15:
+            return base + seconds + float("0" + stamp[15:])
+        return base + seconds
+
+    def iso(self, stamp: str) -> float:
+        """RFC 3339 / ISO 8601 (`T` or space between date and time) to POSIX seconds."""
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except ValueError as exc:
+            raise BadTimestamp(stamp) from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.zone)
+        return moment.timestamp()
+
+
+def format_time(seconds: float | None, zone: tzinfo) -> str | None:
+    """POSIX seconds as ISO 8601 with the zone's offset; whole seconds unless a fraction."""
+    if seconds is None:
+        return None
+    moment = datetime.fromtimestamp(seconds, zone)
+    spec = "seconds" if seconds == int(seconds) else "milliseconds"
+    return moment.isoformat(timespec=spec)
+
+
+def format_duration(seconds: float | None) -> str:
+    """A compact human duration: `45s`, `12m05s`, `4h12m`, `2d03h`."""
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
