@@ -215,6 +215,8 @@ class Correlator:
     def _close(self, msg: Message, *, end_of_log: bool) -> None:
         """Settle outcomes that the log does not state, emit, and forget the message."""
         self._open.pop((msg.host, msg.queue_id), None)
+        if end_of_log:
+            msg.log_end = self.last_time
         for rcpt in msg.recipients.values():
             if rcpt.outcome is None:
                 if end_of_log and msg.removed_at is None:

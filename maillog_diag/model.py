@@ -215,6 +215,8 @@ class Message:
     expired_at: float | None = None
     removed_at: float | None = None
     rejected: str | None = None
+    log_end: float | None = None
+    """Set when the log ended with this message still queued: the end of its held time."""
     notifications: list[tuple[float, str, str | None]] = field(default_factory=list)
     notes: list[SessionNote] = field(default_factory=list)
     lines: list[LineRef] = field(default_factory=list)

@@ -194,9 +194,9 @@ class LineParser:
             try:
                 event: Event | None = self._postfix_parse(line)
             except UnexpectedInput as exc:
-                raise self._unparsed(line, source, lineno, _context(exc, line))
+                raise self._unparsed(line, source, lineno, _context(exc, line)) from None
             except BadTimestamp as exc:
-                raise self._unparsed(line, source, lineno, f"impossible time stamp {exc}")
+                raise self._unparsed(line, source, lineno, f"impossible time stamp {exc}") from None
             if event is None:
                 self._ignore(f"postfix/{daemon} informational")
                 return None

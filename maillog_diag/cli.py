@@ -1,0 +1,377 @@
+"""The `maillog-diag` command line: thin wrappers over the core, plus output and exit codes.
+
+Exit status: 0 success; 2 usage error; 3 an input could not be read, or no line of the
+input could be read as an MTA log; 70 an internal error (reported in one line, with no
+traceback). Data goes to stdout; the unparsed-line sample and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import tzinfo
+from enum import IntEnum
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+
+from . import __version__
+from .analysis import ReportBuilder
+from .errors import MaillogError, UnparsableLine
+from .model import Message
+from .pipeline import ScanOptions, ScanResult, scan
+from .render import (
+    OutputFormat,
+    make_console,
+    message_text,
+    messages_csv_writer,
+    recipient_rows,
+    render_report_csv,
+    render_report_table,
+    render_report_text,
+    render_trace,
+    write_json,
+    write_jsonl,
+)
+from .serialize import lines_dict, message_dict, report_dict, span_dict
+from .timestamps import resolve_zone
+
+DEFAULT_LOG = "/var/log/mail.log"
+
+
+class ExitCode(IntEnum):
+    """The exit statuses the README documents."""
+
+    OK = 0
+    USAGE = 2
+    INPUT = 3
+    INTERNAL = 70
+
+
+app = typer.Typer(
+    name="maillog-diag",
+    help="Why outbound mail is delayed, and for how long, from Postfix logs.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+FilesArg = Annotated[
+    list[str] | None,
+    typer.Argument(
+        help=f"Log files to read in order ('-' for standard input). Default: {DEFAULT_LOG}.",
+        show_default=False,
+    ),
+]
+TzOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        help="Time zone of stamps without one (IANA name, e.g. Europe/Berlin). Default: local.",
+    ),
+]
+YearOpt = Annotated[
+    int | None,
+    typer.Option("--year", help="Year of the first yearless syslog stamp (default: inferred)."),
+]
+UnparsedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--unparsed",
+        help="Write every unparsed line (with file:line and why) to this file; '-' for stderr.",
+    ),
+]
+
+
+def _fail(message: str, code: ExitCode) -> typer.Exit:
+    sys.stderr.write(f"maillog-diag: {message}\n")
+    return typer.Exit(int(code))
+
+
+def _zone(tz: str | None) -> tzinfo:
+    try:
+        return resolve_zone(tz)
+    except ValueError as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
+
+
+class _UnparsedSink:
+    """Writes every unparsed line to a file when asked to (`--unparsed`)."""
+
+    def __init__(self, target: Path | None) -> None:
+        self._file: IO[str] | None = None
+        if target is None:
+            return
+        if str(target) == "-":
+            self._file = sys.stderr
+        else:
+            try:
+                self._file = open(target, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise _fail(f"{target}: cannot write: {exc.strerror}", ExitCode.USAGE) from None
+
+    def __call__(self, exc: UnparsableLine) -> None:
+        assert self._file is not None
+        self._file.write(f"{exc.source}:{exc.lineno}: {exc.context}\n    {exc.text}\n")
+
+    @property
+    def callback(self) -> Callable[[UnparsableLine], None] | None:
+        return self if self._file is not None else None
+
+    def close(self) -> None:
+        if self._file is not None and self._file is not sys.stderr:
+            self._file.close()
+
+
+def _run(
+    files: list[str] | None,
+    *,
+    tz: str | None,
+    year: int | None,
+    unparsed: Path | None,
+    emit: Callable[[Message], None],
+    keep_lines: bool = False,
+) -> tuple[ScanResult, tzinfo]:
+    zone = _zone(tz)
+    sink = _UnparsedSink(unparsed)
+    options = ScanOptions(zone=zone, year=year, keep_lines=keep_lines, on_unparsed=sink.callback)
+    try:
+        result = scan(files or [DEFAULT_LOG], options, emit)
+    finally:
+        sink.close()
+    return result, zone
+
+
+def _finish(result: ScanResult, *, show_sample: bool = True) -> None:
+    """Report unparsed lines and input errors on stderr; raise the right exit."""
+    counts = result.counts
+    if counts.unparsed and show_sample:
+        sys.stderr.write(
+            f"maillog-diag: {counts.unparsed} of {counts.total} lines could not be parsed"
+            f" (all of them with --unparsed FILE); first ones:\n"
+        )
+        for exc in result.unparsed_sample:
+            sys.stderr.write(f"  {exc.source}:{exc.lineno}: {exc.context}\n")
+            sys.stderr.write(f"    {exc.text[:300]}\n")
+    for err in result.input_errors:
+        sys.stderr.write(f"maillog-diag: {err}\n")
+    if result.input_errors:
+        raise typer.Exit(int(ExitCode.INPUT))
+    if counts.total and not counts.used and counts.unparsed:
+        raise _fail("no line of the input could be read as an MTA log", ExitCode.INPUT)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"maillog-diag {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Why outbound mail is delayed, and for how long, from the MTA's own logs."""
+
+
+@app.command()
+def report(
+    files: FilesArg = None,
+    fmt: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table (default on a terminal), text (default otherwise), json, csv.",
+        ),
+    ] = None,
+    tz: TzOpt = None,
+    year: YearOpt = None,
+    all_destinations: Annotated[
+        bool, typer.Option("--all", help="List every destination, not only troubled ones.")
+    ] = False,
+    reasons: Annotated[
+        int, typer.Option("--reasons", min=0, help="Reasons shown per destination.")
+    ] = 3,
+    unparsed: UnparsedOpt = None,
+) -> None:
+    """Per destination domain: delayed, bounced, expired and held mail, held times, reasons.
+
+    Example: maillog-diag report /var/log/mail.log
+    """
+    builder = ReportBuilder()
+    result, zone = _run(files, tz=tz, year=year, unparsed=unparsed, emit=builder.add)
+    data = report_dict(builder, result, zone, include_all=all_destinations, reasons=max(reasons, 1))
+    out = sys.stdout
+    chosen = fmt or (OutputFormat.TABLE if out.isatty() else OutputFormat.TEXT)
+    if chosen is OutputFormat.JSON or chosen is OutputFormat.JSONL:
+        write_json(data, out)
+    elif chosen is OutputFormat.CSV:
+        render_report_csv(data, out)
+    elif chosen is OutputFormat.TEXT:
+        render_report_text(data, out, reasons)
+    else:
+        render_report_table(data, make_console(), reasons)
+    _finish(result)
+
+
+def _matches(query: str) -> Callable[[Message], bool]:
+    q = query.strip()
+    bare = q[1:-1] if q.startswith("<") and q.endswith(">") else q
+    lowered = bare.lower()
+
+    def match(msg: Message) -> bool:
+        if msg.queue_id == bare or msg.message_id == bare:
+            return True
+        if msg.sender is not None and msg.sender.lower() == lowered:
+            return True
+        return any(
+            r.address.lower() == lowered
+            or (r.orig_address is not None and r.orig_address.lower() == lowered)
+            for r in msg.recipients.values()
+        )
+
+    return match
+
+
+@app.command()
+def trace(
+    query: Annotated[str, typer.Argument(help="A queue id, a Message-ID or an email address.")],
+    files: FilesArg = None,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text (default), json, jsonl.")
+    ] = OutputFormat.TEXT,
+    tz: TzOpt = None,
+    year: YearOpt = None,
+    unparsed: UnparsedOpt = None,
+) -> None:
+    """The timeline of each matching message, recipient by recipient, with its log lines.
+
+    Example: maillog-diag trace 4F2A31C02B9 /var/log/mail.log
+    """
+    matches = _matches(query)
+    found: list[Message] = []
+
+    def emit(msg: Message) -> None:
+        if matches(msg):
+            found.append(msg)
+
+    result, zone = _run(files, tz=tz, year=year, unparsed=unparsed, emit=emit, keep_lines=True)
+    found.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
+    out = sys.stdout
+    if fmt is OutputFormat.JSON:
+        write_json([_with_lines(m, zone) for m in found], out)
+    elif fmt is OutputFormat.JSONL:
+        for m in found:
+            write_jsonl(_with_lines(m, zone), out)
+    else:
+        order = {name: i for i, name in enumerate(files or [DEFAULT_LOG])}
+        for m in found:
+            refs = sorted(m.lines, key=lambda r: (order.get(r.source, -1), r.lineno))
+            lines = [f"{ref.source}:{ref.lineno}: {ref.text}" for ref in refs]
+            render_trace(message_dict(m, zone), lines, out)
+        if not found:
+            sys.stderr.write(f"maillog-diag: no message matches {query!r}\n")
+    _finish(result)
+
+
+def _with_lines(msg: Message, zone: tzinfo) -> dict[str, Any]:
+    data = message_dict(msg, zone)
+    data["lines"] = [
+        {"source": ref.source, "line": ref.lineno, "text": ref.text} for ref in msg.lines
+    ]
+    return data
+
+
+@app.command()
+def messages(
+    files: FilesArg = None,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="jsonl (default), json, csv, text.")
+    ] = OutputFormat.JSONL,
+    tz: TzOpt = None,
+    year: YearOpt = None,
+    delayed_only: Annotated[
+        bool,
+        typer.Option(
+            "--delayed", help="Only messages with a deferred, bounced, expired or held recipient."
+        ),
+    ] = False,
+    unparsed: UnparsedOpt = None,
+) -> None:
+    """One record per message (as each message finishes), for scripts.
+
+    Example: maillog-diag messages /var/log/mail.log --format jsonl
+    """
+    out = sys.stdout
+    zone_holder: list[tzinfo] = [_zone(tz)]
+    collected: list[dict[str, Any]] = []
+    writer = messages_csv_writer(out) if fmt is OutputFormat.CSV else None
+
+    def emit(msg: Message) -> None:
+        if not msg.recipients:
+            return
+        if delayed_only and not any(
+            r.deferrals or r.outcome not in (None, "delivered") for r in msg.recipients.values()
+        ):
+            return
+        data = message_dict(msg, zone_holder[0])
+        if fmt is OutputFormat.JSON:
+            collected.append(data)
+        elif writer is not None:
+            for row in recipient_rows(data):
+                writer.writerow(row)
+        elif fmt in (OutputFormat.TEXT, OutputFormat.TABLE):
+            out.write(message_text(data))
+        else:
+            write_jsonl(data, out)
+
+    result, _ = _run(files, tz=tz, year=year, unparsed=unparsed, emit=emit)
+    if fmt is OutputFormat.JSON:
+        write_json(collected, out)
+    _finish(result)
+
+
+@app.command()
+def stats(
+    files: FilesArg = None,
+    tz: TzOpt = None,
+    year: YearOpt = None,
+    unparsed: UnparsedOpt = None,
+) -> None:
+    """Line accounting only: how many lines were used, ignored (and why), unparsed (JSON)."""
+    result, zone = _run(files, tz=tz, year=year, unparsed=unparsed, emit=lambda _m: None)
+    data = {
+        "lines": lines_dict(result),
+        "span": span_dict(result, zone),
+        "ignored_by_reason": dict(
+            sorted(result.counts.ignored_by_reason.items(), key=lambda kv: -kv[1])
+        ),
+        "max_open_messages": result.max_open_messages,
+    }
+    write_json(data, sys.stdout)
+    _finish(result)
+
+
+def main() -> None:
+    """Console entry point: run the app; no traceback ever reaches the user."""
+    try:
+        app()
+    except MaillogError as exc:
+        sys.stderr.write(f"maillog-diag: {exc}\n")
+        sys.exit(int(ExitCode.INPUT))
+    except KeyboardInterrupt:
+        sys.stderr.write("maillog-diag: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(0)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the promise: one line, never a traceback
+        sys.stderr.write(f"maillog-diag: internal error: {type(exc).__name__}: {exc}\n")
+        sys.exit(int(ExitCode.INTERNAL))

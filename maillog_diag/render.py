@@ -1,0 +1,315 @@
+"""Output for people and scripts: Rich tables, plain text, JSON and CSV.
+
+Only this module and `cli.py` know about Rich. Renderers take the plain dicts of
+`maillog_diag.serialize` (the JSON contract), so every format shows the same numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import IO, Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .timestamps import format_duration
+
+
+class OutputFormat(StrEnum):
+    """`--format` values."""
+
+    TABLE = "table"
+    TEXT = "text"
+    JSON = "json"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def _dur(value: float | None) -> str:
+    return format_duration(value)
+
+
+def _short(text: str | None, width: int) -> str:
+    if text is None:
+        return "-"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def header_lines(report: dict[str, Any]) -> list[str]:
+    """The two header lines: the time span covered and the line accounting."""
+    span = report["span"]
+    lines = report["lines"]
+    totals = report["totals"]
+    first = (
+        f"Log span: {span['start']} to {span['end']}"
+        if span["start"]
+        else "Log span: no dated mail lines"
+    )
+    second = (
+        f"Lines: {lines['total']} read, {lines['used']} used, {lines['ignored']} ignored, "
+        f"{lines['unparsed']} unparsed. Messages: {report['messages']}; recipients: "
+        f"{totals['recipients']}, delayed {totals['recipients_deferred']}, "
+        f"still held {totals['held']}."
+    )
+    return [first, second]
+
+
+_COLUMNS = (
+    ("domain", "Destination"),
+    ("recipients_deferred", "Delayed"),
+    ("delivered_after_delay", "Late"),
+    ("bounced", "Bounced"),
+    ("expired", "Expired"),
+    ("held", "Held"),
+    ("deferrals", "Deferrals"),
+)
+
+
+def _row(d: dict[str, Any]) -> list[str]:
+    held = d["held_seconds"]
+    top = d["reasons"][0]["reason"] if d["reasons"] else "-"
+    return [
+        *(str(d[key]) for key, _ in _COLUMNS),
+        _dur(held["p50"]),
+        _dur(held["p95"]),
+        _dur(held["max"]),
+        top,
+    ]
+
+
+_HEADS = [title for _, title in _COLUMNS] + ["Held p50", "p95", "max", "Top reason"]
+
+
+def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
+    """The terminal report: header, the destination table, then reasons per destination."""
+    for line in header_lines(report):
+        console.print(line, highlight=False, markup=False)
+    if not report["destinations"]:
+        console.print("No delayed, bounced, expired or held mail.", highlight=False)
+        return
+    fancy = console.is_terminal
+    table = Table(
+        box=box.SIMPLE_HEAD if fancy else None,
+        show_edge=False,
+        pad_edge=False,
+        header_style="bold" if fancy else "",
+    )
+    for i, title in enumerate(_HEADS):
+        table.add_column(
+            title,
+            justify="left" if i in (0, len(_HEADS) - 1) else "right",
+            overflow="fold" if i == len(_HEADS) - 1 else "ellipsis",
+            ratio=3 if i == len(_HEADS) - 1 else None,
+            no_wrap=i != len(_HEADS) - 1,
+        )
+    for d in report["destinations"]:
+        table.add_row(*_row(d))
+    console.print(table)
+    if reasons:
+        console.print()
+        console.print("Reasons by destination:", style="bold" if fancy else "", highlight=False)
+        for d in report["destinations"]:
+            if not d["reasons"]:
+                continue
+            console.print(Text(d["domain"], style="bold" if fancy else ""))
+            for r in d["reasons"][:reasons]:
+                console.print(Text(f"  {r['count']:>6} x {r['reason']}"), highlight=False)
+                if r["example_line"]:
+                    console.print(
+                        Text(f"           e.g. {r['example_line']}", style="dim" if fancy else ""),
+                        highlight=False,
+                    )
+
+
+def render_report_text(
+    report: dict[str, Any], out: IO[str], reasons: int, width: int = 100
+) -> None:
+    """A plain ASCII report of stable layout, for mail and files."""
+    for line in header_lines(report):
+        out.write(line + "\n")
+    out.write("\n")
+    rows = [_row(d) for d in report["destinations"]]
+    if not rows:
+        out.write("No delayed, bounced, expired or held mail.\n")
+        return
+    fixed = [_HEADS] + [r[:-1] + [""] for r in rows]
+    widths = [max(len(r[i]) for r in fixed) for i in range(len(_HEADS) - 1)]
+    reason_width = max(20, width - sum(widths) - 2 * (len(widths)))
+
+    def fmt(cells: list[str]) -> str:
+        parts = [cells[0].ljust(widths[0])]
+        parts += [c.rjust(w) for c, w in zip(cells[1:-1], widths[1:], strict=True)]
+        parts.append(_short(cells[-1], reason_width))
+        return "  ".join(parts).rstrip()
+
+    out.write(fmt(_HEADS) + "\n")
+    for r in rows:
+        out.write(fmt(r) + "\n")
+    if reasons:
+        out.write("\nReasons by destination:\n")
+        for d in report["destinations"]:
+            if not d["reasons"]:
+                continue
+            out.write(f"{d['domain']}\n")
+            for r in d["reasons"][:reasons]:
+                out.write(f"  {r['count']:>6} x {r['reason']}\n")
+                if r["example_line"]:
+                    out.write(f"           e.g. {r['example_line']}\n")
+
+
+_CSV_FIELDS = (
+    "domain",
+    "recipients",
+    "delivered",
+    "recipients_deferred",
+    "delivered_after_delay",
+    "bounced",
+    "expired",
+    "held",
+    "unknown",
+    "deferrals",
+    "held_p50",
+    "held_p95",
+    "held_max",
+    "top_reason",
+    "top_reason_count",
+)
+
+
+def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
+    """One CSV row per destination (seconds for durations)."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_CSV_FIELDS)
+    for d in report["destinations"]:
+        held = d["held_seconds"]
+        top = d["reasons"][0] if d["reasons"] else {"reason": "", "count": ""}
+        writer.writerow(
+            [
+                *(d[k] for k in _CSV_FIELDS[:10]),
+                "" if held["p50"] is None else held["p50"],
+                "" if held["p95"] is None else held["p95"],
+                "" if held["max"] is None else held["max"],
+                top["reason"],
+                top["count"],
+            ]
+        )
+
+
+def write_json(data: Any, out: IO[str]) -> None:
+    """Pretty JSON with a trailing newline."""
+    json.dump(data, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def write_jsonl(item: Any, out: IO[str]) -> None:
+    """One compact JSON object on one line."""
+    out.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+    out.write("\n")
+
+
+_RCPT_FIELDS = (
+    "host",
+    "queue_id",
+    "message_id",
+    "sender",
+    "arrived",
+    "address",
+    "domain",
+    "outcome",
+    "deferrals",
+    "first_deferred",
+    "final",
+    "held_seconds",
+    "last_reply",
+)
+
+
+def recipient_rows(message: dict[str, Any]) -> Iterable[list[Any]]:
+    """Flat rows, one per recipient, for CSV and text listings of messages."""
+    for r in message["recipients"]:
+        last = r["attempts"][-1]["reply"] if r["attempts"] else None
+        yield [
+            message["host"],
+            message["queue_id"],
+            message["message_id"],
+            message["sender"],
+            message["arrived"],
+            r["address"],
+            r["domain"],
+            r["outcome"],
+            r["deferrals"],
+            r["first_deferred"],
+            r["final"],
+            r["held_seconds"],
+            last,
+        ]
+
+
+def messages_csv_writer(out: IO[str]) -> Any:
+    """A csv writer with the header row already written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_RCPT_FIELDS)
+    return writer
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """A short plain-text block for one message (used by `messages --format text`)."""
+    buf = io.StringIO()
+    buf.write(
+        f"{message['host']} {message['queue_id']} <{message['message_id'] or ''}> "
+        f"from <{message['sender'] or ''}> arrived {message['arrived'] or 'before the log'}\n"
+    )
+    for r in message["recipients"]:
+        buf.write(
+            f"  {r['address']}: {r['outcome']}, {r['deferrals']} deferral(s), "
+            f"held {_dur(r['held_seconds'])}\n"
+        )
+    return buf.getvalue()
+
+
+def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> None:
+    """One message's timeline, recipient by recipient, then its original log lines."""
+    out.write(
+        f"== {message['mta']} {message['host']} queue id {message['queue_id']}\n"
+        f"   message-id <{message['message_id'] or ''}>, from <{message['sender'] or ''}>, "
+        f"size {message['size'] if message['size'] is not None else '?'}\n"
+        f"   arrived {message['arrived'] or 'unknown'}"
+        f"{'' if message['arrival_seen'] else ' (worked out from the delay the MTA logged)'}\n"
+    )
+    if message["expired"]:
+        out.write(f"   expired (returned to sender) {message['expired']}\n")
+    if message["rejected"]:
+        out.write(f"   rejected: {message['rejected']}\n")
+    for n in message["notifications"]:
+        out.write(f"   {n['time']} {n['kind']} -> {n['queue_id']}\n")
+    for r in message["recipients"]:
+        out.write(
+            f"\n   {r['address']}"
+            f"{' (for ' + r['orig_address'] + ')' if r['orig_address'] else ''}: "
+            f"{r['outcome']}, {r['deferrals']} deferral(s), held {_dur(r['held_seconds'])}"
+            f"{', final ' + r['final'] if r['final'] else ''}\n"
+        )
+        for a in r["attempts"]:
+            flag = " (suspended: earlier failure repeated)" if a["suspended"] else ""
+            out.write(
+                f"     {a['time']}  {a['status']:<8} dsn={a['dsn'] or '-'} "
+                f"relay={a['relay'] or '-'}{flag}\n"
+            )
+            if a["reply"]:
+                out.write(f"         {a['reply']}\n")
+    if lines:
+        out.write("\n   log lines:\n")
+        for line in lines:
+            out.write(f"   {line}\n")
+    out.write("\n")
+
+
+def make_console(file: IO[str] | None = None, stderr: bool = False) -> Console:
+    """A console created per command, so `NO_COLOR`, `COLUMNS` and TTY state are honoured."""
+    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
