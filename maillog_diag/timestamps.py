@@ -58,7 +58,8 @@ class YearInference:
     written in January that starts in December began last year. After that the year moves
     forward only when the month jumps back by more than half a year (December to January),
     so a file that runs over New Year does not jump back twelve months, and a few
-    out-of-order lines around a month boundary do not move it. `fixed` (from `--year`)
+    out-of-order lines around a month boundary do not move it; a December line that
+    straggles in after the roll-over keeps the old year. `fixed` (from `--year`)
     sets the year of the first stamp instead.
     """
 
@@ -66,6 +67,7 @@ class YearInference:
     fixed: int | None = None
     year: int | None = None
     last_month: int = 0
+    rolled_over: bool = False
 
     def year_for(self, month: int, day: int, zone: tzinfo) -> int:
         """The year of a stamp in `month`/`day`, updating the running state."""
@@ -82,7 +84,8 @@ class YearInference:
         if month < self.last_month - 6:
             self.year += 1
             self.last_month = month
-        elif month > self.last_month + 6:
+            self.rolled_over = True
+        elif month > self.last_month + 6 and self.rolled_over:
             # A line from before New Year after the roll-over: belongs to the old year.
             return self.year - 1
         elif month > self.last_month:

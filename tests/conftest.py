@@ -1,0 +1,22 @@
+"""Shared fixtures: a parser in UTC with a fixed year, and paths to data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from maillog_diag.parsing import LineParser
+from maillog_diag.timestamps import TimeParser, YearInference, resolve_zone
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPUS = SHARED / "corpus" / "public"
+SAMPLE_LOGS = ROOT / "sample_logs"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def parser() -> LineParser:
+    """A Postfix line parser reading yearless stamps as UTC in 2026."""
+    return LineParser(TimeParser(resolve_zone("UTC"), YearInference(fixed=2026)))
