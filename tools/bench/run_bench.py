@@ -1,0 +1,558 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of ``maillog-diag report`` against the classic summarisers.
+
+The script generates (or reuses) a seeded, realistic log under ``bench-data/`` (git-ignored),
+warms the page cache, then runs every tool on the same file several times, alternating the
+tools within each round so that drift in machine load hits them alike.  For each tool it prints
+the median wall time, lines per second, peak RSS and the ratio of wall times.
+
+Tools per MTA (``--mta``):
+
+* ``postfix``: ``wc -l`` and Python line iteration (the floors), Debian's ``pflogsumm`` (the
+  anchor), ``maillog-diag report FILE --format json``.
+* ``exim``: reserved for an Exim generator and ``eximstats``; not available yet.
+
+Memory: *peak RSS* is ``ru_maxrss`` of the tool's process as returned by ``wait4`` (the same
+number ``/usr/bin/time -v`` prints as "Maximum resident set size"; for a process that starts
+workers it is the largest single process).  *Tree RSS* is the largest sum of VmRSS over the
+tool's process tree, sampled every 20 ms from ``/proc``: it counts worker processes together.
+
+Python 3.11 standard library only.  Examples::
+
+    python tools/bench/run_bench.py                      # 1M lines, 3 rounds
+    python tools/bench/run_bench.py --lines 200000 --runs 5 --skip-pflogsumm
+    python tools/bench/run_bench.py --json > bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+DEFAULT_DATA = REPO / "bench-data"
+RUN_TIMEOUT = 1800.0
+PY_ITER = (
+    "import sys\n"
+    "n = 0\n"
+    "for line in open(sys.argv[1], encoding='utf-8', errors='replace'):\n"
+    "    n += 1\n"
+    "print(n)\n"
+)
+
+
+@dataclass
+class Tool:
+    """One command to time.  ``argv`` gets the log path appended where ``{file}`` stands."""
+
+    name: str
+    argv: list[str]
+    role: str  # floor | anchor | subject
+    missing: str = ""  # why the tool cannot run here ("" = available)
+    check: Callable[[Path, int], str] | None = None  # validates stdout; returns "" if fine
+
+
+@dataclass
+class Run:
+    wall: float
+    maxrss_kib: int
+    tree_rss_kib: int
+    rc: int
+    note: str = ""
+
+
+@dataclass
+class Result:
+    tool: Tool
+    runs: list[Run] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------- measuring one run
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out.extend(int(x) for x in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_rss(pid: int) -> int:
+    total = 0
+    stack = [pid]
+    seen = set()
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        total += _rss_kib(p)
+        stack.extend(_children(p))
+    return total
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def measure(argv: list[str], stdout_path: Path, timeout: float = RUN_TIMEOUT) -> Run:
+    """Run ``argv`` once: wall time, peak RSS of the process and sampled RSS of its tree.
+
+    Peak RSS comes from ``/usr/bin/time`` when it exists, else from ``wait4`` on the child.  A
+    child forked from this Python starts with this Python's pages counted in its ``ru_maxrss``;
+    ``time`` is small, so what it reports is the tool's own peak.
+    """
+    peak = 0
+    stop = threading.Event()
+    use_time = os.access(GNU_TIME, os.X_OK)
+    with (
+        open(stdout_path, "wb") as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".time") as tf,
+    ):
+        full = [GNU_TIME, "-f", "%M", "-o", tf.name, *argv] if use_time else argv
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            return Run(0.0, 0, 0, 127, f"cannot start: {exc}")
+
+        def sample() -> None:
+            nonlocal peak
+            while not stop.wait(0.02):
+                if use_time:  # leave out the time process itself
+                    rss = sum(_tree_rss(c) for c in _children(proc.pid))
+                else:
+                    rss = _tree_rss(proc.pid)
+                peak = max(peak, rss)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        # wait4 rather than proc.wait(): it hands back the child's resource usage.
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        timer.cancel()
+        stop.set()
+        sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        maxrss = int(usage.ru_maxrss)  # KiB on Linux
+        if use_time:
+            words = tf.read().split()
+            # On failure GNU time writes "Command exited with non-zero status N" first.
+            maxrss = int(words[-1]) if words and words[-1].isdigit() else 0
+        note = ""
+        if proc.returncode != 0:
+            err.seek(0)
+            tail = err.read()[-400:].decode("utf-8", "replace").strip().splitlines()
+            note = f"exit {proc.returncode}: {tail[-1] if tail else ''}"
+    return Run(wall, maxrss, max(peak, maxrss), proc.returncode, note)
+
+
+# ---------------------------------------------------------------------- the tools
+def _check_maillog_json(out: Path, lines: int) -> str:
+    try:
+        with open(out, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        return f"output is not JSON: {exc}"
+    total = data.get("lines", {}).get("total") if isinstance(data, dict) else None
+    if total is not None and total != lines:
+        return f"read {total} lines of {lines}"
+    return ""
+
+
+def _check_count(out: Path, lines: int) -> str:
+    try:
+        first = out.read_text(encoding="utf-8").split()[0]
+    except (OSError, IndexError):
+        return "no output"
+    return "" if first == str(lines) else f"counted {first} lines, expected {lines}"
+
+
+def find_cli(explicit: str | None) -> tuple[list[str], str]:
+    """The maillog-diag command: ``--cli``, next to this Python, or on PATH."""
+    if explicit:
+        return [explicit], "" if shutil.which(explicit) else f"{explicit} not found"
+    beside = Path(sys.executable).parent / "maillog-diag"
+    if beside.exists():
+        return [str(beside)], ""
+    found = shutil.which("maillog-diag")
+    if found:
+        return [found], ""
+    return ["maillog-diag"], "maillog-diag is not installed (pip install -e .)"
+
+
+def postfix_tools(args: argparse.Namespace) -> list[Tool]:
+    tools: list[Tool] = []
+    if not args.skip_baseline:
+        wc = shutil.which("wc")
+        tools.append(
+            Tool(
+                "wc -l",
+                [wc or "wc", "-l", "{file}"],
+                "floor",
+                "" if wc else "wc not found",
+                _check_count,
+            )
+        )
+        tools.append(
+            Tool(
+                "python for-line",
+                [sys.executable, "-c", PY_ITER, "{file}"],
+                "floor",
+                "",
+                _check_count,
+            )
+        )
+    if not args.skip_pflogsumm:
+        pf = shutil.which("pflogsumm")
+        tools.append(
+            Tool(
+                "pflogsumm",
+                [pf or "pflogsumm", "{file}"],
+                "anchor",
+                "" if pf else "pflogsumm not found (apt-get install pflogsumm)",
+            )
+        )
+    cli, missing = find_cli(args.cli)
+    if not missing:
+        probe = subprocess.run([*cli, "report", "--help"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            missing = f"'{' '.join(cli)} report --help' failed: {probe.stderr.strip()[-200:]}"
+    tools.append(
+        Tool(
+            "maillog-diag report --format json",
+            [*cli, "report", "{file}", "--format", "json"],
+            "subject",
+            missing,
+            _check_maillog_json,
+        )
+    )
+    return tools
+
+
+MTAS: dict[str, dict[str, Any]] = {
+    "postfix": {"generator": HERE / "gen_postfix.py", "tools": postfix_tools},
+    # Exim: add gen_exim.py and an eximstats tool list here; the rest of the script is generic.
+    "exim": {"generator": HERE / "gen_exim.py", "tools": None},
+}
+
+
+# ---------------------------------------------------------------------- data and context
+def data_file(args: argparse.Namespace) -> Path:
+    gen = MTAS[args.mta]["generator"]
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / f"{args.mta}-{args.lines}-seed{args.seed}.log"
+    if path.exists() and not args.regen:
+        return path
+    tmp = path.with_suffix(".tmp")
+    print(f"generating {path} ...", file=sys.stderr)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            str(gen),
+            "--lines",
+            str(args.lines),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(tmp),
+            "--quiet",
+        ],
+        check=True,
+    )
+    tmp.replace(path)
+    print(f"generated in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    mix_path(path).unlink(missing_ok=True)
+    return path
+
+
+def mix_path(path: Path) -> Path:
+    return path.with_suffix(".mix.json")
+
+
+def line_mix(path: Path, mta: str) -> dict[str, Any] | None:
+    """The line mix of the data file (cached beside it)."""
+    cache = mix_path(path)
+    if cache.exists() and cache.stat().st_mtime >= path.stat().st_mtime:
+        result: dict[str, Any] = json.loads(cache.read_text())
+        return result
+    if mta != "postfix":
+        return None
+    sys.path.insert(0, str(HERE))
+    import gen_postfix  # noqa: PLC0415  (the generator sits beside this script)
+
+    with open(path, encoding="utf-8", errors="replace") as f:
+        mix = gen_postfix.line_mix(f)
+    cache.write_text(json.dumps(mix, indent=1))
+    return mix
+
+
+def warm_cache(path: Path) -> None:
+    with open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+
+def count_lines(path: Path) -> int:
+    n = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            n += chunk.count(b"\n")
+    return n
+
+
+def tool_version(argv0: str, *flags: str) -> str:
+    try:
+        p = subprocess.run([argv0, *flags], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    text = (p.stdout or p.stderr).strip().splitlines()
+    return text[0] if text else ""
+
+
+def context(path: Path, tools: list[Tool]) -> dict[str, Any]:
+    ctx: dict[str, Any] = {
+        "file": str(path),
+        "bytes": path.stat().st_size,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    try:
+        ctx["commit"] = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        pass
+    for t in tools:
+        if t.missing:
+            continue
+        if t.name == "pflogsumm":
+            ctx["pflogsumm"] = tool_version(t.argv[0], "--version")
+        elif t.role == "subject":
+            ctx["maillog_diag"] = tool_version(t.argv[0], "--version")
+    return ctx
+
+
+def loadavg() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+# ---------------------------------------------------------------------- reporting
+def summarize(results: list[Result], lines: int) -> list[dict[str, Any]]:
+    anchor = next((r for r in results if r.tool.role == "anchor" and r.runs), None)
+    anchor_wall = statistics.median(x.wall for x in anchor.runs) if anchor else None
+    rows = []
+    for r in results:
+        row: dict[str, Any] = {
+            "tool": r.tool.name,
+            "role": r.tool.role,
+            "argv": [a if a != "{file}" else "FILE" for a in r.tool.argv],
+        }
+        if r.tool.missing:
+            row["missing"] = r.tool.missing
+            rows.append(row)
+            continue
+        ok = [x for x in r.runs if x.rc == 0]
+        row["runs"] = len(r.runs)
+        row["failed_runs"] = len(r.runs) - len(ok)
+        row["notes"] = sorted({x.note for x in r.runs if x.note})
+        if ok:
+            wall = statistics.median(x.wall for x in ok)
+            row["wall_s"] = round(wall, 3)
+            row["wall_all_s"] = [round(x.wall, 3) for x in r.runs]
+            row["lines_per_s"] = round(lines / wall) if wall > 0 else None
+            row["peak_rss_mib"] = round(max(x.maxrss_kib for x in ok) / 1024, 1)
+            row["tree_rss_mib"] = round(max(x.tree_rss_kib for x in ok) / 1024, 1)
+            if anchor_wall:
+                row["wall_vs_pflogsumm"] = round(wall / anchor_wall, 3)
+        rows.append(row)
+    return rows
+
+
+def human(n: float) -> str:
+    if n >= 1e6:
+        return f"{n / 1e6:.2f} M"
+    if n >= 1e3:
+        return f"{n / 1e3:.1f} k"
+    return f"{n:.0f}"
+
+
+def print_table(report: dict[str, Any]) -> None:
+    ctx = report["context"]
+    print(f"file:   {ctx['file']}  ({report['lines']} lines, {ctx['bytes'] / 1e6:.0f} MB)")
+    print(f"host:   {ctx['cpus']} CPUs, Python {ctx['python']}, {ctx['platform']}")
+    vers = ", ".join(f"{k} {ctx[k]!r}" for k in ("pflogsumm", "maillog_diag") if ctx.get(k))
+    print(f"commit: {ctx.get('commit', '?')}  {vers}")
+    print(
+        f"load:   {report['load_before']} before, {report['load_after']} after  "
+        f"({report['runs']} alternating rounds, warm page cache)"
+    )
+    mix = report.get("mix")
+    if mix:
+        print(
+            f"mix:    {100 * mix['delivery_share']:.1f}% outbound delivery lines (smtp+error), "
+            f"{100 * mix['deferred_message_share']:.1f}% of {mix['messages']} messages deferred "
+            "at least once"
+        )
+    print()
+    hdr = (
+        f"{'tool':<36}{'wall s (median)':>16}{'lines/s':>11}{'peak RSS':>11}"
+        f"{'tree RSS':>11}{'wall / pflogsumm':>18}"
+    )
+    print(hdr)
+    print("-" * len(hdr))
+    for row in report["results"]:
+        if "missing" in row:
+            print(f"{row['tool']:<36}  skipped: {row['missing']}")
+            continue
+        if "wall_s" not in row:
+            print(f"{row['tool']:<36}  failed: {'; '.join(row['notes'])}")
+            continue
+        ratio = row.get("wall_vs_pflogsumm")
+        ratio_s = f"{ratio:.2f}x" if ratio is not None else "-"
+        print(
+            f"{row['tool']:<36}{row['wall_s']:>16.2f}{human(row['lines_per_s']):>11}"
+            f"{row['peak_rss_mib']:>7.0f} MiB{row['tree_rss_mib']:>7.0f} MiB{ratio_s:>18}"
+        )
+        if row["failed_runs"] or row["notes"]:
+            print(f"{'':<4}note: {row['failed_runs']} failed run(s); {'; '.join(row['notes'])}")
+    print()
+    print(
+        "wall / pflogsumm < 1 means faster than pflogsumm.  Runs (s): "
+        + "; ".join(
+            f"{r['tool'].split()[0]} {r['wall_all_s']}"
+            for r in report["results"]
+            if "wall_all_s" in r
+        )
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--mta", choices=sorted(MTAS), default="postfix")
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3, help="alternating rounds (default 3)")
+    ap.add_argument("--seed", type=int, default=20261126)
+    ap.add_argument("--data-dir", default=str(DEFAULT_DATA))
+    ap.add_argument("--file", help="benchmark this existing log instead of a generated one")
+    ap.add_argument("--regen", action="store_true", help="generate the data file again")
+    ap.add_argument("--skip-pflogsumm", action="store_true")
+    ap.add_argument("--skip-baseline", action="store_true", help="skip wc -l and Python iteration")
+    ap.add_argument(
+        "--cli", help="path of the maillog-diag command (default: beside this Python or on PATH)"
+    )
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = ap.parse_args(argv)
+
+    mta = MTAS[args.mta]
+    if mta["tools"] is None:
+        print(
+            f"--mta {args.mta}: not available yet (needs {mta['generator'].name} and its "
+            "comparison tool)",
+            file=sys.stderr,
+        )
+        return 2
+    tools: list[Tool] = mta["tools"](args)
+    path = Path(args.file) if args.file else data_file(args)
+    lines = count_lines(path)
+    mix = line_mix(path, args.mta)
+    ctx = context(path, tools)
+    for t in tools:
+        if t.missing:
+            print(f"skipping {t.name}: {t.missing}", file=sys.stderr)
+
+    warm_cache(path)
+    results = [Result(t) for t in tools]
+    load_before = loadavg()
+    out_dir = Path(args.data_dir) / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for rnd in range(args.runs):
+        # Alternate the order too, so that no tool always runs right after the same one.
+        order = results if rnd % 2 == 0 else list(reversed(results))
+        for res in order:
+            t = res.tool
+            if t.missing:
+                continue
+            cmd = [str(path) if a == "{file}" else a for a in t.argv]
+            out = out_dir / (t.name.split()[0] + ".out")
+            run = measure(cmd, out)
+            if run.rc == 0 and t.check:
+                problem = t.check(out, lines)
+                if problem:
+                    run.note = problem
+            res.runs.append(run)
+            if not args.json:
+                print(
+                    f"  round {rnd + 1}/{args.runs}  {t.name:<36} {run.wall:8.2f} s "
+                    f"{run.maxrss_kib / 1024:7.0f} MiB {run.note}",
+                    file=sys.stderr,
+                )
+    report = {
+        "mta": args.mta,
+        "lines": lines,
+        "runs": args.runs,
+        "context": ctx,
+        "load_before": load_before,
+        "load_after": loadavg(),
+        "mix": {
+            k: mix[k]
+            for k in (
+                "delivery_share",
+                "deferred_message_share",
+                "messages",
+                "programs",
+                "statuses",
+            )
+        }
+        if mix
+        else None,
+        "results": summarize(results, lines),
+    }
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print_table(report)
+    failed = any(r.get("failed_runs") for r in report["results"])
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
