@@ -228,7 +228,7 @@ class Correlator:
     def _sweep(self, now: float) -> None:
         for msg in list(self._open.values()):
             quiet = now - msg.last_seen
-            if msg.rejected is not None and quiet > 0:
+            if msg.rejected is not None and not msg.recipients and quiet > 60:
                 self._close(msg, end_of_log=False)
             elif not msg.recipients:
                 if quiet > EMPTY_QUIET_SECONDS:

@@ -67,7 +67,7 @@ _SYSLOG_HEAD = re.compile(
     r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)"
     r" +[^ ]+ ([^ \[:]+)(?:\[[0-9]+\])?: "
 )
-_HAS_QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,20}: ")
+_HAS_QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,25}: ")
 
 POSTFIX_IGNORED_DAEMONS = frozenset(
     {

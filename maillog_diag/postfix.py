@@ -147,9 +147,15 @@ class PostfixTransformer(Transformer[Token, Any]):
         text, _, new_qid = tok.rpartition(": ")
         return Notification(time, host, MTA, qid[:-2], kind=text, new_queue_id=new_qid)
 
-    def rejected(self, header: str, program: str, qid: str, tok: str) -> Rejected:
+    def rejected(self, header: str, program: str, qid: str, tok: str) -> Rejected | None:
+        if tok.startswith("reject: RCPT from "):
+            return None  # one inbound recipient refused; the message goes on without it
         time, host = self._head(header)
         return Rejected(time, host, MTA, qid[:-2], reason=tok)
+
+    def content_hold(self, header: str, program: str, qid: str, tok: str) -> QueueAction:
+        time, host = self._head(header)
+        return QueueAction(time, host, MTA, qid[:-2], action=f"placed on hold ({tok})")
 
     def cleanup_info(self, header: str, program: str, qid: str, tok: str) -> None:
         return None

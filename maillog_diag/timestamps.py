@@ -109,7 +109,12 @@ class TimeParser:
         self._hours: dict[tuple[int, str], float] = {}
 
     def bsd(self, stamp: str) -> float:
-        """`Nov 29 12:21:46` or `Nov  2 01:02:03.123456` to POSIX seconds."""
+        """`Nov 29 12:21:46` or `Nov  2 01:02:03.123456` to POSIX seconds.
+
+        Some syslog daemons drop the padding of one-digit days (`Mar 7 02:09:33`).
+        """
+        if stamp[5] == " ":
+            stamp = f"{stamp[:4]} {stamp[4:]}"
         month = MONTHS.get(stamp[:3])
         if month is None:
             raise BadTimestamp(stamp)

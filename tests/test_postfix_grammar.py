@@ -320,3 +320,35 @@ def test_iso_header_and_year_do_not_interfere(parser: LineParser) -> None:
     ev = parser.parse("2025-12-31T23:59:59+00:00 mx1 postfix/qmgr[3]: 4F2A31C02B9: removed")
     assert isinstance(ev, Removed)
     assert datetime.fromtimestamp(ev.time, UTC).year == 2025
+
+
+def test_inbound_rcpt_reject_after_queue_id_is_informational(parser: LineParser) -> None:
+    line = (
+        f"{H} postfix/smtpd[1]: 1D8CC1CA0A7F: reject: RCPT from x[192.0.2.1]: 550 5.1.1 <c@d>: "
+        "Recipient address rejected: User unknown; from=<a@b> to=<c@d> proto=ESMTP helo=<x>"
+    )
+    assert parser.parse(line) is None
+    assert parser.counts.ignored == 1
+
+
+def test_content_hold_is_a_queue_action(parser: LineParser) -> None:
+    line = (
+        f"{H} postfix/cleanup[1]: 4F2A31C02B9: hold: header Subject: invoice from x[192.0.2.1]; "
+        "from=<a@b> to=<c@d> proto=ESMTP helo=<x>: quarantine"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, QueueAction)
+    assert ev.action.startswith("placed on hold (hold: header Subject")
+
+
+def test_one_digit_day_without_padding(parser: LineParser) -> None:
+    ev = parser.parse("Mar 7 02:09:33 mx1 postfix/qmgr[3]: 4F2A31C02B9: removed")
+    assert isinstance(ev, Removed)
+    assert ev.time == ts("2026-03-07T02:09:33+00:00")
+
+
+def test_long_queue_ids(parser: LineParser) -> None:
+    for qid in ("4dLbSL0hWBz9tJ", "ED06590130AA1C9D6D862"):
+        ev = parser.parse(f"{H} postfix/qmgr[3]: {qid}: removed")
+        assert isinstance(ev, Removed)
+        assert ev.queue_id == qid
