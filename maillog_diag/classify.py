@@ -1,0 +1,619 @@
+"""Classify a deferral: why it happened, who said it, which token it carried, when to retry.
+
+:func:`classify` takes the reason text an MTA logged for a deferral -- a remote SMTP reply
+(``host mx[1.2.3.4] said: 450 4.2.0 ... (in reply to RCPT TO command)``, Exim
+``SMTP error from remote mail server after RCPT TO:<a@b>: 451 ...``, Sendmail
+``Deferred: 451 4.7.1 ...``) or a local description (``connect to mx[1.2.3.4]:25: Connection
+refused``, ``delivery temporarily suspended: ...``, ``retry time not reached``) -- and returns a
+:class:`Classification`.
+
+Order of evidence (the first that decides wins):
+
+1. local descriptions (no SMTP reply code in the text): queue expiry, sending-side problems,
+   TLS, DNS, connection failures;
+2. a provider token in the text (``[TSS04]``, ``(S775)``, ``RL000010`` ...);
+3. the provider's own text rules, then plain greylisting wording, then the provider's meaning of
+   the enhanced status code (provider from relay host, markers in the text, or the token);
+4. generic text rules;
+5. the IANA registry meaning of the enhanced status code (fallback only);
+6. otherwise :attr:`Cause.UNKNOWN` -- no guessing from the basic reply code alone.
+
+The retry hint: an explicit interval or time in the text beats a documented interval from the
+knowledge base (token, then provider rule), which beats a vague "later", which beats none.
+
+Results are cached twice: by the exact arguments, and by the reply's :func:`condense` shape (so
+per-recipient variants of one reply are classified once).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from functools import lru_cache
+
+from .causes import Cause
+from .hints import NO_HINT, HintKind, RetryHint, _scan, extract_hint, strip_continuations
+from .knowledge import Provider, ProviderToken, knowledge_base, parse_code
+
+__all__ = [
+    "Classification",
+    "Stage",
+    "classify",
+    "condense",
+    "provider_for_host",
+    "stage_from_text",
+]
+
+
+class Stage(StrEnum):
+    """The SMTP stage at which the deferral happened."""
+
+    CONNECT = "connect"
+    GREETING = "greeting"
+    HELO = "helo"
+    STARTTLS = "starttls"
+    MAIL = "mail"
+    RCPT = "rcpt"
+    DATA = "data"
+    END_OF_DATA = "end_of_data"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """Why one deferral happened.
+
+    ``suspended`` is true for Postfix ``delivery temporarily suspended: <reason>`` lines: the
+    cause is the earlier one that the queue manager repeats for every queued recipient, so such
+    a line is a repetition of an earlier event rather than a new attempt.
+    """
+
+    cause: Cause
+    provider: str | None
+    token: str | None
+    hint: RetryHint
+    detail: str | None
+    suspended: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# Stage
+
+_STAGE_WORDS: tuple[tuple[Stage, tuple[str, ...]], ...] = (
+    (Stage.END_OF_DATA, ("end of data", "sending (?:the )?message body", "during data end")),
+    (Stage.RCPT, ("in reply to rcpt to", "after (?:pipelined )?rcpt to", "sending rcpt to",
+                  "during rcpt")),
+    (Stage.MAIL, ("in reply to mail from", "after (?:pipelined )?mail from", "sending mail from",
+                  "during mail")),
+    (Stage.DATA, ("in reply to data command", r"after (?:pipelined )?data\b",
+                  "sending data command", "during data")),
+    (Stage.STARTTLS, ("starttls", "during tls")),
+    (Stage.HELO, ("in reply to e?h[e]?lo", "after e?hlo", "after helo", "sending e?hlo",
+                  "sending helo", "e?hlo handshake", "helo handshake", "during (?:ehlo|helo)")),
+    (Stage.GREETING, ("initial server greeting", "refused to talk to me",
+                      "(?:after|in response to) initial connection", "during greeting",
+                      "no greeting")),
+    (Stage.CONNECT, (r"\bconnect to\b", "connection refused", "connection timed out",
+                     "no route to host", "network is unreachable", "during connection",
+                     "could not connect")),
+)  # fmt: skip
+_STAGE_PATTERNS: tuple[tuple[re.Pattern[str], Stage], ...] = tuple(
+    (re.compile("|".join(words), re.IGNORECASE), stage) for stage, words in _STAGE_WORDS
+)
+
+
+@lru_cache(maxsize=8192)
+def stage_from_text(text: str) -> Stage:
+    """The SMTP stage named in a Postfix, Exim or Sendmail deferral text."""
+    for pattern, stage in _STAGE_PATTERNS:
+        if pattern.search(text):
+            return stage
+    return Stage.UNKNOWN
+
+
+# --------------------------------------------------------------------------------------------
+# Reply parsing
+
+_REPLY_CODE = re.compile(
+    r"(?:^|:|\bsaid)\s*(?P<basic>[245]\d\d)(?=[\s-]|$)[\s-]*"
+    r"(?:(?P<enh>[245]\.\d{1,3}\.\d{1,3})(?![\d.]))?"
+)
+_LONE_ENHANCED = re.compile(r"(?:^|:)\s*(?P<enh>[245]\.\d{1,3}\.\d{1,3})(?![\d.])\s")
+_SUSPENDED = re.compile(r"delivery temporarily suspended:\s*", re.IGNORECASE)
+_TEXT_HOST = re.compile(
+    r"(?<![\w.-])([a-z0-9][a-z0-9.-]*\.[a-z]{2,})\.?\s?\[|"
+    r"\bwith ([a-z0-9][a-z0-9.-]*\.[a-z]{2,})\.?\s*$|"
+    r"\bby ([a-z0-9][a-z0-9.-]*\.[a-z]{2,})\.?\s*$|"
+    r"\bname=([a-z0-9][a-z0-9.-]*\.[a-z]{2,})\b",
+    re.IGNORECASE,
+)
+_DSN = re.compile(r"^\s*([245]\.\d{1,3}\.\d{1,3})\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    text: str
+    lower: str
+    basic: int | None
+    enhanced: tuple[int, int, int] | None
+
+
+def _parse_reply(text: str, dsn: str | None) -> _Reply:
+    basic: int | None = None
+    enhanced: str | None = None
+    m = _REPLY_CODE.search(text)
+    if m is not None:
+        basic = int(m.group("basic"))
+        enhanced = m.group("enh")
+    if enhanced is None:
+        lone = _LONE_ENHANCED.search(text)
+        if lone is not None:
+            enhanced = lone.group("enh")
+    if enhanced is None and dsn is not None and _DSN.match(dsn):
+        enhanced = dsn.strip()
+    code = parse_code(enhanced) if enhanced else None
+    return _Reply(text, text.lower(), basic, code)
+
+
+@lru_cache(maxsize=4096)
+def provider_for_host(host: str | None) -> str | None:
+    """Provider id for a relay or MX host name (``gmail-smtp-in.l.google.com[1.2.3.4]:25``)."""
+    if not host:
+        return None
+    name = host.strip().lower()
+    name = name.split("[", 1)[0].strip()
+    if ":" in name and name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    name = name.rstrip(".")
+    if not name:
+        return None
+    index = knowledge_base().host_index
+    labels = name.split(".")
+    for i in range(len(labels)):
+        found = index.get(".".join(labels[i:]))
+        if found is not None:
+            return found
+    return None
+
+
+def _host_in_text(text: str) -> str | None:
+    for m in _TEXT_HOST.finditer(text):
+        for group in m.groups():
+            if group:
+                provider = provider_for_host(group)
+                if provider is not None:
+                    return provider
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Generic rules (our own reading of common wording). Each: pattern, cause, detail.
+
+_Rule = tuple[re.Pattern[str], Cause, str]
+
+
+def _rules(*rules: tuple[str, Cause, str]) -> tuple[_Rule, ...]:
+    return tuple((re.compile(p, re.IGNORECASE), c, d) for p, c, d in rules)
+
+
+# Local descriptions: texts the sending MTA wrote itself (no SMTP reply code in them).
+_LOCAL_RULES = _rules(
+    (
+        r"retry timeout exceeded|cannot send message for|message (?:has )?expired|status=expired|"
+        r"\bexpired\b.{0,40}returned to sender|delivery time expired|too long in (?:the )?queue",
+        Cause.EXPIRED,
+        "queue lifetime reached: the message was given up",
+    ),
+    (
+        r"have been failing for a long time|retry time not reached|defer \(-53\)",
+        Cause.LOCAL,
+        "retry held back by the sending MTA: the destination's hosts have been failing",
+    ),
+    (
+        r"loops back to myself|lowest numbered mx record points to local host",
+        Cause.LOCAL,
+        "routing loop: the MX points back to the sending host (configuration)",
+    ),
+    (
+        r"(?:connect to|connection with|lost connection with|conversation with)\s+\S*?"
+        r"\[(?:127\.\d+\.\d+\.\d+|::1|private/[^\]]*|public/[^\]]*)\]|\bprivate/\w+",
+        Cause.LOCAL,
+        "a local service (content filter or transport) is not answering",
+    ),
+    (
+        r"unknown mail transport error|mail transport unavailable|content filter|"
+        r"temporary lookup failure|local configuration error|queue file write error|"
+        r"insufficient system (?:storage|resources)|"
+        r"has exceeded the max (?:emails|defers and failures) per hour",
+        Cause.LOCAL,
+        "problem on the sending host (transport, content filter, local limit or config)",
+    ),
+    (
+        r"tls is required, but|cannot start tls|tls handshake|handshake failure|"
+        r"certificate verification failed|server certificate not (?:verified|trusted)|"
+        r"untrusted issuer|tls library problem|ssl routines|tlsa|dane\b|starttls",
+        Cause.TLS,
+        "TLS session could not be established",
+    ),
+    (
+        r"name service error|host or domain name not found|host not found|host name lookup failure|"
+        r"name server|dns (?:lookup )?(?:failure|error|timeout)|no (?:mx|a) record|servfail",
+        Cause.DNS,
+        "DNS lookup failed",
+    ),
+    (
+        r"connection refused|connection timed out|timed out|lost connection|connection reset|"
+        r"connection closed|closed connection|no route to host|network is unreachable|"
+        r"host is unreachable|initial server greeting|broken pipe|could not connect|"
+        r"unable to connect",
+        Cause.CONNECTION,
+        "no usable SMTP connection to the receiver",
+    ),
+)
+
+_GREYLIST = _rules(
+    (
+        r"gr[ae]y-?list|not yet authori[sz]ed|come back in\b",
+        Cause.GREYLISTING,
+        "greylisted: the receiver defers unknown senders once on purpose",
+    ),
+)
+
+# Remote replies (and anything the local rules did not settle).
+_REPLY_RULES = _rules(
+    (r"(?:rate limit\w*|deferred|throttled|blocked|limited) (?:due to|because of) (?:\w+ ){0,3}"
+     r"(?:reputation|complaints)",
+     Cause.REPUTATION, "deferred because of the sender's reputation"),
+    (r"too many recipients from|recipients? received this hour|\brate[ -]?limit",
+     Cause.RATE_LIMIT, "receiver's rate limit"),
+    (r"too many recipients|separate transaction|recipients per (?:message|transaction)|"
+     r"multiple destination domains|per transaction|one domain per|truncation|use prdr|"
+     r"recipient limit|too many rcpt",
+     Cause.FORCED_SPLIT, "receiver accepts only part of the recipients per transaction"),
+    (r"over ?quota|quota exceeded|exceeded (?:storage|quota)|mailbox (?:is )?full|out of storage|"
+     r"insufficient storage|mailbox (?:is )?(?:temporarily )?(?:unavailable|busy|locked)|"
+     r"(?:recipient|user) (?:is )?temporarily unavailable",
+     Cause.MAILBOX, "recipient's mailbox cannot take mail right now"),
+    (r"too (?:many|much) (?:connections|mail|messages|sessions|concurrent)|too quickly|too fast|"
+     r"receiving (?:e-?)?mail at a rate|exceeded the (?:max|maximum|connection|message)|"
+     r"max(?:imum)? (?:number of )?(?:messages?|connections|sessions)|throttl|excessive volume|"
+     r"unexpected volume|concurrent connections|per connection|sending limit|quota for sending",
+     Cause.RATE_LIMIT, "receiver's rate or connection limit"),
+    (r"domain not found|(?:dns|lookup) (?:failure|error|timeout)|temporary dns|name server|"
+     r"host not found|cannot resolve|can't resolve|unresolvable|reverse dns failure",
+     Cause.DNS, "receiver's DNS lookup failed (often of the sender's domain or PTR)"),
+    (r"reputation|block ?list|black ?list|\bblocked\b|spamhaus|spamcop|barracudacentral|dnsbl|"
+     r"\brbl\b|listed (?:on|in|at|by)|suspicious|unsolicited|\bspam|complaints|poor ip|abuse",
+     Cause.REPUTATION, "receiver distrusts the sender (reputation or block list)"),
+    (r"\bspf\b|\bdkim\b|\bdmarc\b|\bptr\b|reverse dns|reverse hostname|\brdns\b|forward dns|"
+     r"not (?:in|on) (?:the )?(?:white|allow) ?list|whitelist|allowlist|unauthenticated|"
+     r"not authenticated|authentication (?:required|failed)|tls required|requires? tls|"
+     r"not using a tls|must (?:use|issue a) starttls|encryption required|"
+     r"client host rejected|sender address rejected",
+     Cause.AUTH_POLICY, "receiver's authentication or access policy"),
+    (r"too many errors|protocol violation|syntax error|not rfc conformant|bad sequence|"
+     r"command unrecognized|line too long",
+     Cause.PROTOCOL, "SMTP protocol problem in the session"),
+    (r"time-?out|timed out|message ended early|lost connection|connection (?:lost|dropped|reset)",
+     Cause.CONNECTION, "connection timed out or broke during the transaction"),
+    (r"service (?:is )?(?:currently |temporarily )?(?:not available|unavailable)|\bbusy\b|"
+     r"temporar(?:y|ily) (?:local |system |server |internal )?"
+     r"(?:problem|error|failure|unavailable)|"
+     r"internal (?:server )?error|internal resource|system resources|resources? (?:temporarily )?"
+     r"unavailable|configuration (?:problem|error)|misconfigur|temporarily rejected|"
+     r"not accepting|shutting down|maintenance|overload|queue file write error|local error|"
+     r"server error|system error|system problem|unable to process",
+     Cause.RECEIVER_UNAVAILABLE, "receiving system busy, unavailable or failing"),
+)  # fmt: skip
+
+# "451 4.7.1 Try again later" with nothing else is what greylisting filters send (rspamd's
+# default, cPanel/ASSP "Please try again later"); other 4.7.1 texts fall through to the rules.
+_BARE_TRY_LATER = re.compile(
+    r"(?:^|:|said)\s*4\d\d[\s-]+4\.7\.1\s+(?:please\s+)?try again later\W*"
+    r"(?:\(in reply to [^)]*\))?\s*$"
+)
+_BARE_TRY_LATER_DETAIL = (
+    "4.7.1 with only 'try again later': the usual reply of greylisting filters (rspamd, ASSP)"
+)
+# Delay notices that carry no reason at all (Exchange's "400 4.4.7 Message delayed").
+_NO_REASON = re.compile(
+    r"(?:^|:)\W*(?:4\d\d[\s-]+)?(?:4\.4\.7\s+)?message delayed\W*(?:\(in reply to [^)]*\))?\s*$"
+)
+
+_SPLIT_STAGES = frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.UNKNOWN})
+
+
+# --------------------------------------------------------------------------------------------
+# The core
+
+
+@dataclass(frozen=True, slots=True)
+class _Core:
+    cause: Cause
+    provider: str | None
+    token: str | None
+    detail: str | None
+    documented: RetryHint | None = None
+    do_not_retry: bool = False
+
+
+def _find_token(
+    lower: str, providers: tuple[Provider, ...]
+) -> tuple[Provider, ProviderToken] | None:
+    for provider in providers:
+        for token in provider.tokens:
+            if token.pattern.search(lower):
+                return provider, token
+    return None
+
+
+def _loose_token(text: str, provider: Provider | None) -> str | None:
+    if provider is None:
+        return None
+    for pattern in provider.token_patterns:
+        m = pattern.search(text)
+        if m is not None:
+            return m.group(1)
+    return None
+
+
+def _detect_provider(reply: _Reply, relay_provider: str | None) -> Provider | None:
+    kb = knowledge_base()
+    if relay_provider is not None:
+        return kb.providers.get(relay_provider)
+    for provider in kb.providers.values():
+        for marker in provider.markers:
+            if marker.search(reply.text):
+                return provider
+    host = _host_in_text(reply.text)
+    return kb.providers.get(host) if host else None
+
+
+def _documented(seconds: int | None, text: str | None) -> RetryHint | None:
+    if seconds is None:
+        return None
+    return RetryHint(HintKind.DOCUMENTED, seconds, text)
+
+
+def _apply(rules: tuple[_Rule, ...], lower: str) -> tuple[Cause, str] | None:
+    for pattern, cause, detail in rules:
+        if pattern.search(lower):
+            return cause, detail
+    return None
+
+
+def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) -> _Core:
+    m = _SUSPENDED.search(text)
+    if m is not None:
+        inner = _core(text[m.end() :], dsn, relay_provider, stage)
+        if inner.cause is Cause.UNKNOWN:
+            return _Core(Cause.LOCAL, inner.provider, inner.token,
+                         "delivery temporarily suspended after an earlier failure")  # fmt: skip
+        return inner
+
+    reply = _parse_reply(strip_continuations(text), dsn)
+    lower = reply.lower
+    remote = reply.basic is not None
+
+    if not remote:
+        local = _apply(_LOCAL_RULES, lower)
+        if local is not None:
+            found_provider = _detect_provider(reply, relay_provider)
+            pid = found_provider.id if found_provider is not None else None
+            return _Core(local[0], pid, None, local[1])
+
+    kb = knowledge_base()
+    provider = _detect_provider(reply, relay_provider)
+    ordered = tuple(kb.providers.values())
+    if provider is not None:
+        ordered = (provider, *(p for p in ordered if p is not provider))
+    found = _find_token(lower, ordered)
+    token_name: str | None = None
+    token_doc: RetryHint | None = None
+    if found is not None:
+        token_provider, token = found
+        if provider is None or provider is not token_provider and not provider.tokens:
+            provider = token_provider
+        token_name = token.token
+        token_doc = _documented(token.documented_retry_seconds, token.documented_retry_text)
+        if token.cause is not None:
+            note = " (do not retry)" if token.do_not_retry else ""
+            detail = f"{token_provider.label}: {token.meaning}{note}"
+            return _Core(
+                token.cause, provider.id, token_name, detail, token_doc, token.do_not_retry
+            )
+    if token_name is None:
+        token_name = _loose_token(reply.text, provider)
+    pid = provider.id if provider is not None else None
+
+    if provider is not None:
+        for rule in provider.rules:
+            if rule.code is not None and not rule.code.matches(reply.enhanced):
+                continue
+            if rule.pattern is not None and not rule.pattern.search(lower):
+                continue
+            doc = token_doc or _documented(
+                rule.documented_retry_seconds, rule.documented_retry_text
+            )
+            return _Core(rule.cause, pid, rule.token or token_name, rule.detail, doc)
+
+    grey = _apply(_GREYLIST, lower)
+    if grey is not None:
+        return _Core(grey[0], pid, token_name, grey[1], token_doc)
+
+    if provider is not None:
+        for code in provider.codes:
+            if code.matches(reply.enhanced):
+                return _Core(code.cause, pid, token_name, code.detail, token_doc)
+
+    if reply.enhanced == (4, 7, 1) and _BARE_TRY_LATER.search(lower):
+        return _Core(Cause.GREYLISTING, pid, token_name, _BARE_TRY_LATER_DETAIL, token_doc)
+    if _NO_REASON.search(lower):
+        return _Core(
+            Cause.UNKNOWN, pid, token_name, "a delay notice that does not say why", token_doc
+        )
+
+    for pattern, cause, detail in _REPLY_RULES:
+        if pattern.search(lower):
+            if cause is Cause.FORCED_SPLIT and stage not in _SPLIT_STAGES:
+                continue
+            return _Core(cause, pid, token_name, detail, token_doc)
+
+    if reply.enhanced is not None:
+        code_text = ".".join(str(x) for x in reply.enhanced)
+        meaning = kb.enhanced_codes.get(code_text)
+        if meaning is not None and meaning.cause is not Cause.UNKNOWN:
+            if not (meaning.cause is Cause.FORCED_SPLIT and stage not in _SPLIT_STAGES):
+                detail = f"enhanced status code {code_text} (registry: {meaning.registry})"
+                return _Core(meaning.cause, pid, token_name, detail, token_doc)
+
+    if not remote:
+        local = _apply(_LOCAL_RULES, lower)
+        if local is not None:
+            return _Core(local[0], pid, token_name, local[1], token_doc)
+    return _Core(Cause.UNKNOWN, pid, token_name, None, token_doc)
+
+
+@lru_cache(maxsize=32768)
+def _core_by_shape(shape: str, dsn: str | None, relay_provider: str | None, stage: Stage,
+                   text: str) -> _Core:  # fmt: skip
+    # `text` is excluded from the cache key's meaning by construction: callers pass the first
+    # text seen for this shape through _SHAPE_FIRST, so equal shapes share one computation.
+    return _core(text, dsn, relay_provider, stage)
+
+
+_SHAPE_FIRST: dict[tuple[str, str | None, str | None, Stage], str] = {}
+_SHAPE_LIMIT = 32768
+
+
+def _core_cached(reply: str, dsn: str | None, relay_provider: str | None, stage: Stage) -> _Core:
+    shape = condense(reply, keep_hints=True)
+    key = (shape, dsn, relay_provider, stage)
+    first = _SHAPE_FIRST.get(key)
+    if first is None:
+        if len(_SHAPE_FIRST) >= _SHAPE_LIMIT:
+            _SHAPE_FIRST.clear()
+        _SHAPE_FIRST[key] = first = reply
+    return _core_by_shape(shape, dsn, relay_provider, stage, first)
+
+
+@lru_cache(maxsize=65536)
+def _classify_static(
+    reply: str, dsn: str | None, relay: str | None, stage: Stage | None
+) -> tuple[_Core, Stage, bool]:
+    relay_provider = provider_for_host(relay)
+    resolved = stage if stage is not None else stage_from_text(reply)
+    suspended = _SUSPENDED.search(reply) is not None
+    return _core_cached(reply, dsn, relay_provider, resolved), resolved, suspended
+
+
+def classify(
+    reply: str | None,
+    *,
+    dsn: str | None = None,
+    relay: str | None = None,
+    stage: Stage | None = None,
+    at: datetime | None = None,
+) -> Classification:
+    """Classify one deferral reason text; see the module documentation for the rules."""
+    if not reply:
+        if dsn:
+            core, _, _ = _classify_static("", dsn, relay, stage)
+            return Classification(core.cause, core.provider, core.token, NO_HINT, core.detail)
+        return Classification(Cause.UNKNOWN, provider_for_host(relay), None, NO_HINT, None)
+    core, _, suspended = _classify_static(reply, dsn, relay, stage)
+    text_hint = extract_hint(reply, at)
+    if text_hint.kind is HintKind.EXPLICIT:
+        hint = text_hint
+    elif core.documented is not None:
+        hint = core.documented
+    elif core.do_not_retry:
+        hint = NO_HINT
+    else:
+        hint = text_hint
+    return Classification(core.cause, core.provider, core.token, hint, core.detail, suspended)
+
+
+# --------------------------------------------------------------------------------------------
+# condense
+
+_ADDRESS = re.compile(r"<[^<>\s@]*@[^<>\s]*>|(?<![\w.+-])[\w.+=-]+@[\w-]+(?:\.[\w-]+)+")
+_TIMESTAMP = re.compile(
+    r"\b\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?|"
+    r"(?<![\w:.])\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?![\w:])"
+)
+_IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.]*\d)")
+_IPV6 = re.compile(
+    r"(?<![\w:])(?:ipv6:)?(?:[0-9a-f]{1,4}:){4,7}[0-9a-f]{1,4}(?![\w:])|"
+    r"(?<![\w:])(?:ipv6:)?(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?![\w:])",
+    re.IGNORECASE,
+)
+_EXIM_ID = re.compile(r"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}\b")
+_LONG_ID = re.compile(
+    r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{10,}\b|\b[0-9A-F]{8,}\b|"
+    r"\b[A-Za-z0-9_-]{20,}\b"
+)
+_HOSTNAME = re.compile(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b", re.IGNORECASE)
+_DIGITS = re.compile(r"\d+")
+_NUMBER = re.compile(r"(?<![\w.<>#-])-?\d+(?:\.\d+)?(?![\w.]*\d|[\w>])")
+_CODES = re.compile(
+    r"(?:^|(?<=:)|(?<=:\s)|(?<=said\s))[245]\d\d(?=[\s-]|$)|"
+    r"[245]\d\d(?=[\s-][245]\.\d{1,3}\.\d{1,3}\b)|\b[245]\.\d{1,3}\.\d{1,3}\b"
+)
+_WS = re.compile(r"\s+")
+_PROTECTED = re.compile("[\ue000-\uf8ff]")  # private-use characters stand for kept spans
+
+
+def _host_digits(m: re.Match[str]) -> str:
+    host = m.group()
+    if not any(c.isdigit() for c in host):
+        return host
+    return _DIGITS.sub("#", host)
+
+
+def _restore(m: re.Match[str], saved: list[str]) -> str:
+    index = ord(m.group()) - 0xE000
+    return saved[index] if index < len(saved) else m.group()
+
+
+@lru_cache(maxsize=65536)
+def condense(reply: str, *, keep_hints: bool = False) -> str:
+    """Normalise a reply into a stable reason key.
+
+    Replaced: addresses (``<joe@x.com>`` -> ``<address>``), timestamps (``<time>``), IPv4/IPv6
+    (``<ip>``, so ``[1.2.3.4]`` -> ``[<ip>]``), Exim message ids and long alphanumeric or hex ids
+    (``<id>``), digits inside host names (``mx01.mail.icloud.com`` -> ``mx#.mail.icloud.com``),
+    other stand-alone numbers such as counters (``<n>``), and inner multi-line prefixes.
+    Kept: the reply code, the enhanced status code, words, tokens glued to letters (``TSS04``,
+    ``S775``, ``RL000010``).
+
+    Retry intervals: by default their numbers become ``<n>`` too ("Greylisted for <n> seconds"),
+    so postgrey's count-down texts group as one reason. With ``keep_hints=True`` the retry-hint
+    span found by :func:`maillog_diag.hints.extract_hint` is kept verbatim (this is the key the
+    classifier caches on, so that different intervals are never conflated).
+    """
+    text = strip_continuations(reply)
+    saved: list[str] = []
+
+    def protect(s: str) -> str:
+        saved.append(s)
+        return chr(0xE000 + len(saved) - 1)
+
+    if keep_hints:
+        explicit, _ = _scan(reply)
+        if explicit is not None and explicit.text in text:
+            text = text.replace(explicit.text, protect(explicit.text), 1)
+    text = _ADDRESS.sub("<address>", text)
+    text = _TIMESTAMP.sub("<time>", text)
+    text = _IPV4.sub("<ip>", text)
+    text = _IPV6.sub("<ip>", text)
+    text = _EXIM_ID.sub("<id>", text)
+    text = _LONG_ID.sub("<id>", text)
+    text = _HOSTNAME.sub(_host_digits, text)
+    text = _CODES.sub(lambda m: protect(m.group()), text)
+    text = _NUMBER.sub("<n>", text)
+    if saved:
+        text = _PROTECTED.sub(lambda m: _restore(m, saved), text)
+    return _WS.sub(" ", text).strip()
