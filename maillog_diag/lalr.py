@@ -19,7 +19,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from lark import Lark, Token, UnexpectedCharacters, UnexpectedToken
+from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedToken
+from lark.grammar import Rule
 from lark.parsers.lalr_analysis import Shift
 
 _END = "$END"
@@ -34,7 +35,7 @@ class FastLALR:
 
     __slots__ = ("_states", "_start", "_end", "_callbacks", "_lexers", "_term_callbacks")
 
-    def __init__(self, lark: Lark) -> None:
+    def __init__(self, lark: Lark, transformer: Transformer[Any, Any] | None = None) -> None:
         frontend = lark.parser
         parser = frontend.parser.parser
         table = parser.parse_table
@@ -42,7 +43,12 @@ class FastLALR:
         self._states: dict[Any, dict[str, tuple[Any, Any]]] = table.states
         self._start = table.start_states[start]
         self._end = table.end_states[start]
-        self._callbacks: dict[Any, Callable[[Any], Any]] = parser.callbacks
+        self._callbacks: dict[Any, Callable[[Any], Any]] = dict(parser.callbacks)
+        if transformer is not None:
+            for rule in list(self._callbacks):
+                direct = _direct_callback(rule, transformer)
+                if direct is not None:
+                    self._callbacks[rule] = direct
         lexers: dict[Any, tuple[list[re.Pattern[str]], frozenset[str]]] = {}
         term_callbacks: dict[str, Callable[[Token], Token]] = {}
         for state, basic in frontend.lexer.lexers.items():
@@ -52,19 +58,30 @@ class FastLALR:
         self._lexers = lexers
         self._term_callbacks = term_callbacks
 
-    def parse(self, text: str) -> Any:
-        """Parse `text` completely; return what the start rule's callback returns."""
+    def parse(self, text: str, pos: int = 0, pre: tuple[tuple[str, str], ...] = ()) -> Any:
+        """Parse `text` from `pos`; return what the start rule's callback returns.
+
+        `pre` holds `(terminal name, text)` pairs the caller has already matched with the
+        grammar's own terminal patterns (see `LineParser`); they are fed before lexing
+        resumes at `pos`.
+        """
         states = self._states
         callbacks = self._callbacks
         lexers = self._lexers
         term_callbacks = self._term_callbacks
         state_stack = [self._start]
         value_stack: list[Any] = []
-        pos = 0
         length = len(text)
+        n_pre = len(pre)
+        i_pre = 0
+        ttype: str
+        value: Any
         while True:
             state = state_stack[-1]
-            if pos < length:
+            if i_pre < n_pre:
+                ttype, value = pre[i_pre]
+                i_pre += 1
+            elif pos < length:
                 mres, ignore = lexers[state]
                 for mre in mres:
                     m = mre.match(text, pos)
@@ -75,8 +92,8 @@ class FastLALR:
                     raise UnexpectedCharacters(  # type: ignore[no-untyped-call]
                         text, pos, 1, 1, allowed=allowed, state=state
                     )
-                value: Any = m.group(0)
-                ttype: str = m.lastgroup  # type: ignore[assignment]
+                value = m.group(0)
+                ttype = m.lastgroup  # type: ignore[assignment]
                 pos = m.end()
                 if ttype in term_callbacks:
                     tok = term_callbacks[ttype](Token(ttype, value))
@@ -117,3 +134,42 @@ class FastLALR:
                 value_stack.append(result)
                 if ttype == _END and new_state == self._end:
                     return value_stack[-1]
+
+
+def _direct_callback(rule: Any, transformer: Transformer[Any, Any]) -> Callable[[Any], Any] | None:
+    """Call an inline (`@v_args(inline=True)`) transformer method without Lark's wrappers.
+
+    Lark drops anonymous tokens (`"removed"`) and inserts None for a missing `[optional]`;
+    this does the same from the rule's own layout, then calls the method with the children
+    as arguments. Returns None where that does not apply, and Lark's callback is kept.
+    """
+    if not isinstance(rule, Rule):
+        return None
+    wrapper = getattr(transformer, rule.alias or rule.origin.name, None)
+    visit = getattr(wrapper, "visit_wrapper", None)
+    if wrapper is None or getattr(visit, "__name__", "") != "_vargs_inline":
+        return None
+    method: Callable[..., Any] = wrapper.base_func
+    empty = list(rule.options.empty_indices or [])
+    layout: list[int | None] = []
+    expansion = rule.expansion
+    if empty:
+        # empty_indices interleaves True (a missing optional) with False (a real symbol).
+        i = 0
+        for missing in empty:
+            if missing:
+                layout.append(None)
+            else:
+                sym = expansion[i]
+                if not (sym.is_term and getattr(sym, "filter_out", False)):
+                    layout.append(i)
+                i += 1
+    else:
+        layout = [
+            i
+            for i, sym in enumerate(expansion)
+            if not (sym.is_term and getattr(sym, "filter_out", False))
+        ]
+    if layout == list(range(len(expansion))):
+        return lambda children: method(*children)
+    return lambda children: method(*[None if i is None else children[i] for i in layout])

@@ -11,7 +11,6 @@ and a few string comparisons, so the grammar's cost is paid only by lines that m
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,7 +22,7 @@ from .errors import GrammarLoadError, UnparsableLine
 from .lalr import FastLALR
 from .model import Event
 from .postfix import PostfixTransformer
-from .timestamps import BadTimestamp, TimeParser
+from .timestamps import BadTimestamp, TimeParser, YearInference
 
 GRAMMAR_PACKAGE_DIR = "grammars"
 """Inside an installed wheel the grammars live in `maillog_diag/grammars/`; in a source
@@ -59,14 +58,8 @@ def load_grammar(name: str, transformer: Transformer[Any, Any] | None = None) ->
         raise GrammarLoadError(f"grammar {name} does not load: {exc}") from exc
 
 
-# Syslog prefix: stamp, host, program, optional [pid], colon. Only used to find the program
-# name for the pre-filter; the grammar reads the whole line for lines that are used.
-_SYSLOG_HEAD = re.compile(
-    r"(?:[A-Z][a-z]{2} [ 0-9]?[0-9] [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
-    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?)"
-    r" +[^ ]+ ([^ \[:]+)(?:\[[0-9]+\])?: "
-)
+# After the grammar's HEADER terminal, any other program: name, optional [pid], colon.
+_OTHER_PROGRAM = r"(?P<other>[^ \[:]+)(?:\[[0-9]+\])?: "
 _HAS_QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,25}: ")
 
 POSTFIX_IGNORED_DAEMONS = frozenset(
@@ -152,10 +145,28 @@ class LineParser:
     """
 
     def __init__(self, time_parser: TimeParser) -> None:
-        self.time_parser = time_parser
+        self._time_parser = time_parser
         self.counts = LineCounts()
-        self._postfix = load_grammar("postfix.lark", PostfixTransformer(time_parser))
-        self._postfix_parse: Callable[[str], Any] = FastLALR(self._postfix).parse
+        transformer = self._transformer = PostfixTransformer(time_parser)
+        self._postfix = load_grammar("postfix.lark", transformer)
+        self._postfix_parse = FastLALR(self._postfix, transformer).parse
+        # The pre-filter is built from the grammar's own HEADER and POSTFIX_PROGRAM terminals,
+        # so the two tokens it matches are handed to the parser instead of being lexed again.
+        header = self._postfix.get_terminal("HEADER").pattern.to_regexp()
+        program = self._postfix.get_terminal("POSTFIX_PROGRAM").pattern.to_regexp()
+        self._head = re.compile(
+            f"(?P<header>{header})(?:(?P<postfix>{program})|{_OTHER_PROGRAM})"
+        ).match
+
+    @property
+    def time_parser(self) -> TimeParser:
+        """The time parser shared by all inputs (each input brings its own year inference)."""
+        return self._time_parser
+
+    def start_input(self, years: YearInference) -> None:
+        """A new input begins: yearless stamps are placed by its own year inference."""
+        self._time_parser.years = years
+        self._transformer.time_parser = self._time_parser
 
     def _ignore(self, reason: str) -> None:
         counts = self.counts
@@ -167,43 +178,49 @@ class LineParser:
         """Classify and parse one line (without its newline)."""
         counts = self.counts
         counts.total += 1
-        if not line or line.isspace():
-            self._ignore("blank line")
-            return None
-        head = _SYSLOG_HEAD.match(line)
+        head = self._head(line)
         if head is None:
+            if not line or line.isspace():
+                self._ignore("blank line")
+                return None
             if "last message repeated" in line:
                 self._ignore("syslog repeat notice")
                 return None
             raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
-        program = head[1]
-        if program.startswith("postfix"):
-            daemon = program[program.rfind("/") + 1 :]
-            if daemon in POSTFIX_IGNORED_DAEMONS:
-                self._ignore(f"postfix/{daemon}")
-                return None
-            body = line[head.end() :]
-            if body.startswith(POSTFIX_IGNORED_PREFIXES):
-                self._ignore(f"postfix/{daemon} {body[: body.find(' ')]}")
-                return None
-            if daemon in POSTFIX_RECEIVING_DAEMONS and (
-                _HAS_QUEUE_ID.match(body) is None or body.startswith("NOQUEUE: ")
-            ):
-                self._ignore(f"postfix/{daemon} inbound session")
-                return None
-            try:
-                event: Event | None = self._postfix_parse(line)
-            except UnexpectedInput as exc:
-                raise self._unparsed(line, source, lineno, _context(exc, line)) from None
-            except BadTimestamp as exc:
-                raise self._unparsed(line, source, lineno, f"impossible time stamp {exc}") from None
-            if event is None:
-                self._ignore(f"postfix/{daemon} informational")
-                return None
-            counts.used += 1
-            return event
-        self._ignore(f"program {program}")
-        return None
+        postfix = head["postfix"]
+        if postfix is None:
+            other = head["other"]
+            if other.startswith("postfix"):
+                raise self._unparsed(line, source, lineno, "Postfix program name without [pid]")
+            self._ignore(f"program {other}")
+            return None
+        bracket = postfix.index("[")
+        daemon = postfix[postfix.rfind("/", 0, bracket) + 1 : bracket]
+        if daemon in POSTFIX_IGNORED_DAEMONS:
+            self._ignore(f"postfix/{daemon}")
+            return None
+        end = head.end()
+        if line.startswith(POSTFIX_IGNORED_PREFIXES, end):
+            self._ignore(f"postfix/{daemon} {line[end : line.find(' ', end)]}")
+            return None
+        if daemon in POSTFIX_RECEIVING_DAEMONS and (
+            _HAS_QUEUE_ID.match(line, end) is None or line.startswith("NOQUEUE: ", end)
+        ):
+            self._ignore(f"postfix/{daemon} inbound session")
+            return None
+        try:
+            event: Event | None = self._postfix_parse(
+                line, end, (("HEADER", head["header"]), ("POSTFIX_PROGRAM", postfix))
+            )
+        except UnexpectedInput as exc:
+            raise self._unparsed(line, source, lineno, _context(exc, line)) from None
+        except BadTimestamp as exc:
+            raise self._unparsed(line, source, lineno, f"impossible time stamp {exc}") from None
+        if event is None:
+            self._ignore(f"postfix/{daemon} informational")
+            return None
+        counts.used += 1
+        return event
 
     def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
         self.counts.unparsed += 1

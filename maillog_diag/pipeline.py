@@ -67,7 +67,7 @@ def scan(
         except InputError as exc:
             result.input_errors.append(exc)
             continue
-        time_parser.years = YearInference(reference=source.mtime, fixed=options.year)
+        parser.start_input(YearInference(reference=source.mtime, fixed=options.year))
         label = "<stdin>" if name == "-" else name
         lineno = 0
         try:

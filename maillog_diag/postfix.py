@@ -68,15 +68,37 @@ class PostfixTransformer(Transformer[Token, Any]):
 
     def __init__(self, time_parser: TimeParser) -> None:
         super().__init__()
-        self.time_parser = time_parser
+        self._time_parser = time_parser
+        self._last_header = ""
+        self._last_head: tuple[float, str] = (0.0, "")
+
+    @property
+    def time_parser(self) -> TimeParser:
+        """The input stream's time parser (a new input resets the header memory)."""
+        return self._time_parser
+
+    @time_parser.setter
+    def time_parser(self, value: TimeParser) -> None:
+        self._time_parser = value
+        self._last_header = ""
 
     def _head(self, header: str) -> tuple[float, str]:
-        """`(seconds, host)` from the HEADER terminal (stamp, spaces, host, space)."""
+        """`(seconds, host)` from the HEADER terminal (stamp, spaces, host, space).
+
+        Consecutive lines often share their header (same second, same host): the last one
+        is remembered.
+        """
+        if header == self._last_header:
+            return self._last_head
         stamp, _, host = header[:-1].rpartition(" ")
         stamp = stamp.rstrip()
         if stamp[0].isdigit():
-            return self.time_parser.iso(stamp), host
-        return self.time_parser.bsd(stamp), host
+            head = self.time_parser.iso(stamp), host
+        else:
+            head = self.time_parser.bsd(stamp), host
+        self._last_header = header
+        self._last_head = head
+        return head
 
     def delivery(
         self,
