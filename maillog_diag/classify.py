@@ -539,36 +539,57 @@ def classify(
 # --------------------------------------------------------------------------------------------
 # condense
 
-_ADDRESS = re.compile(r"<[^<>\s@]*@[^<>\s]*>|(?<![\w.+-])[\w.+=-]+@[\w-]+(?:\.[\w-]+)+")
-_TIMESTAMP = re.compile(
-    r"\b\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?|"
-    r"(?<![\w:.])\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?![\w:])"
+# Every pattern starts with a cheap look-ahead on its first character, and the expensive ones are
+# gated by a substring test: condense() runs on every distinct reply text.
+_ADDRESS = re.compile(
+    r"(?=[<\w])(?:<[^<>\s@]*@[^<>\s]*>|(?<![\w.+-])[\w.+=-]+@[\w-]+(?:\.[\w-]+)+)"
 )
-_IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.]*\d)")
+_TIMESTAMP = re.compile(
+    r"(?=\d)(?:(?<!\w)\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"(?:Z|[+-]\d{2}:?\d{2})?|"
+    r"(?<![\w:.])\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?![\w:]))"
+)
+_IPV4 = re.compile(r"(?=\d)(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.]*\d)")
 _IPV6 = re.compile(
-    r"(?<![\w:])(?:ipv6:)?(?:[0-9a-f]{1,4}:){4,7}[0-9a-f]{1,4}(?![\w:])|"
-    r"(?<![\w:])(?:ipv6:)?(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?(?![\w:])",
+    r"(?=[0-9a-fA-F:i])(?<![\w:])(?:ipv6:)?(?:"
+    r"(?:[0-9a-f]{1,4}:){4,7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?"
+    r")(?![\w:])",
     re.IGNORECASE,
 )
-_EXIM_ID = re.compile(r"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}\b")
-_LONG_ID = re.compile(
-    r"\b(?=[A-Za-z0-9]*\d)(?=[A-Za-z0-9]*[A-Za-z])[A-Za-z0-9]{10,}\b|\b[0-9A-F]{8,}\b|"
-    r"\b[A-Za-z0-9_-]{20,}\b"
+_EXIM_ID = re.compile(
+    r"(?=[0-9A-Za-z])(?<![\w-])[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}\b"
 )
-_HOSTNAME = re.compile(r"\b(?:[a-z0-9-]+\.)+[a-z]{2,}\b", re.IGNORECASE)
+_WORDISH = re.compile(r"(?=[\w-])(?<![\w-])[\w-]{8,}(?![\w-])")
+_DOTTED = re.compile(r"(?=[A-Za-z0-9])(?<![\w-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _DIGITS = re.compile(r"\d+")
-_NUMBER = re.compile(r"(?<![\w.<>#-])-?\d+(?:\.\d+)?(?![\w.]*\d|[\w>])")
+_NUMBER = re.compile(r"(?=[-\d])(?<![\w.<>#-])-?\d+(?:\.\d+)?(?![\w.]*\d|[\w>])")
 _CODES = re.compile(
-    r"(?:^|(?<=:)|(?<=:\s)|(?<=said\s))[245]\d\d(?=[\s-]|$)|"
-    r"[245]\d\d(?=[\s-][245]\.\d{1,3}\.\d{1,3}\b)|\b[245]\.\d{1,3}\.\d{1,3}\b"
+    r"(?=[245])(?:(?:^|(?<=:)|(?<=:\s)|(?<=said\s))[245]\d\d(?=[\s-]|$)|"
+    r"[245]\d\d(?=[\s-][245]\.\d{1,3}\.\d{1,3}\b)|(?<![\w.])[245]\.\d{1,3}\.\d{1,3}\b)"
 )
 _WS = re.compile(r"\s+")
 _PROTECTED = re.compile("[\ue000-\uf8ff]")  # private-use characters stand for kept spans
+_HEX = frozenset("0123456789ABCDEF")
+
+
+def _id_word(m: re.Match[str]) -> str:
+    """Long alphanumeric ids (queue ids, session tags) -> ``<id>``; words and tokens stay."""
+    word = m.group()
+    if len(word) >= 20:
+        return "<id>"
+    if word.isalnum():
+        if len(word) >= 10 and not word.isalpha() and not word.isdigit():
+            return "<id>"
+        if set(word) <= _HEX and not word.isalpha():
+            return "<id>"
+    return word
 
 
 def _host_digits(m: re.Match[str]) -> str:
+    """Digits inside host names -> ``#`` (``mx01.mail.icloud.com`` -> ``mx#.mail.icloud.com``)."""
     host = m.group()
-    if not any(c.isdigit() for c in host):
+    last = host.rsplit(".", 1)[1]
+    if len(last) < 2 or not last.isalpha() or not any(c.isdigit() for c in host):
         return host
     return _DIGITS.sub("#", host)
 
@@ -605,13 +626,19 @@ def condense(reply: str, *, keep_hints: bool = False) -> str:
         explicit, _ = _scan(reply)
         if explicit is not None and explicit.text in text:
             text = text.replace(explicit.text, protect(explicit.text), 1)
-    text = _ADDRESS.sub("<address>", text)
-    text = _TIMESTAMP.sub("<time>", text)
-    text = _IPV4.sub("<ip>", text)
-    text = _IPV6.sub("<ip>", text)
-    text = _EXIM_ID.sub("<id>", text)
-    text = _LONG_ID.sub("<id>", text)
-    text = _HOSTNAME.sub(_host_digits, text)
+    if "@" in text:
+        text = _ADDRESS.sub("<address>", text)
+    if ":" in text:
+        text = _TIMESTAMP.sub("<time>", text)
+        if "::" in text or text.count(":") >= 4:
+            text = _IPV6.sub("<ip>", text)
+    if "." in text:
+        text = _IPV4.sub("<ip>", text)
+    if "-" in text:
+        text = _EXIM_ID.sub("<id>", text)
+    text = _WORDISH.sub(_id_word, text)
+    if "." in text:
+        text = _DOTTED.sub(_host_digits, text)
     text = _CODES.sub(lambda m: protect(m.group()), text)
     text = _NUMBER.sub("<n>", text)
     if saved:

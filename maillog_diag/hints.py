@@ -157,7 +157,31 @@ def _prescan() -> re.Pattern[str]:
         f"(?P<interval>{interval})",
         f"(?P<vague>(?:{lead}\\s+)?{t('VAGUE')})",
     ]
-    return re.compile("|".join(alternatives))
+    # Candidates start at the beginning of a word: failing fast elsewhere makes the scan ~7x faster.
+    return re.compile("(?<![a-z0-9])(?=[a-z0-9])(?:" + "|".join(alternatives) + ")")
+
+
+# Cheap gate: a reply can only hold a hint if one of these occurs in it. The scan starts a little
+# before the first of them (room for "in about", "for the next" ...).
+_GATE_WORDS = (
+    "later", "moment", "while", "time", "shortly", "temporary error", "immediately", "retry",
+    "sec", "min", "hour", "hr", "day", ":",
+)  # fmt: skip
+_GLUED_UNIT = re.compile(r"\d(?:s|m|h|d)(?![a-z])")
+_GATE_MARGIN = 48
+
+
+def _scan_start(lower: str) -> int:
+    """Where the candidate scan starts, or -1 when the reply cannot contain a hint."""
+    first = -1
+    for word in _GATE_WORDS:
+        pos = lower.find(word)
+        if pos >= 0 and (first < 0 or pos < first):
+            first = pos
+    glued = _GLUED_UNIT.search(lower)
+    if glued is not None and (first < 0 or glued.start() < first):
+        first = glued.start()
+    return first if first < 0 else max(0, first - _GATE_MARGIN)
 
 
 # Words right before an interval that make it a rate window or a history, not a retry time.
@@ -276,7 +300,10 @@ def _scan(reply: str) -> tuple[_Candidate | None, _Candidate | None]:
         lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     explicit: _Candidate | None = None
     vague: _Candidate | None = None
-    for match in _prescan().finditer(lower):
+    start_at = _scan_start(lower)
+    if start_at < 0:
+        return None, None
+    for match in _prescan().finditer(lower, start_at):
         group = match.lastgroup
         if group is None or (group == "vague" and vague is not None):
             continue
