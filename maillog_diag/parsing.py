@@ -18,6 +18,7 @@ from typing import Any
 
 from lark import Lark, Transformer, UnexpectedInput
 
+from .dialects import Dialect, other_dialects
 from .errors import GrammarLoadError, UnparsableLine
 from .lalr import FastLALR
 from .model import Event
@@ -46,8 +47,8 @@ def load_grammar(name: str, transformer: Transformer[Any, Any] | None = None) ->
     """An LALR parser for a grammar file, with the transformer run inside the parse."""
     path = grammar_path(name)
     try:
-        return Lark(
-            path.read_text(encoding="utf-8"),
+        return Lark.open(
+            str(path),
             parser="lalr",
             transformer=transformer,
             cache=True,
@@ -59,7 +60,7 @@ def load_grammar(name: str, transformer: Transformer[Any, Any] | None = None) ->
 
 
 # After the grammar's HEADER terminal, any other program: name, optional [pid], colon.
-_OTHER_PROGRAM = r"(?P<other>[^ \[:]+)(?:\[[0-9]+\])?: "
+_OTHER_PROGRAM = r"(?P<other_full>(?P<other>[^ \[:]+)(?:\[[0-9]+\])?: )"
 _HAS_QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,25}: ")
 
 POSTFIX_IGNORED_DAEMONS = frozenset(
@@ -157,6 +158,8 @@ class LineParser:
         self._head = re.compile(
             f"(?P<header>{header})(?:(?P<postfix>{program})|{_OTHER_PROGRAM})"
         ).match
+        self._dialects: list[Dialect] = other_dialects(time_parser)
+        self._by_program = {p: d for d in self._dialects for p in d.syslog_programs}
 
     @property
     def time_parser(self) -> TimeParser:
@@ -167,6 +170,8 @@ class LineParser:
         """A new input begins: yearless stamps are placed by its own year inference."""
         self._time_parser.years = years
         self._transformer.time_parser = self._time_parser
+        for dialect in self._dialects:
+            dialect.start_input(self._time_parser)
 
     def _ignore(self, reason: str) -> None:
         counts = self.counts
@@ -186,10 +191,26 @@ class LineParser:
             if "last message repeated" in line:
                 self._ignore("syslog repeat notice")
                 return None
+            for dialect in self._dialects:
+                try:
+                    result = dialect.parse_bare(line)
+                except (UnexpectedInput, BadTimestamp) as exc:
+                    raise self._unparsed(line, source, lineno, _why(exc, line)) from None
+                if result is not None:
+                    return self._count(result)
             raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
         postfix = head["postfix"]
         if postfix is None:
             other = head["other"]
+            claimed = self._by_program.get(other)
+            if claimed is not None:
+                try:
+                    result = claimed.parse_syslog(
+                        line, head.end(), head["header"], head["other_full"]
+                    )
+                except (UnexpectedInput, BadTimestamp) as exc:
+                    raise self._unparsed(line, source, lineno, _why(exc, line)) from None
+                return self._count(result)
             if other.startswith("postfix"):
                 raise self._unparsed(line, source, lineno, "Postfix program name without [pid]")
             self._ignore(f"program {other}")
@@ -212,19 +233,31 @@ class LineParser:
             event: Event | None = self._postfix_parse(
                 line, end, (("HEADER", head["header"]), ("POSTFIX_PROGRAM", postfix))
             )
-        except UnexpectedInput as exc:
-            raise self._unparsed(line, source, lineno, _context(exc, line)) from None
-        except BadTimestamp as exc:
-            raise self._unparsed(line, source, lineno, f"impossible time stamp {exc}") from None
+        except (UnexpectedInput, BadTimestamp) as exc:
+            raise self._unparsed(line, source, lineno, _why(exc, line)) from None
         if event is None:
             self._ignore(f"postfix/{daemon} informational")
             return None
         counts.used += 1
         return event
 
+    def _count(self, result: Event | str) -> Event | None:
+        if isinstance(result, str):
+            self._ignore(result)
+            return None
+        self.counts.used += 1
+        return result
+
     def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
         self.counts.unparsed += 1
         return UnparsableLine(source, lineno, line, why)
+
+
+def _why(exc: UnexpectedInput | BadTimestamp, line: str) -> str:
+    """Why a line of a known program could not be read, in one line."""
+    if isinstance(exc, BadTimestamp):
+        return f"impossible time stamp {exc}"
+    return _context(exc, line)
 
 
 def _context(exc: UnexpectedInput, line: str) -> str:
