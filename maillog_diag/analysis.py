@@ -105,11 +105,16 @@ class ReportBuilder:
     def __init__(self) -> None:
         self.destinations: dict[str, DestinationStats] = {}
         self.messages = 0
+        self.handed_off = 0
+        """Recipients passed to a local next hop (see `Delivery.handoff`): counted there."""
 
     def add(self, msg: Message) -> None:
         """Account for one finished message."""
         self.messages += 1
         for rcpt in msg.recipients.values():
+            if rcpt.outcome is Outcome.DELIVERED and rcpt.attempts[-1].handoff:
+                self.handed_off += 1
+                continue
             domain = rcpt.domain
             stats = self.destinations.get(domain)
             if stats is None:

@@ -198,6 +198,7 @@ class Correlator:
                 ev.suspended,
                 ev.stage,
                 ev.ref,
+                ev.handoff,
             )
         )
         if ev.status is Status.DEFERRED:

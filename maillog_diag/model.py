@@ -103,6 +103,10 @@ class Delivery(Event):
     """The MTA did not try: it repeated an earlier failure (Postfix `delivery temporarily
     suspended`, Exim `retry time not reached`)."""
     stage: str | None = None
+    handoff: bool = False
+    """Accepted by a local next hop of the same host (Sendmail's submission queue handing
+    to its MTA, a content filter on loopback), not by the destination: the message goes on
+    under another queue id, so this is not a delivery to the recipient's domain."""
 
 
 @dataclass(slots=True)
@@ -170,6 +174,7 @@ class Attempt:
     suspended: bool = False
     stage: str | None = None
     ref: LineRef | None = field(default=None, repr=False)
+    handoff: bool = False
 
 
 @dataclass(slots=True)

@@ -133,6 +133,7 @@ def report_dict(
         "lines": lines_dict(result),
         "span": span_dict(result, zone),
         "messages": builder.messages,
+        "handed_off": builder.handed_off,
         "totals": destination_dict(builder.totals(), reasons=0),
         "destinations": [
             destination_dict(d, reasons) for d in builder.ranked(include_all=include_all)
