@@ -223,6 +223,16 @@ _LOCAL_RULES = _rules(
         "a local service (content filter or transport) is not answering",
     ),
     (
+        r"queue_smtp_domains|-odqs set|\bqueue_only\b",
+        Cause.LOCAL,
+        "queued without a delivery attempt by the sending MTA's configuration",
+    ),
+    (
+        r"^\W*temporary failure\W*$",
+        Cause.LOCAL,
+        "a local delivery agent (pipe, LMTP) reported a temporary failure",
+    ),
+    (
         r"unknown mail transport error|mail transport unavailable|content filter|"
         r"temporary lookup failure|local configuration error|queue file write error|"
         r"insufficient system (?:storage|resources)|"
@@ -239,6 +249,7 @@ _LOCAL_RULES = _rules(
     ),
     (
         r"name service error|host or domain name not found|host not found|host name lookup failure|"
+        r"host lookup did not complete|"
         r"name server|dns (?:lookup )?(?:failure|error|timeout)|no (?:mx|a) record|servfail",
         Cause.DNS,
         "DNS lookup failed",
@@ -266,13 +277,14 @@ _REPLY_RULES = _rules(
     (r"(?:rate limit\w*|deferred|throttled|blocked|limited) (?:due to|because of) (?:\w+ ){0,3}"
      r"(?:reputation|complaints)",
      Cause.REPUTATION, "deferred because of the sender's reputation"),
-    (r"too many recipients from|recipients? received this hour|\brate[ -]?limit",
+    (r"too many recipients (?:from|received)|recipients? received this hour|\brate[ -]?limit",
      Cause.RATE_LIMIT, "receiver's rate limit"),
     (r"too many recipients|separate transaction|recipients per (?:message|transaction)|"
      r"multiple destination domains|per transaction|one domain per|truncation|use prdr|"
      r"recipient limit|too many rcpt",
      Cause.FORCED_SPLIT, "receiver accepts only part of the recipients per transaction"),
-    (r"over ?quota|quota exceeded|exceeded (?:storage|quota)|mailbox (?:is )?full|out of storage|"
+    (r"over ?quota|quota exceeded|exceed\w* (?:the |its )?(?:mailbox |storage |disk )?quota|"
+     r"mailbox (?:is )?full|account is full|out of storage|"
      r"insufficient storage|mailbox (?:is )?(?:temporarily )?(?:unavailable|busy|locked)|"
      r"(?:recipient|user) (?:is )?temporarily unavailable",
      Cause.MAILBOX, "recipient's mailbox cannot take mail right now"),
@@ -281,7 +293,8 @@ _REPLY_RULES = _rules(
      r"max(?:imum)? (?:number of )?(?:messages?|connections|sessions)|throttl|excessive volume|"
      r"unexpected volume|concurrent connections|per connection|sending limit|quota for sending",
      Cause.RATE_LIMIT, "receiver's rate or connection limit"),
-    (r"domain not found|(?:dns|lookup) (?:failure|error|timeout)|temporary dns|name server|"
+    (r"domain not found|(?:dns|mx|host|hostname) lookup (?:failure|error|timeout)|temporary dns|"
+     r"name server|"
      r"host not found|cannot resolve|can't resolve|unresolvable|reverse dns failure",
      Cause.DNS, "receiver's DNS lookup failed (often of the sender's domain or PTR)"),
     (r"reputation|block ?list|black ?list|\bblocked\b|spamhaus|spamcop|barracudacentral|dnsbl|"
@@ -304,7 +317,8 @@ _REPLY_RULES = _rules(
      r"internal (?:server )?error|internal resource|system resources|resources? (?:temporarily )?"
      r"unavailable|configuration (?:problem|error)|misconfigur|temporarily rejected|"
      r"not accepting|shutting down|maintenance|overload|queue file write error|local error|"
-     r"server error|system error|system problem|unable to process",
+     r"server error|system error|system problem|unable to process|try another server|"
+     r"temporary lookup failure|storage exhausted",
      Cause.RECEIVER_UNAVAILABLE, "receiving system busy, unavailable or failing"),
 )  # fmt: skip
 
@@ -363,12 +377,14 @@ def _detect_provider(reply: _Reply, relay_provider: str | None) -> Provider | No
     kb = knowledge_base()
     if relay_provider is not None:
         return kb.providers.get(relay_provider)
+    host = _host_in_text(reply.text)
+    if host is not None:
+        return kb.providers.get(host)
     for provider in kb.providers.values():
         for marker in provider.markers:
             if marker.search(reply.text):
                 return provider
-    host = _host_in_text(reply.text)
-    return kb.providers.get(host) if host else None
+    return None
 
 
 def _documented(seconds: int | None, text: str | None) -> RetryHint | None:

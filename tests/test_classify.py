@@ -363,3 +363,59 @@ def test_condense_keep_hints() -> None:
     )
     assert condense("451 4.7.1 come back in 00:05:00", keep_hints=True).endswith("00:05:00")
     assert condense("451 4.7.1 come back in 00:05:00").endswith("<time>")
+
+
+# --- real deferral texts from public logs (the shared corpus: /work/shared/corpus/public) ------
+
+
+@pytest.mark.parametrize(
+    ("text", "relay", "expected"),
+    [
+        # AzatotEnikeev/ParsMailLog data_out.log (Exim)
+        ("SMTP error from remote mail server after RCPT TO:<a@gmx.com>: host mx01.gmx.com "
+         "[212.227.17.5]: 450 4.3.2 Too many mails (mail bomb), try again in 1 hour(s) 14 "
+         "minute(s) and see ( http://portal.gmx.net/serverrules ) {mx-us003}", None,
+         (Cause.RATE_LIMIT, "gmx", None, HintKind.EXPLICIT, 4440)),
+        ("SMTP error from remote mail server after initial connection: host "
+         "mta7.am0.yahoodns.net [66.94.238.147]: 421 4.7.0 [TS02] Messages from 194.226.74.6 "
+         "temporarily deferred - 4.16.56.1; see http://postmaster.yahoo.com/errors/421-ts02.html",
+         None, (Cause.UNKNOWN, "yahoo", "TS02", HintKind.NONE, None)),
+        ("SMTP error from remote mail server after RCPT TO:<b@motogonki.ru>: host "
+         "mail.motogonki.ru [195.2.240.41]: 451 4.7.1 Greylisting in action, please come back "
+         "in 00:03:00", None, (Cause.GREYLISTING, "milter-greylist", None, HintKind.EXPLICIT, 180)),
+        ("SMTP error from remote mail server after DATA: host imx1.rambler.ru [81.19.78.64]: "
+         "452 4.7.1 Try again later", None, (Cause.GREYLISTING, "rambler", None, HintKind.VAGUE,
+                                             None)),
+        ("SMTP error from remote mail server after RCPT TO:<c@rambler.ru>: host imx1.rambler.ru "
+         "[81.19.78.64]: 451 4.7.1 Rate limit exceeded", None,
+         (Cause.RATE_LIMIT, "rambler", None, HintKind.NONE, None)),
+        ("SMTP error from remote mail server after RCPT TO:<d@okeanit.ru>: host mail1.okeanit.ru "
+         "[213.85.38.11]: 450 4.7.1 <d@okeanit.ru>: Recipient address rejected: Policy "
+         "Rejection- Abuse. Go away.", None, (Cause.REPUTATION, None, None, HintKind.NONE, None)),
+        ("SMTP error from remote mail server after RCPT TO:<e@sigma-ktv.ru>: host "
+         "mail.sigma-ktv.ru [1.2.3.4]: 451 4.3.0 <e@sigma-ktv.ru>: Temporary lookup failure",
+         None, (Cause.RECEIVER_UNAVAILABLE, None, None, HintKind.NONE, None)),
+        ("SMTP error from remote mail server after RCPT TO:<f@rosa-holding.ru>: host "
+         "mail.rosa-holding.ru [1.2.3.4]: 452 Message for <f@rosa-holding.ru> would exceed "
+         "mailbox quota", None, (Cause.MAILBOX, None, None, HintKind.NONE, None)),
+        ("domain matches queue_smtp_domains, or -odqs set", None,
+         (Cause.LOCAL, None, None, HintKind.NONE, None)),
+        ("host lookup did not complete", None, (Cause.DNS, None, None, HintKind.NONE, None)),
+        ("Operation timed out", None, (Cause.CONNECTION, None, None, HintKind.NONE, None)),
+        # kdent/postfix_log_analysis (Postfix)
+        ("host mail.domain.com[1.2.3.4] said: 451 DT:SPM 163 mx40,WsCowEBpR0IT9dhY3.20089S3 "
+         "1708713234, please try again 15min later (in reply to end of DATA command)", None,
+         (Cause.REPUTATION, "netease", "DT:SPM", HintKind.EXPLICIT, 900)),
+        ("host mx-c1.talktalk.net[62.24.202.3] said: 452 Too many recipients received from the "
+         "sender (in reply to RCPT TO command)", "mx-c1.talktalk.net[62.24.202.3]:25",
+         (Cause.RATE_LIMIT, None, None, HintKind.NONE, None)),
+        ("temporary failure", "dovecot", (Cause.LOCAL, None, None, HintKind.NONE, None)),
+    ],
+)  # fmt: skip
+def test_real_deferrals(
+    text: str,
+    relay: str | None,
+    expected: tuple[Cause, str | None, str | None, HintKind, int | None],
+) -> None:
+    r = classify(text, relay=relay)
+    assert (r.cause, r.provider, r.token, r.hint.kind, r.hint.seconds) == expected
