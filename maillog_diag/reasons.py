@@ -15,7 +15,17 @@ _FIRST_CODE = re.compile(r"\b([245][0-9]{2})[- ]([245]\.[0-9]{1,3}\.[0-9]{1,3})\
 _HOST_IP = re.compile(r"[A-Za-z0-9._-]+\[(?:[0-9.]+|[0-9A-Fa-f:.]+|private/[^\]]+)\](?::[0-9]+)?")
 _ADDRESS = re.compile(r"<[^<>@\s]*@[^<>\s]*>|[A-Za-z0-9._%+=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _IPV4 = re.compile(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b")
-_IPV6 = re.compile(r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}[0-9A-Fa-f]{0,4}\b")
+# Three or more colons, or a "::": never a clock time such as 00:05:00.
+_IPV6 = re.compile(
+    r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])"
+    r"|(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4})*::[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4})*"
+)
+# "Greylisted for 287 seconds", "come back in 00:04:47": the interval left varies from one
+# attempt to the next; the reason is the same.
+_INTERVAL = re.compile(
+    r"\b[0-9]+(?:\.[0-9]+)? ?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b", re.IGNORECASE
+)
+_CLOCK = re.compile(r"\b[0-9]{1,2}:[0-9]{2}:[0-9]{2}\b")
 _ID = re.compile(r"\b(?=[A-Za-z0-9._-]*[0-9])(?=[A-Za-z0-9._-]*[A-Za-z])[A-Za-z0-9._-]{10,}\b")
 _LONG_NUMBER = re.compile(r"\b[0-9]{5,}\b")
 _QUEUED_AS = re.compile(r"queued as [0-9A-Za-z]+")
@@ -38,10 +48,10 @@ def join_multiline(reply: str) -> str:
 
 @lru_cache(maxsize=65536)
 def reason_key(reply: str) -> str:
-    """A stable key for a reply: placeholders for addresses, hosts, IPs, ids, long numbers.
-
-    Reply codes, enhanced status codes, short numbers (intervals such as `300 seconds`)
-    and all words are kept.
+    """A stable key for a reply: placeholders for addresses, hosts, IPs, ids, long numbers
+    and retry intervals (`<n> seconds`, `<hh:mm:ss>`: the time left changes between
+    attempts). Reply codes, enhanced status codes and all words are kept; the example kept
+    beside each reason has the real text.
     """
     text = join_multiline(reply)
     text = _QUEUED_AS.sub("queued as <id>", text)
@@ -50,5 +60,7 @@ def reason_key(reply: str) -> str:
     text = _IPV4.sub("<ip>", text)
     text = _IPV6.sub("<ip>", text)
     text = _ID.sub("<id>", text)
+    text = _CLOCK.sub("<hh:mm:ss>", text)
+    text = _INTERVAL.sub(r"<n> \1", text)
     text = _LONG_NUMBER.sub("<n>", text)
     return _SPACE.sub(" ", text).strip()
