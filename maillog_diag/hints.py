@@ -161,27 +161,38 @@ def _prescan() -> re.Pattern[str]:
     return re.compile("(?<![a-z0-9])(?=[a-z0-9])(?:" + "|".join(alternatives) + ")")
 
 
-# Cheap gate: a reply can only hold a hint if one of these occurs in it. The scan starts a little
-# before the first of them (room for "in about", "for the next" ...).
+# Cheap gate: every hint contains one of these (a unit word, a glued unit such as "15m", a clock
+# or date, "retry", or a vague word). The candidate scan only looks at windows around them, with
+# room before for leads ("in about", "for the next") and after for the rest of the phrase.
 _GATE_WORDS = (
-    "later", "moment", "while", "time", "shortly", "temporary error", "immediately", "retry",
-    "sec", "min", "hour", "hr", "day", ":",
+    "later", "moment", "while", "some time", "shortly", "temporary error", "immediately",
+    "retry", "sec", "min", "hour", "hr", "day", "until", "till",
 )  # fmt: skip
-_GLUED_UNIT = re.compile(r"\d(?:s|m|h|d)(?![a-z])")
-_GATE_MARGIN = 48
+_GATE_PATTERN = re.compile(r"\d(?:[smhd](?![a-z])|:\d\d)|\d{4}-\d\d-\d\d")
+_BEFORE = 48
+_AFTER = 96
 
 
-def _scan_start(lower: str) -> int:
-    """Where the candidate scan starts, or -1 when the reply cannot contain a hint."""
-    first = -1
+def _scan_windows(lower: str) -> list[tuple[int, int]]:
+    """Merged (start, end) windows of ``lower`` that may hold a hint; empty when none can."""
+    hits: list[int] = []
     for word in _GATE_WORDS:
         pos = lower.find(word)
-        if pos >= 0 and (first < 0 or pos < first):
-            first = pos
-    glued = _GLUED_UNIT.search(lower)
-    if glued is not None and (first < 0 or glued.start() < first):
-        first = glued.start()
-    return first if first < 0 else max(0, first - _GATE_MARGIN)
+        while pos >= 0:
+            hits.append(pos)
+            pos = lower.find(word, pos + 1)
+    hits.extend(m.start() for m in _GATE_PATTERN.finditer(lower))
+    if not hits:
+        return []
+    hits.sort()
+    windows: list[tuple[int, int]] = []
+    for pos in hits:
+        lo, hi = max(0, pos - _BEFORE), min(len(lower), pos + _AFTER)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], hi))
+        else:
+            windows.append((lo, hi))
+    return windows
 
 
 # Words right before an interval that make it a rate window or a history, not a retry time.
@@ -300,10 +311,8 @@ def _scan(reply: str) -> tuple[_Candidate | None, _Candidate | None]:
         lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     explicit: _Candidate | None = None
     vague: _Candidate | None = None
-    start_at = _scan_start(lower)
-    if start_at < 0:
-        return None, None
-    for match in _prescan().finditer(lower, start_at):
+    matches = [m for lo, hi in _scan_windows(lower) for m in _prescan().finditer(lower, lo, hi)]
+    for match in matches:
         group = match.lastgroup
         if group is None or (group == "vague" and vague is not None):
             continue
