@@ -21,8 +21,8 @@ Order of evidence (the first that decides wins):
 The retry hint: an explicit interval or time in the text beats a documented interval from the
 knowledge base (token, then provider rule), which beats a vague "later", which beats none.
 
-Results are cached twice: by the exact arguments, and by the reply's :func:`condense` shape (so
-per-recipient variants of one reply are classified once).
+Results are cached on the reply's shape (`maillog_diag.reasons.fold` with `detailed=True`:
+addresses, IPs and ids folded), so per-recipient variants of one reply are classified once.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ from enum import StrEnum
 from functools import lru_cache
 
 from .causes import Cause
-from .hints import NO_HINT, HintKind, RetryHint, _scan, extract_hint, strip_continuations
+from .hints import NO_HINT, HintKind, RetryHint, extract_hint, strip_continuations
 from .knowledge import Provider, ProviderToken, knowledge_base, parse_code
+from .reasons import fold
 
 __all__ = [
     "Classification",
     "Stage",
     "classify",
-    "condense",
     "provider_for_host",
     "stage_from_text",
 ]
@@ -492,37 +492,21 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
     return _Core(Cause.UNKNOWN, pid, token_name, None, token_doc)
 
 
-@lru_cache(maxsize=32768)
-def _core_by_shape(shape: str, dsn: str | None, relay_provider: str | None, stage: Stage,
-                   text: str) -> _Core:  # fmt: skip
-    # `text` is excluded from the cache key's meaning by construction: callers pass the first
-    # text seen for this shape through _SHAPE_FIRST, so equal shapes share one computation.
-    return _core(text, dsn, relay_provider, stage)
-
-
-_SHAPE_FIRST: dict[tuple[str, str | None, str | None, Stage], str] = {}
-_SHAPE_LIMIT = 32768
-
-
-def _core_cached(reply: str, dsn: str | None, relay_provider: str | None, stage: Stage) -> _Core:
-    shape = condense(reply, keep_hints=True)
-    key = (shape, dsn, relay_provider, stage)
-    first = _SHAPE_FIRST.get(key)
-    if first is None:
-        if len(_SHAPE_FIRST) >= _SHAPE_LIMIT:
-            _SHAPE_FIRST.clear()
-        _SHAPE_FIRST[key] = first = reply
-    return _core_by_shape(shape, dsn, relay_provider, stage, first)
+@lru_cache(maxsize=65536)
+def _shape(reply: str) -> str:
+    """The reply with addresses, IPs and ids folded (host names and intervals kept): replies
+    that differ only there classify alike, so everything below is cached on this."""
+    return fold(reply, detailed=True)
 
 
 @lru_cache(maxsize=65536)
 def _classify_static(
-    reply: str, dsn: str | None, relay: str | None, stage: Stage | None
+    shape: str, dsn: str | None, relay: str | None, stage: Stage | None
 ) -> tuple[_Core, Stage, bool]:
     relay_provider = provider_for_host(relay)
-    resolved = stage if stage is not None else stage_from_text(reply)
-    suspended = _SUSPENDED.search(reply) is not None
-    return _core_cached(reply, dsn, relay_provider, resolved), resolved, suspended
+    resolved = stage if stage is not None else stage_from_text(shape)
+    suspended = _SUSPENDED.search(shape) is not None
+    return _core(shape, dsn, relay_provider, resolved), resolved, suspended
 
 
 def classify(
@@ -539,8 +523,9 @@ def classify(
             core, _, _ = _classify_static("", dsn, relay, stage)
             return Classification(core.cause, core.provider, core.token, NO_HINT, core.detail)
         return Classification(Cause.UNKNOWN, provider_for_host(relay), None, NO_HINT, None)
-    core, _, suspended = _classify_static(reply, dsn, relay, stage)
-    text_hint = extract_hint(reply, at)
+    shape = _shape(reply)
+    core, _, suspended = _classify_static(shape, dsn, relay, stage)
+    text_hint = extract_hint(shape, at)
     if text_hint.kind is HintKind.EXPLICIT:
         hint = text_hint
     elif core.documented is not None:
@@ -550,113 +535,3 @@ def classify(
     else:
         hint = text_hint
     return Classification(core.cause, core.provider, core.token, hint, core.detail, suspended)
-
-
-# --------------------------------------------------------------------------------------------
-# condense
-
-# Every pattern starts with a cheap look-ahead on its first character, and the expensive ones are
-# gated by a substring test: condense() runs on every distinct reply text.
-_ADDRESS = re.compile(
-    r"(?=[<\w])(?:<[^<>\s@]*@[^<>\s]*>|(?<![\w.+-])[\w.+=-]+@[\w-]+(?:\.[\w-]+)+)"
-)
-_TIMESTAMP = re.compile(
-    r"(?=\d)(?:(?<!\w)\d{4}-\d{2}-\d{2}[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-    r"(?:Z|[+-]\d{2}:?\d{2})?|"
-    r"(?<![\w:.])\d{1,2}:\d{2}:\d{2}(?:\.\d+)?(?![\w:]))"
-)
-_IPV4 = re.compile(r"(?=\d)(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.]*\d)")
-_IPV6 = re.compile(
-    r"(?=[0-9a-fA-F:i])(?<![\w:])(?:ipv6:)?(?:"
-    r"(?:[0-9a-f]{1,4}:){4,7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:)+:(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?"
-    r")(?![\w:])",
-    re.IGNORECASE,
-)
-_EXIM_ID = re.compile(
-    r"(?=[0-9A-Za-z])(?<![\w-])[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}\b"
-)
-_WORDISH = re.compile(r"(?=[\w-])(?<![\w-])[\w-]{8,}(?![\w-])")
-_DOTTED = re.compile(r"(?=[A-Za-z0-9])(?<![\w-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_DIGITS = re.compile(r"\d+")
-_NUMBER = re.compile(r"(?=[-\d])(?<![\w.<>#-])-?\d+(?:\.\d+)?(?![\w.]*\d|[\w>])")
-_CODES = re.compile(
-    r"(?=[245])(?:(?:^|(?<=:)|(?<=:\s)|(?<=said\s))[245]\d\d(?=[\s-]|$)|"
-    r"[245]\d\d(?=[\s-][245]\.\d{1,3}\.\d{1,3}\b)|(?<![\w.])[245]\.\d{1,3}\.\d{1,3}\b)"
-)
-_WS = re.compile(r"\s+")
-_PROTECTED = re.compile("[\ue000-\uf8ff]")  # private-use characters stand for kept spans
-_HEX = frozenset("0123456789ABCDEF")
-
-
-def _id_word(m: re.Match[str]) -> str:
-    """Long alphanumeric ids (queue ids, session tags) -> ``<id>``; words and tokens stay."""
-    word = m.group()
-    if len(word) >= 20:
-        return "<id>"
-    if word.isalnum():
-        if len(word) >= 10 and not word.isalpha() and not word.isdigit():
-            return "<id>"
-        if set(word) <= _HEX and not word.isalpha():
-            return "<id>"
-    return word
-
-
-def _host_digits(m: re.Match[str]) -> str:
-    """Digits inside host names -> ``#`` (``mx01.mail.icloud.com`` -> ``mx#.mail.icloud.com``)."""
-    host = m.group()
-    last = host.rsplit(".", 1)[1]
-    if len(last) < 2 or not last.isalpha() or not any(c.isdigit() for c in host):
-        return host
-    return _DIGITS.sub("#", host)
-
-
-def _restore(m: re.Match[str], saved: list[str]) -> str:
-    index = ord(m.group()) - 0xE000
-    return saved[index] if index < len(saved) else m.group()
-
-
-@lru_cache(maxsize=65536)
-def condense(reply: str, *, keep_hints: bool = False) -> str:
-    """Normalise a reply into a stable reason key.
-
-    Replaced: addresses (``<joe@x.com>`` -> ``<address>``), timestamps (``<time>``), IPv4/IPv6
-    (``<ip>``, so ``[1.2.3.4]`` -> ``[<ip>]``), Exim message ids and long alphanumeric or hex ids
-    (``<id>``), digits inside host names (``mx01.mail.icloud.com`` -> ``mx#.mail.icloud.com``),
-    other stand-alone numbers such as counters (``<n>``), and inner multi-line prefixes.
-    Kept: the reply code, the enhanced status code, words, tokens glued to letters (``TSS04``,
-    ``S775``, ``RL000010``).
-
-    Retry intervals: by default their numbers become ``<n>`` too ("Greylisted for <n> seconds"),
-    so postgrey's count-down texts group as one reason. With ``keep_hints=True`` the retry-hint
-    span found by :func:`maillog_diag.hints.extract_hint` is kept verbatim (this is the key the
-    classifier caches on, so that different intervals are never conflated).
-    """
-    text = strip_continuations(reply)
-    saved: list[str] = []
-
-    def protect(s: str) -> str:
-        saved.append(s)
-        return chr(0xE000 + len(saved) - 1)
-
-    if keep_hints:
-        explicit, _ = _scan(reply)
-        if explicit is not None and explicit.text in text:
-            text = text.replace(explicit.text, protect(explicit.text), 1)
-    if "@" in text:
-        text = _ADDRESS.sub("<address>", text)
-    if ":" in text:
-        text = _TIMESTAMP.sub("<time>", text)
-        if "::" in text or text.count(":") >= 4:
-            text = _IPV6.sub("<ip>", text)
-    if "." in text:
-        text = _IPV4.sub("<ip>", text)
-    if "-" in text:
-        text = _EXIM_ID.sub("<id>", text)
-    text = _WORDISH.sub(_id_word, text)
-    if "." in text:
-        text = _DOTTED.sub(_host_digits, text)
-    text = _CODES.sub(lambda m: protect(m.group()), text)
-    text = _NUMBER.sub("<n>", text)
-    if saved:
-        text = _PROTECTED.sub(lambda m: _restore(m, saved), text)
-    return _WS.sub(" ", text).strip()

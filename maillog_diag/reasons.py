@@ -3,7 +3,12 @@
 Receivers put the recipient's address, our IP, their host names, queue ids and session
 tags into reply text. Counted verbatim, one greylisting policy would show up as a
 thousand reasons. `reason_key` replaces those parts with placeholders and keeps the words,
-the reply code and the enhanced status code, which is what tells reasons apart.
+the reply code, the enhanced status code and provider tokens (`TSS04`, `S775`, `RL000010`),
+which is what tells reasons apart. `fold` is the one pass behind it; the classifier uses it
+too (keeping intervals) as the shape its cache is keyed on.
+
+It runs once per distinct deferral text of a log: it works token by token with a cache
+per token, since most tokens are plain words and the volatile ones repeat.
 """
 
 from __future__ import annotations
@@ -12,24 +17,101 @@ import re
 from functools import lru_cache
 
 _FIRST_CODE = re.compile(r"\b([245][0-9]{2})[- ]([245]\.[0-9]{1,3}\.[0-9]{1,3})\s")
-_HOST_IP = re.compile(r"[A-Za-z0-9._-]+\[(?:[0-9.]+|[0-9A-Fa-f:.]+|private/[^\]]+)\](?::[0-9]+)?")
-_ADDRESS = re.compile(r"<[^<>@\s]*@[^<>\s]*>|[A-Za-z0-9._%+=-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_IPV4 = re.compile(r"\b(?:[0-9]{1,3}\.){3}[0-9]{1,3}\b")
-# Three or more colons, or a "::": never a clock time such as 00:05:00.
+
+_EDGE = "()[]<>,;:.\"'"
+_HOST_IP = re.compile(r"[A-Za-z0-9._-]+\[([^\]\s]+)\](?::([0-9]+))?")
+_ADDRESS = re.compile(r"<[^<>@]*@[^<>]*>|[\w.%+=-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_IPV4 = re.compile(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}")
 _IPV6 = re.compile(
-    r"(?<![0-9A-Fa-f:])(?:[0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}(?![0-9A-Fa-f:])"
-    r"|(?<![0-9A-Fa-f:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4})*::[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4})*"
+    r"(?:IPv6:)?(?:(?:[0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}"
+    r"|(?:[0-9A-Fa-f]{1,4}:)*:(?::?[0-9A-Fa-f]{1,4})*)",
+    re.IGNORECASE,
 )
-# "Greylisted for 287 seconds", "come back in 00:04:47": the interval left varies from one
-# attempt to the next; the reason is the same.
-_INTERVAL = re.compile(
-    r"\b[0-9]+(?:\.[0-9]+)? ?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b", re.IGNORECASE
+_CLOCK = re.compile(r"[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?")
+_COMPACT_INTERVAL = re.compile(r"([0-9]+)(s|m|h|secs?|mins?|hrs?|seconds?|minutes?|hours?)", re.I)
+_UNITS = frozenset(
+    "s m h sec secs second seconds min mins minute minutes hr hrs hour hours".split()
 )
-_CLOCK = re.compile(r"\b[0-9]{1,2}:[0-9]{2}:[0-9]{2}\b")
-_ID = re.compile(r"\b(?=[A-Za-z0-9._-]*[0-9])(?=[A-Za-z0-9._-]*[A-Za-z])[A-Za-z0-9._-]{10,}\b")
-_LONG_NUMBER = re.compile(r"\b[0-9]{5,}\b")
-_QUEUED_AS = re.compile(r"queued as [0-9A-Za-z]+")
-_SPACE = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=65536)
+def _token(tok: str, detailed: bool) -> str:
+    """One whitespace-separated token, folded; punctuation around it is kept."""
+    core = tok.strip(_EDGE)
+    if not core or core.startswith(("http://", "https://")):
+        return tok  # a URL names the receiver's help page: part of the reason
+    if "[" in tok:
+        m = _HOST_IP.search(tok)
+        if m is not None:
+            inside, port = m.group(1), m.group(2)
+            if inside.startswith("private/") or (
+                (inside.startswith("127.") or inside == "::1") and port not in (None, "25")
+            ):
+                return tok  # a local next hop (content filter port, LMTP socket): keep it
+            if detailed:  # the host's name tells the provider; its address does not
+                name = tok[m.start() : tok.index("[", m.start())]
+                return f"{tok[: m.start()]}{name}[<ip>]{tok[m.end() :]}"
+            return tok[: m.start()] + "<host>" + tok[m.end() :]
+    if "@" in core:
+        m = _ADDRESS.search(tok)
+        if m is not None:
+            return tok[: m.start()] + "<address>" + tok[m.end() :]
+    start = tok.find(core)
+    lead, trail = tok[:start], tok[start + len(core) :]
+    if core[0].isdigit() or core[0] in "abcdefABCDEFI:":
+        if _IPV4.fullmatch(core) or (core.count(":") >= 2 and _IPV6.fullmatch(core)):
+            if not _CLOCK.fullmatch(core):
+                return f"{lead}<ip>{trail}"
+        if _CLOCK.fullmatch(core):
+            return tok if detailed else f"{lead}<hh:mm:ss>{trail}"
+        m = _COMPACT_INTERVAL.fullmatch(core)
+        if m is not None:
+            return tok if detailed else f"{lead}<n>{m.group(2)}{trail}"
+        if core.isdigit():
+            return f"{lead}<n>{trail}" if len(core) >= 5 else tok
+    if len(core) >= 10:
+        word = _word(core)
+        if word != core:
+            return f"{lead}{word}{trail}"
+    return tok
+
+
+def _word(word: str) -> str:
+    """Ids (queue ids, session tags, Google's `bv15si15610322wjb.142`) become `<id>`;
+    words, host names, short tokens and provider codes with underscores (`OFR006_102`) stay."""
+    for piece in word.replace("-", ".").split("."):
+        if len(piece) >= 10 and not piece.isalpha() and not piece.isdigit() and "_" not in piece:
+            letters = sum(c.isalpha() for c in piece)
+            if letters and letters < len(piece) - 1:
+                return "<id>"
+    if word.isdigit():
+        return "<n>"
+    return word
+
+
+def fold(reply: str, *, detailed: bool = False) -> str:
+    """The reply with volatile parts replaced (`<host>`, `<address>`, `<ip>`, `<id>`, `<n>`,
+    `<n> seconds` / `<hh:mm:ss>` for retry intervals). `detailed` keeps the intervals and
+    the names of hosts (`mx.example.com[<ip>]`): the classifier's view, where both matter.
+
+    Works token by token (split at white space), so plain words cost one dictionary look-up.
+    """
+    tokens = join_multiline(reply).split()
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        if tok.isalpha():
+            out.append(tok)
+            continue
+        if (
+            not detailed
+            and tok.isdigit()
+            and i + 1 < len(tokens)
+            and tokens[i + 1].strip(_EDGE).lower() in _UNITS
+        ):
+            out.append("<n>")
+            continue
+        out.append(_token(tok, detailed))
+    return " ".join(out)
 
 
 def join_multiline(reply: str) -> str:
@@ -41,6 +123,8 @@ def join_multiline(reply: str) -> str:
     if m is None:
         return reply
     code, enhanced = m[1], m[2]
+    if f"{code}-{enhanced}" not in reply and reply.count(enhanced) < 2:
+        return reply
     inner = re.compile(rf"\s{code}[- ]{re.escape(enhanced)}\s+")
     head = f"{reply[: m.start()]}{code} {enhanced} "
     return head + inner.sub(" ", reply[m.end() :])
@@ -48,19 +132,5 @@ def join_multiline(reply: str) -> str:
 
 @lru_cache(maxsize=65536)
 def reason_key(reply: str) -> str:
-    """A stable key for a reply: placeholders for addresses, hosts, IPs, ids, long numbers
-    and retry intervals (`<n> seconds`, `<hh:mm:ss>`: the time left changes between
-    attempts). Reply codes, enhanced status codes and all words are kept; the example kept
-    beside each reason has the real text.
-    """
-    text = join_multiline(reply)
-    text = _QUEUED_AS.sub("queued as <id>", text)
-    text = _HOST_IP.sub("<host>", text)
-    text = _ADDRESS.sub("<address>", text)
-    text = _IPV4.sub("<ip>", text)
-    text = _IPV6.sub("<ip>", text)
-    text = _ID.sub("<id>", text)
-    text = _CLOCK.sub("<hh:mm:ss>", text)
-    text = _INTERVAL.sub(r"<n> \1", text)
-    text = _LONG_NUMBER.sub("<n>", text)
-    return _SPACE.sub(" ", text).strip()
+    """A stable key for a reply: one policy, one key (see the module documentation)."""
+    return fold(reply)

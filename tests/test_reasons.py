@@ -54,3 +54,44 @@ def test_multiline_prefixes_are_joined() -> None:
 
 def test_clock_time_is_not_an_ipv6_address() -> None:
     assert "<ip>" not in reason_key("please come back in 00:05:00")
+
+
+@pytest.mark.parametrize(
+    ("reply", "key"),
+    [
+        (
+            "450 4.2.0 <joe@x.com>: Recipient address rejected: Greylisted",
+            "450 4.2.0 <address>: Recipient address rejected: Greylisted",
+        ),
+        (
+            "host mx1.example.com[192.0.2.1] said: 421 4.7.0 [TSS04] Messages from 192.0.2.1",
+            "host <host> said: 421 4.7.0 [TSS04] Messages from <ip>",
+        ),
+        (
+            "451 4.7.500 Server busy. (S77719) [FR2DEU01FT008.eop-deu01.prod.protection.outlook.com]",
+            "451 4.7.500 Server busy. (S77719) [<id>]",
+        ),
+        ("421 4.1.0 RL000010 Domain Throttled", "421 4.1.0 RL000010 Domain Throttled"),
+        ("451 Greylisted for 287 seconds", "451 Greylisted for <n> seconds"),
+        ("451 4.7.1 come back in 00:05:00", "451 4.7.1 come back in <hh:mm:ss>"),
+        (
+            "421-4.7.28 Our system 421-4.7.28 has detected 421 4.7.28 rate limited",
+            "421 4.7.28 Our system has detected rate limited",
+        ),
+        ("IPv6 dead:beef::1 and 2001:db8:0:0:0:0:0:1", "IPv6 <ip> and <ip>"),
+        ("250 2.0.0 OK 1700000000 abc", "250 2.0.0 OK <n> abc"),
+    ],
+)
+def test_reason_key_examples(reply: str, key: str) -> None:
+    assert reason_key(reply) == key
+
+
+def test_fold_can_keep_intervals_for_the_classifier() -> None:
+    from maillog_diag.reasons import fold
+
+    assert fold(
+        "host mx1.b.example[192.0.2.1] said: 451 <a@b.example> Greylisted for 287 seconds, back in 00:04:47",
+        detailed=True,
+    ) == (
+        "host mx1.b.example[<ip>] said: 451 <address> Greylisted for 287 seconds, back in 00:04:47"
+    )
