@@ -233,7 +233,10 @@ def postfix_tools(args: argparse.Namespace) -> list[Tool]:
             )
         )
     if not args.skip_pflogsumm:
-        pf = shutil.which("pflogsumm")
+        # Debian installs it in /usr/sbin, which a user's PATH may lack.
+        pf = shutil.which("pflogsumm") or shutil.which(
+            "pflogsumm", path="/usr/sbin:/usr/local/sbin"
+        )
         tools.append(
             Tool(
                 "pflogsumm",
