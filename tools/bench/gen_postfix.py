@@ -133,7 +133,8 @@ BOT_FIRST_OCTETS = (
 )
 # fmt: on
 GREETING_REFUSALS = ("gmx", "comcast", "orange", "free")
-LONG_ID_ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjkmnpqrstvwxy"
+# enable_long_queue_ids: base-52 time (digits and consonants), 'z', base-51 inode (no 'z').
+LONG_ID_ALPHABET = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
 
 TLS_OUT = {
     "google": "TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits) key-exchange X25519 "
@@ -388,12 +389,12 @@ class Generator:
                 a = LONG_ID_ALPHABET
                 s = []
                 for _ in range(6):
-                    s.append(a[secs % 51])
-                    secs //= 51
+                    s.append(a[secs % 52])
+                    secs //= 52
                 u = []
                 for _ in range(4):
-                    u.append(a[usec % 51])
-                    usec //= 51
+                    u.append(a[usec % 52])
+                    usec //= 52
                 inode = self.inode_base + rng.randrange(0x4000)
                 i = []
                 while inode:
@@ -2055,7 +2056,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     t0 = time.perf_counter()
     if args.out == "-":
-        n = gen.run(args.lines, sys.stdout)
+        try:
+            n = gen.run(args.lines, sys.stdout)
+        except BrokenPipeError:  # e.g. piped into head
+            sys.stderr.close()
+            return 0
     else:
         with open(args.out, "w", encoding="utf-8", buffering=1 << 20) as f:
             n = gen.run(args.lines, f)
