@@ -93,6 +93,10 @@ bounce_queue_lifetime = 5m
 delay_warning_time = 2m
 smtp_connect_timeout = 5s
 smtp_helo_timeout = 10s
+# busy/down/slow go through transport smtp-lc (still logs as postfix/smtp):
+# concurrency window 1, so one failed connection marks the destination dead
+# and queued mail for it is deferred with "delivery temporarily suspended"
+smtp-lc_initial_destination_concurrency = 1
 EOF
 # local aliases: anything for root/postmaster goes to the lab sink, never to a local mailbox
 cat > /etc/postfix/lab_aliases <<'EOF'
@@ -108,15 +112,16 @@ throttle.test    smtp:[127.0.0.6]:25
 ratelimit.test   smtp-out:[127.0.0.7]:25
 split.test       smtp:[127.0.0.8]:25
 bounce.test      smtp:[127.0.0.9]:25
-busy.test        smtp:[127.0.0.10]:25
-down.test        smtp:[127.0.0.11]:25
-slow.test        smtp:[127.0.0.12]:25
+busy.test        smtp-lc:[127.0.0.10]:25
+down.test        smtp-lc:[127.0.0.11]:25
+slow.test        smtp-lc:[127.0.0.12]:25
 expire.test      smtp:[127.0.0.13]:25
 sender.test      smtp:[127.0.0.14]:25
 EOF
 # no chroot (no /dev/log or resolv.conf copies needed inside the spool)
 postconf -F '*/*/chroot = n'
 # a second smtp client that logs as postfix-out/smtp, and a submission-style smtpd
+postconf -M "smtp-lc/unix=smtp-lc unix - - n - - smtp"
 postconf -M "smtp-out/unix=smtp-out unix - - n - - smtp -o syslog_name=postfix-out"
 postconf -M "127.0.0.1:587/inet=127.0.0.1:587 inet n - n - - smtpd -o syslog_name=postfix/submission -o smtpd_relay_restrictions=permit_mynetworks,reject"
 postconf -e "maillog_file ="
@@ -150,7 +155,6 @@ queue_empty() { postqueue -j 2>/dev/null | grep -q . && return 1 || return 0; }
 run_lab() {   # $1 = run name
     local name=$1 truth="$WORK/truth.$1.jsonl" manifest="$WORK/workload.$1.jsonl"
     rm -f "$truth" "$manifest"
-    queue_empty || postsuper -d ALL >/dev/null 2>&1 || true
     "$PY" "$HERE/smtp_server.py" --truth "$truth" >"$WORK/server.$name.err" 2>&1 &
     SERVER_PID=$!
     sleep 1
@@ -179,6 +183,7 @@ for run in $RUNS; do
     case $run in
     syslog)
         postconf -e "maillog_file ="
+        postsuper -d ALL >/dev/null 2>&1 || true   # before logging starts
         start_rsyslog
         run_lab syslog
         sleep 1
@@ -190,6 +195,7 @@ for run in $RUNS; do
         ;;
     maillog_file)
         rm -f "$LOGDIR/maillog_file.log"
+        postsuper -d ALL >/dev/null 2>&1 || true   # before logging starts
         postconf -e "maillog_file = $LOGDIR/maillog_file.log"
         run_lab maillog_file
         postconf -e "maillog_file ="

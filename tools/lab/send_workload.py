@@ -68,6 +68,7 @@ def schedule() -> list[Msg]:
         Msg(0.06, b, ["anna@ok.test", "ben@greylist.test", "nobody@bounce.test"],
             "mixed: ok + greylist + bounce"),
         Msg(0.07, c, ["hal@down.test"], "down: connection refused"),
+        Msg(0.072, d, ["hank@down.test"], "down: burst, right after the first (destination dead)"),
         Msg(0.08, d, ["ivy@slow.test"], "slow: no greeting"),
         Msg(0.09, a, ["gus@busy.test"], "busy: flaky server 1"),
         Msg(0.10, b, ["kim@expire.test", "anna@ok.test"], "expire + ok: partial delivery"),
@@ -78,6 +79,7 @@ def schedule() -> list[Msg]:
         Msg(0.135, d, ["eve@throttle.test"], "throttle burst 4"),
         Msg(0.14, a, ["max@throttle.test"], "throttle burst 5"),
         Msg(0.145, b, ["eve@throttle.test"], "throttle burst 6"),
+        Msg(0.15, c, ["iris@slow.test"], "slow: just after the first greeting timeout"),
         # per-recipient rate limit: 2/min for finn@
         Msg(0.16, a, ["finn@ratelimit.test"], "ratelimit 1"),
         Msg(0.165, b, ["finn@ratelimit.test"], "ratelimit 2"),
@@ -180,7 +182,7 @@ def main() -> None:
             method = "smtp"
         if method not in allowed:
             method = "sendmail" if "sendmail" in allowed else "smtp"
-        when = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        when = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
         if args.dry_run:
             result = "dry-run"
         else:

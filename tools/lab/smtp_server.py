@@ -87,7 +87,7 @@ CRLF = b"\r\n"
 
 
 def utcnow_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 def bare_address(arg: str) -> str:
@@ -253,7 +253,7 @@ class Session:
                 self.record("connect", None, "(silent: no greeting is ever sent)")
                 try:
                     await asyncio.wait_for(self.reader.read(), timeout=p.slow_hold_seconds)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
                 self.record("disconnect", None, "(client went away)",
                             held_seconds=round(time.time() - started, 3))
@@ -266,7 +266,7 @@ class Session:
             while True:
                 try:
                     raw = await asyncio.wait_for(self.reader.readline(), timeout=300)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     await self.reply("timeout", 421, "4.4.2 Error: timeout exceeded")
                     return
                 if not raw:
