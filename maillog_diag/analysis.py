@@ -9,15 +9,21 @@ Definitions (the README's JSON contract repeats them):
 * `held_seconds` percentiles cover the delayed recipients of a destination (nearest-rank
   method: p50 is the smallest value with at least half of the values at or below it).
 * Destinations are sorted by impact: the sum of held seconds of their delayed recipients,
-  then the number still held, then the number delayed.
+  then the number still held, then the number delayed; destinations whose only delays were
+  forced splits (the receiver asking for smaller transactions) come after the failing ones.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
-from .model import LineRef, Message, Outcome, Recipient, Status
+from .causes import Cause
+from .classify import Classification
+from .diagnosis import RecipientDiagnosis, ScheduleCheck, diagnose_message
+from .model import Attempt, LineRef, Message, Outcome, Recipient, Status
 from .reasons import reason_key
 
 
@@ -55,6 +61,110 @@ class ReasonStat:
     example_ref: LineRef | None = None
 
 
+CauseKey = tuple[Cause, str | None, str | None]
+"""(cause, provider, token)."""
+
+
+@dataclass(slots=True)
+class CauseStat:
+    """One cause (with provider and token) at one destination, or across all of them."""
+
+    cause: Cause
+    provider: str | None
+    token: str | None
+    count: int = 0
+    """Deferred attempts the receiver (or the network) answered with this cause."""
+    recipients: int = 0
+    suspended: int = 0
+    """Deferrals the MTA logged without trying, repeating this cause (not counted in `count`)."""
+    hints: Counter[int] = field(default_factory=Counter)
+    hint_kinds: Counter[str] = field(default_factory=Counter)
+    domains: Counter[str] = field(default_factory=Counter)
+    detail: str | None = None
+    example: str | None = None
+    example_ref: LineRef | None = None
+
+    def add(self, attempt: Attempt, cls: Classification, domain: str) -> None:
+        """Count one deferred attempt."""
+        if attempt.suspended:
+            self.suspended += 1
+        else:
+            self.count += 1
+        self.domains[domain] += 1
+        self.hint_kinds[cls.hint.kind.value] += 1
+        if cls.hint.seconds is not None:
+            self.hints[cls.hint.seconds] += 1
+        if self.example is None or (self.example_ref is None and attempt.ref is not None):
+            self.example = attempt.reply
+            self.example_ref = attempt.ref
+            self.detail = cls.detail
+
+    @property
+    def typical_hint(self) -> tuple[int | None, str]:
+        """The most common stated interval (seconds) and the most common hint kind."""
+        seconds = self.hints.most_common(1)[0][0] if self.hints else None
+        kind = self.hint_kinds.most_common(1)[0][0] if self.hint_kinds else "none"
+        return seconds, kind
+
+
+@dataclass(slots=True)
+class ScheduleStats:
+    """The MTA's retries against the receivers' stated intervals, at one destination."""
+
+    early: int = 0
+    wasted: int = 0
+    late: int = 0
+    on_time: int = 0
+    pending: int = 0
+    avoidable_seconds: float = 0.0
+    hints: list[int] = field(default_factory=list)
+    gaps: list[float] = field(default_factory=list)
+    early_gaps: list[float] = field(default_factory=list)
+    late_gaps: list[float] = field(default_factory=list)
+
+    def add(self, check: ScheduleCheck) -> None:
+        """Count one hinted deferral."""
+        if check.verdict == "pending" or check.next_attempt_at is None:
+            self.pending += 1
+            return
+        gap = check.next_attempt_at - check.deferred_at
+        self.hints.append(check.hint_seconds)
+        self.gaps.append(gap)
+        if check.verdict == "early":
+            self.early += 1
+            self.wasted += check.wasted
+            self.early_gaps.append(gap)
+        elif check.verdict == "late":
+            self.late += 1
+            self.avoidable_seconds += check.avoidable_seconds
+            self.late_gaps.append(gap)
+        else:
+            self.on_time += 1
+
+    @property
+    def compared(self) -> int:
+        """Hinted deferrals followed by another attempt in the log."""
+        return self.early + self.late + self.on_time
+
+
+@dataclass(slots=True)
+class HeldRecipient:
+    """A recipient still queued when the log ends (times are POSIX seconds)."""
+
+    address: str
+    domain: str
+    mta: str
+    host: str
+    queue_id: str
+    since: float | None
+    held_seconds: float | None
+    deferrals: int
+    last_attempt: float | None
+    last_cause: Classification | None
+    last_reply: str | None
+    retry_after: float | None
+
+
 @dataclass(slots=True)
 class DestinationStats:
     """Counts for one destination domain (recipients unless named otherwise)."""
@@ -72,6 +182,16 @@ class DestinationStats:
     """Deferred attempts (not recipients)."""
     held_times: list[float] = field(default_factory=list)
     reasons: dict[str, ReasonStat] = field(default_factory=dict)
+    causes: dict[CauseKey, CauseStat] = field(default_factory=dict)
+    split_deferrals: int = 0
+    """Deferrals that were forced splits (others accepted in the same transaction)."""
+    split_recipients: int = 0
+    split_delay_seconds: float = 0.0
+    """Delay the forced splits added: from each split deferral to the final outcome."""
+    other_deferrals: int = 0
+    """Deferrals for any cause other than a forced split (real attempts only)."""
+    schedule: ScheduleStats = field(default_factory=ScheduleStats)
+    mtas: Counter[str] = field(default_factory=Counter)
 
     @property
     def impact(self) -> float:
@@ -98,6 +218,28 @@ class DestinationStats:
         """The most frequent reasons, most frequent first (ties: alphabetical)."""
         return sorted(self.reasons.values(), key=lambda r: (-r.count, r.key))[:limit]
 
+    def top_causes(self, limit: int = 3) -> list[CauseStat]:
+        """The leading causes (with provider and token), most deferrals first."""
+        return sorted(
+            self.causes.values(),
+            key=lambda c: (
+                -(c.count + c.suspended),
+                c.cause.value,
+                c.provider or "",
+                c.token or "",
+            ),
+        )[:limit]
+
+    @property
+    def forced_split_only(self) -> bool:
+        """Every delay here was a forced split: the receiver asked for smaller transactions;
+        the destination itself did not fail."""
+        return (
+            self.split_deferrals > 0
+            and self.other_deferrals == 0
+            and not (self.bounced or self.expired or self.held or self.unknown)
+        )
+
 
 class ReportBuilder:
     """Accumulates finished messages into per-destination statistics (streaming)."""
@@ -107,11 +249,18 @@ class ReportBuilder:
         self.messages = 0
         self.handed_off = 0
         """Recipients passed to a local next hop (see `Delivery.handoff`): counted there."""
+        self.causes: dict[Cause, CauseStat] = {}
+        self.held_mail: list[HeldRecipient] = []
 
     def add(self, msg: Message) -> None:
         """Account for one finished message."""
         self.messages += 1
-        for rcpt in msg.recipients.values():
+        diagnoses: dict[str, RecipientDiagnosis] | None = None
+        if any(
+            a.status is not Status.SENT for r in msg.recipients.values() for a in r.attempts
+        ) or any(r.outcome is Outcome.HELD for r in msg.recipients.values()):
+            diagnoses = diagnose_message(msg)
+        for address, rcpt in msg.recipients.items():
             if rcpt.outcome is Outcome.DELIVERED and rcpt.attempts[-1].handoff:
                 self.handed_off += 1
                 continue
@@ -131,6 +280,10 @@ class ReportBuilder:
                 stats.held += 1
             else:
                 stats.unknown += 1
+            stats.mtas[msg.mta] += 1
+            diag = diagnoses.get(address) if diagnoses is not None else None
+            if diag is not None:
+                self._diagnosis(msg, rcpt, diag, stats)
             if not rcpt.deferrals:
                 continue
             stats.recipients_deferred += 1
@@ -155,10 +308,78 @@ class ReportBuilder:
                     seen.add(key)
                     reason.recipients += 1
 
+    def _diagnosis(
+        self, msg: Message, rcpt: Recipient, diag: RecipientDiagnosis, stats: DestinationStats
+    ) -> None:
+        domain = stats.domain
+        seen: set[CauseKey] = set()
+        for attempt, cls in zip(rcpt.attempts, diag.classifications, strict=True):
+            if cls is None or attempt.status is not Status.DEFERRED:
+                continue
+            key: CauseKey = (cls.cause, cls.provider, cls.token)
+            cstat = stats.causes.get(key)
+            if cstat is None:
+                cstat = stats.causes[key] = CauseStat(*key)
+            cstat.add(attempt, cls, domain)
+            gstat = self.causes.get(cls.cause)
+            if gstat is None:
+                gstat = self.causes[cls.cause] = CauseStat(cls.cause, None, None)
+            gstat.add(attempt, cls, domain)
+            if key not in seen:
+                seen.add(key)
+                cstat.recipients += 1
+                gstat.recipients += 1
+            if not attempt.suspended and cls.cause is not Cause.FORCED_SPLIT:
+                stats.other_deferrals += 1
+        if diag.split_deferrals:
+            stats.split_deferrals += diag.split_deferrals
+            stats.split_recipients += 1
+            stats.split_delay_seconds += diag.split_delay_seconds
+            # forced-split deferrals that were not part of a detected split still count
+        stats.other_deferrals += (
+            sum(
+                1
+                for a, c in zip(rcpt.attempts, diag.classifications, strict=True)
+                if c is not None
+                and c.cause is Cause.FORCED_SPLIT
+                and a.status is Status.DEFERRED
+                and not a.suspended
+            )
+            - diag.split_deferrals
+        )
+        for check in diag.checks:
+            stats.schedule.add(check)
+        if rcpt.outcome is Outcome.HELD:
+            last = next((a for a in reversed(rcpt.attempts) if not a.suspended), None)
+            self.held_mail.append(
+                HeldRecipient(
+                    rcpt.address,
+                    domain,
+                    msg.mta,
+                    msg.host,
+                    msg.queue_id,
+                    msg.arrived,
+                    held_seconds(msg, rcpt),
+                    rcpt.deferrals,
+                    last.time if last is not None else None,
+                    diag.last_cause,
+                    last.reply if last is not None else None,
+                    diag.retry_after,
+                )
+            )
+
     def ranked(self, include_all: bool = False) -> list[DestinationStats]:
         """Destinations by impact; only troubled ones unless `include_all`."""
         rows = [d for d in self.destinations.values() if include_all or d.troubled]
-        rows.sort(key=lambda d: (-d.impact, -d.held, -d.recipients_deferred, d.domain))
+        rows.sort(
+            key=lambda d: (
+                d.forced_split_only,
+                -d.impact,
+                -d.held,
+                -d.recipients_deferred,
+                d.domain,
+            )
+        )
         return rows
 
     def totals(self) -> DestinationStats:
@@ -175,4 +396,63 @@ class ReportBuilder:
             total.unknown += d.unknown
             total.deferrals += d.deferrals
             total.held_times.extend(d.held_times)
+            total.split_deferrals += d.split_deferrals
+            total.split_recipients += d.split_recipients
+            total.split_delay_seconds += d.split_delay_seconds
+            total.other_deferrals += d.other_deferrals
         return total
+
+
+def median(values: list[float] | list[int]) -> float | None:
+    """The median, or None for no values."""
+    return float(statistics.median(values)) if values else None
+
+
+POSTFIX_BACKOFF = "minimal_backoff_time"
+
+
+def schedule_suggestion(d: DestinationStats) -> str | None:
+    """A concrete, MTA-specific change when the retry pattern against the hints is consistent.
+
+    Needs at least three compared deferrals, and 60% of them early (or late, with a median
+    avoidable delay of a minute or more). The numbers it is based on are in the text.
+    """
+    s = d.schedule
+    n = s.compared
+    if n < 3:
+        return None
+    hint = int(median(s.hints) or 0)
+    mta = d.mtas.most_common(1)[0][0] if d.mtas else "postfix"
+    if s.early / n >= 0.6:
+        gap = int(median(s.early_gaps) or 0)
+        basis = (
+            f"{s.early} of {n} retries came before the {hint}s the receiver asked for "
+            f"(median {gap}s after the deferral; {s.wasted} deferred again)"
+        )
+        if mta == "exim":
+            return f"{basis}. Add an Exim retry rule for it: `{d.domain}  *  F,4h,{hint}s`."
+        if mta == "sendmail":
+            return (
+                f"{basis}. Run Sendmail's queue for it no more often than every {hint}s "
+                f"(a queue group with Interval={hint}s, or -q{hint}s)."
+            )
+        return (
+            f"{basis}. Raise Postfix's {POSTFIX_BACKOFF} to at least {hint}s "
+            f"(postconf -e '{POSTFIX_BACKOFF} = {hint}s')."
+        )
+    late_avoidable = s.avoidable_seconds / s.late if s.late else 0.0
+    if s.late / n >= 0.6 and late_avoidable >= 60:
+        gap = int(median(s.late_gaps) or 0)
+        basis = (
+            f"{s.late} of {n} retries came after the {hint}s the receiver asked for "
+            f"(median {gap}s after the deferral; {int(s.avoidable_seconds)}s avoidable in all)"
+        )
+        if mta == "exim":
+            return f"{basis}. Add an Exim retry rule for it: `{d.domain}  *  F,4h,{hint}s`."
+        if mta == "sendmail":
+            return f"{basis}. Run Sendmail's queue every {hint}s (-q{hint}s)."
+        return (
+            f"{basis}. Lower Postfix's {POSTFIX_BACKOFF} and queue_run_delay to about {hint}s "
+            f"(defaults 300s each; the backoff then doubles up to maximal_backoff_time)."
+        )
+    return None

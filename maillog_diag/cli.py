@@ -31,10 +31,11 @@ from .render import (
     render_report_table,
     render_report_text,
     render_trace,
+    render_why_text,
     write_json,
     write_jsonl,
 )
-from .serialize import lines_dict, message_dict, report_dict, span_dict
+from .serialize import causes_dict, lines_dict, message_dict, report_dict, span_dict
 from .timestamps import resolve_zone
 
 DEFAULT_LOG = "/var/log/mail.log"
@@ -216,6 +217,36 @@ def report(
         render_report_text(data, out, reasons)
     else:
         render_report_table(data, make_console(), reasons)
+    _finish(result)
+
+
+@app.command()
+def why(
+    files: FilesArg = None,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text (default), json.")
+    ] = OutputFormat.TEXT,
+    tz: TzOpt = None,
+    year: YearOpt = None,
+    domains: Annotated[
+        int, typer.Option("--domains", min=1, help="Destinations named per cause.")
+    ] = 5,
+    unparsed: UnparsedOpt = None,
+) -> None:
+    """Causes of deferral across all destinations: counts, domains, what to do, an example.
+
+    Example: maillog-diag why /var/log/mail.log
+    """
+    builder = ReportBuilder()
+    result, zone = _run(files, tz=tz, year=year, unparsed=unparsed, emit=builder.add)
+    data = report_dict(builder, result, zone)
+    data["causes"] = causes_dict(builder, domains=domains)
+    if fmt in (OutputFormat.JSON, OutputFormat.JSONL):
+        write_json(
+            {k: data[k] for k in ("lines", "span", "messages", "totals", "causes")}, sys.stdout
+        )
+    else:
+        render_why_text(data, sys.stdout)
     _finish(result)
 
 

@@ -71,9 +71,24 @@ _COLUMNS = (
 )
 
 
+def cause_label(c: dict[str, Any]) -> str:
+    """`greylisting (postgrey) · retry 300s` style label for one cause entry."""
+    who = "/".join(x for x in (c.get("provider"), c.get("token")) if x)
+    label: str = c["cause"] + (f" ({who})" if who else "")
+    seconds = c.get("retry_hint_seconds")
+    if seconds is not None:
+        kind = "asked" if c.get("retry_hint") == "explicit" else "documented"
+        label += f", retry {format_duration(seconds)} {kind}"
+    elif c.get("retry_hint") == "vague":
+        label += ", retry later"
+    return label
+
+
 def _row(d: dict[str, Any]) -> list[str]:
     held = d["held_seconds"]
-    top = d["reasons"][0]["reason"] if d["reasons"] else "-"
+    top = cause_label(d["causes"][0]) if d.get("causes") else "-"
+    if d.get("forced_split_only"):
+        top = "forced split only (not a failure)"
     return [
         *(str(d[key]) for key, _ in _COLUMNS),
         _dur(held["p50"]),
@@ -83,7 +98,66 @@ def _row(d: dict[str, Any]) -> list[str]:
     ]
 
 
-_HEADS = [title for _, title in _COLUMNS] + ["Held p50", "p95", "max", "Top reason"]
+_HEADS = [title for _, title in _COLUMNS] + ["Held p50", "p95", "max", "Leading cause"]
+
+
+def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
+    """The sections under the table: causes and reasons per destination, forced splits,
+    the retry schedule against the receivers' hints, and mail still held."""
+    out: list[str] = []
+    if reasons:
+        out += ["", "Causes by destination:"]
+        for d in report["destinations"]:
+            if not d["causes"] and not d["reasons"]:
+                continue
+            out.append(d["domain"])
+            for c in d["causes"][:reasons]:
+                extra = f" (+{c['suspended']} repeated by the MTA)" if c["suspended"] else ""
+                out.append(f"  {c['count']:>6} x {cause_label(c)}{extra}")
+                if c.get("detail"):
+                    out.append(f"           {c['detail']}")
+            for r in d["reasons"][:reasons]:
+                out.append(f"  {r['count']:>6} x {r['reason']}")
+                if r["example_line"]:
+                    out.append(f"           e.g. {r['example_line']}")
+            split = d["forced_split"]
+            if split["deferrals"]:
+                out.append(
+                    f"  forced splits: {split['deferrals']} deferral(s) of {split['recipients']}"
+                    f" recipient(s) while others in the same transaction were accepted; "
+                    f"delay added {format_duration(split['delay_seconds'])}"
+                )
+            sched = d["retry_schedule"]
+            if sched["compared"]:
+                out.append(
+                    f"  retries vs the receiver's stated interval: {sched['early']} early "
+                    f"({sched['wasted']} wasted), {sched['on_time']} on time, {sched['late']} late "
+                    f"(avoidable delay {format_duration(sched['avoidable_seconds'])})"
+                )
+            if sched["suggestion"]:
+                out.append(f"  suggestion: {sched['suggestion']}")
+    splits = [d for d in report["destinations"] if d.get("forced_split_only")]
+    if splits:
+        out += ["", "Forced splits (the receiver asked for fewer recipients per transaction):"]
+        for d in splits:
+            out.append(
+                f"  {d['domain']}: {d['forced_split']['recipients']} recipient(s) split off, "
+                f"delay added {format_duration(d['forced_split']['delay_seconds'])}"
+            )
+    held = report.get("held_mail") or []
+    if held:
+        out += ["", f"Still held at the end of the log ({len(held)}):"]
+        for h in held[:20]:
+            retry = (
+                f", receiver accepts a retry from {h['retry_after']}" if h["retry_after"] else ""
+            )
+            out.append(
+                f"  {h['address']} ({h['queue_id']}) since {h['since'] or 'before the log'}, "
+                f"{h['deferrals']} deferral(s), last cause {h['last_cause'] or 'unknown'}{retry}"
+            )
+        if len(held) > 20:
+            out.append(f"  ... and {len(held) - 20} more (see --format json)")
+    return out
 
 
 def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
@@ -111,20 +185,8 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
     for d in report["destinations"]:
         table.add_row(*_row(d))
     console.print(table)
-    if reasons:
-        console.print()
-        console.print("Reasons by destination:", style="bold" if fancy else "", highlight=False)
-        for d in report["destinations"]:
-            if not d["reasons"]:
-                continue
-            console.print(Text(d["domain"], style="bold" if fancy else ""))
-            for r in d["reasons"][:reasons]:
-                console.print(Text(f"  {r['count']:>6} x {r['reason']}"), highlight=False)
-                if r["example_line"]:
-                    console.print(
-                        Text(f"           e.g. {r['example_line']}", style="dim" if fancy else ""),
-                        highlight=False,
-                    )
+    for line in detail_lines(report, reasons):
+        console.print(Text(line), highlight=False)
 
 
 def render_report_text(
@@ -151,16 +213,8 @@ def render_report_text(
     out.write(fmt(_HEADS) + "\n")
     for r in rows:
         out.write(fmt(r) + "\n")
-    if reasons:
-        out.write("\nReasons by destination:\n")
-        for d in report["destinations"]:
-            if not d["reasons"]:
-                continue
-            out.write(f"{d['domain']}\n")
-            for r in d["reasons"][:reasons]:
-                out.write(f"  {r['count']:>6} x {r['reason']}\n")
-                if r["example_line"]:
-                    out.write(f"           e.g. {r['example_line']}\n")
+    for line in detail_lines(report, reasons):
+        out.write(line + "\n")
 
 
 _CSV_FIELDS = (
@@ -303,6 +357,8 @@ def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> Non
             )
             if a["reply"]:
                 out.write(f"         {a['reply']}\n")
+            if a["cause"]:
+                out.write(f"         cause: {cause_label(a)} (hint: {a['retry_hint']})\n")
     if lines:
         out.write("\n   log lines:\n")
         for line in lines:
@@ -313,3 +369,29 @@ def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> Non
 def make_console(file: IO[str] | None = None, stderr: bool = False) -> Console:
     """A console created per command, so `NO_COLOR`, `COLUMNS` and TTY state are honoured."""
     return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def render_why_text(data: dict[str, Any], out: IO[str]) -> None:
+    """Causes across all destinations: counts, affected domains, what to do, one example."""
+    for line in header_lines(data):
+        out.write(line + "\n")
+    if not data["causes"]:
+        out.write("\nNo deferrals.\n")
+        return
+    for c in data["causes"]:
+        domains = ", ".join(f"{d['domain']} ({d['count']})" for d in c["domains"])
+        more = c["domain_count"] - len(c["domains"])
+        repeated = f", +{c['suspended']} repeated by the MTA" if c["suspended"] else ""
+        out.write(
+            f"\n{c['cause']}: {c['count']} deferral(s) of {c['recipients']} recipient(s)"
+            f"{repeated} at {c['domain_count']} destination(s)\n"
+        )
+        out.write(f"  destinations: {domains}{f' and {more} more' if more > 0 else ''}\n")
+        if c["explanation"]:
+            out.write(f"  what it means: {c['explanation']}\n")
+        if c["sender_action"]:
+            out.write(f"  what to do: {c['sender_action']}\n")
+        if c["example"]:
+            out.write(f"  example: {c['example']}\n")
+        if c["example_line"]:
+            out.write(f"           ({c['example_line']})\n")

@@ -10,7 +10,18 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-from .analysis import DestinationStats, ReportBuilder, held_seconds
+from .analysis import (
+    CauseStat,
+    DestinationStats,
+    HeldRecipient,
+    ReportBuilder,
+    held_seconds,
+    median,
+    schedule_suggestion,
+)
+from .causes import CAUSE_INFO
+from .classify import Classification
+from .diagnosis import diagnose
 from .model import Attempt, LineRef, Message, Recipient
 from .pipeline import ScanResult
 from .timestamps import format_time
@@ -24,8 +35,28 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+def classification_dict(cls: Classification | None) -> dict[str, Any]:
+    """`cause`, `provider`, `token`, `retry_hint_seconds`, `retry_hint` (all null/none when
+    the attempt succeeded)."""
+    if cls is None:
+        return {
+            "cause": None,
+            "provider": None,
+            "token": None,
+            "retry_hint_seconds": None,
+            "retry_hint": "none",
+        }
+    return {
+        "cause": cls.cause.value,
+        "provider": cls.provider,
+        "token": cls.token,
+        "retry_hint_seconds": cls.hint.seconds,
+        "retry_hint": cls.hint.kind.value,
+    }
+
+
 def attempt_dict(attempt: Attempt, zone: tzinfo) -> dict[str, Any]:
-    """One attempt: `time`, `status`, `relay`, `dsn`, `reply` and more."""
+    """One attempt: `time`, `status`, `relay`, `dsn`, `reply`, its cause and retry hint."""
     return {
         "time": format_time(attempt.time, zone),
         "status": attempt.status.value,
@@ -35,6 +66,7 @@ def attempt_dict(attempt: Attempt, zone: tzinfo) -> dict[str, Any]:
         "delays": attempt.delays,
         "suspended": attempt.suspended,
         "line": _ref(attempt.ref),
+        **classification_dict(diagnose(attempt)),
     }
 
 
@@ -92,6 +124,48 @@ def span_dict(result: ScanResult, zone: tzinfo) -> dict[str, str | None]:
     }
 
 
+def cause_dict(c: CauseStat, *, domains: int = 0) -> dict[str, Any]:
+    """One leading cause: counts, typical retry hint, one real example."""
+    seconds, kind = c.typical_hint
+    info = CAUSE_INFO.get(c.cause)
+    data: dict[str, Any] = {
+        "cause": c.cause.value,
+        "provider": c.provider,
+        "token": c.token,
+        "count": c.count,
+        "suspended": c.suspended,
+        "recipients": c.recipients,
+        "retry_hint_seconds": seconds,
+        "retry_hint": kind,
+        "detail": c.detail,
+        "explanation": info.explanation if info else None,
+        "sender_action": info.sender_action if info else None,
+        "example": c.example,
+        "example_line": _ref(c.example_ref),
+    }
+    if domains:
+        data["domains"] = [{"domain": dom, "count": n} for dom, n in c.domains.most_common(domains)]
+        data["domain_count"] = len(c.domains)
+    return data
+
+
+def schedule_dict(d: DestinationStats) -> dict[str, Any]:
+    """The retry schedule against the receivers' stated intervals."""
+    s = d.schedule
+    return {
+        "compared": s.compared,
+        "early": s.early,
+        "wasted": s.wasted,
+        "late": s.late,
+        "on_time": s.on_time,
+        "pending": s.pending,
+        "avoidable_seconds": _round(s.avoidable_seconds),
+        "median_hint_seconds": median(s.hints),
+        "median_gap_seconds": _round(median(s.gaps)),
+        "suggestion": schedule_suggestion(d),
+    }
+
+
 def destination_dict(d: DestinationStats, reasons: int = 5) -> dict[str, Any]:
     """One destination row of the report."""
     held = d.held_summary()
@@ -117,7 +191,44 @@ def destination_dict(d: DestinationStats, reasons: int = 5) -> dict[str, Any]:
             }
             for r in d.top_reasons(reasons)
         ],
+        "causes": [cause_dict(c) for c in d.top_causes(reasons)],
+        "forced_split": {
+            "deferrals": d.split_deferrals,
+            "recipients": d.split_recipients,
+            "delay_seconds": _round(d.split_delay_seconds),
+        },
+        "forced_split_only": d.forced_split_only,
+        "retry_schedule": schedule_dict(d),
     }
+
+
+def held_dict(h: HeldRecipient, zone: tzinfo) -> dict[str, Any]:
+    """A recipient still queued at the end of the log: since when, why, when to retry."""
+    cls = h.last_cause
+    return {
+        "address": h.address,
+        "domain": h.domain,
+        "mta": h.mta,
+        "host": h.host,
+        "queue_id": h.queue_id,
+        "since": format_time(h.since, zone),
+        "held_seconds": _round(h.held_seconds),
+        "deferrals": h.deferrals,
+        "last_attempt": format_time(h.last_attempt, zone),
+        "last_cause": cls.cause.value if cls else None,
+        "provider": cls.provider if cls else None,
+        "token": cls.token if cls else None,
+        "last_reply": h.last_reply,
+        "retry_after": format_time(h.retry_after, zone),
+    }
+
+
+def causes_dict(builder: ReportBuilder, *, domains: int = 5) -> list[dict[str, Any]]:
+    """Causes across all destinations, most deferrals first (the `why` view)."""
+    ordered = sorted(
+        builder.causes.values(), key=lambda c: (-(c.count + c.suspended), c.cause.value)
+    )
+    return [cause_dict(c, domains=domains) for c in ordered]
 
 
 def report_dict(
@@ -138,4 +249,9 @@ def report_dict(
         "destinations": [
             destination_dict(d, reasons) for d in builder.ranked(include_all=include_all)
         ],
+        "held_mail": [
+            held_dict(h, zone)
+            for h in sorted(builder.held_mail, key=lambda h: (h.since or 0.0, h.address))
+        ],
+        "causes": causes_dict(builder),
     }

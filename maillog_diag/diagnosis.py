@@ -1,0 +1,197 @@
+"""Why each recipient was held, and what the retry schedule did with the receiver's hints.
+
+Builds on `maillog_diag.classify` (one attempt's cause, provider, token and retry hint) and
+looks at a recipient's whole history:
+
+* **Forced split**: in one transaction (same relay, same second) the receiver accepted some
+  recipients of the message and deferred others with a split cause (too many recipients,
+  "separate transaction"). That is the receiver asking for smaller transactions, not a
+  failing destination; the delay it added runs from that deferral to the recipient's final
+  outcome (or the end of the log).
+* **Retry schedule against the hint**: for each deferral whose reply states an interval
+  (an explicit hint; a provider's documented interval is shown but not held against the
+  MTA's schedule, since the reply itself did not ask for it), the next real attempt for the same
+  recipient came either too early (before the receiver said it would accept; if it was
+  deferred again it was a wasted attempt) or too late (delay beyond what the receiver asked
+  for: avoidable). A tolerance of 10% of the interval (at least 5 seconds) absorbs the MTA's
+  queue scan granularity and syslog's whole-second stamps.
+* **Still held**: for a recipient still queued at the end of the log, the last cause and the
+  moment the receiver said it would accept a retry (last deferral + hint).
+
+Times are POSIX seconds; intervals and delays are seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .causes import Cause
+from .classify import Classification, Stage, classify
+from .hints import HintKind, RetryHint
+from .model import Attempt, Message, Outcome, Recipient, Status
+
+EXPIRED_CLASSIFICATION = Classification(
+    Cause.EXPIRED, None, None, RetryHint(HintKind.NONE, None, None), "queue lifetime reached"
+)
+SPLIT_WINDOW_SECONDS = 1.0
+"""Attempts for one message to one relay this close together belong to one transaction."""
+
+
+def relay_host(relay: str | None) -> str | None:
+    """`mx.example.com` from `mx.example.com[192.0.2.1]:25`; None for `none`/absent."""
+    if not relay or relay == "none":
+        return None
+    return relay.split("[", 1)[0] or None
+
+
+def _stage(value: str | None) -> Stage | None:
+    if value is None:
+        return None
+    try:
+        return Stage(value)
+    except ValueError:
+        return None
+
+
+def diagnose(attempt: Attempt) -> Classification | None:
+    """The classification of a non-delivered attempt (None for a sent one)."""
+    if attempt.status is Status.SENT:
+        return None
+    if attempt.status is Status.EXPIRED and not attempt.reply:
+        return EXPIRED_CLASSIFICATION
+    return classify(
+        attempt.reply,
+        dsn=attempt.dsn,
+        relay=relay_host(attempt.relay),
+        stage=_stage(attempt.stage),
+        at=datetime.fromtimestamp(attempt.time, UTC),
+    )
+
+
+@dataclass(slots=True)
+class ScheduleCheck:
+    """One deferral with a stated interval, and when the MTA actually came back."""
+
+    deferred_at: float
+    hint_seconds: int
+    hint_kind: HintKind
+    next_attempt_at: float | None
+    verdict: str
+    """`early`, `late`, `on_time`, or `pending` (no later attempt in the log)."""
+    wasted: bool = False
+    """Early, and the early attempt was deferred again."""
+    avoidable_seconds: float = 0.0
+    """Late: seconds beyond the receiver's interval."""
+
+
+@dataclass(slots=True)
+class RecipientDiagnosis:
+    """Causes of every attempt of one recipient, and what the schedule did with the hints."""
+
+    classifications: list[Classification | None]
+    checks: list[ScheduleCheck] = field(default_factory=list)
+    split_deferrals: int = 0
+    """Deferrals that were forced splits (some recipients accepted in the same transaction)."""
+    split_delay_seconds: float = 0.0
+    last_cause: Classification | None = None
+    retry_after: float | None = None
+    """When the receiver said it would accept the next attempt (held mail only)."""
+
+
+def tolerance(hint_seconds: int) -> float:
+    """Slack before a retry counts as early or late (see the module documentation)."""
+    return max(5.0, 0.1 * hint_seconds)
+
+
+def check_schedule(
+    attempts: list[Attempt], classes: list[Classification | None]
+) -> list[ScheduleCheck]:
+    """Compare each deferral with an explicit interval with the next real (not suspended)
+    attempt for the same recipient."""
+    checks: list[ScheduleCheck] = []
+    real = [i for i, a in enumerate(attempts) if not a.suspended]
+    for pos, i in enumerate(real):
+        attempt, cls = attempts[i], classes[i]
+        if attempt.status is not Status.DEFERRED or cls is None:
+            continue
+        hint = cls.hint
+        if hint.seconds is None or hint.kind is not HintKind.EXPLICIT:
+            continue
+        nxt = attempts[real[pos + 1]] if pos + 1 < len(real) else None
+        check = ScheduleCheck(attempt.time, hint.seconds, hint.kind, None, "pending")
+        if nxt is not None:
+            gap = nxt.time - attempt.time
+            check.next_attempt_at = nxt.time
+            slack = tolerance(hint.seconds)
+            if gap < hint.seconds - slack:
+                check.verdict = "early"
+                check.wasted = nxt.status is Status.DEFERRED
+            elif gap > hint.seconds + slack:
+                check.verdict = "late"
+                check.avoidable_seconds = gap - hint.seconds
+            else:
+                check.verdict = "on_time"
+        checks.append(check)
+    return checks
+
+
+def _split_transactions(msg: Message) -> set[tuple[str, int]]:
+    """`(relay, second)` of transactions where some recipients were sent, others deferred."""
+    sent: set[tuple[str, int]] = set()
+    deferred: set[tuple[str, int]] = set()
+    for rcpt in msg.recipients.values():
+        for a in rcpt.attempts:
+            if a.relay is None or a.suspended:
+                continue
+            key = (relay_host(a.relay) or a.relay, int(a.time))
+            if a.status is Status.SENT:
+                sent.add(key)
+            elif a.status is Status.DEFERRED:
+                deferred.add(key)
+    both: set[tuple[str, int]] = set()
+    for relay, second in deferred:
+        for delta in (0, -1, 1):
+            if (relay, second + delta) in sent:
+                both.add((relay, second))
+    return both
+
+
+def diagnose_message(msg: Message) -> dict[str, RecipientDiagnosis]:
+    """Per recipient address: classifications, schedule checks, forced splits, held state."""
+    splits = _split_transactions(msg)
+    result: dict[str, RecipientDiagnosis] = {}
+    for address, rcpt in msg.recipients.items():
+        classes = [diagnose(a) for a in rcpt.attempts]
+        diag = RecipientDiagnosis(classes, check_schedule(rcpt.attempts, classes))
+        _splits(msg, rcpt, classes, splits, diag)
+        for a, cls in zip(reversed(rcpt.attempts), reversed(classes), strict=True):
+            if cls is not None and a.status is Status.DEFERRED:
+                diag.last_cause = cls
+                if rcpt.outcome is Outcome.HELD and cls.hint.seconds is not None:
+                    diag.retry_after = a.time + cls.hint.seconds
+                break
+        result[address] = diag
+    return result
+
+
+def _splits(
+    msg: Message,
+    rcpt: Recipient,
+    classes: list[Classification | None],
+    splits: set[tuple[str, int]],
+    diag: RecipientDiagnosis,
+) -> None:
+    first_split: float | None = None
+    for a, cls in zip(rcpt.attempts, classes, strict=True):
+        if cls is None or cls.cause is not Cause.FORCED_SPLIT or a.status is not Status.DEFERRED:
+            continue
+        key = (relay_host(a.relay) or a.relay or "", int(a.time))
+        if key in splits:
+            diag.split_deferrals += 1
+            if first_split is None:
+                first_split = a.time
+    if first_split is not None:
+        end = rcpt.final_time if rcpt.final_time is not None else msg.log_end
+        if end is not None:
+            diag.split_delay_seconds = max(0.0, end - first_split)
