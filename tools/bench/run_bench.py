@@ -357,6 +357,14 @@ def context(path: Path, tools: list[Tool]) -> dict[str, Any]:
         ctx["commit"] = subprocess.run(
             ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip()
+        # An editable install runs the work tree: say whether the code differs from the commit.
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "maillog_diag", "grammars"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        if dirty:
+            ctx["commit"] += "+dirty"
     except OSError:
         pass
     for t in tools:
