@@ -150,6 +150,13 @@ class Correlator:
                 msg.message_id = event.message_id
             if event.nrcpt is not None:
                 msg.nrcpt = event.nrcpt
+            if event.reference is not None:
+                # A notice about another queued message (Exim: "<= <> R=<its id>").
+                about = self._open.get((event.host, event.reference))
+                if about is not None:
+                    about.notifications.append((t, event.notice or "sender notification", qid))
+                    if self._keep_lines and event.ref is not None:
+                        about.lines.append(event.ref)
         elif isinstance(event, Removed):
             msg.removed_at = t
             self._close(msg, end_of_log=False)

@@ -40,4 +40,6 @@ class Dialect(Protocol):
 
 def other_dialects(time_parser: TimeParser) -> list[Dialect]:
     """The dialects of the MTAs besides Postfix, each with its own parser instance."""
-    return []
+    from .exim import EximDialect  # these import parsing, which imports this module
+
+    return [EximDialect(time_parser)]

@@ -64,6 +64,11 @@ class Arrival(Event):
     size: int | None = None
     message_id: str | None = None
     nrcpt: int | None = None
+    reference: str | None = None
+    """The queue id of the message this one reports on: Exim logs `R=<id>` on the arrival
+    of a bounce or delay warning. The correlator notes it on that message."""
+    notice: str | None = None
+    """With `reference`: what kind of notice this is (e.g. `sender delay notification`)."""
 
 
 @dataclass(slots=True)

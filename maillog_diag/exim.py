@@ -1,0 +1,473 @@
+"""Exim: the transformer for `grammars/exim.lark` and the dialect that feeds it.
+
+Exim writes its own main log (`/var/log/exim4/mainlog` on Debian), one line per event,
+each starting with Exim's time stamp; with `log_file_path = syslog` the same lines go
+through syslog behind `exim[PID]: `, by default still with Exim's own stamp.
+
+Choices worth knowing:
+
+* Lines of the mainlog name no host. Their events carry `MAINLOG_HOST` ("localhost", the
+  machine that wrote the file) so correlation keys are stable within an input. Through
+  syslog the host is the syslog header's.
+* When a line has both a syslog stamp and Exim's stamp, Exim's is used (it has the year and,
+  with `+millisec`, the fraction).
+* A bounce or delay warning arrives as `<= <> R=<id>`: it stays an `Arrival` of the new
+  message, with `reference` (the id it reports on) and `notice`; the correlator adds the
+  notice to the referenced message.
+* `=>` / `->` / `*>` are deliveries (`*>` was suppressed by `-N` or discarded: the MTA is
+  done with that address). `==` is a deferral; when the text says the retry time is not
+  reached, it is Exim's own back-off and `suspended` is set. `**` is a failure; when the
+  retry rules gave up (`retry timeout exceeded`, hosts `failing for a long time`) it is
+  `EXPIRED`, otherwise `BOUNCED`.
+* The recipient is the address Exim logs first when it has a domain (as Postfix's `to=`),
+  else the original address in `<...>` (local deliveries log a local part, file or pipe);
+  `orig_recipient` is the `<...>` address when it differs.
+* `Delivery.delay` is `QT=` (time on queue, with the `+queue_time` selector).
+* A message removed by an admin logs `removed by <user>` then `Completed`; the `Removed`
+  event of that `Completed` has `by_admin` set.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+from lark import Token, Transformer, v_args
+
+from .classify import Stage
+from .lalr import FastLALR
+from .model import (
+    Arrival,
+    Delivery,
+    Event,
+    QueueAction,
+    Rejected,
+    Removed,
+    SessionNote,
+    Status,
+)
+from .timestamps import TimeParser
+
+MTA = "exim"
+MAINLOG_HOST = "localhost"
+"""The host of events read from Exim's own main log, which does not name it."""
+
+# One field of a `<=` / `=>` line: KEY=value (quoted or not), the `for a b c` tail, or a
+# bare word (flags such as `K`, or the `[ip]` and `(helo)` parts of `H=`).
+_TOKEN = re.compile(r' (?:([A-Za-z][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|[^ ]*)|for (.*)$|[^ ]+)')
+# H=name (helo) [ip]:port, with the `*` Exim appends when a TLS/continued connection was used.
+_H_FIELD = re.compile(r"(?:^| )H=(?:([^ \[(][^ ]*) )?(?:\([^)]*\) )?\[([^\]]*)\](?::([0-9]+))?")
+# The old place of the host: "...: host mx.example.com [192.0.2.7]: 451 ..."
+_HOST_IN_TEXT = re.compile(r"(?:^|: )host ([^ ]+) \[([^\]]*)\](?::([0-9]+))?")
+# An address as the first item: pipes may contain spaces (they run up to the `<original>`).
+_ADDRESS = re.compile(r"(\|[^<]*?(?= <)|[^ ]+)(?: \(([^)]*)\))?(?: <([^>]*)>)?")
+# Up to the first ": " outside quotes: the fields before the reason of `==` and `**` lines.
+_HEAD = re.compile(r'((?:[^":]+|"(?:[^"\\]|\\.)*"|:(?! ))*)(?:: ?|$)')
+_INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)([ywdhms])")
+_UNIT = {"y": 31536000.0, "w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
+_ENHANCED = re.compile(r"\b[245][0-9][0-9][ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
+_SMTP_STAGE = re.compile(
+    r"(?:after|in response to) (?:pipelined )?"
+    r"(RCPT TO|MAIL FROM|DATA|BDAT|end of data|initial connection|EHLO|HELO|STARTTLS)"
+)
+_STAGES = {
+    "RCPT TO": Stage.RCPT.value,
+    "MAIL FROM": Stage.MAIL.value,
+    "DATA": Stage.DATA.value,
+    "BDAT": Stage.DATA.value,
+    "end of data": Stage.END_OF_DATA.value,
+    "initial connection": Stage.GREETING.value,
+    "EHLO": Stage.HELO.value,
+    "HELO": Stage.HELO.value,
+    "STARTTLS": Stage.STARTTLS.value,
+}
+_CONNECT_ERRORS = (
+    "Connection refused",
+    "Connection timed out",
+    "Operation timed out",
+    "No route to host",
+    "Network is unreachable",
+    "Network Error",
+    "Connection reset",
+)
+_EXPIRY = (
+    "retry timeout exceeded",
+    "have been failing for a long time",
+    "after a long failure period",
+)
+_STAMP_TAIL = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?: [+-][0-9]{4})?$"
+)
+
+IGNORED_MESSAGE_PREFIXES = (
+    "Spool file ",
+    "DKIM: ",
+    "DKIM:",
+    "ARC: ",
+    "SA: ",
+    "SPF: ",
+    "DMARC",
+    "Warning: ",
+    "no immediate delivery",
+    "Sender identification",
+    "SMTP connection from",
+    "SMTP data timeout",
+    "ctasd ",
+    "sender verify ",
+    "recipient verify ",
+    "Auto-replied",
+    "error ignored",
+)
+"""Texts after a message id that say nothing about its delivery: another process has the
+message, content scanners, DKIM verdicts, inbound session notes."""
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        return value[1:-1].replace('\\"', '"')
+    return value
+
+
+def interval(text: str | None) -> float | None:
+    """Exim's time interval (`1m2s`, `3d4h`, `0.123s`) in seconds; None if not one."""
+    if not text:
+        return None
+    total = 0.0
+    pos = 0
+    for m in _INTERVAL.finditer(text):
+        if m.start() != pos:
+            return None
+        total += float(m[1]) * _UNIT[m[2]]
+        pos = m.end()
+    return total if pos == len(text) else None
+
+
+def _fields(tail: str) -> tuple[dict[str, str], list[str] | None]:
+    fields: dict[str, str] = {}
+    rcpts: list[str] | None = None
+    for m in _TOKEN.finditer(tail):
+        key = m[1]
+        if key is not None:
+            if key not in fields:
+                fields[key] = m[2]
+        elif m[3] is not None:
+            rcpts = m[3].split()
+    return fields, rcpts
+
+
+def _host(name: str | None, ip: str, port: str | None) -> str:
+    """`name[ip]:port`, the way Postfix writes relays and clients."""
+    text = f"{name or ''}[{ip}]"
+    return f"{text}:{port}" if port else text
+
+
+def _relay(head: str) -> str | None:
+    """The host of the `H=` field, if any."""
+    if "H=" not in head:
+        return None
+    m = _H_FIELD.search(head)
+    return _host(m[1], m[2], m[3]) if m is not None else None
+
+
+@lru_cache(maxsize=4096)
+def _reason_info(reason: str) -> tuple[str | None, str | None, str | None, bool]:
+    """From a deferral or failure text: `(host named in it, enhanced code, stage, expiry)`.
+
+    Reasons repeat (one per recipient and retry), so the answers are cached.
+    """
+    m = _HOST_IN_TEXT.search(reason)
+    relay = _host(m[1], m[2], m[3]) if m is not None else None
+    code = _ENHANCED.search(reason)
+    stage_m = _SMTP_STAGE.search(reason)
+    if stage_m is not None:
+        stage: str | None = _STAGES[stage_m[1]]
+    elif reason.startswith(_CONNECT_ERRORS):
+        stage = Stage.CONNECT.value
+    else:
+        stage = None
+    expiry = any(e in reason for e in _EXPIRY)
+    return relay, code[1] if code is not None else None, stage, expiry
+
+
+@v_args(inline=True)
+class EximTransformer(Transformer[Token, Any]):
+    """Builds one event per line shape; `time_parser` belongs to the input stream."""
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        super().__init__()
+        self._time_parser = time_parser
+        self._last_lead = ""
+        self._last_head: tuple[float, str, str | None] = (0.0, MAINLOG_HOST, None)
+        self._removed_by_admin: set[str] = set()
+
+    @property
+    def time_parser(self) -> TimeParser:
+        """The input stream's time parser (a new input resets per-input memory)."""
+        return self._time_parser
+
+    @time_parser.setter
+    def time_parser(self, value: TimeParser) -> None:
+        self._time_parser = value
+        self._last_lead = ""
+        self._removed_by_admin.clear()
+
+    def _head(self, lead: str) -> tuple[float, str, str | None]:
+        """`(seconds, host, pid)` from the LEAD token; the last one is remembered."""
+        if lead == self._last_lead:
+            return self._last_head
+        rest = lead.rstrip()
+        pid: str | None = None
+        if rest.endswith("]") and not rest.endswith("]:"):
+            # "+pid": "... [4242]"
+            start = rest.rfind("[")
+            pid = rest[start + 1 : -1]
+            rest = rest[:start].rstrip()
+        stamp_m = _STAMP_TAIL.search(rest) if not rest.endswith(":") else None
+        prefix = rest[: stamp_m.start()].rstrip() if stamp_m is not None else rest
+        host = MAINLOG_HOST
+        syslog_stamp = ""
+        if prefix:
+            # "<syslog stamp> <host> exim[pid]:" or "<host> exim[pid]:"
+            before, _, program = prefix.rpartition(" ")
+            syslog_stamp, _, host = before.rstrip().rpartition(" ")
+            bracket = program.find("[")
+            if pid is None and bracket >= 0:
+                pid = program[bracket + 1 : -2]
+        if stamp_m is not None:
+            stamp = stamp_m.group()
+            if stamp[-6] == " ":  # fromisoformat takes "+0100" glued to the time only
+                stamp = stamp[:-6] + stamp[-5:]
+            time = self._time_parser.iso(stamp)
+        else:
+            syslog_stamp = syslog_stamp.rstrip()
+            if syslog_stamp[0].isdigit():
+                time = self._time_parser.iso(syslog_stamp)
+            else:
+                time = self._time_parser.bsd(syslog_stamp)
+        head = (time, host, pid)
+        self._last_lead = lead
+        self._last_head = head
+        return head
+
+    def arrival(self, lead: str, qid: str, body: str) -> Arrival:
+        time, host, _ = self._head(lead)
+        sender, _, tail = body[3:].partition(" ")
+        if sender == "<>":
+            sender = ""
+        fields, rcpts = _fields(" " + tail if tail else "")
+        h = _H_FIELD.search(tail)
+        client = _host(h[1], h[2], None) if h is not None else "local"
+        size = fields.get("S")
+        msgid = fields.get("id")
+        reference = fields.get("R")
+        notice = None
+        if reference is not None:
+            subject = _unquote(fields.get("T", ""))
+            if subject.startswith("Warning:"):
+                notice = "sender delay notification"
+            elif subject.startswith("Mail delivery failed") or "returning message" in subject:
+                notice = "sender non-delivery notification"
+            else:
+                notice = "sender notification"
+        return Arrival(
+            time,
+            host,
+            MTA,
+            qid[:-1],
+            client=client,
+            sender=sender,
+            size=int(size) if size is not None and size.isdigit() else None,
+            message_id=_unquote(msgid).strip("<>") if msgid is not None else None,
+            nrcpt=len(rcpts) if rcpts else None,
+            reference=reference,
+            notice=notice,
+        )
+
+    def _recipient(self, text: str) -> tuple[str, str | None, str]:
+        """`(recipient, original or None, rest of the text)` for the address part."""
+        m = _ADDRESS.match(text)
+        assert m is not None  # `[^ ]+` matches any non-empty text
+        first, top = m[1], m[3]
+        rest = text[m.end() :]
+        if first.endswith(":") and top is None and m[2] is None:
+            # "** a@b: Unrouteable address"
+            first = first[:-1]
+            rest = ":" + rest
+        if "@" in first or not top:
+            return first, (top if top and top != first else None), rest
+        return top, None, rest
+
+    def delivery(self, lead: str, qid: str, body: str) -> Delivery:
+        time, host, pid = self._head(lead)
+        recipient, orig, tail = self._recipient(body[3:])
+        fields, _ = _fields(tail)
+        confirmation = fields.get("C")
+        return Delivery(
+            time,
+            host,
+            MTA,
+            qid[:-1],
+            recipient=recipient,
+            status=Status.SENT,
+            orig_recipient=orig,
+            relay=_relay(tail),
+            reply=_unquote(confirmation) if confirmation is not None else None,
+            delay=interval(fields.get("QT")),
+            program=MTA,
+            pid=pid,
+        )
+
+    def _verdict(self, lead: str, qid: str, body: str, status: Status) -> Delivery:
+        time, host, pid = self._head(lead)
+        recipient, orig, tail = self._recipient(body[3:])
+        m = _HEAD.match(tail)
+        assert m is not None  # the pattern matches the empty string
+        head = m[1]
+        reason = tail[m.end() :]
+        text_relay, dsn, stage, expiry = _reason_info(reason)
+        suspended = False
+        if status is Status.DEFERRED:
+            # "retry time not reached [for any host]", older "Retry time not yet reached"
+            suspended = "etry time not " in reason
+        elif expiry:
+            status = Status.EXPIRED
+        qt = head.find("QT=")
+        return Delivery(
+            time,
+            host,
+            MTA,
+            qid[:-1],
+            recipient=recipient,
+            status=status,
+            orig_recipient=orig,
+            relay=_relay(head) or text_relay,
+            dsn=dsn,
+            reply=reason or None,
+            delay=interval(head[qt + 3 :].split(" ", 1)[0]) if qt >= 0 else None,
+            program=MTA,
+            pid=pid,
+            suspended=suspended,
+            stage=stage,
+        )
+
+    def deferral(self, lead: str, qid: str, body: str) -> Delivery:
+        return self._verdict(lead, qid, body, Status.DEFERRED)
+
+    def failure(self, lead: str, qid: str, body: str) -> Delivery:
+        return self._verdict(lead, qid, body, Status.BOUNCED)
+
+    def completed(self, lead: str, qid: str, body: str) -> Removed:
+        time, host, _ = self._head(lead)
+        queue_id = qid[:-1]
+        by_admin = queue_id in self._removed_by_admin
+        if by_admin:
+            self._removed_by_admin.discard(queue_id)
+        return Removed(time, host, MTA, queue_id, by_admin=by_admin)
+
+    def queue_action(self, lead: str, qid: str, body: str) -> QueueAction:
+        time, host, _ = self._head(lead)
+        queue_id = qid[:-1]
+        if body.startswith("removed by "):
+            if len(self._removed_by_admin) > 10000:
+                self._removed_by_admin.clear()
+            self._removed_by_admin.add(queue_id)
+        return QueueAction(time, host, MTA, queue_id, action=body)
+
+    def rejected(self, lead: str, qid: str, body: str) -> Rejected:
+        time, host, _ = self._head(lead)
+        return Rejected(time, host, MTA, qid[:-1], reason=body)
+
+    def host_note(self, lead: str, qid: str, body: str) -> SessionNote:
+        time, host, pid = self._head(lead)
+        return SessionNote(time, host, MTA, qid[:-1], pid=pid or "", text=body)
+
+
+# Lines without a message id: what they are about, for the `ignored` accounting.
+_NO_MESSAGE_REASONS = (
+    (("Start queue run", "End queue run"), "exim queue run"),
+    (("exim ",), "exim daemon"),
+    (
+        (
+            "SMTP connection from",
+            "SMTP call from",
+            "no MAIL in SMTP connection",
+            "unexpected disconnection",
+            "connection from",
+            "SMTP protocol",
+            "SMTP command timeout",
+            "SMTP data timeout",
+            "SMTP syntax error",
+            "TLS error on connection from",
+            "Connection from",
+            "H=",
+            "U=",
+            "F=",
+        ),
+        "exim inbound session",
+    ),
+)
+
+
+class EximDialect:
+    """Exim's mainlog (bare lines) and Exim through syslog (`exim[PID]:`, `exim4[PID]:`)."""
+
+    mta = MTA
+    syslog_programs = frozenset({"exim", "exim4"})
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        from .parsing import load_grammar  # parsing imports the dialects: load lazily
+
+        self._transformer = EximTransformer(time_parser)
+        lark = load_grammar("exim.lark", self._transformer)
+        self._parse = FastLALR(lark, self._transformer).parse
+
+        def term(name: str) -> str:
+            return str(lark.get_terminal(name).pattern.to_regexp())
+
+        self._lead = re.compile(term("LEAD")).match
+        self._qid = re.compile(term("QID")).match
+        # A flag right after the first word: a delivery line whose message id did not match.
+        self._flag_line = re.compile(r"[^ ]+ (?:<=|[=*-]>|==|\*\*) ").match
+
+    def start_input(self, time_parser: TimeParser) -> None:
+        """A new input: forget the remembered stamp and admin removals."""
+        self._transformer.time_parser = time_parser
+
+    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
+        """`exim[pid]: [exim stamp] [[pid]] <id> ...` after the syslog header."""
+        m = self._lead(line, end)
+        pos = m.end() if m is not None else end
+        return self._message(line, line[:pos], pos)
+
+    def parse_bare(self, line: str) -> Event | str | None:
+        """A mainlog line (`2026-11-29 12:00:01 ...`) or `host exim[pid]: 2026-...`."""
+        m = self._lead(line)
+        if m is None:
+            return None
+        return self._message(line, m.group(), m.end())
+
+    def _message(self, line: str, lead: str, pos: int) -> Event | str:
+        q = self._qid(line, pos)
+        if q is None:
+            if self._flag_line(line, pos) is not None:
+                # Looks like a delivery line: let the grammar say where it fails.
+                result: Event | str = self._parse(line, pos, (("LEAD", lead),))
+                return result
+            return _no_message_reason(line, pos)
+        body = q.end()
+        if line.startswith(IGNORED_MESSAGE_PREFIXES, body):
+            return f"exim {line[body : line.find(' ', body)]}"
+        event: Event | str = self._parse(line, body, (("LEAD", lead), ("QID", q.group())))
+        return event
+
+
+def _no_message_reason(line: str, pos: int) -> str:
+    for prefixes, reason in _NO_MESSAGE_REASONS:
+        if line.startswith(prefixes, pos):
+            return reason
+    if " rejected " in line or "authenticator failed" in line:
+        return "exim inbound session"
+    if line.startswith(("no host name found", "no IP address found"), pos):
+        return "exim inbound session"
+    return "exim line without a message id"
