@@ -84,8 +84,10 @@ class CauseStat:
     example: str | None = None
     example_ref: LineRef | None = None
 
-    def add(self, attempt: Attempt, cls: Classification, domain: str) -> None:
-        """Count one deferred attempt."""
+    def add(
+        self, attempt: Attempt, cls: Classification, domain: str, order: dict[str, int]
+    ) -> None:
+        """Count one deferred attempt (the example is the earliest line seen)."""
         if attempt.suspended:
             self.suspended += 1
         else:
@@ -94,16 +96,32 @@ class CauseStat:
         self.hint_kinds[cls.hint.kind.value] += 1
         if cls.hint.seconds is not None:
             self.hints[cls.hint.seconds] += 1
-        if self.example is None or (self.example_ref is None and attempt.ref is not None):
+        if self.example is None or _earlier(attempt.ref, self.example_ref, order):
             self.example = attempt.reply
             self.example_ref = attempt.ref
             self.detail = cls.detail
 
+    def merge(self, other: CauseStat, order: dict[str, int]) -> None:
+        """Add another process's counts for the same cause (see `ReportBuilder.merge`)."""
+        self.count += other.count
+        self.recipients += other.recipients
+        self.suspended += other.suspended
+        self.hints.update(other.hints)
+        self.hint_kinds.update(other.hint_kinds)
+        self.domains.update(other.domains)
+        if _earlier(other.example_ref, self.example_ref, order):
+            self.example, self.example_ref, self.detail = (
+                other.example,
+                other.example_ref,
+                other.detail,
+            )
+
     @property
     def typical_hint(self) -> tuple[int | None, str]:
         """The most common stated interval (seconds) and the most common hint kind."""
-        seconds = self.hints.most_common(1)[0][0] if self.hints else None
-        kind = self.hint_kinds.most_common(1)[0][0] if self.hint_kinds else "none"
+        seconds = min(self.hints.items(), key=lambda kv: (-kv[1], kv[0]))[0] if self.hints else None
+        kinds = self.hint_kinds
+        kind = min(kinds.items(), key=lambda kv: (-kv[1], kv[0]))[0] if kinds else "none"
         return seconds, kind
 
 
@@ -140,6 +158,19 @@ class ScheduleStats:
             self.late_gaps.append(gap)
         else:
             self.on_time += 1
+
+    def merge(self, other: ScheduleStats) -> None:
+        """Add another process's checks."""
+        self.early += other.early
+        self.wasted += other.wasted
+        self.late += other.late
+        self.on_time += other.on_time
+        self.pending += other.pending
+        self.avoidable_seconds += other.avoidable_seconds
+        self.hints += other.hints
+        self.gaps += other.gaps
+        self.early_gaps += other.early_gaps
+        self.late_gaps += other.late_gaps
 
     @property
     def compared(self) -> int:
@@ -193,6 +224,43 @@ class DestinationStats:
     schedule: ScheduleStats = field(default_factory=ScheduleStats)
     mtas: Counter[str] = field(default_factory=Counter)
 
+    def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
+        """Add another process's figures for the same destination."""
+        for name in (
+            "recipients",
+            "delivered",
+            "recipients_deferred",
+            "delivered_after_delay",
+            "bounced",
+            "expired",
+            "held",
+            "unknown",
+            "deferrals",
+            "split_deferrals",
+            "split_recipients",
+            "split_delay_seconds",
+            "other_deferrals",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.held_times += other.held_times
+        self.mtas.update(other.mtas)
+        self.schedule.merge(other.schedule)
+        for key, reason in other.reasons.items():
+            mine = self.reasons.get(key)
+            if mine is None:
+                self.reasons[key] = reason
+                continue
+            mine.count += reason.count
+            mine.recipients += reason.recipients
+            if _earlier(reason.example_ref, mine.example_ref, order):
+                mine.example, mine.example_ref = reason.example, reason.example_ref
+        for ckey, cause in other.causes.items():
+            existing = self.causes.get(ckey)
+            if existing is None:
+                self.causes[ckey] = cause
+            else:
+                existing.merge(cause, order)
+
     @property
     def impact(self) -> float:
         """Recipient-seconds of delay: the sort key of the report."""
@@ -242,9 +310,13 @@ class DestinationStats:
 
 
 class ReportBuilder:
-    """Accumulates finished messages into per-destination statistics (streaming)."""
+    """Accumulates finished messages into per-destination statistics (streaming).
 
-    def __init__(self) -> None:
+    `order` ranks input names (first input 0); examples are the earliest lines in it.
+    """
+
+    def __init__(self, order: dict[str, int] | None = None) -> None:
+        self.order: dict[str, int] = order or {}
         self.destinations: dict[str, DestinationStats] = {}
         self.messages = 0
         self.handed_off = 0
@@ -301,6 +373,7 @@ class ReportBuilder:
                 reason = stats.reasons.get(key)
                 if reason is None:
                     reason = stats.reasons[key] = ReasonStat(key)
+                if reason.example is None or _earlier(attempt.ref, reason.example_ref, self.order):
                     reason.example = attempt.reply
                     reason.example_ref = attempt.ref
                 reason.count += 1
@@ -320,11 +393,11 @@ class ReportBuilder:
             cstat = stats.causes.get(key)
             if cstat is None:
                 cstat = stats.causes[key] = CauseStat(*key)
-            cstat.add(attempt, cls, domain)
+            cstat.add(attempt, cls, domain, self.order)
             gstat = self.causes.get(cls.cause)
             if gstat is None:
                 gstat = self.causes[cls.cause] = CauseStat(cls.cause, None, None)
-            gstat.add(attempt, cls, domain)
+            gstat.add(attempt, cls, domain, self.order)
             if key not in seen:
                 seen.add(key)
                 cstat.recipients += 1
@@ -368,6 +441,25 @@ class ReportBuilder:
                 )
             )
 
+    def merge(self, other: ReportBuilder, order: dict[str, int]) -> None:
+        """Fold in the builder of another partition of the same inputs (`order` ranks the
+        input names, to keep the earliest real example of each reason and cause)."""
+        self.messages += other.messages
+        self.handed_off += other.handed_off
+        self.held_mail += other.held_mail
+        for domain, stats in other.destinations.items():
+            mine = self.destinations.get(domain)
+            if mine is None:
+                self.destinations[domain] = stats
+            else:
+                mine.merge(stats, order)
+        for cause, cstat in other.causes.items():
+            existing = self.causes.get(cause)
+            if existing is None:
+                self.causes[cause] = cstat
+            else:
+                existing.merge(cstat, order)
+
     def ranked(self, include_all: bool = False) -> list[DestinationStats]:
         """Destinations by impact; only troubled ones unless `include_all`."""
         rows = [d for d in self.destinations.values() if include_all or d.troubled]
@@ -403,6 +495,15 @@ class ReportBuilder:
         return total
 
 
+def _earlier(a: LineRef | None, b: LineRef | None, order: dict[str, int]) -> bool:
+    """Whether line `a` comes before line `b` in the inputs (None is never earlier)."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return (order.get(a.source, 0), a.lineno) < (order.get(b.source, 0), b.lineno)
+
+
 def median(values: list[float] | list[int]) -> float | None:
     """The median, or None for no values."""
     return float(statistics.median(values)) if values else None
@@ -422,7 +523,7 @@ def schedule_suggestion(d: DestinationStats) -> str | None:
     if n < 3:
         return None
     hint = int(median(s.hints) or 0)
-    mta = d.mtas.most_common(1)[0][0] if d.mtas else "postfix"
+    mta = min(d.mtas.items(), key=lambda kv: (-kv[1], kv[0]))[0] if d.mtas else "postfix"
     if s.early / n >= 0.6:
         gap = int(median(s.early_gaps) or 0)
         basis = (

@@ -20,7 +20,7 @@ from . import __version__
 from .analysis import ReportBuilder
 from .errors import MaillogError, UnparsableLine
 from .model import Message
-from .pipeline import ScanOptions, ScanResult, scan
+from .pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
 from .render import (
     OutputFormat,
     make_console,
@@ -76,6 +76,15 @@ TzOpt = Annotated[
 YearOpt = Annotated[
     int | None,
     typer.Option("--year", help="Year of the first yearless syslog stamp (default: inferred)."),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Processes to use (default: one per core for logs of 32 MB or more, else one).",
+    ),
 ]
 UnparsedOpt = Annotated[
     Path | None,
@@ -145,6 +154,25 @@ def _run(
     return result, zone
 
 
+def _report_run(
+    files: list[str] | None,
+    *,
+    tz: str | None,
+    year: int | None,
+    unparsed: Path | None,
+    jobs: int | None,
+) -> tuple[ReportBuilder, ScanResult, tzinfo]:
+    zone = _zone(tz)
+    names = files or [DEFAULT_LOG]
+    sink = _UnparsedSink(unparsed)
+    options = ScanOptions(zone=zone, year=year, on_unparsed=sink.callback)
+    try:
+        builder, result = scan_report(names, options, jobs or default_jobs(names))
+    finally:
+        sink.close()
+    return builder, result, zone
+
+
 def _finish(result: ScanResult, *, show_sample: bool = True) -> None:
     """Report unparsed lines and input errors on stderr; raise the right exit."""
     counts = result.counts
@@ -199,13 +227,13 @@ def report(
         int, typer.Option("--reasons", min=0, help="Reasons shown per destination.")
     ] = 3,
     unparsed: UnparsedOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Per destination domain: delayed, bounced, expired and held mail, held times, reasons.
 
     Example: maillog-diag report /var/log/mail.log
     """
-    builder = ReportBuilder()
-    result, zone = _run(files, tz=tz, year=year, unparsed=unparsed, emit=builder.add)
+    builder, result, zone = _report_run(files, tz=tz, year=year, unparsed=unparsed, jobs=jobs)
     data = report_dict(builder, result, zone, include_all=all_destinations, reasons=max(reasons, 1))
     out = sys.stdout
     chosen = fmt or (OutputFormat.TABLE if out.isatty() else OutputFormat.TEXT)
@@ -232,13 +260,13 @@ def why(
         int, typer.Option("--domains", min=1, help="Destinations named per cause.")
     ] = 5,
     unparsed: UnparsedOpt = None,
+    jobs: JobsOpt = None,
 ) -> None:
     """Causes of deferral across all destinations: counts, domains, what to do, an example.
 
     Example: maillog-diag why /var/log/mail.log
     """
-    builder = ReportBuilder()
-    result, zone = _run(files, tz=tz, year=year, unparsed=unparsed, emit=builder.add)
+    builder, result, zone = _report_run(files, tz=tz, year=year, unparsed=unparsed, jobs=jobs)
     data = report_dict(builder, result, zone)
     data["causes"] = causes_dict(builder, domains=domains)
     if fmt in (OutputFormat.JSON, OutputFormat.JSONL):

@@ -19,6 +19,9 @@ class InputError(MaillogError):
         self.source = source
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str]]:
+        return (InputError, (self.source, self.reason))
+
 
 class UnparsableLine(MaillogError):
     """A line no grammar could read; carries where it was and what the parser expected."""
@@ -29,3 +32,6 @@ class UnparsableLine(MaillogError):
         self.lineno = lineno
         self.text = text
         self.context = context
+
+    def __reduce__(self) -> tuple[type[UnparsableLine], tuple[str, int, str, str]]:
+        return (UnparsableLine, (self.source, self.lineno, self.text, self.context))

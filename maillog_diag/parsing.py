@@ -61,7 +61,6 @@ def load_grammar(name: str, transformer: Transformer[Any, Any] | None = None) ->
 
 # After the grammar's HEADER terminal, any other program: name, optional [pid], colon.
 _OTHER_PROGRAM = r"(?P<other_full>(?P<other>[^ \[:]+)(?:\[[0-9]+\])?: )"
-_HAS_QUEUE_ID = re.compile(r"[0-9A-Za-z]{5,25}: ")
 
 POSTFIX_IGNORED_DAEMONS = frozenset(
     {
@@ -145,18 +144,21 @@ class LineParser:
     `UnparsableLine` otherwise. `counts` is kept up to date.
     """
 
-    def __init__(self, time_parser: TimeParser) -> None:
+    def __init__(self, time_parser: TimeParser, partition: tuple[int, int] | None = None) -> None:
         self._time_parser = time_parser
         self.counts = LineCounts()
+        self._partition = partition
         transformer = self._transformer = PostfixTransformer(time_parser)
         self._postfix = load_grammar("postfix.lark", transformer)
         self._postfix_parse = FastLALR(self._postfix, transformer).parse
-        # The pre-filter is built from the grammar's own HEADER and POSTFIX_PROGRAM terminals,
-        # so the two tokens it matches are handed to the parser instead of being lexed again.
-        header = self._postfix.get_terminal("HEADER").pattern.to_regexp()
-        program = self._postfix.get_terminal("POSTFIX_PROGRAM").pattern.to_regexp()
+        # The pre-filter is built from the grammar's own HEADER, POSTFIX_PROGRAM and QUEUE_ID
+        # terminals, so the tokens it matches are handed to the parser, not lexed again.
+        terminal = self._postfix.get_terminal
+        header = terminal("HEADER").pattern.to_regexp()
+        program = terminal("POSTFIX_PROGRAM").pattern.to_regexp()
+        queue_id = terminal("QUEUE_ID").pattern.to_regexp()
         self._head = re.compile(
-            f"(?P<header>{header})(?:(?P<postfix>{program})|{_OTHER_PROGRAM})"
+            f"(?P<header>{header})(?:(?P<postfix>{program})(?P<qid>{queue_id})?|{_OTHER_PROGRAM})"
         ).match
         self._dialects: list[Dialect] = other_dialects(time_parser)
         self._by_program = {p: d for d in self._dialects for p in d.syslog_programs}
@@ -184,6 +186,13 @@ class LineParser:
         counts = self.counts
         counts.total += 1
         head = self._head(line)
+        if self._partition is not None:
+            mine = self._mine(head)
+            if mine is not True:
+                counts.total -= 1
+                if mine is None:  # a session line without queue id: needed, counted elsewhere
+                    return self._shadow(line, source, lineno)
+                return None
         if head is None:
             if not line or line.isspace():
                 self._ignore("blank line")
@@ -224,15 +233,19 @@ class LineParser:
         if line.startswith(POSTFIX_IGNORED_PREFIXES, end):
             self._ignore(f"postfix/{daemon} {line[end : line.find(' ', end)]}")
             return None
-        if daemon in POSTFIX_RECEIVING_DAEMONS and (
-            _HAS_QUEUE_ID.match(line, end) is None or line.startswith("NOQUEUE: ", end)
-        ):
+        qid = head["qid"]
+        if daemon in POSTFIX_RECEIVING_DAEMONS and qid is None:
             self._ignore(f"postfix/{daemon} inbound session")
             return None
-        try:
-            event: Event | None = self._postfix_parse(
-                line, end, (("HEADER", head["header"]), ("POSTFIX_PROGRAM", postfix))
+        if qid is None:
+            pre: tuple[tuple[str, str], ...] = (
+                ("HEADER", head["header"]),
+                ("POSTFIX_PROGRAM", postfix),
             )
+        else:
+            pre = (("HEADER", head["header"]), ("POSTFIX_PROGRAM", postfix), ("QUEUE_ID", qid))
+        try:
+            event: Event | None = self._postfix_parse(line, end, pre)
         except (UnexpectedInput, BadTimestamp) as exc:
             raise self._unparsed(line, source, lineno, _why(exc, line)) from None
         if event is None:
@@ -240,6 +253,55 @@ class LineParser:
             return None
         counts.used += 1
         return event
+
+    def _mine(self, head: re.Match[str] | None) -> bool | None:
+        """In a partition: True for a line this partition owns; False for another's;
+        None for a Postfix line without a queue id that every partition must see."""
+        assert self._partition is not None
+        k, n = self._partition
+        if head is None or head["postfix"] is None:
+            return k == 0  # other MTAs and unknown lines: the first partition reads them all
+        qid = head["qid"]
+        if qid is None:
+            if k == 0:
+                return True
+            # smtp/lmtp session failures without a queue id attach to that process's next
+            # delivery, which may be this partition's: parse them here too, uncounted.
+            program = head["postfix"]
+            return None if ("/smtp[" in program or "/lmtp[" in program) else False
+        return partition_of(qid[:-2], n) == k
+
+    def _shadow(self, line: str, source: str, lineno: int) -> Event | None:
+        """Parse without counting (the first partition counts this line)."""
+        saved = self.counts
+        self.counts = LineCounts()
+        try:
+            return self.parse_counted(line, source, lineno)
+        except UnparsableLine:
+            return None
+        finally:
+            self.counts = saved
+
+    def parse_counted(self, line: str, source: str, lineno: int) -> Event | None:
+        """`parse` without partitioning (used for shadow parses)."""
+        partition, self._partition = self._partition, None
+        try:
+            return self.parse(line, source, lineno)
+        finally:
+            self._partition = partition
+
+    def line_time(self, line: str) -> float | None:
+        """The time stamp of a syslog line (POSIX seconds), or None."""
+        head = self._head(line)
+        if head is None:
+            return None
+        try:
+            stamp = head["header"][:-1].rpartition(" ")[0].rstrip()
+            if stamp[0].isdigit():
+                return self._time_parser.iso(stamp)
+            return self._time_parser.bsd(stamp)
+        except (BadTimestamp, ValueError):
+            return None
 
     def _count(self, result: Event | str) -> Event | None:
         if isinstance(result, str):
@@ -251,6 +313,11 @@ class LineParser:
     def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
         self.counts.unparsed += 1
         return UnparsableLine(source, lineno, line, why)
+
+
+def partition_of(queue_id: str, n: int) -> int:
+    """Which of `n` partitions owns a queue id (stable across processes and runs)."""
+    return (ord(queue_id[-1]) * 31 + ord(queue_id[-2])) % n
 
 
 def _why(exc: UnexpectedInput | BadTimestamp, line: str) -> str:

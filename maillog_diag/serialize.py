@@ -144,7 +144,8 @@ def cause_dict(c: CauseStat, *, domains: int = 0) -> dict[str, Any]:
         "example_line": _ref(c.example_ref),
     }
     if domains:
-        data["domains"] = [{"domain": dom, "count": n} for dom, n in c.domains.most_common(domains)]
+        ranked = sorted(c.domains.items(), key=lambda kv: (-kv[1], kv[0]))[:domains]
+        data["domains"] = [{"domain": dom, "count": n} for dom, n in ranked]
         data["domain_count"] = len(c.domains)
     return data
 

@@ -37,9 +37,10 @@ def test_report_json_accounts_for_every_line(runner: CliRunner) -> None:
     assert lines["used"] + lines["ignored"] + lines["unparsed"] == lines["total"]
     assert lines["unparsed"] == 1
     assert lines["ignored"] == 3  # smtpd connect, smtpd disconnect, anvil
+    # the log ends at its last line (an anvil line and an unparsed one at 11:00:00)
     assert data["span"] == {
         "start": "2026-11-29T10:00:00+00:00",
-        "end": "2026-11-29T10:40:00+00:00",
+        "end": "2026-11-29T11:00:00+00:00",
     }
 
 
@@ -49,8 +50,8 @@ def test_report_json_destinations(runner: CliRunner) -> None:
     assert set(by) == {"split.example", "grey.example", "down.example"}
     down = by["down.example"]
     assert (down["recipients_deferred"], down["held"], down["deferrals"]) == (1, 1, 2)
-    # held from arrival 10:10:00 to the last log time 10:40:00
-    assert down["held_seconds"] == {"p50": 1800.0, "p95": 1800.0, "max": 1800.0}
+    # held from arrival 10:10:00 to the last log time 11:00:00
+    assert down["held_seconds"] == {"p50": 3000.0, "p95": 3000.0, "max": 3000.0}
     grey = by["grey.example"]
     assert (grey["recipients_deferred"], grey["delivered_after_delay"], grey["held"]) == (1, 1, 0)
     assert grey["held_seconds"]["max"] == 331.0
@@ -61,7 +62,7 @@ def test_report_json_destinations(runner: CliRunner) -> None:
     assert grey["reasons"][0]["example_line"].endswith("postfix_small.log:8")
     split = by["split.example"]
     assert (split["recipients"], split["recipients_deferred"], split["delivered"]) == (2, 1, 2)
-    # sorted by impact: down (1800 s) before grey and split (331 s each)
+    # sorted by impact: down (3000 s) before grey and split (331 s each)
     assert data["destinations"][0]["domain"] == "down.example"
 
 
@@ -74,7 +75,7 @@ def test_report_text_and_csv_agree_with_json(runner: CliRunner) -> None:
     out = runner.invoke(app, ["report", SMALL, *COMMON, "--format", "csv"])
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert [r["domain"] for r in rows] == ["down.example", "grey.example", "split.example"]
-    assert rows[0]["held_max"] == "1800.0"
+    assert rows[0]["held_max"] == "3000.0"
 
 
 def test_table_format_without_a_terminal_has_no_colour_or_box(runner: CliRunner) -> None:

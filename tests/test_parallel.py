@@ -1,0 +1,80 @@
+"""Several processes (`--jobs`) must give exactly the report one process gives."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from maillog_diag.cli import app
+from maillog_diag.parsing import partition_of
+from maillog_diag.pipeline import ScanOptions, default_jobs, scan_report
+from maillog_diag.serialize import report_dict
+from maillog_diag.timestamps import resolve_zone
+
+from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
+from .test_bench_generator import gen_postfix
+
+
+def _report(paths: list[str], jobs: int) -> dict:  # type: ignore[type-arg]
+    zone = resolve_zone("UTC")
+    builder, result = scan_report(paths, ScanOptions(zone=zone, year=2026), jobs)
+    data = report_dict(builder, result, zone, include_all=True, reasons=5)
+    data["ignored_by_reason"] = result.counts.ignored_by_reason
+    return data
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gen") / "mail.log"
+    buf = io.StringIO()
+    gen_postfix.Generator(seed=11).run(30_000, buf)
+    path.write_text(buf.getvalue())
+    return path
+
+
+def _cases(generated: Path) -> list[list[str]]:
+    cases = [[str(generated)], [str(FIXTURES / "postfix_small.log"), str(generated)]]
+    cases.append([str(SAMPLE_LOGS / "postfix" / "mail.log")])
+    kdent = sorted((CORPUS / "postfix").glob("kdent--*.log"))
+    if kdent:
+        cases.append([str(p) for p in kdent])
+    return cases
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_partitions_merge_to_the_single_process_report(generated: Path, jobs: int) -> None:
+    for paths in _cases(generated):
+        single = _report(paths, 1)
+        assert _report(paths, jobs) == single, paths
+        assert single["lines"]["total"] == sum(len(Path(p).read_text().splitlines()) for p in paths)
+
+
+def test_cli_jobs_option(generated: Path) -> None:
+    runner = CliRunner()
+    args = ["report", str(generated), "--tz", "UTC", "--year", "2026", "--format", "json"]
+    one = runner.invoke(app, [*args, "-j", "1"])
+    two = runner.invoke(app, [*args, "-j", "2"])
+    assert one.exit_code == two.exit_code == 0
+    assert json.loads(one.stdout) == json.loads(two.stdout)
+
+
+def test_partition_is_stable_and_spread() -> None:
+    ids = [f"{n:010X}" for n in range(0, 5000, 7)]
+    counts = [0, 0]
+    for qid in ids:
+        assert partition_of(qid, 2) == partition_of(qid, 2)
+        counts[partition_of(qid, 2)] += 1
+    assert min(counts) > 0.4 * len(ids)
+
+
+def test_default_jobs(tmp_path: Path) -> None:
+    small = tmp_path / "small.log"
+    small.write_text("x\n")
+    assert default_jobs([str(small)]) == 1
+    assert default_jobs(["-"]) == 1
+    assert default_jobs([str(tmp_path / "missing")]) == 1
+    assert default_jobs([str(small)], min_bytes=1) >= 1
