@@ -51,6 +51,16 @@ EMPTY_QUIET_SECONDS = 86400.0
 """A message with no recipient at all (e.g. only its arrival was logged), silent this
 long, is dropped as done; its lines stay counted."""
 
+NO_REMOVAL_LINE = frozenset({"sendmail"})
+"""MTAs that log no line when a message leaves the queue. Their message is closed once as
+many recipients as the arrival announced (`nrcpt`) have a final outcome: at that delivery
+when all were delivered, else at the notice (bounce, expiry) that follows. Lines about the
+closed message that come a little later (a notice, Sendmail's `done`) are dropped."""
+
+RECENTLY_CLOSED_SECONDS = 600.0
+"""How long the key of a message closed that way keeps its late lines from opening a new,
+empty message."""
+
 PENDING_NOTE_SECONDS = 600.0
 """A session note without a queue id (`connect to ...: Connection refused`) is attached
 to the next delivery line of the same process within this many seconds."""
@@ -68,6 +78,7 @@ class Correlator:
         self._keep_lines = keep_lines
         self._open: dict[tuple[str, str], Message] = {}
         self._pending: dict[tuple[str, str], list[SessionNote]] = {}
+        self._closed_recently: dict[tuple[str, str], float] = {}
         self._events = 0
         self.last_time: float | None = None
         self.first_time: float | None = None
@@ -114,6 +125,16 @@ class Correlator:
                     del pending[0]
             return
 
+        if self._closed_recently:
+            closed_at = self._closed_recently.get((event.host, qid))
+            if closed_at is not None:
+                if (
+                    isinstance(event, (Arrival, Delivery))
+                    or t - closed_at > RECENTLY_CLOSED_SECONDS
+                ):
+                    del self._closed_recently[(event.host, qid)]
+                else:
+                    return  # a late line about a message already closed without removal line
         if isinstance(event, Arrival):
             old = self._open.get((event.host, qid))
             if old is not None and (old.recipients or old.removed_at is not None):
@@ -166,8 +187,12 @@ class Correlator:
                 if rcpt.outcome is None:
                     rcpt.outcome = Outcome.EXPIRED
                     rcpt.final_time = t
+            if msg.mta in NO_REMOVAL_LINE and self._all_final(msg):
+                self._close_without_removal(msg, t)
         elif isinstance(event, Notification):
             msg.notifications.append((t, event.kind, event.new_queue_id))
+            if msg.mta in NO_REMOVAL_LINE and self._all_final(msg):
+                self._close_without_removal(msg, t)
         elif isinstance(event, Rejected):
             msg.rejected = event.reason
         elif isinstance(event, SessionNote):
@@ -190,10 +215,22 @@ class Correlator:
             inferred = ev.time - ev.delay
             if msg.arrived is None or inferred < msg.arrived:
                 msg.arrived = inferred
-        rcpt = msg.recipients.get(ev.recipient)
+        self._attempt(msg, ev, ev.recipient, ev.orig_recipient)
+        for address in ev.also:
+            self._attempt(msg, ev, address, None)
+        if (
+            msg.mta in NO_REMOVAL_LINE
+            and ev.status is Status.SENT
+            and self._all_final(msg)
+            and all(r.outcome is Outcome.DELIVERED for r in msg.recipients.values())
+        ):
+            self._close_without_removal(msg, ev.time)
+
+    def _attempt(self, msg: Message, ev: Delivery, address: str, orig: str | None) -> None:
+        rcpt = msg.recipients.get(address)
         if rcpt is None:
-            rcpt = Recipient(ev.recipient, ev.orig_recipient)
-            msg.recipients[ev.recipient] = rcpt
+            rcpt = Recipient(address, orig)
+            msg.recipients[address] = rcpt
         rcpt.attempts.append(
             Attempt(
                 ev.time,
@@ -220,6 +257,19 @@ class Correlator:
             rcpt.outcome = _FINAL[ev.status]
             rcpt.final_time = ev.time
 
+    @staticmethod
+    def _all_final(msg: Message) -> bool:
+        """As many recipients as announced (`nrcpt`) have a final outcome, and no other is open."""
+        if msg.nrcpt is None or len(msg.recipients) < msg.nrcpt:
+            return False
+        return all(r.outcome is not None for r in msg.recipients.values())
+
+    def _close_without_removal(self, msg: Message, t: float) -> None:
+        """Close a message of an MTA that logs no removal: it is done (see NO_REMOVAL_LINE)."""
+        msg.removed_at = t
+        self._close(msg, end_of_log=False)
+        self._closed_recently[(msg.host, msg.queue_id)] = t
+
     def _close(self, msg: Message, *, end_of_log: bool) -> None:
         """Settle outcomes that the log does not state, emit, and forget the message."""
         self._open.pop((msg.host, msg.queue_id), None)
@@ -245,6 +295,9 @@ class Correlator:
                 r.outcome is not None for r in msg.recipients.values()
             ):
                 self._close(msg, end_of_log=False)
+        for key, closed_at in list(self._closed_recently.items()):
+            if now - closed_at > RECENTLY_CLOSED_SECONDS:
+                del self._closed_recently[key]
         for key, notes in list(self._pending.items()):
             if now - notes[-1].time > PENDING_NOTE_SECONDS:
                 del self._pending[key]
@@ -254,6 +307,7 @@ class Correlator:
         for msg in list(self._open.values()):
             self._close(msg, end_of_log=True)
         self._pending.clear()
+        self._closed_recently.clear()
 
 
 def attach_ref(event: Event, source: str, lineno: int, text: str) -> None:

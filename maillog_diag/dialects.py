@@ -41,5 +41,6 @@ class Dialect(Protocol):
 def other_dialects(time_parser: TimeParser) -> list[Dialect]:
     """The dialects of the MTAs besides Postfix, each with its own parser instance."""
     from .exim import EximDialect  # these import parsing, which imports this module
+    from .sendmail import SendmailDialect
 
-    return [EximDialect(time_parser)]
+    return [EximDialect(time_parser), SendmailDialect(time_parser)]

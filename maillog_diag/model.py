@@ -112,6 +112,9 @@ class Delivery(Event):
     """Accepted by a local next hop of the same host (Sendmail's submission queue handing
     to its MTA, a content filter on loopback), not by the destination: the message goes on
     under another queue id, so this is not a delivery to the recipient's domain."""
+    also: tuple[str, ...] = ()
+    """More recipients with the same verdict in the same line (Sendmail logs
+    `to=<a>,<b>` when one connection took several)."""
 
 
 @dataclass(slots=True)

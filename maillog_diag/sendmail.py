@@ -1,0 +1,376 @@
+"""Sendmail: the transformer for `grammars/sendmail.lark` and the dialect that feeds it.
+
+Sendmail logs through syslog as `sendmail[PID]:`, `sm-mta[PID]:` (Debian's daemon),
+`sm-msp-queue[PID]:` (the submission queue runner) or `sm-msp[PID]:`.
+
+Choices worth knowing:
+
+* `from=` is the arrival (`nrcpts=` is the recipient count the correlator waits for:
+  Sendmail logs no removal line, see `correlate.NO_REMOVAL_LINE`). A `from=` line with
+  `nrcpts=0` queued nothing (every recipient was refused): it is ignored.
+* `to=` is a delivery attempt; `to=<a>,<b>` gives the same verdict to several recipients.
+  `stat=Sent` is SENT, `stat=Deferred...` DEFERRED, `stat=queued` only says the message
+  waits for a queue run (a queue action, no attempt). Any other `stat=` is a failure:
+  DEFERRED when `dsn=` is 4.x.x, EXPIRED for `Cannot send message for ...`, else BOUNCED.
+  `delay=` (`hh:mm:ss` or `d+hh:mm:ss`) is the time since arrival.
+* The submission queue hands mail to the local MTA: a `to=` line sent to `localhost` or
+  loopback `[127.0.0.1]`/`[IPv6:::1]` that Sendmail accepted with its own
+  `<qid> Message accepted for delivery` is a hand-off (`Delivery.handoff`), not a delivery
+  to the destination.
+* `<newqid>: DSN: ...`, `return to sender: ...`, `sender notify: ...` and `postmaster
+  notify: ...` are notices (`Notification` with the notice's queue id); one that says
+  `Cannot send message for ...` is the queue lifetime running out (`Expired`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from lark import Token, Transformer, v_args
+
+from .lalr import FastLALR
+from .model import (
+    Arrival,
+    Delivery,
+    Event,
+    Expired,
+    Notification,
+    QueueAction,
+    Removed,
+    SessionNote,
+    Status,
+)
+from .timestamps import TimeParser
+
+MTA = "sendmail"
+
+_DELAY = re.compile(r"(?:([0-9]+)\+)?([0-9]+):([0-9]{2}):([0-9]{2})$")
+_ACCEPTED = re.compile(r"[0-9A-Za-z]{8,20} Message accepted for delivery$")
+_LOOPBACK = ("localhost", "[127.0.0.1]", "[IPv6:::1]", "localhost [127.0.0.1]")
+_ENHANCED = re.compile(r"\b([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
+
+
+def delay_seconds(text: str | None) -> float | None:
+    """Sendmail's `hh:mm:ss` or `d+hh:mm:ss` in seconds; None if not one."""
+    if not text:
+        return None
+    m = _DELAY.match(text)
+    if m is None:
+        return None
+    days = int(m[1]) if m[1] else 0
+    return float(days * 86400 + int(m[2]) * 3600 + int(m[3]) * 60 + int(m[4]))
+
+
+def _unbracket(value: str) -> str:
+    value = value.strip()
+    if value.startswith("<") and value.endswith(">"):
+        return value[1:-1]
+    return value
+
+
+def _fields(text: str) -> dict[str, str]:
+    """`key=value, key=value, ...` (values may hold spaces, not `, `)."""
+    fields: dict[str, str] = {}
+    for part in text.split(", "):
+        key, eq, value = part.partition("=")
+        if eq and key not in fields:
+            fields[key] = value
+    return fields
+
+
+def _relay(value: str | None) -> str | None:
+    """`mx.example.com. [192.0.2.7]` as `mx.example.com[192.0.2.7]` (Postfix's way)."""
+    if not value:
+        return None
+    value = value.removesuffix(" (may be forged)")
+    name, sep, rest = value.partition(" [")
+    if not sep:
+        return value.rstrip(".") if value.endswith(".") else value
+    name = name.rstrip(".")
+    if name.startswith("[") and name == f"[{rest.rstrip(']')}]":
+        return name  # "[93.184.216.34] [93.184.216.34]"
+    return f"{name}[{rest}"
+
+
+def _queue_id(token: str) -> str:
+    """The queue id of a QID token (`j4KDbUaV007215: `, `j4KDbUaV007215[1]: `)."""
+    qid = token[:-2]
+    return qid[: qid.index("[")] if qid.endswith("]") else qid
+
+
+def _notice_kind(kind: str, text: str) -> str:
+    if kind == "postmaster notify":
+        return "postmaster non-delivery notification"
+    if text.startswith("Warning"):
+        return "sender delay notification"
+    if text.startswith(("Return receipt", "Relayed", "Delivered")):
+        return "sender delivery status notification"
+    return "sender non-delivery notification"
+
+
+@v_args(inline=True)
+class SendmailTransformer(Transformer[Token, Any]):
+    """Builds one event per line shape; `time_parser` belongs to the input stream."""
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        super().__init__()
+        self._time_parser = time_parser
+        self._last_lead = ""
+        self._last_head: tuple[float, str, str, str] = (0.0, "", "", "")
+
+    @property
+    def time_parser(self) -> TimeParser:
+        """The input stream's time parser (a new input resets the header memory)."""
+        return self._time_parser
+
+    @time_parser.setter
+    def time_parser(self, value: TimeParser) -> None:
+        self._time_parser = value
+        self._last_lead = ""
+
+    def _head(self, lead: str) -> tuple[float, str, str, str]:
+        """`(seconds, host, program, pid)` from the LEAD token; the last one is remembered."""
+        if lead == self._last_lead:
+            return self._last_head
+        before, _, program = lead.rstrip()[:-1].rpartition(" ")
+        stamp, _, host = before.rstrip().rpartition(" ")
+        stamp = stamp.rstrip()
+        if stamp.endswith(">"):  # "<mail.info>" tag between stamp and host
+            stamp = stamp[: stamp.rfind(" <")].rstrip()
+        time = self._time_parser.iso(stamp) if stamp[0].isdigit() else self._time_parser.bsd(stamp)
+        name, _, pid = program.partition("[")
+        head = (time, host, name, pid.rstrip("]"))
+        self._last_lead = lead
+        self._last_head = head
+        return head
+
+    def delivery(self, lead: str, qid: str, body: str) -> Delivery | QueueAction:
+        time, host, program, pid = self._head(lead)
+        cut = body.find(", stat=")
+        stat = body[cut + 7 :] if cut >= 0 else None
+        fields = _fields(body[:cut] if cut >= 0 else body)
+        addresses = [_unbracket(a) for a in fields.get("to", "").split(",") if a.strip()]
+        dsn = fields.get("dsn")
+        relay = fields.get("relay")
+        queue_id = _queue_id(qid)
+        if stat == "queued":
+            return QueueAction(time, host, MTA, queue_id, action=f"queued for {fields['to']}")
+        reply: str | None
+        handoff = False
+        if stat is None:
+            # A to= line without stat= (some versions, local mailers): the DSN code tells.
+            status = Status.SENT if dsn and dsn.startswith("2") else Status.DEFERRED
+            reply = None
+        elif stat.startswith("Sent"):
+            status = Status.SENT
+            reply = stat[6:-1].strip() if stat.startswith("Sent (") else None
+            handoff = (
+                reply is not None
+                and _ACCEPTED.match(reply) is not None
+                and relay is not None
+                and (relay in _LOOPBACK or relay.endswith(_LOOPBACK[1:3]))
+            )
+        elif stat.startswith("Deferred"):
+            status = Status.DEFERRED
+            reply = stat[10:] if stat.startswith("Deferred: ") else stat
+        else:
+            reply = stat
+            if stat.startswith("Cannot send message for"):
+                status = Status.EXPIRED
+            elif dsn is not None and dsn.startswith("4"):
+                status = Status.DEFERRED
+            else:
+                status = Status.BOUNCED
+        if dsn is None and reply:
+            m = _ENHANCED.search(reply)
+            dsn = m[1] if m is not None else None
+        xdelay = fields.get("xdelay")
+        return Delivery(
+            time,
+            host,
+            MTA,
+            queue_id,
+            recipient=addresses[0] if addresses else "",
+            status=status,
+            orig_recipient=_unbracket(fields["orig_to"]) if "orig_to" in fields else None,
+            relay=_relay(relay),
+            dsn=dsn,
+            reply=reply,
+            delay=delay_seconds(fields.get("delay")),
+            delays=f"xdelay={xdelay}" if xdelay else None,
+            program=program,
+            pid=pid,
+            handoff=handoff,
+            also=tuple(addresses[1:]),
+        )
+
+    def arrival(self, lead: str, qid: str, body: str) -> Arrival | str:
+        time, host, _, _ = self._head(lead)
+        fields = _fields(body)
+        nrcpts = fields.get("nrcpts")
+        if nrcpts == "0":
+            return "sendmail from= of a message with no recipient accepted"
+        size = fields.get("size")
+        msgid = fields.get("msgid")
+        return Arrival(
+            time,
+            host,
+            MTA,
+            _queue_id(qid),
+            client=_relay(fields.get("relay")),
+            sender=_unbracket(fields.get("from", "")),
+            size=int(size) if size is not None and size.isdigit() else None,
+            message_id=_unbracket(msgid) if msgid is not None else None,
+            nrcpt=int(nrcpts) if nrcpts is not None and nrcpts.isdigit() else None,
+        )
+
+    def notice(self, lead: str, qid: str, body: str) -> Notification | Expired:
+        time, host, _, _ = self._head(lead)
+        new_qid, _, rest = body.partition(": ")
+        kind, _, text = rest.partition(": ")
+        if text.startswith("Cannot send message for"):
+            return Expired(time, host, MTA, _queue_id(qid))
+        return Notification(
+            time, host, MTA, _queue_id(qid), kind=_notice_kind(kind, text), new_queue_id=new_qid
+        )
+
+    def done(self, lead: str, qid: str, body: str) -> Removed:
+        time, host, _, _ = self._head(lead)
+        return Removed(time, host, MTA, _queue_id(qid))
+
+    def session(self, lead: str, qid: str, body: str) -> SessionNote:
+        time, host, _, pid = self._head(lead)
+        return SessionNote(time, host, MTA, _queue_id(qid), pid=pid, text=body)
+
+
+IGNORED_MESSAGE_PREFIXES = (
+    "ruleset=",
+    "Milter",
+    "milter",
+    "<",
+    "[",
+    "lost input channel",
+    "possible SMTP attack",
+    "rejecting commands",
+    "collect:",
+    "message size",
+    "Fixed MIME",
+    "SMTP outgoing connect",
+    "AUTH=",
+    "AUTH:",
+    "AUTH ",
+    "STARTTLS",
+    "clone:",
+    "Syntax error",
+    "Authentication-Warning",
+    "headers too large",
+    "discarded",
+    "ETRN",
+    "alias ",
+    "forward ",
+    "tcpwrappers",
+    "quarantine",
+    "Truncated",
+    "too many hops",
+    "Too many hops",
+)
+"""Texts after a queue id that do not concern an outbound delivery: the inbound session
+(rulesets, milters, RCPT answers, timeouts, attacks, TLS and AUTH), informational notes."""
+
+_NO_QUEUE_ID = (
+    (("NOQUEUE: ",), "sendmail inbound session"),
+    (
+        (
+            "starting daemon",
+            "accepting connections",
+            "rejecting connections",
+            "File descriptors missing",
+            "alias database",
+            "grew WorkList",
+            "STARTTLS",
+            "restarting",
+            "stopping daemon",
+            "runqueue",
+        ),
+        "sendmail daemon",
+    ),
+)
+
+
+class SendmailDialect:
+    """Sendmail through syslog: `sendmail`, `sm-mta`, `sm-msp-queue`, `sm-msp`."""
+
+    mta = MTA
+    syslog_programs = frozenset({"sendmail", "sm-mta", "sm-msp-queue", "sm-msp"})
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        from .parsing import load_grammar  # parsing imports the dialects: load lazily
+
+        self._transformer = SendmailTransformer(time_parser)
+        lark = load_grammar("sendmail.lark", self._transformer)
+        self._parse = FastLALR(lark, self._transformer).parse
+
+        def term(name: str) -> str:
+            return str(lark.get_terminal(name).pattern.to_regexp())
+
+        self._lead = re.compile(term("LEAD")).match
+        self._qid = re.compile(term("QID")).match
+        # Inbound client named before the text: "host [ip] did not issue ...", "[ip]: EXPN ..."
+        self._inbound = re.compile(r"(?:[^ ]+ )?\[[^\]]*\](?: \(may be forged\))?[: ]").match
+        # "<newqid>: clone: owner=..." (an envelope split off for an owner- address)
+        self._clone = re.compile(r"[0-9A-Za-z]{8,20}: clone: ").match
+
+    def start_input(self, time_parser: TimeParser) -> None:
+        """A new input: forget the remembered header."""
+        self._transformer.time_parser = time_parser
+
+    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
+        """`sm-mta[pid]: <qid>: ...` after the syslog header."""
+        return self._message(line, line[:end], end)
+
+    def parse_bare(self, line: str) -> Event | str | None:
+        """A syslog line with a `<facility.level>` tag before the host."""
+        if "<" not in line[:40]:
+            return None
+        m = self._lead(line)
+        if m is None:
+            return None
+        return self._message(line, m.group(), m.end())
+
+    def _message(self, line: str, lead: str, pos: int) -> Event | str:
+        q = self._qid(line, pos)
+        if q is None:
+            if line.startswith(("to=", "from="), pos):
+                result: Event | str = self._parse(line, pos, (("LEAD", lead),))
+                return result
+            for prefixes, reason in _NO_QUEUE_ID:
+                if line.startswith(prefixes, pos):
+                    return reason
+            return "sendmail line without a queue id"
+        qid = q.group()
+        if qid.endswith("]: ") and not qid.endswith("[1]: "):
+            return "sendmail continuation of a long line"
+        body = q.end()
+        if line.startswith(IGNORED_MESSAGE_PREFIXES, body):
+            return _ignored_reason(line, body)
+        if self._inbound(line, body) is not None or (
+            line.startswith("timeout waiting for input", body) and " during client" not in line
+        ):
+            return "sendmail inbound session"
+        if self._clone(line, body) is not None:
+            return "sendmail clone"
+        event: Event | str = self._parse(line, body, (("LEAD", lead), ("QID", qid)))
+        return event
+
+
+def _ignored_reason(line: str, pos: int) -> str:
+    """A bounded reason for an ignored line (never the address or host it names)."""
+    if line.startswith("<", pos):
+        return "sendmail answer to an inbound RCPT"
+    if line.startswith("[", pos):
+        return "sendmail inbound session"
+    for prefix in IGNORED_MESSAGE_PREFIXES:
+        if line.startswith(prefix, pos):
+            return f"sendmail {prefix.strip(' =:')}"
+    return "sendmail informational"  # pragma: no cover - a prefix matched before the call
