@@ -369,7 +369,7 @@ class ReportBuilder:
             for attempt in rcpt.attempts:
                 if attempt.status is not Status.DEFERRED:
                     continue
-                key = reason_key(attempt.reply or "(no reason logged)")
+                key = reason_key(_original(attempt.reply) or "(no reason logged)")
                 reason = stats.reasons.get(key)
                 if reason is None:
                     reason = stats.reasons[key] = ReasonStat(key)
@@ -493,6 +493,16 @@ class ReportBuilder:
             total.split_delay_seconds += d.split_delay_seconds
             total.other_deferrals += d.other_deferrals
         return total
+
+
+SUSPENDED_PREFIX = "delivery temporarily suspended: "
+
+
+def _original(reply: str | None) -> str | None:
+    """The earlier failure a suspended deferral repeats (Postfix prefixes it): one reason."""
+    if reply is not None and reply.startswith(SUSPENDED_PREFIX):
+        return reply[len(SUSPENDED_PREFIX) :]
+    return reply
 
 
 def _earlier(a: LineRef | None, b: LineRef | None, order: dict[str, int]) -> bool:
