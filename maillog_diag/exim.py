@@ -387,6 +387,7 @@ class EximTransformer(Transformer[Token, Any]):
 _NO_MESSAGE_REASONS = (
     (("Start queue run", "End queue run"), "exim queue run"),
     (("exim ",), "exim daemon"),
+    (("Warning: ",), "exim warning"),
     (
         (
             "SMTP connection from",
@@ -444,6 +445,11 @@ class EximDialect:
         """A mainlog line (`2026-11-29 12:00:01 ...`) or `host exim[pid]: 2026-...`."""
         m = self._lead(line)
         if m is None:
+            if line[:1] in (" ", "\t") and not line.isspace():
+                # Exim writes some entries over several lines, the later ones indented:
+                # "2026-11-29 13:57:15 Warning: purging the environment." then
+                # " Suggested action: use keep_environment."
+                return "continuation line (indented)"
             return None
         return self._message(line, m.group(), m.end())
 

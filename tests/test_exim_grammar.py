@@ -159,6 +159,19 @@ def test_deferral_new_format_with_host_before_reason(parser: LineParser) -> None
     assert not ev.suspended
 
 
+def test_deferral_with_deliver_time_before_the_reason(parser: LineParser) -> None:
+    line = (
+        f"{S} {ID} == jo@expire.test R=lab T=remote_smtp defer (-44) H=127.0.0.13 "
+        "[127.0.0.13]:25 DT=0s: SMTP error from remote mail server after RCPT TO:<jo@expire.test>: "
+        "450 4.2.2 <jo@expire.test>: Recipient address rejected: Mailbox over quota, try again later"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Delivery)
+    assert ev.relay == "127.0.0.13[127.0.0.13]:25"
+    assert ev.dsn == "4.2.2" and ev.stage == "rcpt"
+    assert ev.reply is not None and ev.reply.startswith("SMTP error from remote mail server")
+
+
 def test_deferral_old_format_host_inside_reason(parser: LineParser) -> None:
     line = (
         f"{S} {ID} == a@london.example R=dnslookup T=remote_smtp defer (-44): SMTP error from "
@@ -368,6 +381,15 @@ def test_ignored_lines(parser: LineParser, text: str) -> None:
     assert parser.parse(f"{S} {text}") is None
     assert parser.counts.ignored == 1
     assert parser.counts.unparsed == 0
+
+
+def test_indented_continuation_is_ignored(parser: LineParser) -> None:
+    assert parser.parse(f"{S} Warning: purging the environment.") is None
+    assert parser.parse(" Suggested action: use keep_environment.") is None
+    assert parser.counts.ignored_by_reason == {
+        "exim warning": 1,
+        "continuation line (indented)": 1,
+    }
 
 
 def test_unknown_message_line_is_unparsed(parser: LineParser) -> None:
