@@ -35,12 +35,6 @@ def _dur(value: float | None) -> str:
     return format_duration(value)
 
 
-def _short(text: str | None, width: int) -> str:
-    if text is None:
-        return "-"
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def header_lines(report: dict[str, Any]) -> list[str]:
     """The two header lines: the time span covered and the line accounting."""
     span = report["span"]
@@ -189,10 +183,9 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
         console.print(Text(line), highlight=False)
 
 
-def render_report_text(
-    report: dict[str, Any], out: IO[str], reasons: int, width: int = 100
-) -> None:
-    """A plain ASCII report of stable layout, for mail and files."""
+def render_report_text(report: dict[str, Any], out: IO[str], reasons: int) -> None:
+    """A plain report of stable layout, for mail and files: fixed columns sized to their
+    content, and the leading cause, last, written out in full."""
     for line in header_lines(report):
         out.write(line + "\n")
     out.write("\n")
@@ -202,12 +195,11 @@ def render_report_text(
         return
     fixed = [_HEADS] + [r[:-1] + [""] for r in rows]
     widths = [max(len(r[i]) for r in fixed) for i in range(len(_HEADS) - 1)]
-    reason_width = max(20, width - sum(widths) - 2 * (len(widths)))
 
     def fmt(cells: list[str]) -> str:
         parts = [cells[0].ljust(widths[0])]
         parts += [c.rjust(w) for c, w in zip(cells[1:-1], widths[1:], strict=True)]
-        parts.append(_short(cells[-1], reason_width))
+        parts.append(cells[-1])
         return "  ".join(parts).rstrip()
 
     out.write(fmt(_HEADS) + "\n")
