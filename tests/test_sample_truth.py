@@ -44,16 +44,16 @@ def _messages(log: Path) -> list[dict[str, Any]]:
 
 
 def _truth_file(log: Path) -> Path:
-    # maillog_file.log comes from its own run, with its own truth/workload files
+    # maillog_file.log comes from its own run, with its own truth.maillog_file.jsonl
     stem = (
-        "" if log.name in ("mail.log", "mail.log.rfc3339", "mainlog", "maillog") else "-" + log.stem
+        "" if log.name in ("mail.log", "mail.log.rfc3339", "mainlog", "maillog") else "." + log.stem
     )
     return log.parent / f"truth{stem}.jsonl"
 
 
 def _workload_file(log: Path) -> Path:
     stem = (
-        "" if log.name in ("mail.log", "mail.log.rfc3339", "mainlog", "maillog") else "-" + log.stem
+        "" if log.name in ("mail.log", "mail.log.rfc3339", "mainlog", "maillog") else "." + log.stem
     )
     return log.parent / f"workload{stem}.jsonl"
 
