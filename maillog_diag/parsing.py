@@ -118,14 +118,6 @@ POSTFIX_IGNORED_PREFIXES = (
 """Texts any Postfix daemon logs that say nothing about one message's delivery."""
 
 
-class Bin:
-    """Names of the three line bins (used in the accounting and in JSON)."""
-
-    USED = "used"
-    IGNORED = "ignored"
-    UNPARSED = "unparsed"
-
-
 @dataclass(slots=True)
 class LineCounts:
     """How many lines went where; `total == used + ignored + unparsed` always."""
