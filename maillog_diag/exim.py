@@ -64,6 +64,11 @@ _HOST_IN_TEXT = re.compile(r"(?:^|: )host ([^ ]+) \[([^\]]*)\](?::([0-9]+))?")
 _ADDRESS = re.compile(r"(\|[^<]*?(?= <)|[^ ]+)(?: \(([^)]*)\))?(?: <([^>]*)>)?")
 # Up to the first ": " outside quotes: the fields before the reason of `==` and `**` lines.
 _HEAD = re.compile(r'((?:[^":]+|"(?:[^"\\]|\\.)*"|:(?! ))*)(?:: ?|$)')
+# "+deliver_time" inside a reason: "Connection refused DT=0s", "... H=mx [ip]:25 DT=1s: ..."
+_DT_IN_TEXT = re.compile(r" DT=[0-9][0-9.ywdhms]*(?=:|$)")
+# A system error, then the host and the SMTP detail:
+#   "Connection timed out H=mx [ip]:25: SMTP timeout ..."
+_H_IN_TEXT = re.compile(r"(.*?) H=(?:([^ \[(][^ ]*) )?\[([^\]]*)\](?::([0-9]+))?: (.*)$")
 _INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)([ywdhms])")
 _UNIT = {"y": 31536000.0, "w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _ENHANCED = re.compile(r"\b[245][0-9][0-9][ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
@@ -171,13 +176,25 @@ def _relay(head: str) -> str | None:
 
 
 @lru_cache(maxsize=4096)
-def _reason_info(reason: str) -> tuple[str | None, str | None, str | None, bool]:
-    """From a deferral or failure text: `(host named in it, enhanced code, stage, expiry)`.
+def _reason_info(raw: str) -> tuple[str, str | None, str | None, str | None, bool]:
+    """From a deferral or failure text: `(reason, host named in it, enhanced code, stage,
+    expiry)`.
 
+    The `+deliver_time` selector's `DT=` may stand inside the text, and after a system
+    error the host comes between it and the SMTP detail:
+    `Connection timed out H=mx [192.0.2.9]:25 DT=0s: SMTP timeout after initial connection`;
+    the reason keeps the words: `Connection timed out: SMTP timeout after initial connection`.
     Reasons repeat (one per recipient and retry), so the answers are cached.
     """
-    m = _HOST_IN_TEXT.search(reason)
-    relay = _host(m[1], m[2], m[3]) if m is not None else None
+    reason = _DT_IN_TEXT.sub("", raw) if " DT=" in raw else raw
+    relay = None
+    inner = _H_IN_TEXT.match(reason) if " H=" in reason else None
+    if inner is not None:
+        relay = _host(inner[2], inner[3], inner[4])
+        reason = f"{inner[1]}: {inner[5]}"
+    else:
+        m = _HOST_IN_TEXT.search(reason)
+        relay = _host(m[1], m[2], m[3]) if m is not None else None
     code = _ENHANCED.search(reason)
     stage_m = _SMTP_STAGE.search(reason)
     if stage_m is not None:
@@ -187,7 +204,7 @@ def _reason_info(reason: str) -> tuple[str | None, str | None, str | None, bool]
     else:
         stage = None
     expiry = any(e in reason for e in _EXPIRY)
-    return relay, code[1] if code is not None else None, stage, expiry
+    return reason, relay, code[1] if code is not None else None, stage, expiry
 
 
 @v_args(inline=True)
@@ -324,8 +341,7 @@ class EximTransformer(Transformer[Token, Any]):
         m = _HEAD.match(tail)
         assert m is not None  # the pattern matches the empty string
         head = m[1]
-        reason = tail[m.end() :]
-        text_relay, dsn, stage, expiry = _reason_info(reason)
+        reason, text_relay, dsn, stage, expiry = _reason_info(tail[m.end() :])
         suspended = False
         if status is Status.DEFERRED:
             # "retry time not reached [for any host]", older "Retry time not yet reached"

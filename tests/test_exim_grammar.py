@@ -172,6 +172,40 @@ def test_deferral_with_deliver_time_before_the_reason(parser: LineParser) -> Non
     assert ev.reply is not None and ev.reply.startswith("SMTP error from remote mail server")
 
 
+@pytest.mark.parametrize(
+    ("tail", "reply", "relay", "stage"),
+    [
+        ("defer (111): Connection refused DT=0s", "Connection refused", None, "connect"),
+        (
+            "defer (110): Connection timed out H=127.0.0.12 [127.0.0.12]:25 DT=0s: "
+            "SMTP timeout after initial connection",
+            "Connection timed out: SMTP timeout after initial connection",
+            "127.0.0.12[127.0.0.12]:25",
+            "greeting",
+        ),
+    ],
+)
+def test_deliver_time_and_host_inside_the_reason(
+    parser: LineParser, tail: str, reply: str, relay: str | None, stage: str
+) -> None:
+    ev = parser.parse(f"{S} {ID} == hal@down.test R=lab T=remote_smtp {tail}")
+    assert isinstance(ev, Delivery)
+    assert (ev.reply, ev.relay, ev.stage) == (reply, relay, stage)
+
+
+def test_failure_with_deliver_time_after_the_reason(parser: LineParser) -> None:
+    line = (
+        f"{S} {ID} ** nobody@bounce.test P=<bob@sender.test> R=lab T=remote_smtp "
+        "H=127.0.0.9 [127.0.0.9]:25: SMTP error from remote mail server after "
+        "RCPT TO:<nobody@bounce.test>: 550 5.1.1 <nobody@bounce.test>: User unknown DT=0s"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Delivery)
+    assert ev.status is Status.BOUNCED
+    assert ev.reply is not None and ev.reply.endswith("User unknown")
+    assert ev.relay == "127.0.0.9[127.0.0.9]:25"
+
+
 def test_deferral_old_format_host_inside_reason(parser: LineParser) -> None:
     line = (
         f"{S} {ID} == a@london.example R=dnslookup T=remote_smtp defer (-44): SMTP error from "
