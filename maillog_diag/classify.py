@@ -492,14 +492,14 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
     return _Core(Cause.UNKNOWN, pid, token_name, None, token_doc)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _shape(reply: str) -> str:
     """The reply with addresses, IPs and ids folded (host names and intervals kept): replies
     that differ only there classify alike, so everything below is cached on this."""
     return fold(reply, detailed=True)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _classify_static(
     shape: str, dsn: str | None, relay: str | None, stage: Stage | None
 ) -> tuple[_Core, Stage, bool]:

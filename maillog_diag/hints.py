@@ -302,7 +302,7 @@ def _parse_span(span: str) -> tuple[str, Any] | None:
     return (span, tree)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _scan(reply: str) -> tuple[_Candidate | None, _Candidate | None]:
     """First explicit and first vague candidate of a reply (time-independent, cached)."""
     text = strip_continuations(reply)

@@ -34,7 +34,7 @@ _UNITS = frozenset(
 )
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def _token(tok: str, detailed: bool) -> str:
     """One whitespace-separated token, folded; punctuation around it is kept."""
     core = tok.strip(_EDGE)
@@ -130,7 +130,7 @@ def join_multiline(reply: str) -> str:
     return head + inner.sub(" ", reply[m.end() :])
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def reason_key(reply: str) -> str:
     """A stable key for a reply: one policy, one key (see the module documentation)."""
     return fold(reply)
