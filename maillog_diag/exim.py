@@ -404,6 +404,7 @@ _NO_MESSAGE_REASONS = (
     (("Start queue run", "End queue run"), "exim queue run"),
     (("exim ",), "exim daemon"),
     (("Warning: ",), "exim warning"),
+    (("cwd=",), "exim command line (+arguments)"),
     (
         (
             "SMTP connection from",

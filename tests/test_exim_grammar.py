@@ -402,6 +402,7 @@ def test_rejected_while_receiving(parser: LineParser, text: str) -> None:
         f"{ID} DKIM: d=example.org s=sel c=relaxed/relaxed a=rsa-sha256 b=2048 [verification succeeded]",
         f"{ID} SMTP connection from x.example [192.0.2.5] closed by DROP in ACL",
         "Start queue run: pid=1234",
+        "cwd=/var/spool/exim4 3 args: /usr/sbin/exim4 -Mc 1xXfVZ-0006zX-32",
         "End queue run: pid=1234",
         "exim 4.96 daemon started: pid=900, -q30m, listening for SMTP on port 25",
         "SMTP connection from [192.0.2.5]:4000 (TCP/IP connection count = 1)",

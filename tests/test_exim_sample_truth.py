@@ -1,0 +1,126 @@
+"""The real Exim mainlog of the lab (`sample_logs/exim/mainlog`, Exim 4.96 from Debian on
+loopback) against what the lab's SMTP server recorded (`truth.jsonl`).
+
+Two things Exim does not log, so they are left out of the comparison on purpose:
+* the Message-ID of the bounces Exim generates itself (`<= <> R=<id> ...` has no `id=`):
+  those deliveries are matched by recipient and time instead;
+* a `452 Too many recipients` reply to one RCPT: Exim sends that recipient again in a new
+  transaction on the same connection at once, without a deferral line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from maillog_diag.model import Message, Outcome, Status
+from maillog_diag.pipeline import ScanOptions, collect_messages
+from maillog_diag.timestamps import resolve_zone
+
+from .conftest import SAMPLE_LOGS
+
+LOG = SAMPLE_LOGS / "exim" / "mainlog"
+TRUTH = SAMPLE_LOGS / "exim" / "truth.jsonl"
+pytestmark = pytest.mark.skipif(
+    not (LOG.is_file() and TRUTH.is_file()), reason="no Exim sample log"
+)
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _truth() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in TRUTH.read_text().splitlines() if line.strip()]
+
+
+def _messages() -> list[Message]:
+    messages, result = collect_messages([str(LOG)], ScanOptions(zone=resolve_zone("UTC")))
+    assert result.counts.unparsed == 0
+    return messages
+
+
+def test_every_line_is_read() -> None:
+    _, result = collect_messages([str(LOG)], ScanOptions(zone=resolve_zone("UTC")))
+    c = result.counts
+    assert c.unparsed == 0 and c.used > 0.8 * c.total
+
+
+def test_deliveries_match_what_the_server_accepted() -> None:
+    accepted: dict[tuple[str, str], float] = {}
+    bounces: list[tuple[str, float]] = []
+    for r in _truth():
+        if r.get("stage") == "end_of_data" and r.get("accepted"):
+            msgid = r["message_id"].strip("<>")
+            for rcpt in r["accepted_rcpts"]:
+                if r.get("mail_from") in ("", None) and msgid.startswith("E"):
+                    bounces.append((rcpt, _epoch(r["time"])))
+                else:
+                    accepted.setdefault((msgid, rcpt), _epoch(r["time"]))
+    lab = {rcpt.split("@")[1] for _, rcpt in accepted} | {rcpt.split("@")[1] for rcpt, _ in bounces}
+    ours: dict[tuple[str, str], float] = {}
+    our_bounces: list[tuple[str, float]] = []
+    for msg in _messages():
+        for r in msg.recipients.values():
+            if r.domain not in lab or r.outcome is not Outcome.DELIVERED:
+                continue
+            assert r.final_time is not None
+            if msg.message_id is None:
+                assert msg.sender == ""  # only Exim's own bounces lack a Message-ID
+                our_bounces.append((r.address, r.final_time))
+            else:
+                ours[(msg.message_id, r.address)] = r.final_time
+    assert set(ours) == set(accepted)
+    for key, when in accepted.items():
+        assert when - 1.0 <= ours[key] <= when + 2.0, key
+    assert sorted(a for a, _ in our_bounces) == sorted(a for a, _ in bounces)
+    for (a, ours_t), (b, server_t) in zip(sorted(our_bounces), sorted(bounces), strict=True):
+        assert a == b and abs(ours_t - server_t) <= 2.0
+
+
+def test_rcpt_deferrals_match_the_servers_4xx_replies() -> None:
+    server = Counter(
+        r["rcpt"]
+        for r in _truth()
+        if r.get("stage") == "rcpt"
+        and 400 <= (r.get("code") or 0) < 500
+        and "Too many recipients" not in r.get("text", "")
+    )
+    ours: Counter[str] = Counter()
+    for msg in _messages():
+        for r in msg.recipients.values():
+            for a in r.attempts:
+                if a.status is Status.DEFERRED and a.stage == "rcpt" and not a.suspended:
+                    ours[r.address] += 1
+    assert ours == server
+
+
+def test_retry_time_not_reached_is_counted_apart() -> None:
+    suspended = deferred = 0
+    for msg in _messages():
+        for r in msg.recipients.values():
+            for a in r.attempts:
+                if a.status is Status.DEFERRED:
+                    deferred += 1
+                    suspended += a.suspended
+                    if a.suspended:
+                        assert a.reply is not None and "retry time not reached" in a.reply
+    lines = LOG.read_text().splitlines()
+    raw = sum(" == " in line and "retry time not reached" in line for line in lines)
+    assert suspended == raw > 0
+    assert deferred > suspended
+
+
+def test_giving_up_on_failing_hosts_is_expiry() -> None:
+    lines = LOG.read_text().splitlines()
+    raw = sum(
+        " ** " in line
+        and ("have been failing for a long time" in line or "retry timeout exceeded" in line)
+        for line in lines
+    )
+    expired = sum(r.outcome is Outcome.EXPIRED for m in _messages() for r in m.recipients.values())
+    assert expired == raw > 0
