@@ -55,7 +55,7 @@ MAINLOG_HOST = "localhost"
 
 # One field of a `<=` / `=>` line: KEY=value (quoted or not), the `for a b c` tail, or a
 # bare word (flags such as `K`, or the `[ip]` and `(helo)` parts of `H=`).
-_TOKEN = re.compile(r' (?:([A-Za-z][A-Za-z0-9_]*)=("(?:[^"\\]|\\.)*"|[^ ]*)|for (.*)$|[^ ]+)')
+_TOKEN = re.compile(r' (?:([A-Za-z][A-Za-z0-9_]*\*?)=("(?:[^"\\]|\\.)*"|[^ ]*)|for (.*)$|[^ ]+)')
 # H=name (helo) [ip]:port, with the `*` Exim appends when a TLS/continued connection was used.
 _H_FIELD = re.compile(r"(?:^| )H=(?:([^ \[(][^ ]*) )?(?:\([^)]*\) )?\[([^\]]*)\](?::([0-9]+))?")
 # The old place of the host: "...: host mx.example.com [192.0.2.7]: 451 ..."
@@ -276,7 +276,8 @@ class EximTransformer(Transformer[Token, Any]):
         h = _H_FIELD.search(tail)
         client = _host(h[1], h[2], None) if h is not None else "local"
         size = fields.get("S")
-        msgid = fields.get("id")
+        # "id*=" (+msg_id_created): a Message-ID Exim made itself, e.g. for its bounces
+        msgid = fields.get("id") or fields.get("id*")
         reference = fields.get("R")
         notice = None
         if reference is not None:

@@ -53,6 +53,21 @@ def test_arrival_with_host_protocol_size_message_id_subject_and_recipients(
     assert ev.reference is None
 
 
+def test_arrival_with_all_selectors_and_created_message_id(parser: LineParser) -> None:
+    line = (
+        "2026-11-29 14:04:16.442 +0000 [27006] 1xXfVo-00071a-1O <= <> R=1xXfVo-00071T-19 "
+        "U=Debian-exim P=local S=2141 M8S=0 RT=0.003s id*=E1xXfVo-00071a-1O@mail.example.net "
+        'T="Mail delivery failed: returning message to sender" from <> for bob@sender.test'
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Arrival)
+    assert ev.message_id == "E1xXfVo-00071a-1O@mail.example.net"
+    assert ev.reference == "1xXfVo-00071T-19"
+    assert ev.notice == "sender non-delivery notification"
+    assert ev.nrcpt == 1
+    assert ev.time == ts("2026-11-29T14:04:16.442+00:00")
+
+
 def test_local_arrival(parser: LineParser) -> None:
     ev = parser.parse(f"{S} {ID} <= root@host.example U=root P=local S=298")
     assert isinstance(ev, Arrival)
