@@ -31,12 +31,14 @@ RUN_SECONDS=${RUN_SECONDS:-600}
 SPREAD=${SPREAD:-240}
 RUNS=${RUNS:-"default millisec_tz"}
 PY=${PYTHON:-python3}
+OUT=$(realpath -m "$OUT")
+cd /   # MTAs may log their working directory (Exim +arguments): keep it neutral
 EXIMLOG=/var/log/exim4
 
 log() { echo "[exim-lab $(date -u +%H:%M:%S)] $*" >&2; }
 
 SERVER_PID=""
-DAEMON_PIDFILE="$WORK/exim-daemon.pid"
+DAEMON_PIDFILE=/run/exim4/exim.pid   # Debian default; +arguments would log a -oP path
 stop_exim() {
     if [ -f "$DAEMON_PIDFILE" ]; then
         kill "$(cat "$DAEMON_PIDFILE")" 2>/dev/null || true
@@ -74,6 +76,8 @@ hostlist relay_from_hosts = 127.0.0.0/8
 acl_smtp_rcpt = acl_check_rcpt
 host_lookup =
 rfc1413_hosts =
+keep_environment =
+tls_advertise_hosts =
 # fast retries / give-ups so a lab run ends within minutes
 delay_warning = 2m
 ignore_bounce_errors_after = 10m
@@ -154,7 +158,8 @@ run_lab() {   # $1 = run name
     SERVER_PID=$!
     sleep 1
     kill -0 "$SERVER_PID"
-    exim4 -bd -q15s -oP "$DAEMON_PIDFILE"
+    mkdir -p /run/exim4; chown Debian-exim /run/exim4 2>/dev/null || true
+    exim4 -bd -q15s
     sleep 2
     local t0; t0=$(date +%s)
     log "run $name: workload over ${SPREAD}s"

@@ -33,6 +33,8 @@ RUN_SECONDS=${RUN_SECONDS:-600}
 SPREAD=${SPREAD:-240}
 RUNS=${RUNS:-"syslog maillog_file"}
 PY=${PYTHON:-python3}
+OUT=$(realpath -m "$OUT")
+cd /   # MTAs may log their working directory (Exim +arguments): keep it neutral
 LOGDIR=/var/log/maillog-lab     # maillog_file must live under /var (maillog_file_prefixes)
 
 log() { echo "[postfix-lab $(date -u +%H:%M:%S)] $*" >&2; }

@@ -30,6 +30,8 @@ WORK=${LAB_WORK:-/var/tmp/maillog-lab/sendmail}
 RUN_SECONDS=${RUN_SECONDS:-660}
 SPREAD=${SPREAD:-240}
 PY=${PYTHON:-python3}
+OUT=$(realpath -m "$OUT")
+cd /   # MTAs may log their working directory (Exim +arguments): keep it neutral
 
 log() { echo "[sendmail-lab $(date -u +%H:%M:%S)] $*" >&2; }
 
@@ -104,6 +106,7 @@ include(`/usr/share/sendmail/cf/m4/cf.m4')dnl
 VERSIONID(`maillog-diag lab')dnl
 OSTYPE(`debian')dnl
 define(`confDOMAIN_NAME', `mail.example.net')dnl
+define(`confPID_FILE', `/run/sendmail/mta/sendmail.pid')dnl
 define(`confBIND_OPTS', `-DNSRCH -DEFNAMES')dnl
 define(`confSERVICE_SWITCH_FILE', `/etc/mail/lab-service.switch')dnl
 define(`ALIAS_FILE', `/etc/mail/lab-aliases')dnl
