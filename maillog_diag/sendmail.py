@@ -17,6 +17,14 @@ Choices worth knowing:
   loopback `[127.0.0.1]`/`[IPv6:::1]` that Sendmail accepted with its own
   `<qid> Message accepted for delivery` is a hand-off (`Delivery.handoff`), not a delivery
   to the destination.
+* Sendmail keeps the status of hosts that just failed (in memory, and across processes
+  with `HostStatusDirectory`, on by default on Debian) and defers other mail to such a
+  host without connecting, repeating the reason it recorded. Such a `to=` line has
+  `xdelay=00:00:00` and names the relay without the ` [address]` a connection adds:
+  `relay=mx.example.com., dsn=4.0.0, stat=Deferred: Connection timed out with
+  mx.example.com.` It is marked `suspended` (like Exim's `retry time not reached`), with
+  the original reason kept. (From Sendmail's logging code and field logs; not yet
+  checked against the lab's own Sendmail log.)
 * `<newqid>: DSN: ...`, `return to sender: ...`, `sender notify: ...` and `postmaster
   notify: ...` are notices (`Notification` with the notice's queue id); one that says
   `Cannot send message for ...` is the queue lifetime running out (`Expired`).
@@ -48,6 +56,14 @@ MTA = "sendmail"
 _DELAY = re.compile(r"(?:([0-9]+)\+)?([0-9]+):([0-9]{2}):([0-9]{2})$")
 _ACCEPTED = re.compile(r"[0-9A-Za-z]{8,20} Message accepted for delivery$")
 _LOOPBACK = ("localhost", "[127.0.0.1]", "[IPv6:::1]", "localhost [127.0.0.1]")
+_CONNECTION_FAILURES = (
+    "Connection refused",
+    "Connection timed out",
+    "Connection reset",
+    "No route to host",
+    "Network is unreachable",
+    "Host is down",
+)
 _ENHANCED = re.compile(r"\b([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
 
 
@@ -186,6 +202,17 @@ class SendmailTransformer(Transformer[Token, Any]):
             m = _ENHANCED.search(reply)
             dsn = m[1] if m is not None else None
         xdelay = fields.get("xdelay")
+        # Sendmail's host status cache: a host that just failed is not tried again; the
+        # recipient is deferred at once with the cached reason. Such a line names the relay
+        # without the " [address]" of a connection and has no transmission time.
+        suspended = (
+            status is Status.DEFERRED
+            and reply is not None
+            and reply.startswith(_CONNECTION_FAILURES)
+            and relay is not None
+            and " [" not in relay
+            and xdelay == "00:00:00"
+        )
         return Delivery(
             time,
             host,
@@ -202,6 +229,7 @@ class SendmailTransformer(Transformer[Token, Any]):
             program=program,
             pid=pid,
             handoff=handoff,
+            suspended=suspended,
             also=tuple(addresses[1:]),
         )
 

@@ -163,6 +163,46 @@ def test_verdicts(parser: LineParser, stat: str, dsn: str, status: Status, reply
     assert ev.relay == "mx.example.com"
 
 
+def test_host_status_cache_deferral_is_suspended_with_the_original_reason(
+    parser: LineParser,
+) -> None:
+    tried = (
+        f"{H} sm-mta[900]: {Q}: to=<a@down.example>, delay=00:00:05, xdelay=00:00:05, "
+        "mailer=esmtp, pri=120373, relay=mx.down.example. [192.0.2.30], dsn=4.0.0, "
+        "stat=Deferred: Connection timed out with mx.down.example."
+    )
+    cached = (
+        f"{H} sm-mta[901]: j061bXn5000999: to=<b@down.example>, delay=00:00:01, "
+        "xdelay=00:00:00, mailer=esmtp, pri=120373, relay=mx.down.example., dsn=4.0.0, "
+        "stat=Deferred: Connection timed out with mx.down.example."
+    )
+    first, second = parser.parse(tried), parser.parse(cached)
+    assert isinstance(first, Delivery) and isinstance(second, Delivery)
+    assert first.suspended is False
+    assert second.suspended is True
+    assert second.reply == first.reply == "Connection timed out with mx.down.example."
+
+
+@pytest.mark.parametrize(
+    ("relay", "xdelay", "stat"),
+    [
+        ("[127.0.0.11] [127.0.0.11]", "00:00:00", "Deferred: Connection refused by [127.0.0.11]"),
+        ("mx.b.example.", "00:00:03", "Deferred: Connection refused by mx.b.example."),
+        ("mx.b.example.", "00:00:00", "Deferred: 451 4.3.0 Try later"),
+    ],
+)
+def test_real_attempts_are_not_suspended(
+    parser: LineParser, relay: str, xdelay: str, stat: str
+) -> None:
+    line = (
+        f"{H} sm-mta[900]: {Q}: to=<a@b.example>, delay=00:00:05, xdelay={xdelay}, "
+        f"mailer=esmtp, pri=1, relay={relay}, dsn=4.0.0, stat={stat}"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Delivery)
+    assert ev.suspended is False
+
+
 def test_queued_is_not_an_attempt(parser: LineParser) -> None:
     line = (
         f"{H} sm-mta[900]: {Q}: to=<bob@example.com>, delay=00:00:00, mailer=esmtp, "
