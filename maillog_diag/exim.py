@@ -101,6 +101,7 @@ _EXPIRY = (
     "have been failing for a long time",
     "after a long failure period",
 )
+_SYSLOG_PART = re.compile(r"\[([0-9]+)\\[0-9]+\] ")
 _STAMP_TAIL = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?: [+-][0-9]{4})?$"
 )
@@ -455,6 +456,13 @@ class EximDialect:
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`exim[pid]: [exim stamp] [[pid]] <id> ...` after the syslog header."""
+        split = _SYSLOG_PART.match(line, end)
+        if split is not None:
+            # Exim cuts lines too long for syslog into parts "[1\3] ", "[2\3] ", ...: the
+            # first part is read as far as it goes, the others are only counted.
+            if split[1] != "1":
+                return "exim later part of a line split for syslog"
+            end = split.end()
         m = self._lead(line, end)
         pos = m.end() if m is not None else end
         return self._message(line, line[:pos], pos)

@@ -504,6 +504,14 @@ def test_syslog_rfc3339_with_pid_selector(parser: LineParser) -> None:
     assert ev.pid == "4242"
 
 
+def test_syslog_split_lines(parser: LineParser) -> None:
+    first = f"Nov 29 12:00:03 mx1 exim[4242]: [1\\2] {S} {ID} <= ann@example.org U=ann P=local S=12"
+    ev = parser.parse(first)
+    assert isinstance(ev, Arrival) and ev.queue_id == ID
+    assert parser.parse("Nov 29 12:00:03 mx1 exim[4242]: [2\\2]  for a@b.example") is None
+    assert parser.counts.ignored_by_reason == {"exim later part of a line split for syslog": 1}
+
+
 def test_forwarded_line_without_syslog_stamp(parser: LineParser) -> None:
     ev = parser.parse(f"mail.example.com exim[3751842]: {S} {ID} Completed")
     assert isinstance(ev, Removed)
