@@ -53,9 +53,8 @@ MTA = "exim"
 MAINLOG_HOST = "localhost"
 """The host of events read from Exim's own main log, which does not name it."""
 
-# One field of a `<=` / `=>` line: KEY=value (quoted or not), the `for a b c` tail, or a
-# bare word (flags such as `K`, or the `[ip]` and `(helo)` parts of `H=`).
-_TOKEN = re.compile(r' (?:([A-Za-z][A-Za-z0-9_]*\*?)=("(?:[^"\\]|\\.)*"|[^ ]*)|for (.*)$|[^ ]+)')
+# A quoted field value (T="subject", C="250 ..."), with backslash escapes.
+_QUOTED = re.compile(r'"((?:[^"\\]+|\\.)*)"')
 # H=name (helo) [ip]:port, with the `*` Exim appends when a TLS/continued connection was used.
 _H_FIELD = re.compile(r"(?:^| )H=(?:([^ \[(][^ ]*) )?(?:\([^)]*\) )?\[([^\]]*)\](?::([0-9]+))?")
 # The old place of the host: "...: host mx.example.com [192.0.2.7]: 451 ..."
@@ -135,6 +134,7 @@ def _unquote(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=1024)
 def interval(text: str | None) -> float | None:
     """Exim's time interval (`1m2s`, `3d4h`, `0.123s`) in seconds; None if not one."""
     if not text:
@@ -149,17 +149,14 @@ def interval(text: str | None) -> float | None:
     return total if pos == len(text) else None
 
 
-def _fields(tail: str) -> tuple[dict[str, str], list[str] | None]:
-    fields: dict[str, str] = {}
-    rcpts: list[str] | None = None
-    for m in _TOKEN.finditer(tail):
-        key = m[1]
-        if key is not None:
-            if key not in fields:
-                fields[key] = m[2]
-        elif m[3] is not None:
-            rcpts = m[3].split()
-    return fields, rcpts
+def _value(text: str, key: str) -> str | None:
+    """The unquoted value after the first `key` (e.g. " S=") in `text`, up to a space."""
+    i = text.find(key)
+    if i < 0:
+        return None
+    i += len(key)
+    j = text.find(" ", i)
+    return text[i:j] if j >= 0 else text[i:]
 
 
 def _host(name: str | None, ip: str, port: str | None) -> str:
@@ -273,16 +270,27 @@ class EximTransformer(Transformer[Token, Any]):
         sender, _, tail = body[3:].partition(" ")
         if sender == "<>":
             sender = ""
-        fields, rcpts = _fields(" " + tail if tail else "")
-        h = _H_FIELD.search(tail)
+        tail = " " + tail
+        # The fields that matter, found directly (a full field scan costs 3 us a line). They
+        # all come before the quoted subject T="..." and the recipients "for a b".
+        h = _H_FIELD.search(tail) if " H=" in tail else None
         client = _host(h[1], h[2], None) if h is not None else "local"
-        size = fields.get("S")
+        size = _value(tail, " S=")
         # "id*=" (+msg_id_created): a Message-ID Exim made itself, e.g. for its bounces
-        msgid = fields.get("id") or fields.get("id*")
-        reference = fields.get("R")
+        msgid = _value(tail, " id=") or _value(tail, " id*=")
+        reference = _value(tail, " R=")
+        rest = 0
+        subject = ""
+        t = tail.find(' T="')
+        if t >= 0:
+            quoted = _QUOTED.match(tail, t + 3)
+            if quoted is not None:
+                subject = quoted[1].replace('\\"', '"')
+                rest = quoted.end()
+        f = tail.find(" for ", rest)
+        rcpts = tail[f + 5 :].split() if f >= 0 else None
         notice = None
         if reference is not None:
-            subject = _unquote(fields.get("T", ""))
             if subject.startswith("Warning:"):
                 notice = "sender delay notification"
             elif subject.startswith("Mail delivery failed") or "returning message" in subject:
@@ -320,8 +328,14 @@ class EximTransformer(Transformer[Token, Any]):
     def delivery(self, lead: str, qid: str, body: str) -> Delivery:
         time, host, pid = self._head(lead)
         recipient, orig, tail = self._recipient(body[3:])
-        fields, _ = _fields(tail)
-        confirmation = fields.get("C")
+        # Only C= and QT= are needed: found directly (a full field scan costs 5 us a line).
+        confirmation = None
+        c = tail.find(' C="')
+        if c >= 0:
+            quoted = _QUOTED.match(tail, c + 3)
+            if quoted is not None:
+                confirmation = quoted[1].replace('\\"', '"')
+        qt = tail.find(" QT=")
         return Delivery(
             time,
             host,
@@ -331,8 +345,8 @@ class EximTransformer(Transformer[Token, Any]):
             status=Status.SENT,
             orig_recipient=orig,
             relay=_relay(tail),
-            reply=_unquote(confirmation) if confirmation is not None else None,
-            delay=interval(fields.get("QT")),
+            reply=confirmation,
+            delay=interval(tail[qt + 4 :].split(" ", 1)[0]) if qt >= 0 else None,
             program=MTA,
             pid=pid,
         )
