@@ -37,6 +37,11 @@ class Dialect(Protocol):
     def parse_bare(self, line: str) -> Event | str | None:
         """A line without a syslog header (e.g. Exim's own mainlog)."""
 
+    def line_time(self, line: str) -> float | None:
+        """The time stamp of a line without a syslog header that is of this dialect's
+        shape (POSIX seconds), else None: where the log ends when its last lines are not
+        events (Exim's mainlog has no syslog header to read it from)."""
+
 
 def other_dialects(time_parser: TimeParser) -> list[Dialect]:
     """The dialects of the MTAs besides Postfix, each with its own parser instance."""

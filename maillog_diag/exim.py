@@ -47,7 +47,7 @@ from .model import (
     SessionNote,
     Status,
 )
-from .timestamps import TimeParser
+from .timestamps import BadTimestamp, TimeParser
 
 MTA = "exim"
 MAINLOG_HOST = "localhost"
@@ -264,6 +264,10 @@ class EximTransformer(Transformer[Token, Any]):
         self._last_lead = lead
         self._last_head = head
         return head
+
+    def lead_time(self, lead: str) -> float:
+        """The time of a LEAD token (see `_head`)."""
+        return self._head(lead)[0]
 
     def arrival(self, lead: str, qid: str, body: str) -> Arrival:
         time, host, _ = self._head(lead)
@@ -492,6 +496,16 @@ class EximDialect:
                 return "continuation line (indented)"
             return None
         return self._message(line, m.group(), m.end())
+
+    def line_time(self, line: str) -> float | None:
+        """The time of a mainlog line (`2026-11-29 12:00:01[.123][ +0100] ...`), else None."""
+        m = self._lead(line)
+        if m is None:
+            return None
+        try:
+            return self._transformer.lead_time(m.group())
+        except (BadTimestamp, ValueError, IndexError):
+            return None
 
     def _message(self, line: str, lead: str, pos: int) -> Event | str:
         q = self._qid(line, pos)

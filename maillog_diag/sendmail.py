@@ -49,7 +49,7 @@ from .model import (
     SessionNote,
     Status,
 )
-from .timestamps import TimeParser
+from .timestamps import BadTimestamp, TimeParser
 
 MTA = "sendmail"
 
@@ -160,6 +160,10 @@ class SendmailTransformer(Transformer[Token, Any]):
         self._last_lead = lead
         self._last_head = head
         return head
+
+    def lead_time(self, lead: str) -> float:
+        """The time of a LEAD token (see `_head`)."""
+        return self._head(lead)[0]
 
     def delivery(self, lead: str, qid: str, body: str) -> Delivery | QueueAction:
         time, host, program, pid = self._head(lead)
@@ -365,6 +369,18 @@ class SendmailDialect:
         if m is None:
             return None
         return self._message(line, m.group(), m.end())
+
+    def line_time(self, line: str) -> float | None:
+        """The time of a tagged syslog line (`<mail.info>` before the host), else None."""
+        if "<" not in line[:40]:
+            return None
+        m = self._lead(line)
+        if m is None:
+            return None
+        try:
+            return self._transformer.lead_time(m.group())
+        except (BadTimestamp, ValueError, IndexError):
+            return None
 
     def _message(self, line: str, lead: str, pos: int) -> Event | str:
         q = self._qid(line, pos)

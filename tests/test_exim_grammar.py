@@ -533,3 +533,14 @@ def test_forwarded_line_without_syslog_stamp(parser: LineParser) -> None:
 )
 def test_intervals(text: str, seconds: float | None) -> None:
     assert interval(text) == seconds
+
+
+def test_line_time_of_mainlog_lines(parser: LineParser) -> None:
+    from maillog_diag.dialects import other_dialects
+
+    exim = other_dialects(parser.time_parser)[0]
+    assert exim.line_time(f"{S}.250 +0100 [12] End queue run: pid=12") == ts(
+        "2026-11-29T12:00:01.250+01:00"
+    )
+    assert exim.line_time("Nov 29 12:00:01 mx1 postfix/smtp[1]: x") is None
+    assert exim.line_time("garbage") is None

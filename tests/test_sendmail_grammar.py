@@ -340,3 +340,12 @@ def test_unknown_message_line_is_unparsed(parser: LineParser) -> None:
 )
 def test_delays(text: str | None, seconds: float | None) -> None:
     assert delay_seconds(text) == seconds
+
+
+def test_line_time_of_tagged_lines(parser: LineParser) -> None:
+    from maillog_diag.dialects import other_dialects
+
+    sendmail = other_dialects(parser.time_parser)[1]
+    line = f"Jun 17 14:37:39 <mail.info> robin sm-mta[2794]: {Q}: x"
+    assert sendmail.line_time(line) == ts("2026-06-17T14:37:39+00:00")
+    assert sendmail.line_time("2026-11-29 12:00:01 1kXyZa-0001Ab-Cd Completed") is None
