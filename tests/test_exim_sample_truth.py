@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,37 +24,46 @@ from maillog_diag.timestamps import resolve_zone
 
 from .conftest import SAMPLE_LOGS
 
-LOG = SAMPLE_LOGS / "exim" / "mainlog"
-TRUTH = SAMPLE_LOGS / "exim" / "truth.jsonl"
-pytestmark = pytest.mark.skipif(
-    not (LOG.is_file() and TRUTH.is_file()), reason="no Exim sample log"
-)
+EXIM = SAMPLE_LOGS / "exim"
+# the default mainlog format, and a run with log_selector = +all, +millisec and log_timezone
+RUNS = [
+    (EXIM / log, EXIM / truth)
+    for log, truth in (
+        ("mainlog", "truth.jsonl"),
+        ("mainlog.millisec_tz", "truth.millisec_tz.jsonl"),
+    )
+    if (EXIM / log).is_file() and (EXIM / truth).is_file()
+]
+pytestmark = [
+    pytest.mark.skipif(not RUNS, reason="no Exim sample log"),
+    pytest.mark.parametrize(("log", "truth"), RUNS, ids=[p.name for p, _ in RUNS]),
+]
 
 
 def _epoch(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def _truth() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in TRUTH.read_text().splitlines() if line.strip()]
+def _truth(truth: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in truth.read_text().splitlines() if line.strip()]
 
 
-def _messages() -> list[Message]:
-    messages, result = collect_messages([str(LOG)], ScanOptions(zone=resolve_zone("UTC")))
+def _messages(log: Path) -> list[Message]:
+    messages, result = collect_messages([str(log)], ScanOptions(zone=resolve_zone("UTC")))
     assert result.counts.unparsed == 0
     return messages
 
 
-def test_every_line_is_read() -> None:
-    _, result = collect_messages([str(LOG)], ScanOptions(zone=resolve_zone("UTC")))
+def test_every_line_is_read(log: Path, truth: Path) -> None:
+    _, result = collect_messages([str(log)], ScanOptions(zone=resolve_zone("UTC")))
     c = result.counts
     assert c.unparsed == 0 and c.used > 0.8 * c.total
 
 
-def test_deliveries_match_what_the_server_accepted() -> None:
+def test_deliveries_match_what_the_server_accepted(log: Path, truth: Path) -> None:
     accepted: dict[tuple[str, str], float] = {}
     bounces: list[tuple[str, float]] = []
-    for r in _truth():
+    for r in _truth(truth):
         if r.get("stage") == "end_of_data" and r.get("accepted"):
             msgid = r["message_id"].strip("<>")
             for rcpt in r["accepted_rcpts"]:
@@ -64,7 +74,7 @@ def test_deliveries_match_what_the_server_accepted() -> None:
     lab = {rcpt.split("@")[1] for _, rcpt in accepted} | {rcpt.split("@")[1] for rcpt, _ in bounces}
     ours: dict[tuple[str, str], float] = {}
     our_bounces: list[tuple[str, float]] = []
-    for msg in _messages():
+    for msg in _messages(log):
         for r in msg.recipients.values():
             if r.domain not in lab or r.outcome is not Outcome.DELIVERED:
                 continue
@@ -82,16 +92,16 @@ def test_deliveries_match_what_the_server_accepted() -> None:
         assert a == b and abs(ours_t - server_t) <= 2.0
 
 
-def test_rcpt_deferrals_match_the_servers_4xx_replies() -> None:
+def test_rcpt_deferrals_match_the_servers_4xx_replies(log: Path, truth: Path) -> None:
     server = Counter(
         r["rcpt"]
-        for r in _truth()
+        for r in _truth(truth)
         if r.get("stage") == "rcpt"
         and 400 <= (r.get("code") or 0) < 500
         and "Too many recipients" not in r.get("text", "")
     )
     ours: Counter[str] = Counter()
-    for msg in _messages():
+    for msg in _messages(log):
         for r in msg.recipients.values():
             for a in r.attempts:
                 if a.status is Status.DEFERRED and a.stage == "rcpt" and not a.suspended:
@@ -99,9 +109,9 @@ def test_rcpt_deferrals_match_the_servers_4xx_replies() -> None:
     assert ours == server
 
 
-def test_retry_time_not_reached_is_counted_apart() -> None:
+def test_retry_time_not_reached_is_counted_apart(log: Path, truth: Path) -> None:
     suspended = deferred = 0
-    for msg in _messages():
+    for msg in _messages(log):
         for r in msg.recipients.values():
             for a in r.attempts:
                 if a.status is Status.DEFERRED:
@@ -109,18 +119,20 @@ def test_retry_time_not_reached_is_counted_apart() -> None:
                     suspended += a.suspended
                     if a.suspended:
                         assert a.reply is not None and "retry time not reached" in a.reply
-    lines = LOG.read_text().splitlines()
+    lines = log.read_text().splitlines()
     raw = sum(" == " in line and "retry time not reached" in line for line in lines)
     assert suspended == raw > 0
     assert deferred > suspended
 
 
-def test_giving_up_on_failing_hosts_is_expiry() -> None:
-    lines = LOG.read_text().splitlines()
+def test_giving_up_on_failing_hosts_is_expiry(log: Path, truth: Path) -> None:
+    lines = log.read_text().splitlines()
     raw = sum(
         " ** " in line
         and ("have been failing for a long time" in line or "retry timeout exceeded" in line)
         for line in lines
     )
-    expired = sum(r.outcome is Outcome.EXPIRED for m in _messages() for r in m.recipients.values())
+    expired = sum(
+        r.outcome is Outcome.EXPIRED for m in _messages(log) for r in m.recipients.values()
+    )
     assert expired == raw > 0
