@@ -223,6 +223,11 @@ class DestinationStats:
     """Deferrals for any cause other than a forced split (real attempts only)."""
     schedule: ScheduleStats = field(default_factory=ScheduleStats)
     mtas: Counter[str] = field(default_factory=Counter)
+    hourly_deferrals: Counter[int] = field(default_factory=Counter)
+    """Deferred attempts per hour (key: POSIX hour number, `int(time // 3600)`)."""
+    hourly_held: Counter[int] = field(default_factory=Counter)
+    """Delayed recipients in the queue during each hour (from their first deferral to
+    their final outcome or the end of the log), same keys."""
 
     def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
         """Add another process's figures for the same destination."""
@@ -244,6 +249,8 @@ class DestinationStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.held_times += other.held_times
         self.mtas.update(other.mtas)
+        self.hourly_deferrals.update(other.hourly_deferrals)
+        self.hourly_held.update(other.hourly_held)
         self.schedule.merge(other.schedule)
         for key, reason in other.reasons.items():
             mine = self.reasons.get(key)
@@ -324,8 +331,13 @@ class ReportBuilder:
         self.causes: dict[Cause, CauseStat] = {}
         self.held_mail: list[HeldRecipient] = []
 
-    def add(self, msg: Message) -> None:
-        """Account for one finished message."""
+    def add(self, msg: Message, carried: frozenset[str] = frozenset()) -> None:
+        """Account for one finished message.
+
+        `carried` names recipients deferred before a report's window and still queued when
+        it began (see `window.MessageFilter.clip`): they count as delayed even without a
+        deferral inside the window.
+        """
         self.messages += 1
         diagnoses: dict[str, RecipientDiagnosis] | None = None
         if any(
@@ -356,8 +368,9 @@ class ReportBuilder:
             diag = diagnoses.get(address) if diagnoses is not None else None
             if diag is not None:
                 self._diagnosis(msg, rcpt, diag, stats)
-            if not rcpt.deferrals:
+            if not rcpt.deferrals and address not in carried:
                 continue
+            _hourly(msg, rcpt, stats)
             stats.recipients_deferred += 1
             stats.deferrals += rcpt.deferrals
             if outcome is Outcome.DELIVERED:
@@ -492,7 +505,31 @@ class ReportBuilder:
             total.split_recipients += d.split_recipients
             total.split_delay_seconds += d.split_delay_seconds
             total.other_deferrals += d.other_deferrals
+            total.hourly_deferrals.update(d.hourly_deferrals)
+            total.hourly_held.update(d.hourly_held)
         return total
+
+
+MAX_HELD_HOURS = 24 * 45
+"""Hours one held recipient adds to `hourly_held` at most (a log with a broken clock
+must not make the report build millions of buckets)."""
+
+
+def _hourly(msg: Message, rcpt: Recipient, stats: DestinationStats) -> None:
+    """Add one delayed recipient to the per-hour counts of its destination."""
+    for attempt in rcpt.attempts:
+        if attempt.status is Status.DEFERRED:
+            stats.hourly_deferrals[int(attempt.time // 3600)] += 1
+    start = rcpt.first_deferred
+    end = msg.log_end if rcpt.outcome is Outcome.HELD else rcpt.final_time
+    if end is None and msg.removed_at is not None:
+        end = msg.removed_at
+    if start is None or end is None or end < start:
+        return
+    first = int(start // 3600)
+    last = min(int(end // 3600), first + MAX_HELD_HOURS)
+    for hour in range(first, last + 1):
+        stats.hourly_held[hour] += 1
 
 
 SUSPENDED_PREFIX = "delivery temporarily suspended: "

@@ -7,9 +7,13 @@ traceback). Data goes to stdout; the unparsed-line sample and errors go to stder
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
-from datetime import tzinfo
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from enum import IntEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -18,7 +22,9 @@ import typer
 
 from . import __version__
 from .analysis import ReportBuilder
-from .errors import MaillogError, UnparsableLine
+from .config import Config, ConfigError, load_config
+from .errors import InputError, MaillogError, UnparsableLine
+from .journal import journalctl_command
 from .model import Message
 from .pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
 from .render import (
@@ -36,7 +42,9 @@ from .render import (
     write_jsonl,
 )
 from .serialize import causes_dict, lines_dict, message_dict, report_dict, span_dict
-from .timestamps import resolve_zone
+from .sources import JOURNAL_INPUT, expand_inputs, total_bytes
+from .timestamps import format_time, resolve_zone
+from .window import MessageFilter, parse_moment
 
 DEFAULT_LOG = "/var/log/mail.log"
 
@@ -84,6 +92,41 @@ JobsOpt = Annotated[
         "-j",
         min=1,
         help="Processes to use (default: one per core for logs of 32 MB or more, else one).",
+    ),
+]
+RotatedOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--rotated/--no-rotated",
+        help="Also read each named file's rotations (mail.log.1, mail.log.2.gz, "
+        "mail.log-20261128, ...), oldest first, as one stream.",
+        show_default=False,
+    ),
+]
+JournalOpt = Annotated[
+    bool,
+    typer.Option(
+        "--journal",
+        help="Read the systemd journal (runs journalctl -o json with mail filters).",
+    ),
+]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help="Start of the window: yesterday, today, -24h, '3 days ago', 2026-11-28, "
+        "'2026-11-28 06:00', ISO 8601.",
+    ),
+]
+UntilOpt = Annotated[
+    str | None, typer.Option("--until", help="End of the window (same forms as --since).")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Settings file (default: /etc/maillog-diag/config.toml, then "
+        "~/.config/maillog-diag/config.toml).",
     ),
 ]
 UnparsedOpt = Annotated[
@@ -135,42 +178,174 @@ class _UnparsedSink:
             self._file.close()
 
 
-def _run(
+NOW_VAR = "MAILLOG_DIAG_NOW"
+"""An ISO 8601 moment to use as "now" (for tests and for re-running yesterday's job)."""
+
+
+def _now() -> float:
+    value = os.environ.get(NOW_VAR)
+    if not value:
+        return time.time()
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise _fail(f"{NOW_VAR}={value!r} is not an ISO 8601 time", ExitCode.USAGE) from None
+
+
+@dataclass(slots=True)
+class _Setup:
+    """What a command reads and how: resolved from options, the config file and defaults."""
+
+    names: list[str]
+    zone: tzinfo
+    window: MessageFilter
+    config: Config
+    now: float
+    journal_cmd: tuple[str, ...] | None = None
+
+
+def _setup(
     files: list[str] | None,
     *,
     tz: str | None,
+    rotated: bool | None = None,
+    journal: bool = False,
+    since: str | None = None,
+    until: str | None = None,
+    config: Path | None = None,
+    default_rotated: bool = False,
+) -> _Setup:
+    try:
+        cfg = load_config(str(config) if config is not None else None)
+    except ConfigError as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
+    zone = _zone(tz or cfg.tz)
+    now = _now()
+    try:
+        since_t = parse_moment(since, zone, now) if since else None
+        until_t = parse_moment(until, zone, now) if until else None
+    except ValueError as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from None
+    if since_t is not None and until_t is not None and since_t >= until_t:
+        raise _fail(
+            f"--since ({format_time(since_t, zone)}) is not before --until "
+            f"({format_time(until_t, zone)})",
+            ExitCode.USAGE,
+        )
+    window = MessageFilter(since_t, until_t, frozenset(cfg.exclude_domains))
+    if journal or (cfg.journal and not files):
+        if files:
+            raise _fail("--journal reads the journal: name no files with it", ExitCode.USAGE)
+        try:
+            cmd = journalctl_command(since_t, until_t)
+        except InputError as exc:
+            raise _fail(str(exc), ExitCode.INPUT) from None
+        return _Setup([JOURNAL_INPUT], zone, window, cfg, now, tuple(cmd))
+    chosen = rotated if rotated is not None else cfg.rotated
+    try:
+        names = expand_inputs(
+            files or cfg.inputs or [DEFAULT_LOG],
+            rotated=chosen if chosen is not None else default_rotated,
+        )
+    except InputError as exc:
+        raise _fail(str(exc), ExitCode.INPUT) from None
+    return _Setup(names, zone, window, cfg, now)
+
+
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+"""Inputs smaller than this are read without a progress bar."""
+
+
+@contextmanager
+def _progress(names: list[str]) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when it is a terminal and the inputs are large files."""
+    total = total_bytes(names)
+    if not sys.stderr.isatty() or total is None or total < PROGRESS_MIN_BYTES:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rate]} lines/s"),
+        TimeRemainingColumn(),
+        console=make_console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("read", total=total, rate="-")
+    started = time.monotonic()
+
+    def update(done: int, lines: int) -> None:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        bar.update(task, completed=done, rate=f"{lines / elapsed:,.0f}")
+
+    with bar:
+        yield update
+
+
+def _scan_options(
+    setup: _Setup, year: int | None, sink: _UnparsedSink, **extra: Any
+) -> ScanOptions:
+    return ScanOptions(
+        zone=setup.zone,
+        year=year,
+        on_unparsed=sink.callback,
+        journal_cmd=setup.journal_cmd,
+        window=setup.window,
+        **extra,
+    )
+
+
+def _run(
+    setup: _Setup,
+    *,
     year: int | None,
     unparsed: Path | None,
     emit: Callable[[Message], None],
     keep_lines: bool = False,
-) -> tuple[ScanResult, tzinfo]:
-    zone = _zone(tz)
+) -> ScanResult:
     sink = _UnparsedSink(unparsed)
-    options = ScanOptions(zone=zone, year=year, keep_lines=keep_lines, on_unparsed=sink.callback)
+    window = setup.window
+    target = emit
+    if window.since is not None or window.until is not None:
+
+        def target(msg: Message) -> None:
+            if window.touches(msg):
+                emit(msg)
+
     try:
-        result = scan(files or [DEFAULT_LOG], options, emit)
+        with _progress(setup.names) as progress:
+            options = _scan_options(setup, year, sink, keep_lines=keep_lines, progress=progress)
+            result = scan(setup.names, options, target)
     finally:
         sink.close()
-    return result, zone
+    return result
 
 
 def _report_run(
-    files: list[str] | None,
+    setup: _Setup,
     *,
-    tz: str | None,
     year: int | None,
     unparsed: Path | None,
     jobs: int | None,
-) -> tuple[ReportBuilder, ScanResult, tzinfo]:
-    zone = _zone(tz)
-    names = files or [DEFAULT_LOG]
+) -> tuple[ReportBuilder, ScanResult]:
+    names = setup.names
     sink = _UnparsedSink(unparsed)
-    options = ScanOptions(zone=zone, year=year, on_unparsed=sink.callback)
     try:
-        builder, result = scan_report(names, options, jobs or default_jobs(names))
+        with _progress(names) as progress:
+            options = _scan_options(setup, year, sink, progress=progress)
+            builder, result = scan_report(names, options, jobs or default_jobs(names))
     finally:
         sink.close()
-    return builder, result, zone
+    return builder, result
 
 
 def _finish(result: ScanResult, *, show_sample: bool = True) -> None:
@@ -228,13 +403,35 @@ def report(
     ] = 3,
     unparsed: UnparsedOpt = None,
     jobs: JobsOpt = None,
+    rotated: RotatedOpt = None,
+    journal: JournalOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Per destination domain: delayed, bounced, expired and held mail, held times, reasons.
 
     Example: maillog-diag report /var/log/mail.log
     """
-    builder, result, zone = _report_run(files, tz=tz, year=year, unparsed=unparsed, jobs=jobs)
-    data = report_dict(builder, result, zone, include_all=all_destinations, reasons=max(reasons, 1))
+    setup = _setup(
+        files,
+        tz=tz,
+        rotated=rotated,
+        journal=journal,
+        since=since,
+        until=until,
+        config=config,
+    )
+    builder, result = _report_run(setup, year=year, unparsed=unparsed, jobs=jobs)
+    zone = setup.zone
+    data = report_dict(
+        builder,
+        result,
+        zone,
+        include_all=all_destinations,
+        reasons=max(reasons, 1),
+        window=setup.window,
+    )
     out = sys.stdout
     chosen = fmt or (OutputFormat.TABLE if out.isatty() else OutputFormat.TEXT)
     if chosen is OutputFormat.JSON or chosen is OutputFormat.JSONL:
@@ -261,13 +458,27 @@ def why(
     ] = 5,
     unparsed: UnparsedOpt = None,
     jobs: JobsOpt = None,
+    rotated: RotatedOpt = None,
+    journal: JournalOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Causes of deferral across all destinations: counts, domains, what to do, an example.
 
     Example: maillog-diag why /var/log/mail.log
     """
-    builder, result, zone = _report_run(files, tz=tz, year=year, unparsed=unparsed, jobs=jobs)
-    data = report_dict(builder, result, zone)
+    setup = _setup(
+        files,
+        tz=tz,
+        rotated=rotated,
+        journal=journal,
+        since=since,
+        until=until,
+        config=config,
+    )
+    builder, result = _report_run(setup, year=year, unparsed=unparsed, jobs=jobs)
+    data = report_dict(builder, result, setup.zone, window=setup.window)
     data["causes"] = causes_dict(builder, domains=domains)
     if fmt in (OutputFormat.JSON, OutputFormat.JSONL):
         write_json(
@@ -307,11 +518,26 @@ def trace(
     tz: TzOpt = None,
     year: YearOpt = None,
     unparsed: UnparsedOpt = None,
+    rotated: RotatedOpt = None,
+    journal: JournalOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """The timeline of each matching message, recipient by recipient, with its log lines.
 
     Example: maillog-diag trace 4F2A31C02B9 /var/log/mail.log
     """
+    setup = _setup(
+        files,
+        tz=tz,
+        rotated=rotated,
+        journal=journal,
+        since=since,
+        until=until,
+        config=config,
+    )
+
     matches = _matches(query)
     found: list[Message] = []
 
@@ -319,7 +545,8 @@ def trace(
         if matches(msg):
             found.append(msg)
 
-    result, zone = _run(files, tz=tz, year=year, unparsed=unparsed, emit=emit, keep_lines=True)
+    result = _run(setup, year=year, unparsed=unparsed, emit=emit, keep_lines=True)
+    zone = setup.zone
     found.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
     out = sys.stdout
     if fmt is OutputFormat.JSON:
@@ -328,7 +555,7 @@ def trace(
         for m in found:
             write_jsonl(_with_lines(m, zone), out)
     else:
-        order = {name: i for i, name in enumerate(files or [DEFAULT_LOG])}
+        order = {name: i for i, name in enumerate(setup.names)}
         for m in found:
             refs = sorted(m.lines, key=lambda r: (order.get(r.source, -1), r.lineno))
             lines = [f"{ref.source}:{ref.lineno}: {ref.text}" for ref in refs]
@@ -361,13 +588,27 @@ def messages(
         ),
     ] = False,
     unparsed: UnparsedOpt = None,
+    rotated: RotatedOpt = None,
+    journal: JournalOpt = False,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """One record per message (as each message finishes), for scripts.
 
     Example: maillog-diag messages /var/log/mail.log --format jsonl
     """
+    setup = _setup(
+        files,
+        tz=tz,
+        rotated=rotated,
+        journal=journal,
+        since=since,
+        until=until,
+        config=config,
+    )
     out = sys.stdout
-    zone_holder: list[tzinfo] = [_zone(tz)]
+    zone_holder: list[tzinfo] = [setup.zone]
     collected: list[dict[str, Any]] = []
     writer = messages_csv_writer(out) if fmt is OutputFormat.CSV else None
 
@@ -389,7 +630,7 @@ def messages(
         else:
             write_jsonl(data, out)
 
-    result, _ = _run(files, tz=tz, year=year, unparsed=unparsed, emit=emit)
+    result = _run(setup, year=year, unparsed=unparsed, emit=emit)
     if fmt is OutputFormat.JSON:
         write_json(collected, out)
     _finish(result)
@@ -401,9 +642,14 @@ def stats(
     tz: TzOpt = None,
     year: YearOpt = None,
     unparsed: UnparsedOpt = None,
+    rotated: RotatedOpt = None,
+    journal: JournalOpt = False,
+    config: ConfigOpt = None,
 ) -> None:
     """Line accounting only: how many lines were used, ignored (and why), unparsed (JSON)."""
-    result, zone = _run(files, tz=tz, year=year, unparsed=unparsed, emit=lambda _m: None)
+    setup = _setup(files, tz=tz, rotated=rotated, journal=journal, config=config)
+    zone = setup.zone
+    result = _run(setup, year=year, unparsed=unparsed, emit=lambda _m: None)
     data = {
         "lines": lines_dict(result),
         "span": span_dict(result, zone),

@@ -20,8 +20,9 @@ from .correlate import Correlator
 from .errors import InputError, UnparsableLine
 from .model import LineRef, Message
 from .parsing import LineCounts, LineParser
-from .sources import read_lines
+from .sources import JOURNAL_INPUT, read_journal, read_lines
 from .timestamps import TimeParser, YearInference
+from .window import MessageFilter
 
 UNPARSED_SAMPLE = 5
 """How many unparsed lines a run keeps as a sample for stderr."""
@@ -50,6 +51,17 @@ class ScanOptions:
     partition: tuple[int, int] | None = None
     """`(k, n)`: read only the messages whose queue ids fall in partition k of n (see
     `scan_parallel`); None reads everything."""
+    journal_cmd: tuple[str, ...] | None = None
+    """The `journalctl` command the input `sources.JOURNAL_INPUT` stands for."""
+    progress: Callable[[int, int], None] | None = None
+    """Called now and then with (bytes of the inputs consumed, lines read) so far; bytes
+    are compressed bytes for compressed files, 0 for pipes."""
+    window: MessageFilter | None = None
+    """Which mail a report covers (`--since`, `--until`, left-out domains); None: all."""
+
+
+PROGRESS_EVERY = 8192
+"""Lines between two progress callbacks."""
 
 
 def scan(
@@ -68,9 +80,15 @@ def scan(
     feed = correlator.feed
     sample = result.unparsed_sample
     on_unparsed = options.on_unparsed
+    progress = options.progress
+    done_bytes = 0
+    total_lines = 0
     for name in inputs:
         try:
-            source, lines = read_lines(name)
+            if name == JOURNAL_INPUT and options.journal_cmd is not None:
+                source, lines = read_journal(options.journal_cmd)
+            else:
+                source, lines = read_lines(name)
         except InputError as exc:
             result.input_errors.append(exc)
             continue
@@ -81,6 +99,8 @@ def scan(
         try:
             for line in lines:
                 lineno += 1
+                if progress is not None and not lineno % PROGRESS_EVERY:
+                    progress(done_bytes + source.position(), total_lines + lineno)
                 try:
                     event = parse(line, label, lineno)
                 except UnparsableLine as exc:
@@ -94,6 +114,10 @@ def scan(
                     feed(event)
         except InputError as exc:
             result.input_errors.append(exc)
+        total_lines += lineno
+        done_bytes += source.size if source.size is not None else source.position()
+        if progress is not None:
+            progress(done_bytes, total_lines)
         if line:
             # The log ends at its last line, used or not: held time runs to it. (Every
             # partition of a parallel scan sees that line, so all agree.)
@@ -138,9 +162,26 @@ def input_order(inputs: Sequence[str]) -> dict[str, int]:
     return order
 
 
+def report_emitter(
+    builder: ReportBuilder, window: MessageFilter | None
+) -> Callable[[Message], None]:
+    """The callback that adds each finished message to `builder`, as `window` sees it."""
+    if window is None or window.is_open:
+        return builder.add
+    clip = window.clip
+    add = builder.add
+
+    def emit(msg: Message) -> None:
+        clipped = clip(msg)
+        if clipped is not None:
+            add(*clipped)
+
+    return emit
+
+
 def _partition_scan(inputs: list[str], options: ScanOptions) -> tuple[ReportBuilder, ScanResult]:
     builder = ReportBuilder(input_order(inputs))
-    result = scan(inputs, options, builder.add)
+    result = scan(inputs, options, report_emitter(builder, options.window))
     return builder, result
 
 
@@ -160,12 +201,15 @@ def scan_report(
     if jobs <= 1 or options.keep_lines or options.on_unparsed is not None:
         return _partition_scan(names, options)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    quiet = replace(options, progress=None)
+    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
         futures = [
-            pool.submit(_partition_scan, names, replace(options, partition=(k, jobs)))
-            for k in range(jobs)
+            pool.submit(_partition_scan, names, replace(quiet, partition=(k, jobs)))
+            for k in range(1, jobs)
         ]
-        parts = [f.result() for f in futures]
+        # The first partition runs here, so that it can report progress.
+        parts = [_partition_scan(names, replace(options, partition=(0, jobs)))]
+        parts += [f.result() for f in futures]
     builder, result = parts[0]
     order = input_order(names)
     for other_builder, other_result in parts[1:]:

@@ -25,6 +25,7 @@ from .diagnosis import diagnose
 from .model import Attempt, LineRef, Message, Recipient
 from .pipeline import ScanResult
 from .timestamps import format_time
+from .window import MessageFilter, coverage_warnings
 
 
 def _ref(ref: LineRef | None) -> str | None:
@@ -124,6 +125,41 @@ def span_dict(result: ScanResult, zone: tzinfo) -> dict[str, str | None]:
     }
 
 
+def window_dict(window: MessageFilter | None, zone: tzinfo) -> dict[str, Any]:
+    """The window the report counts: `since`, `until` (null: open), `excluded_domains`."""
+    if window is None:
+        return {"since": None, "until": None, "excluded_domains": []}
+    return {
+        "since": format_time(window.since, zone),
+        "until": format_time(window.until, zone),
+        "excluded_domains": sorted(window.exclude_domains),
+    }
+
+
+def coverage_dict(window: MessageFilter | None, result: ScanResult, zone: tzinfo) -> dict[str, Any]:
+    """Whether the log read covers the window: `complete` and `warnings` (text)."""
+    if window is None:
+        return {"complete": True, "warnings": []}
+    warnings = coverage_warnings(
+        window, result.first_time, result.last_time, lambda t: format_time(t, zone)
+    )
+    return {"complete": not warnings, "warnings": warnings}
+
+
+def hourly_list(d: DestinationStats, zone: tzinfo) -> list[dict[str, Any]]:
+    """Per hour with any delay: `hour` (its start), `deferrals`, `held` (delayed recipients
+    in the queue during that hour)."""
+    hours = sorted(set(d.hourly_deferrals) | set(d.hourly_held))
+    return [
+        {
+            "hour": format_time(h * 3600.0, zone),
+            "deferrals": d.hourly_deferrals.get(h, 0),
+            "held": d.hourly_held.get(h, 0),
+        }
+        for h in hours
+    ]
+
+
 def cause_dict(c: CauseStat, *, domains: int = 0) -> dict[str, Any]:
     """One leading cause: counts, typical retry hint, one real example."""
     seconds, kind = c.typical_hint
@@ -167,7 +203,9 @@ def schedule_dict(d: DestinationStats) -> dict[str, Any]:
     }
 
 
-def destination_dict(d: DestinationStats, reasons: int = 5) -> dict[str, Any]:
+def destination_dict(
+    d: DestinationStats, reasons: int = 5, zone: tzinfo | None = None
+) -> dict[str, Any]:
     """One destination row of the report."""
     held = d.held_summary()
     return {
@@ -200,6 +238,7 @@ def destination_dict(d: DestinationStats, reasons: int = 5) -> dict[str, Any]:
         },
         "forced_split_only": d.forced_split_only,
         "retry_schedule": schedule_dict(d),
+        "hourly": hourly_list(d, zone) if zone is not None else [],
     }
 
 
@@ -239,16 +278,19 @@ def report_dict(
     *,
     include_all: bool = False,
     reasons: int = 5,
+    window: MessageFilter | None = None,
 ) -> dict[str, Any]:
-    """The whole report: `lines`, `span`, `destinations`, and `totals`."""
+    """The whole report: `lines`, `span`, `window`, `coverage`, `destinations`, `totals`."""
     return {
         "lines": lines_dict(result),
         "span": span_dict(result, zone),
+        "window": window_dict(window, zone),
+        "coverage": coverage_dict(window, result, zone),
         "messages": builder.messages,
         "handed_off": builder.handed_off,
-        "totals": destination_dict(builder.totals(), reasons=0),
+        "totals": destination_dict(builder.totals(), reasons=0, zone=zone),
         "destinations": [
-            destination_dict(d, reasons) for d in builder.ranked(include_all=include_all)
+            destination_dict(d, reasons, zone) for d in builder.ranked(include_all=include_all)
         ],
         "held_mail": [
             held_dict(h, zone)

@@ -1,22 +1,36 @@
-"""Opening inputs: files (plain or compressed, detected by content) and standard input.
+"""Opening inputs: files (plain or compressed, detected by content), standard input, the
+systemd journal, and the expansion of globs, directories and rotated files into one
+ordered list.
 
 An input that cannot be opened or read raises `InputError` naming it; lines read before
 a fault (a truncated gzip member, say) have already been handed on and are kept.
+
+Compression is recognised by its magic bytes, never by the file name: gzip, bzip2, xz and
+zstd (through the `zstandard` package). `journalctl -o json` output (a pipe or a file) is
+recognised by its first line being a JSON object with journal fields; each record then
+becomes one syslog line with an RFC 3339 stamp (see `maillog_diag.journal`).
 """
 
 from __future__ import annotations
 
 import bz2
+import glob
 import gzip
 import io
 import lzma
 import os
+import re
+import stat
 import sys
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
+
+import zstandard
 
 from .errors import InputError
+from .journal import finish_journalctl, journal_lines, looks_like_journal, run_journalctl
 
 _MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -25,13 +39,36 @@ _MAGIC = (
     (b"\x28\xb5\x2f\xfd", "zstd"),
 )
 
+LOG_BASE_NAMES = ("mail.log", "maillog", "mainlog", "mail")
+"""The names of mail logs looked for in a directory (Debian/Ubuntu `mail.log`, RHEL and
+BSD `maillog`, Exim's `mainlog`, a bare `mail` as some setups write), with their
+rotations. `mail.err`, `mail.warn` and `mail.info` are left out: on Debian they repeat
+lines of `mail.log`, and reading both would count them twice."""
+
+_ROTATION = re.compile(
+    r"^(?P<base>.+?)"
+    r"(?:\.(?P<num>[0-9]{1,4})|-(?P<date>[0-9]{8}(?:[0-9]{2})?))?"
+    r"(?:\.(?:gz|bz2|xz|zst|zstd))?$"
+)
+"""`mail.log`, `mail.log.1`, `mail.log.2.gz`, `maillog-20261128`, `maillog-20261128.xz`
+(logrotate's `dateext`; `dateformat -%Y%m%d%H` adds the hour)."""
+
+_GLOB_CHARS = frozenset("*?[")
+
+_READ_ERRORS = (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError)
+"""What a broken compressed stream raises while being read."""
+
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One input: its display name, and the POSIX time it was last written (None for a pipe)."""
+    """One input: its display name, the POSIX time it was last written (None for a pipe),
+    and a function giving how many bytes of it (compressed bytes, for a compressed file)
+    have been consumed so far."""
 
     name: str
     mtime: float | None
+    position: Callable[[], int] = lambda: 0
+    size: int | None = None
 
 
 def _compression(head: bytes) -> str | None:
@@ -41,14 +78,16 @@ def _compression(head: bytes) -> str | None:
     return None
 
 
-def _open_binary(name: str) -> tuple[IO[bytes], float | None]:
+def _open_binary(name: str) -> tuple[IO[bytes], float | None, int | None]:
     if name == "-":
-        return sys.stdin.buffer, None
+        return sys.stdin.buffer, None, None
     try:
         if os.path.isdir(name):
             raise InputError(name, "is a directory")
         raw = open(name, "rb")  # noqa: SIM115 - closed by the caller
-        mtime = os.fstat(raw.fileno()).st_mtime
+        st = os.fstat(raw.fileno())
+        mtime = st.st_mtime
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
     except InputError:
         raise
     except FileNotFoundError:
@@ -57,14 +96,22 @@ def _open_binary(name: str) -> tuple[IO[bytes], float | None]:
         raise InputError(name, "permission denied") from None
     except OSError as exc:
         raise InputError(name, exc.strerror or str(exc)) from None
-    return raw, mtime
+    return raw, mtime, size
 
 
-def open_source(
-    name: str,
-) -> tuple[Source, IO[bytes] | gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile]:
-    """Open `name` (`-` for stdin), unwrapping gzip, bzip2 or xz compression by content."""
-    raw, mtime = _open_binary(name)
+def _position(raw: IO[bytes]) -> Callable[[], int]:
+    def position() -> int:
+        try:
+            return raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+    return position
+
+
+def open_source(name: str) -> tuple[Source, io.BufferedReader]:
+    """Open `name` (`-` for stdin), unwrapping gzip, bzip2, xz or zstd by content."""
+    raw, mtime, size = _open_binary(name)
     buffered: io.BufferedReader = (
         raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     )
@@ -73,7 +120,7 @@ def open_source(
     except OSError as exc:
         raise InputError(name, exc.strerror or str(exc)) from None
     kind = _compression(head)
-    stream: IO[bytes] | gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile
+    stream: Any
     if kind == "gzip":
         stream = gzip.GzipFile(fileobj=buffered)
     elif kind == "bzip2":
@@ -81,22 +128,33 @@ def open_source(
     elif kind == "xz":
         stream = lzma.LZMAFile(buffered)
     elif kind == "zstd":
-        raise InputError(name, "zstd-compressed input is not supported yet; decompress it first")
+        stream = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
     else:
         stream = buffered
-    return Source(name, mtime), stream
+    if not isinstance(stream, io.BufferedReader):
+        stream = io.BufferedReader(stream)
+    position = _position(raw) if name != "-" else (lambda: 0)
+    return Source(name, mtime, position, size), stream
 
 
 def read_lines(name: str) -> tuple[Source, Iterator[str]]:
-    """The source and its lines as text (without newlines; undecodable bytes replaced)."""
-    source, stream = open_source(name)
+    """The source and its lines as text (without newlines; undecodable bytes replaced).
+
+    `journalctl -o json` output is turned into syslog lines, one per journal record.
+    """
+    source, buffered = open_source(name)
+    try:
+        head = buffered.peek(4096)[:4096]
+    except _READ_ERRORS:
+        head = b""  # reading will meet the fault again, after the lines before it
+    journal = looks_like_journal(head)
 
     def lines() -> Iterator[str]:
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+        text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline=None)
+        raw_lines = (line.rstrip("\n") for line in text)
         try:
-            for line in text:
-                yield line.rstrip("\n")
-        except (OSError, EOFError, lzma.LZMAError) as exc:
+            yield from journal_lines(raw_lines) if journal else raw_lines
+        except _READ_ERRORS as exc:
             reason = str(exc) or type(exc).__name__
             raise InputError(name, f"read failed: {reason}") from None
         finally:
@@ -104,3 +162,154 @@ def read_lines(name: str) -> tuple[Source, Iterator[str]]:
                 text.close()
 
     return source, lines()
+
+
+# ---------------------------------------------------------------------------
+# Which files: globs, directories, rotations
+# ---------------------------------------------------------------------------
+
+
+def rotation_key(path: str) -> tuple[str, int, int]:
+    """Sort key putting a log's rotations oldest first and the live file last.
+
+    Files are grouped by directory and base name; within a group, date suffixes come in
+    date order, then numbered ones from the highest number down, then the base file.
+    """
+    directory, filename = os.path.split(path)
+    m = _ROTATION.match(filename)
+    assert m is not None  # the pattern matches any non-empty name
+    base = m["base"]
+    if m["date"]:
+        return (os.path.join(directory, base), 0, int(m["date"][:8]))
+    if m["num"]:
+        return (os.path.join(directory, base), 1, -int(m["num"]))
+    return (os.path.join(directory, base), 2, 0)
+
+
+def rotations_of(path: str) -> list[str]:
+    """`path` and every rotation of it in the same directory, oldest first."""
+    directory, filename = os.path.split(path)
+    directory = directory or "."
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return [path]
+    family = []
+    for entry in entries:
+        m = _ROTATION.match(entry)
+        if m is None or m["base"] != filename or entry == filename:
+            continue
+        if not (m["num"] or m["date"]):
+            continue  # `mail.log.gz` alone is not a rotation
+        full = os.path.join(os.path.dirname(path), entry)
+        if os.path.isfile(full):
+            family.append(full)
+    family.sort(key=rotation_key)
+    return [*family, path]
+
+
+def _logs_in_directory(directory: str) -> list[str]:
+    try:
+        entries = sorted(os.listdir(directory))
+    except PermissionError:
+        raise InputError(directory, "permission denied") from None
+    except OSError as exc:
+        raise InputError(directory, exc.strerror or str(exc)) from None
+    found = []
+    for entry in entries:
+        m = _ROTATION.match(entry)
+        if m is None or m["base"] not in LOG_BASE_NAMES:
+            continue
+        full = os.path.join(directory, entry)
+        if os.path.isfile(full):
+            found.append(full)
+    if not found:
+        names = ", ".join(LOG_BASE_NAMES)
+        raise InputError(directory, f"no mail log in this directory (looked for {names})")
+    found.sort(key=rotation_key)
+    return found
+
+
+def expand_inputs(args: Sequence[str], *, rotated: bool = False) -> list[str]:
+    """The files to read, in reading order, from what the user named.
+
+    * `-` is standard input, kept where it stands.
+    * A pattern with `*`, `?` or `[` that names no existing file is expanded; its matches
+      are put in rotation order (oldest first), not in name order.
+    * A directory stands for the mail logs in it (`LOG_BASE_NAMES`) with their rotations.
+    * With `rotated`, a file stands for itself preceded by its rotations (`mail.log.1`,
+      `mail.log.2.gz`, `mail.log-20261128`, ...), oldest first.
+
+    A file named twice (by a pattern and by its rotations, say) is read once. Patterns
+    that match nothing and directories without a log raise `InputError`.
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        key = path if path == "-" else os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+
+    for arg in args:
+        if arg == "-":
+            add(arg)
+            continue
+        if _GLOB_CHARS & set(arg) and not os.path.lexists(arg):
+            matches = [p for p in glob.glob(arg) if not os.path.isdir(p)]
+            if not matches:
+                raise InputError(arg, "no file matches this pattern")
+            for path in sorted(matches, key=rotation_key):
+                add(path)
+            continue
+        if os.path.isdir(arg):
+            for path in _logs_in_directory(arg):
+                add(path)
+            continue
+        for path in rotations_of(arg) if rotated else [arg]:
+            add(path)
+    return out
+
+
+def total_bytes(names: Sequence[str]) -> int | None:
+    """The size of all inputs on disk (compressed sizes), or None when one is a pipe."""
+    total = 0
+    for name in names:
+        if name == "-":
+            return None
+        try:
+            st = os.stat(name)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        total += st.st_size
+    return total
+
+
+JOURNAL_INPUT = "<journal>"
+"""The input name that stands for `journalctl` run by the tool (`--journal`)."""
+
+
+def read_journal(cmd: Sequence[str]) -> tuple[Source, Iterator[str]]:
+    """Run `journalctl` (`cmd`, see `journal.journalctl_command`) and read its records as
+    syslog lines; a failing `journalctl` ends the input with an `InputError`."""
+    try:
+        proc = run_journalctl(cmd)
+    except OSError as exc:
+        raise InputError(JOURNAL_INPUT, f"cannot run journalctl: {exc.strerror or exc}") from None
+    assert proc.stdout is not None
+    out = proc.stdout
+
+    def lines() -> Iterator[str]:
+        text = io.TextIOWrapper(out, encoding="utf-8", errors="replace", newline=None)
+        try:
+            yield from journal_lines(line.rstrip("\n") for line in text)
+        finally:
+            text.close()
+            error = finish_journalctl(proc)
+        if error is not None:
+            raise InputError(JOURNAL_INPUT, error)
+
+    return Source(JOURNAL_INPUT, None), lines()

@@ -201,7 +201,8 @@ def test_unreadable_file(runner: CliRunner, tmp_path: Path) -> None:
 def test_directory_is_an_input_error(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(tmp_path), *COMMON])
     assert result.exit_code == 3
-    assert f"{tmp_path}: is a directory" in result.stderr
+    # a directory stands for the mail logs in it (issue 5); an empty one is an input error
+    assert f"{tmp_path}: no mail log in this directory" in result.stderr
 
 
 def test_binary_junk_is_unparsed_and_exits_3(runner: CliRunner, tmp_path: Path) -> None:
