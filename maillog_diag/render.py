@@ -51,7 +51,18 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         f"{totals['recipients']}, delayed {totals['recipients_deferred']}, "
         f"still held {totals['held']}."
     )
-    return [first, second]
+    out = [first, second]
+    window = report.get("window") or {}
+    if window.get("since") or window.get("until"):
+        out.insert(
+            0,
+            f"Window: {window.get('since') or 'start of the log'} to "
+            f"{window.get('until') or 'end of the log'}",
+        )
+    if window.get("excluded_domains"):
+        out.append(f"Left out: {', '.join(window['excluded_domains'])}")
+    out += [f"Warning: {w}" for w in (report.get("coverage") or {}).get("warnings", [])]
+    return out
 
 
 _COLUMNS = (
