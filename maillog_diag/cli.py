@@ -24,8 +24,10 @@ from . import __version__
 from .analysis import ReportBuilder
 from .config import Config, ConfigError, load_config
 from .errors import InputError, MaillogError, UnparsableLine
+from .html import render_html
 from .journal import journalctl_command
 from .model import Message
+from .monitor import CheckState, Thresholds, evaluate, unknown
 from .pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
 from .render import (
     OutputFormat,
@@ -33,18 +35,20 @@ from .render import (
     message_text,
     messages_csv_writer,
     recipient_rows,
+    render_daily_text,
     render_report_csv,
     render_report_table,
     render_report_text,
     render_trace,
     render_why_text,
+    summary_line,
     write_json,
     write_jsonl,
 )
 from .serialize import causes_dict, lines_dict, message_dict, report_dict, span_dict
 from .sources import JOURNAL_INPUT, expand_inputs, total_bytes
 from .timestamps import format_time, resolve_zone
-from .window import MessageFilter, parse_moment
+from .window import MessageFilter, parse_duration, parse_moment
 
 DEFAULT_LOG = "/var/log/mail.log"
 
@@ -390,7 +394,7 @@ def report(
         typer.Option(
             "--format",
             "-f",
-            help="table (default on a terminal), text (default otherwise), json, csv.",
+            help="table (default on a terminal), text (default otherwise), json, csv, html.",
         ),
     ] = None,
     tz: TzOpt = None,
@@ -436,6 +440,8 @@ def report(
     chosen = fmt or (OutputFormat.TABLE if out.isatty() else OutputFormat.TEXT)
     if chosen is OutputFormat.JSON or chosen is OutputFormat.JSONL:
         write_json(data, out)
+    elif chosen is OutputFormat.HTML:
+        out.write(render_html(data, summary_line(data)))
     elif chosen is OutputFormat.CSV:
         render_report_csv(data, out)
     elif chosen is OutputFormat.TEXT:
@@ -443,6 +449,71 @@ def report(
     else:
         render_report_table(data, make_console(), reasons)
     _finish(result)
+
+
+@app.command()
+def daily(
+    files: FilesArg = None,
+    fmt: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="text (default), html, json.")
+    ] = OutputFormat.TEXT,
+    tz: TzOpt = None,
+    year: YearOpt = None,
+    since: Annotated[
+        str, typer.Option("--since", help="Start of the window (default: yesterday).")
+    ] = "yesterday",
+    until: Annotated[
+        str, typer.Option("--until", help="End of the window (default: today, i.e. midnight).")
+    ] = "today",
+    quiet_if_clean: Annotated[
+        bool,
+        typer.Option("--quiet-if-clean", help="Print nothing when no mail was delayed or held."),
+    ] = False,
+    reasons: Annotated[
+        int, typer.Option("--reasons", min=0, help="Reasons shown per destination.")
+    ] = 2,
+    rotated: Annotated[
+        bool | None,
+        typer.Option(
+            "--rotated/--no-rotated",
+            help="Read each file's rotations too (default: yes, yesterday's lines are "
+            "usually in mail.log.1).",
+            show_default=False,
+        ),
+    ] = None,
+    journal: JournalOpt = False,
+    config: ConfigOpt = None,
+    jobs: JobsOpt = None,
+) -> None:
+    """Yesterday's report for cron mail: summary line, table, per-hour picture, causes.
+
+    Plain text with no control characters and a fixed layout (or --format html).
+
+    Example: maillog-diag daily --quiet-if-clean
+    """
+    setup = _setup(
+        files,
+        tz=tz,
+        rotated=rotated,
+        journal=journal,
+        since=since,
+        until=until,
+        config=config,
+        default_rotated=True,
+    )
+    builder, result = _report_run(setup, year=year, unparsed=None, jobs=jobs)
+    data = report_dict(builder, result, setup.zone, reasons=max(reasons, 1), window=setup.window)
+    totals = data["totals"]
+    clean = not (totals["recipients_deferred"] or totals["held"] or totals["bounced"])
+    if not (quiet_if_clean and clean and not result.input_errors):
+        out = sys.stdout
+        if fmt is OutputFormat.HTML:
+            out.write(render_html(data, summary_line(data), "maillog-diag daily report"))
+        elif fmt in (OutputFormat.JSON, OutputFormat.JSONL):
+            write_json(data, out)
+        else:
+            render_daily_text(data, out, reasons)
+    _finish(result, show_sample=not quiet_if_clean)
 
 
 @app.command()
@@ -662,6 +733,95 @@ def stats(
     _finish(result)
 
 
+@app.command()
+def check(
+    files: FilesArg = None,
+    warn_held_age: Annotated[
+        str | None, typer.Option("--warn-held-age", help="WARNING when mail is held this long.")
+    ] = None,
+    crit_held_age: Annotated[
+        str | None, typer.Option("--crit-held-age", help="CRITICAL when mail is held this long.")
+    ] = None,
+    warn_deferred: Annotated[
+        str | None,
+        typer.Option("--warn-deferred", help="WARNING at this many deferrals in the window."),
+    ] = None,
+    crit_deferred: Annotated[
+        str | None,
+        typer.Option("--crit-deferred", help="CRITICAL at this many deferrals in the window."),
+    ] = None,
+    scope: Annotated[
+        str | None,
+        typer.Option("--scope", help="domain (default: the worst domain's deferrals) or total."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Start of the window (default: -1h).")
+    ] = None,
+    until: UntilOpt = None,
+    tz: TzOpt = None,
+    year: YearOpt = None,
+    rotated: RotatedOpt = None,
+    journal: JournalOpt = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Monitoring plugin (Nagios/Icinga): exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    Example: maillog-diag check --warn-held-age 1h --crit-held-age 4h --warn-deferred 50
+    """
+    try:
+        cfg = load_config(str(config) if config is not None else None)
+        defaults = cfg.check
+
+        def pick(value: str | None, key: str) -> str | None:
+            chosen = value if value is not None else defaults.get(key)
+            return None if chosen is None else str(chosen)
+
+        ages = [pick(warn_held_age, "warn_held_age"), pick(crit_held_age, "crit_held_age")]
+        counts = [pick(warn_deferred, "warn_deferred"), pick(crit_deferred, "crit_deferred")]
+        chosen_scope = pick(scope, "scope") or "domain"
+        if chosen_scope not in ("domain", "total"):
+            raise ValueError(f"--scope must be domain or total, not {chosen_scope!r}")
+        thresholds = Thresholds(
+            warn_held_age=None if ages[0] is None else parse_duration(ages[0]),
+            crit_held_age=None if ages[1] is None else parse_duration(ages[1]),
+            warn_deferred=None if counts[0] is None else int(counts[0]),
+            crit_deferred=None if counts[1] is None else int(counts[1]),
+            scope=chosen_scope,
+        )
+    except (ValueError, ConfigError) as exc:
+        sys.stdout.write(unknown(str(exc)) + "\n")
+        raise typer.Exit(int(CheckState.UNKNOWN)) from None
+    try:
+        setup = _setup(
+            files,
+            tz=tz,
+            rotated=rotated,
+            journal=journal,
+            since=since or pick(None, "since") or "-1h",
+            until=until,
+            config=config,
+        )
+        builder, result = _report_run(setup, year=year, unparsed=None, jobs=1)
+    except typer.Exit:
+        sys.stdout.write(unknown("cannot read the input or the options (see stderr)") + "\n")
+        raise typer.Exit(int(CheckState.UNKNOWN)) from None
+    if result.input_errors:
+        sys.stdout.write(unknown(str(result.input_errors[0])) + "\n")
+        raise typer.Exit(int(CheckState.UNKNOWN))
+    if result.counts.total and not result.counts.used and result.counts.unparsed:
+        sys.stdout.write(unknown("no line of the input could be read as an MTA log") + "\n")
+        raise typer.Exit(int(CheckState.UNKNOWN))
+    data = report_dict(builder, result, setup.zone, window=setup.window)
+    state, line = evaluate(data, thresholds)
+    sys.stdout.write(line + "\n")
+    _CHECK_RAN.append(state)
+    raise typer.Exit(int(state))
+
+
+_CHECK_RAN: list[CheckState] = []
+"""Set when `check` reached a verdict: its exit 2 is CRITICAL, not a usage error."""
+
+
 def main() -> None:
     """Console entry point: run the app; no traceback ever reaches the user."""
     try:
@@ -675,7 +835,11 @@ def main() -> None:
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(0)
-    except SystemExit:
+    except SystemExit as exc:
+        # A monitoring system reads 2 as CRITICAL: a usage error of `check` is UNKNOWN.
+        if exc.code == int(ExitCode.USAGE) and sys.argv[1:2] == ["check"] and not _CHECK_RAN:
+            sys.stdout.write(unknown("usage error (see stderr)") + "\n")
+            sys.exit(int(CheckState.UNKNOWN))
         raise
     except Exception as exc:  # the promise: one line, never a traceback
         sys.stderr.write(f"maillog-diag: internal error: {type(exc).__name__}: {exc}\n")

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from datetime import datetime
 from enum import StrEnum
 from typing import IO, Any
 
@@ -29,6 +30,7 @@ class OutputFormat(StrEnum):
     JSON = "json"
     JSONL = "jsonl"
     CSV = "csv"
+    HTML = "html"
 
 
 def _dur(value: float | None) -> str:
@@ -165,6 +167,85 @@ def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
     return out
 
 
+_CONTROL = {c: "?" for c in range(32) if c != 10} | {127: "?"} | dict.fromkeys(range(128, 160), "?")
+
+
+def plain(text: str) -> str:
+    """`text` without control characters (ANSI escapes, tabs, carriage returns become
+    `?`): log lines quoted in a report may hold anything."""
+    return text.translate(_CONTROL)
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """One line for the top of a mailed report: how many destinations delayed mail, how
+    many recipients are still held, and the worst destination with its longest held time
+    and leading cause."""
+    failing = [d for d in report["destinations"] if not d.get("forced_split_only")]
+    delayed = [d for d in failing if d["recipients_deferred"] or d["held"]]
+    held = report["totals"]["held"]
+    if not delayed and not held:
+        return "No mail was delayed."
+    n = len(delayed)
+    parts = [f"{n} destination{'s' if n != 1 else ''} delayed mail", f"{held} still held"]
+    if failing:
+        worst = failing[0]
+        cause = worst["causes"][0]["cause"] if worst.get("causes") else "cause unknown"
+        parts.append(
+            f"worst: {worst['domain']} {format_duration(worst['held_seconds']['max'])}, {cause}"
+        )
+    return "; ".join(parts)
+
+
+_LEVELS_ASCII = " .:-=+*#%@"
+_LEVELS_UNICODE = " ▁▂▃▄▅▆▇█"
+
+
+def hourly_picture(
+    report: dict[str, Any], *, unicode: bool = False, top: int = 5, width: int = 48
+) -> list[str]:
+    """Delayed and held mail per hour for the top destinations, one character per hour
+    (or per few hours, to fit `width`), scaled to each row's peak."""
+    rows = [d for d in report["destinations"] if d.get("hourly") and not d.get("forced_split_only")]
+    rows = rows[:top]
+    if not rows:
+        return []
+    hours = sorted({h["hour"] for d in rows for h in d["hourly"]})
+    stamps = [datetime.fromisoformat(h).timestamp() for h in hours]
+    first, last = int(min(stamps) // 3600), int(max(stamps) // 3600)
+    step = max(1, -(-(last - first + 1) // width))
+    columns = -(-(last - first + 1) // step)
+    levels = _LEVELS_UNICODE if unicode else _LEVELS_ASCII
+    name_width = max(len(d["domain"]) for d in rows)
+    out = [
+        "",
+        f"Per hour from {hours[0]} ({step} hour(s) per column; held recipients, then "
+        "deferrals; each row scaled to its peak):",
+    ]
+    for d in rows:
+        for key, label, name in (("held", "held ", d["domain"]), ("deferrals", "defer", "")):
+            buckets = [0] * columns
+            for h in d["hourly"]:
+                i = (int(datetime.fromisoformat(h["hour"]).timestamp() // 3600) - first) // step
+                buckets[i] = max(buckets[i], h[key])
+            peak = max(buckets)
+            chars = "".join(
+                levels[0] if v == 0 else levels[max(1, round(v / peak * (len(levels) - 1)))]
+                for v in buckets
+            )
+            out.append(f"  {name.ljust(name_width)}  {label} |{chars}| peak {peak}")
+    return out
+
+
+def render_daily_text(report: dict[str, Any], out: IO[str], reasons: int) -> None:
+    """The report for cron mail: the summary line first, then the window and accounting,
+    the per-destination table, the per-hour picture and the causes. Plain ASCII layout,
+    no control characters, the same width whatever the terminal."""
+    buf = io.StringIO()
+    render_report_text(report, buf, reasons, hourly=True)
+    out.write(plain(summary_line(report)) + "\n\n")
+    out.write(plain(buf.getvalue()))
+
+
 def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
     """The terminal report: header, the destination table, then reasons per destination."""
     for line in header_lines(report):
@@ -190,11 +271,15 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
     for d in report["destinations"]:
         table.add_row(*_row(d))
     console.print(table)
+    for line in hourly_picture(report, unicode=True):
+        console.print(Text(line), highlight=False)
     for line in detail_lines(report, reasons):
         console.print(Text(line), highlight=False)
 
 
-def render_report_text(report: dict[str, Any], out: IO[str], reasons: int) -> None:
+def render_report_text(
+    report: dict[str, Any], out: IO[str], reasons: int, *, hourly: bool = False
+) -> None:
     """A plain report of stable layout, for mail and files: fixed columns sized to their
     content, and the leading cause, last, written out in full."""
     for line in header_lines(report):
@@ -216,6 +301,8 @@ def render_report_text(report: dict[str, Any], out: IO[str], reasons: int) -> No
     out.write(fmt(_HEADS) + "\n")
     for r in rows:
         out.write(fmt(r) + "\n")
+    for line in hourly_picture(report) if hourly else []:
+        out.write(line + "\n")
     for line in detail_lines(report, reasons):
         out.write(line + "\n")
 

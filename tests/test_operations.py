@@ -1,0 +1,174 @@
+"""Running it for real: the daily cron report (plain, no control characters; HTML), the
+monitoring check (each exit status), and the config file (command line wins)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from maillog_diag.cli import app
+from maillog_diag.render import plain
+
+from .conftest import FIXTURES, SAMPLE_LOGS
+
+SMALL = str(FIXTURES / "postfix_small.log")
+ENV = {"MAILLOG_DIAG_NOW": "2026-11-30T08:15:00+00:00", "MAILLOG_DIAG_CONFIG": ""}
+COMMON = ["--tz", "UTC", "--year", "2026"]
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    res = CliRunner().invoke(app, list(args), env=env or ENV)
+    return res.exit_code, res.stdout, res.stderr
+
+
+def test_daily_is_plain_and_starts_with_the_summary(tmp_path: Path) -> None:
+    # a reply with an escape sequence and a tab: the report must not pass them on
+    log = tmp_path / "mail.log"
+    text = (FIXTURES / "postfix_small.log").read_text()
+    log.write_text(text.replace("Greylisted for", "\x1b[31mGreylisted\tfor"))
+    code, out, _ = _run("daily", str(log), *COMMON)
+    assert code == 0
+    assert not CONTROL.search(out)
+    lines = out.splitlines()
+    assert (
+        lines[0]
+        == "2 destinations delayed mail; 1 still held; worst: down.example 50m00s, connection"
+    )
+    assert lines[1] == ""
+    assert lines[2] == "Window: 2026-11-29T00:00:00+00:00 to 2026-11-30T00:00:00+00:00"
+    table = lines.index(next(line for line in lines if line.startswith("Destination")))
+    causes = lines.index("Causes by destination:")
+    per_hour = next(i for i, line in enumerate(lines) if line.startswith("Per hour from"))
+    assert table < per_hour < causes
+    assert plain("a\x1b[31mb\tc\rd\x9be\n") == "a?[31mb?c?d?e\n"
+    # stable: the same bytes whatever the terminal width
+    _, narrow, _ = _run("daily", str(log), *COMMON, env={**ENV, "COLUMNS": "40"})
+    assert narrow == out
+
+
+def test_daily_quiet_if_clean() -> None:
+    # the day after: nothing of this log is in the window, so nothing is printed
+    code, out, _ = _run(
+        "daily",
+        SMALL,
+        *COMMON,
+        "--quiet-if-clean",
+        env={**ENV, "MAILLOG_DIAG_NOW": "2026-12-05T08:00:00+00:00"},
+    )
+    assert (code, out) == (0, "")
+    code, out, _ = _run("daily", SMALL, *COMMON, "--quiet-if-clean")
+    assert code == 0 and out.startswith("2 destinations delayed mail")
+
+
+def test_html_is_self_contained_with_an_svg_chart() -> None:
+    code, out, _ = _run(
+        "report", str(SAMPLE_LOGS / "postfix" / "mail.log"), *COMMON, "--format", "html"
+    )
+    assert code == 0
+    assert out.startswith("<!DOCTYPE html>") and "<style>" in out and "<svg" in out
+    assert not re.search(r"(src|href)=|<script|<link|url\(", out)
+    code, daily_html, _ = _run("daily", SMALL, *COMMON, "--format", "html")
+    assert code == 0 and "down.example" in daily_html and "<svg" in daily_html
+
+
+def test_terminal_table_shows_the_per_hour_picture() -> None:
+    code, out, _ = _run(
+        "report", SMALL, *COMMON, "--format", "table", env={**ENV, "COLUMNS": "160"}
+    )
+    assert code == 0
+    assert "Per hour from 2026-11-29T10:00:00+00:00" in out
+    assert "down.example" in out and "held  |" in out
+
+
+@pytest.mark.parametrize(
+    ("options", "code", "status"),
+    [
+        ([], 0, "MAILLOG OK - "),
+        (["--warn-held-age", "10m", "--crit-held-age", "1h"], 1, "MAILLOG WARNING - "),
+        (["--warn-held-age", "10m", "--crit-held-age", "30m"], 2, "MAILLOG CRITICAL - "),
+        (["--warn-deferred", "2"], 1, "MAILLOG WARNING - "),
+        (["--warn-deferred", "3", "--scope", "total"], 1, "MAILLOG WARNING - "),
+        (["--warn-deferred", "3"], 0, "MAILLOG OK - "),
+        (["--crit-deferred", "4", "--scope", "total"], 2, "MAILLOG CRITICAL - "),
+        (["--warn-held-age", "soon"], 3, "MAILLOG UNKNOWN - not a duration: 'soon'"),
+    ],
+)
+def test_check_exit_codes(options: list[str], code: int, status: str) -> None:
+    got, out, _ = _run("check", SMALL, *COMMON, "--since", "yesterday", *options)
+    assert got == code
+    assert out.startswith(status) and out.count("\n") == 1
+    if code != 3:
+        text, perf = out.rstrip("\n").split(" | ")
+        for datum in perf.split():
+            assert re.fullmatch(r"[a-z_]+=[0-9.]+s?;[0-9.]*;[0-9.]*;0", datum), datum
+        assert "held=1;" in perf and "oldest_held=3000s;" in perf
+
+
+def test_check_unreadable_input_is_unknown(tmp_path: Path) -> None:
+    code, out, _ = _run("check", str(tmp_path / "missing.log"))
+    assert code == 3 and out.startswith("MAILLOG UNKNOWN - ")
+    junk = tmp_path / "junk"
+    junk.write_bytes(bytes(range(256)) * 10)
+    code, out, _ = _run("check", str(junk))
+    assert code == 3 and "no line of the input" in out
+
+
+def test_check_usage_error_is_unknown_not_critical() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "maillog_diag", "check", "--no-such-option"],
+        capture_output=True,
+        text=True,
+        env={"MAILLOG_DIAG_CONFIG": "", "PATH": "/usr/bin:/bin"},
+    )
+    assert proc.returncode == 3
+    assert proc.stdout.startswith("MAILLOG UNKNOWN - ")
+
+
+def test_config_file_settings_and_command_line_wins(tmp_path: Path) -> None:
+    conf = tmp_path / "config.toml"
+    conf.write_text(
+        f'tz = "UTC"\ninputs = ["{SMALL}"]\nexclude_domains = ["grey.example"]\n'
+        '[check]\nwarn_held_age = "10m"\ncrit_held_age = "4h"\n'
+    )
+    env = {**ENV, "MAILLOG_DIAG_CONFIG": str(conf)}
+    code, out, _ = _run("report", "--year", "2026", "--format", "json", env=env)
+    assert code == 0
+    data = json.loads(out)
+    assert {d["domain"] for d in data["destinations"]} == {"down.example", "split.example"}
+    assert data["window"]["excluded_domains"] == ["grey.example"]
+    assert data["span"]["start"] == "2026-11-29T10:00:00+00:00"  # tz from the file
+    # command line wins: another zone, and thresholds
+    code, out, _ = _run(
+        "report", "--year", "2026", "--format", "json", "--tz", "Europe/Berlin", env=env
+    )
+    assert json.loads(out)["span"]["start"] == "2026-11-29T10:00:00+01:00"
+    code, out, _ = _run("check", "--year", "2026", "--since", "yesterday", env=env)
+    assert code == 1 and out.startswith("MAILLOG WARNING")
+    code, out, _ = _run(
+        "check", "--year", "2026", "--since", "yesterday", "--warn-held-age", "2h", env=env
+    )
+    assert code == 0
+    # --config names the file explicitly
+    code, out, _ = _run("report", "--config", str(conf), "--year", "2026", "--format", "json")
+    assert code == 0 and json.loads(out)["window"]["excluded_domains"] == ["grey.example"]
+
+
+def test_bad_config_is_one_line(tmp_path: Path) -> None:
+    conf = tmp_path / "config.toml"
+    conf.write_text("colour = 'blue'\n")
+    code, _, err = _run("report", SMALL, "--config", str(conf))
+    assert (
+        code == 2
+        and err
+        == f"maillog-diag: {conf}: unknown key 'colour' (known: tz, inputs, rotated, journal, exclude_domains, check)\n"
+    )
+    conf.write_text("tz = \n")
+    code, _, err = _run("report", SMALL, "--config", str(conf))
+    assert code == 2 and err.count("\n") == 1 and "not valid TOML" in err
