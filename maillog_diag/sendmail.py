@@ -13,6 +13,8 @@ Choices worth knowing:
   waits for a queue run (a queue action, no attempt). Any other `stat=` is a failure:
   DEFERRED when `dsn=` is 4.x.x, EXPIRED for `Cannot send message for ...`, else BOUNCED.
   `delay=` (`hh:mm:ss` or `d+hh:mm:ss`) is the time since arrival.
+* The reason of a failure is the receiver's reply when Sendmail logs it (`reply=`, 8.15
+  and later), else the `stat=` text.
 * The submission queue hands mail to the local MTA: a `to=` line sent to `localhost` or
   loopback `[127.0.0.1]`/`[IPv6:::1]` that Sendmail accepted with its own
   `<qid> Message accepted for delivery` is a hand-off (`Delivery.handoff`), not a delivery
@@ -169,7 +171,11 @@ class SendmailTransformer(Transformer[Token, Any]):
         time, host, program, pid = self._head(lead)
         cut = body.find(", stat=")
         stat = body[cut + 7 :] if cut >= 0 else None
-        fields = _fields(body[:cut] if cut >= 0 else body)
+        head = body[:cut] if cut >= 0 else body
+        # Sendmail 8.15+ logs the receiver's words as "reply=" before stat= (they may hold ", ")
+        said = head.find(", reply=")
+        smtp_reply = head[said + 8 :] if said >= 0 else None
+        fields = _fields(head[:said] if said >= 0 else head)
         addresses = [_unbracket(a) for a in fields.get("to", "").split(",") if a.strip()]
         dsn = fields.get("dsn")
         relay = fields.get("relay")
@@ -195,7 +201,8 @@ class SendmailTransformer(Transformer[Token, Any]):
             status = Status.DEFERRED
             reply = stat[10:] if stat.startswith("Deferred: ") else stat
         else:
-            reply = stat
+            # "stat=User unknown" is Sendmail's summary; the receiver's reply says more
+            reply = smtp_reply or stat
             if stat.startswith("Cannot send message for"):
                 status = Status.EXPIRED
             elif dsn is not None and dsn.startswith("4"):

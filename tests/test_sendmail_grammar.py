@@ -203,6 +203,24 @@ def test_real_attempts_are_not_suspended(
     assert ev.suspended is False
 
 
+def test_failure_with_the_receivers_reply(parser: LineParser) -> None:
+    line = (
+        f"{H} sendmail[4715]: 6ATEGMFO004715: to=jo@expire.test, ctladdr=alice@sender.test (0/0), "
+        "delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30360, relay=[127.0.0.1] [127.0.0.1], "
+        "dsn=5.1.8, reply=553 5.1.8 <alice@sender.test>... Domain of sender address, really, "
+        "does not exist, stat=Data format error"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Delivery)
+    assert ev.status is Status.BOUNCED
+    assert ev.dsn == "5.1.8"
+    assert ev.relay == "[127.0.0.1]"
+    assert ev.reply == (
+        "553 5.1.8 <alice@sender.test>... Domain of sender address, really, does not exist"
+    )
+    assert ev.handoff is False
+
+
 def test_queued_is_not_an_attempt(parser: LineParser) -> None:
     line = (
         f"{H} sm-mta[900]: {Q}: to=<bob@example.com>, delay=00:00:00, mailer=esmtp, "
