@@ -10,7 +10,8 @@ Tools per MTA (``--mta``):
 
 * ``postfix``: ``wc -l`` and Python line iteration (the floors), Debian's ``pflogsumm`` (the
   anchor), ``maillog-diag report FILE --format json``.
-* ``exim``: reserved for an Exim generator and ``eximstats``; not available yet.
+* ``exim``: the same floors, Debian's ``eximstats`` (from ``exim4-base``; the anchor) and
+  ``maillog-diag report FILE --format json`` on a mainlog written by ``gen_exim.py``.
 
 Memory: *peak RSS* is ``ru_maxrss`` of the tool's process as returned by ``wait4`` (the same
 number ``/usr/bin/time -v`` prints as "Maximum resident set size"; for a process that starts
@@ -21,6 +22,7 @@ Python 3.11 standard library only.  Examples::
 
     python tools/bench/run_bench.py                      # 1M lines, 3 rounds
     python tools/bench/run_bench.py --lines 200000 --runs 5 --skip-pflogsumm
+    python tools/bench/run_bench.py --mta exim           # 1M Exim lines against eximstats
     python tools/bench/run_bench.py --json > bench.json
 """
 
@@ -210,7 +212,7 @@ def find_cli(explicit: str | None) -> tuple[list[str], str]:
     return ["maillog-diag"], "maillog-diag is not installed (pip install -e .)"
 
 
-def postfix_tools(args: argparse.Namespace) -> list[Tool]:
+def floor_tools(args: argparse.Namespace) -> list[Tool]:
     tools: list[Tool] = []
     if not args.skip_baseline:
         wc = shutil.which("wc")
@@ -232,6 +234,26 @@ def postfix_tools(args: argparse.Namespace) -> list[Tool]:
                 _check_count,
             )
         )
+    return tools
+
+
+def subject_tool(args: argparse.Namespace) -> Tool:
+    cli, missing = find_cli(args.cli)
+    if not missing:
+        probe = subprocess.run([*cli, "report", "--help"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            missing = f"'{' '.join(cli)} report --help' failed: {probe.stderr.strip()[-200:]}"
+    return Tool(
+        "maillog-diag report --format json",
+        [*cli, "report", "{file}", "--format", "json"],
+        "subject",
+        missing,
+        _check_maillog_json,
+    )
+
+
+def postfix_tools(args: argparse.Namespace) -> list[Tool]:
+    tools = floor_tools(args)
     if not args.skip_pflogsumm:
         # Debian installs it in /usr/sbin, which a user's PATH may lack.
         pf = shutil.which("pflogsumm") or shutil.which(
@@ -245,27 +267,46 @@ def postfix_tools(args: argparse.Namespace) -> list[Tool]:
                 "" if pf else "pflogsumm not found (apt-get install pflogsumm)",
             )
         )
-    cli, missing = find_cli(args.cli)
-    if not missing:
-        probe = subprocess.run([*cli, "report", "--help"], capture_output=True, text=True)
-        if probe.returncode != 0:
-            missing = f"'{' '.join(cli)} report --help' failed: {probe.stderr.strip()[-200:]}"
-    tools.append(
-        Tool(
-            "maillog-diag report --format json",
-            [*cli, "report", "{file}", "--format", "json"],
-            "subject",
-            missing,
-            _check_maillog_json,
+    tools.append(subject_tool(args))
+    return tools
+
+
+def _check_eximstats(out: Path, lines: int) -> str:
+    try:
+        text = out.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return f"no output: {exc}"
+    return "" if "Grand total summary" in text else "no 'Grand total summary' in the output"
+
+
+def exim_tools(args: argparse.Namespace) -> list[Tool]:
+    tools = floor_tools(args)
+    if not args.skip_pflogsumm:
+        # Debian's exim4-base installs it in /usr/sbin; --eximstats names another copy (e.g.
+        # extracted with dpkg-deb where installing Exim would remove another MTA).
+        es = (
+            args.eximstats
+            or shutil.which("eximstats")
+            or shutil.which("eximstats", path="/usr/sbin:/usr/local/sbin")
         )
-    )
+        tools.append(
+            Tool(
+                "eximstats",
+                [es or "eximstats", "{file}"],
+                "anchor",
+                ""
+                if es and os.access(es, os.X_OK)
+                else "eximstats not found (apt-get install exim4-base, or --eximstats PATH)",
+                _check_eximstats,
+            )
+        )
+    tools.append(subject_tool(args))
     return tools
 
 
 MTAS: dict[str, dict[str, Any]] = {
     "postfix": {"generator": HERE / "gen_postfix.py", "tools": postfix_tools},
-    # Exim: add gen_exim.py and an eximstats tool list here; the rest of the script is generic.
-    "exim": {"generator": HERE / "gen_exim.py", "tools": None},
+    "exim": {"generator": HERE / "gen_exim.py", "tools": exim_tools},
 }
 
 
@@ -310,13 +351,19 @@ def line_mix(path: Path, mta: str) -> dict[str, Any] | None:
     if cache.exists() and cache.stat().st_mtime >= path.stat().st_mtime:
         result: dict[str, Any] = json.loads(cache.read_text())
         return result
-    if mta != "postfix":
+    if mta not in ("postfix", "exim"):
         return None
     sys.path.insert(0, str(HERE))
-    import gen_postfix  # noqa: PLC0415  (the generator sits beside this script)
+    if mta == "exim":
+        import gen_exim  # noqa: PLC0415  (the generator sits beside this script)
 
+        measure_mix: Callable[[Any], dict[str, Any]] = gen_exim.line_mix
+    else:
+        import gen_postfix  # noqa: PLC0415
+
+        measure_mix = gen_postfix.line_mix
     with open(path, encoding="utf-8", errors="replace") as f:
-        mix = gen_postfix.line_mix(f)
+        mix = measure_mix(f)
     cache.write_text(json.dumps(mix, indent=1))
     return mix
 
@@ -372,6 +419,14 @@ def context(path: Path, tools: list[Tool]) -> dict[str, Any]:
             continue
         if t.name == "pflogsumm":
             ctx["pflogsumm"] = tool_version(t.argv[0], "--version")
+        elif t.name == "eximstats":
+            # "eximstats: PATH", "build: 4.96", "perl(runtime): ...": keep the build.
+            try:
+                p = subprocess.run([t.argv[0], "--version"], capture_output=True, text=True)
+                build = [w for w in p.stdout.splitlines() if w.startswith("build:")]
+                ctx["eximstats"] = build[0] if build else p.stdout.strip()[:80]
+            except OSError:
+                pass
         elif t.role == "subject":
             ctx["maillog_diag"] = tool_version(t.argv[0], "--version")
     return ctx
@@ -410,8 +465,9 @@ def summarize(results: list[Result], lines: int) -> list[dict[str, Any]]:
             row["lines_per_s"] = round(lines / wall) if wall > 0 else None
             row["peak_rss_mib"] = round(max(x.maxrss_kib for x in ok) / 1024, 1)
             row["tree_rss_mib"] = round(max(x.tree_rss_kib for x in ok) / 1024, 1)
-            if anchor_wall:
-                row["wall_vs_pflogsumm"] = round(wall / anchor_wall, 3)
+            if anchor_wall and anchor:
+                # "wall_vs_pflogsumm" for Postfix, "wall_vs_eximstats" for Exim
+                row[f"wall_vs_{anchor.tool.name}"] = round(wall / anchor_wall, 3)
         rows.append(row)
     return rows
 
@@ -428,7 +484,13 @@ def print_table(report: dict[str, Any]) -> None:
     ctx = report["context"]
     print(f"file:   {ctx['file']}  ({report['lines']} lines, {ctx['bytes'] / 1e6:.0f} MB)")
     print(f"host:   {ctx['cpus']} CPUs, Python {ctx['python']}, {ctx['platform']}")
-    vers = ", ".join(f"{k} {ctx[k]!r}" for k in ("pflogsumm", "maillog_diag") if ctx.get(k))
+    anchor = next(
+        (r["tool"] for r in report["results"] if r["role"] == "anchor"),
+        "eximstats" if report.get("mta") == "exim" else "pflogsumm",
+    )
+    vers = ", ".join(
+        f"{k} {ctx[k]!r}" for k in ("pflogsumm", "eximstats", "maillog_diag") if ctx.get(k)
+    )
     print(f"commit: {ctx.get('commit', '?')}  {vers}")
     print(
         f"load:   {report['load_before']} before, {report['load_after']} after  "
@@ -437,14 +499,15 @@ def print_table(report: dict[str, Any]) -> None:
     mix = report.get("mix")
     if mix:
         print(
-            f"mix:    {100 * mix['delivery_share']:.1f}% outbound delivery lines (smtp+error), "
+            f"mix:    {100 * mix['delivery_share']:.1f}% outbound delivery lines "
+            f"({mix.get('delivery_label', 'smtp+error')}), "
             f"{100 * mix['deferred_message_share']:.1f}% of {mix['messages']} messages deferred "
             "at least once"
         )
     print()
     hdr = (
         f"{'tool':<36}{'wall s (median)':>16}{'lines/s':>11}{'peak RSS':>11}"
-        f"{'tree RSS':>11}{'wall / pflogsumm':>18}"
+        f"{'tree RSS':>11}{'wall / ' + anchor:>18}"
     )
     print(hdr)
     print("-" * len(hdr))
@@ -455,7 +518,7 @@ def print_table(report: dict[str, Any]) -> None:
         if "wall_s" not in row:
             print(f"{row['tool']:<36}  failed: {'; '.join(row['notes'])}")
             continue
-        ratio = row.get("wall_vs_pflogsumm")
+        ratio = row.get(f"wall_vs_{anchor}")
         ratio_s = f"{ratio:.2f}x" if ratio is not None else "-"
         print(
             f"{row['tool']:<36}{row['wall_s']:>16.2f}{human(row['lines_per_s']):>11}"
@@ -465,7 +528,7 @@ def print_table(report: dict[str, Any]) -> None:
             print(f"{'':<4}note: {row['failed_runs']} failed run(s); {'; '.join(row['notes'])}")
     print()
     print(
-        "wall / pflogsumm < 1 means faster than pflogsumm.  Runs (s): "
+        f"wall / {anchor} < 1 means faster than {anchor}.  Runs (s): "
         + "; ".join(
             f"{r['tool'].split()[0]} {r['wall_all_s']}"
             for r in report["results"]
@@ -485,7 +548,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", default=str(DEFAULT_DATA))
     ap.add_argument("--file", help="benchmark this existing log instead of a generated one")
     ap.add_argument("--regen", action="store_true", help="generate the data file again")
-    ap.add_argument("--skip-pflogsumm", action="store_true")
+    ap.add_argument(
+        "--skip-pflogsumm",
+        "--skip-eximstats",
+        dest="skip_pflogsumm",
+        action="store_true",
+        help="skip the anchor (pflogsumm for Postfix, eximstats for Exim)",
+    )
+    ap.add_argument("--eximstats", help="path of eximstats (default: on PATH or in /usr/sbin)")
     ap.add_argument("--skip-baseline", action="store_true", help="skip wc -l and Python iteration")
     ap.add_argument(
         "--cli", help="path of the maillog-diag command (default: beside this Python or on PATH)"
@@ -551,7 +621,10 @@ def main(argv: list[str] | None = None) -> int:
                 "messages",
                 "programs",
                 "statuses",
+                "kinds",  # Exim: line kinds instead of programs and statuses
+                "delivery_label",
             )
+            if k in mix
         }
         if mix
         else None,
