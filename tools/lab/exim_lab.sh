@@ -52,6 +52,7 @@ cleanup() {
     stop_exim
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP   # so that a kill still runs cleanup
 
 # ---------------------------------------------------------------- install
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then

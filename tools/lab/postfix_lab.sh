@@ -48,6 +48,7 @@ cleanup() {
     if [ -f "$RSYSLOG_PIDFILE" ]; then kill "$(cat "$RSYSLOG_PIDFILE")" 2>/dev/null; rm -f "$RSYSLOG_PIDFILE"; fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP   # so that a kill still runs cleanup
 
 # ---------------------------------------------------------------- install
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then

@@ -15,7 +15,8 @@
 #
 # Sendmail waits 60 s at every start when the machine's hostname does not
 # resolve to a dotted name, so while the lab runs, /etc/hosts gets one extra
-# first line "127.0.0.1 mail.example.net <hostname>"; the original file is put
+# line "127.0.0.1 mail.example.net <hostname>", and /etc/nsswitch.conf says
+# "hosts: files" (no DNS even for libc reverse lookups); both files are put
 # back at exit.
 #
 # Usage (as root, on a disposable Debian 12 machine):
@@ -40,6 +41,7 @@ SERVER_PID=""
 RSYSLOG_PIDFILE="$WORK/rsyslogd.pid"
 MTA_PIDFILE=/run/sendmail/mta/sendmail.pid
 HOSTS_BACKUP="$WORK/hosts.orig"
+NSS_BACKUP="$WORK/nsswitch.conf.orig"
 
 stop_mta() {
     if [ -f "$MTA_PIDFILE" ]; then
@@ -53,12 +55,23 @@ cleanup() {
     stop_mta
     if [ -f "$RSYSLOG_PIDFILE" ]; then kill "$(cat "$RSYSLOG_PIDFILE")" 2>/dev/null; rm -f "$RSYSLOG_PIDFILE"; fi
     if [ -f "$HOSTS_BACKUP" ]; then cat "$HOSTS_BACKUP" > /etc/hosts; rm -f "$HOSTS_BACKUP"; fi
+    if [ -f "$NSS_BACKUP" ]; then cat "$NSS_BACKUP" > /etc/nsswitch.conf; rm -f "$NSS_BACKUP"; fi
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT HUP   # so that a kill still runs cleanup
 
 # ------------------------------------------------------------ hostname fix
 cp /etc/hosts "$HOSTS_BACKUP"
-{ echo "127.0.0.1 mail.example.net $(hostname)"; cat "$HOSTS_BACKUP"; } > /etc/hosts
+# (inserted just before the first line naming this host, so that 127.0.0.1
+# still maps back to "localhost")
+awk -v h="$(hostname)" 'BEGIN{done=0}
+    !done { for (i = 2; i <= NF; i++) if ($i == h) { print "127.0.0.1 mail.example.net " h; done=1; break } }
+    { print }
+    END { if (!done) print "127.0.0.1 mail.example.net " h }' "$HOSTS_BACKUP" > /etc/hosts
+# no DNS at all while the lab runs: libc host lookups (e.g. reverse lookups of
+# 127.0.0.x) use /etc/hosts only; restored at exit
+cp /etc/nsswitch.conf "$NSS_BACKUP"
+sed -i 's/^hosts:.*/hosts:          files/' /etc/nsswitch.conf
 
 # ---------------------------------------------------------------- install
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
@@ -105,6 +118,7 @@ divert(0)dnl
 include(`/usr/share/sendmail/cf/m4/cf.m4')dnl
 VERSIONID(`maillog-diag lab')dnl
 OSTYPE(`debian')dnl
+DOMAIN(`debian-mta')dnl
 define(`confDOMAIN_NAME', `mail.example.net')dnl
 define(`confPID_FILE', `/run/sendmail/mta/sendmail.pid')dnl
 define(`confBIND_OPTS', `-DNSRCH -DEFNAMES')dnl
@@ -120,6 +134,7 @@ define(`confTO_INITIAL', `10s')dnl
 define(`confTO_IDENT', `0')dnl
 define(`confPRIVACY_FLAGS', `authwarnings,noexpn,novrfy')dnl
 FEATURE(`nocanonify')dnl
+FEATURE(`accept_unresolvable_domains')dnl
 FEATURE(`no_default_msa')dnl
 FEATURE(`mailertable', `hash -o /etc/mail/mailertable')dnl
 FEATURE(`use_cw_file')dnl
@@ -128,9 +143,26 @@ DAEMON_OPTIONS(`Family=inet, Name=MSA-v4, Port=submission, M=Ea, Addr=127.0.0.1'
 MAILER(`local')dnl
 MAILER(`smtp')dnl
 EOF
-m4 /etc/mail/lab.mc > /etc/mail/sendmail.cf
-newaliases >/dev/null 2>&1 || sendmail -bi
 mkdir -p /var/lib/sendmail/host_status /run/sendmail/mta
+chown smmta:smmsp /var/lib/sendmail/host_status
+m4 /etc/mail/lab.mc > /etc/mail/sendmail.cf
+/usr/sbin/sendmail-mta -bi
+# the submission program (MSP, used by "sendmail -t") gets the same no-DNS treatment
+cat > /etc/mail/lab-submit.mc <<'EOF'
+divert(-1)dnl
+divert(0)dnl
+define(`_USE_ETC_MAIL_')dnl
+include(`/usr/share/sendmail/cf/m4/cf.m4')dnl
+VERSIONID(`maillog-diag lab submit')dnl
+OSTYPE(`debian')dnl
+DOMAIN(`debian-msp')dnl
+define(`confDOMAIN_NAME', `mail.example.net')dnl
+define(`confBIND_OPTS', `-DNSRCH -DEFNAMES')dnl
+define(`confSERVICE_SWITCH_FILE', `/etc/mail/lab-service.switch')dnl
+FEATURE(`nocanonify')dnl
+FEATURE(`msp', `[127.0.0.1]', `25')dnl
+EOF
+m4 /etc/mail/lab-submit.mc > /etc/mail/submit.cf
 
 start_rsyslog() {
     mkdir -p "$WORK/rsyslog-spool"
