@@ -294,11 +294,13 @@ class DestinationStats:
         return sorted(self.reasons.values(), key=lambda r: (-r.count, r.key))[:limit]
 
     def top_causes(self, limit: int = 3) -> list[CauseStat]:
-        """The leading causes (with provider and token), most deferrals first."""
+        """The leading causes (with provider and token): most deferrals by the receiver first,
+        then most repeats by the MTA."""
         return sorted(
             self.causes.values(),
             key=lambda c: (
-                -(c.count + c.suspended),
+                -c.count,
+                -c.suspended,
                 c.cause.value,
                 c.provider or "",
                 c.token or "",

@@ -162,7 +162,7 @@ def diagnose_message(msg: Message) -> dict[str, RecipientDiagnosis]:
     splits = _split_transactions(msg)
     result: dict[str, RecipientDiagnosis] = {}
     for address, rcpt in msg.recipients.items():
-        classes = [diagnose(a) for a in rcpt.attempts]
+        classes = _with_repeats(rcpt.attempts, [diagnose(a) for a in rcpt.attempts])
         diag = RecipientDiagnosis(classes, check_schedule(rcpt.attempts, classes))
         _splits(msg, rcpt, classes, splits, diag)
         for a, cls in zip(reversed(rcpt.attempts), reversed(classes), strict=True):
@@ -173,6 +173,24 @@ def diagnose_message(msg: Message) -> dict[str, RecipientDiagnosis]:
                 break
         result[address] = diag
     return result
+
+
+def _with_repeats(
+    attempts: list[Attempt], classes: list[Classification | None]
+) -> list[Classification | None]:
+    """A suspended attempt (the MTA did not try: Exim's `retry time not reached`, Postfix's
+    `delivery temporarily suspended`) repeats the recipient's last real failure; where its
+    own text names no cause of its own (local or unknown), it takes that failure's cause."""
+    last: Classification | None = None
+    out: list[Classification | None] = []
+    for attempt, cls in zip(attempts, classes, strict=True):
+        if attempt.suspended:
+            if last is not None and (cls is None or cls.cause in (Cause.LOCAL, Cause.UNKNOWN)):
+                cls = last
+        elif cls is not None and attempt.status is Status.DEFERRED:
+            last = cls
+        out.append(cls)
+    return out
 
 
 def _splits(

@@ -265,9 +265,7 @@ def held_dict(h: HeldRecipient, zone: tzinfo) -> dict[str, Any]:
 
 def causes_dict(builder: ReportBuilder, *, domains: int = 5) -> list[dict[str, Any]]:
     """Causes across all destinations, most deferrals first (the `why` view)."""
-    ordered = sorted(
-        builder.causes.values(), key=lambda c: (-(c.count + c.suspended), c.cause.value)
-    )
+    ordered = sorted(builder.causes.values(), key=lambda c: (-c.count, -c.suspended, c.cause.value))
     return [cause_dict(c, domains=domains) for c in ordered]
 
 
