@@ -31,15 +31,19 @@ from .monitor import CheckState, Thresholds, evaluate, unknown
 from .pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
 from .render import (
     OutputFormat,
+    attempt_rows,
+    attempts_csv_writer,
     make_console,
     message_text,
     messages_csv_writer,
     recipient_rows,
     render_daily_text,
+    render_messages_table,
     render_report_csv,
     render_report_table,
     render_report_text,
     render_trace,
+    render_trace_table,
     render_why_text,
     summary_line,
     write_json,
@@ -584,7 +588,8 @@ def trace(
     query: Annotated[str, typer.Argument(help="A queue id, a Message-ID or an email address.")],
     files: FilesArg = None,
     fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="text (default), json, jsonl.")
+        OutputFormat,
+        typer.Option("--format", "-f", help="text (default), table, json, jsonl, csv."),
     ] = OutputFormat.TEXT,
     tz: TzOpt = None,
     year: YearOpt = None,
@@ -625,12 +630,21 @@ def trace(
     elif fmt is OutputFormat.JSONL:
         for m in found:
             write_jsonl(_with_lines(m, zone), out)
+    elif fmt is OutputFormat.CSV:
+        writer = attempts_csv_writer(out)
+        for m in found:
+            for row in attempt_rows(message_dict(m, zone)):
+                writer.writerow(row)
     else:
         order = {name: i for i, name in enumerate(setup.names)}
+        console = make_console() if fmt is OutputFormat.TABLE else None
         for m in found:
             refs = sorted(m.lines, key=lambda r: (order.get(r.source, -1), r.lineno))
             lines = [f"{ref.source}:{ref.lineno}: {ref.text}" for ref in refs]
-            render_trace(message_dict(m, zone), lines, out)
+            if console is not None:
+                render_trace_table(message_dict(m, zone), lines, console)
+            else:
+                render_trace(message_dict(m, zone), lines, out)
         if not found:
             sys.stderr.write(f"maillog-diag: no message matches {query!r}\n")
     _finish(result)
@@ -648,7 +662,8 @@ def _with_lines(msg: Message, zone: tzinfo) -> dict[str, Any]:
 def messages(
     files: FilesArg = None,
     fmt: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="jsonl (default), json, csv, text.")
+        OutputFormat,
+        typer.Option("--format", "-f", help="jsonl (default), json, csv, text, table."),
     ] = OutputFormat.JSONL,
     tz: TzOpt = None,
     year: YearOpt = None,
@@ -691,12 +706,12 @@ def messages(
         ):
             return
         data = message_dict(msg, zone_holder[0])
-        if fmt is OutputFormat.JSON:
+        if fmt in (OutputFormat.JSON, OutputFormat.TABLE):
             collected.append(data)
         elif writer is not None:
             for row in recipient_rows(data):
                 writer.writerow(row)
-        elif fmt in (OutputFormat.TEXT, OutputFormat.TABLE):
+        elif fmt is OutputFormat.TEXT:
             out.write(message_text(data))
         else:
             write_jsonl(data, out)
@@ -704,6 +719,8 @@ def messages(
     result = _run(setup, year=year, unparsed=unparsed, emit=emit)
     if fmt is OutputFormat.JSON:
         write_json(collected, out)
+    elif fmt is OutputFormat.TABLE:
+        render_messages_table(collected, make_console())
     _finish(result)
 
 

@@ -485,3 +485,115 @@ def render_why_text(data: dict[str, Any], out: IO[str]) -> None:
             out.write(f"  example: {c['example']}\n")
         if c["example_line"]:
             out.write(f"           ({c['example_line']})\n")
+
+
+_ATTEMPT_FIELDS = (
+    "host",
+    "queue_id",
+    "message_id",
+    "address",
+    "time",
+    "status",
+    "dsn",
+    "relay",
+    "suspended",
+    "cause",
+    "provider",
+    "token",
+    "retry_hint",
+    "retry_hint_seconds",
+    "reply",
+    "line",
+)
+
+
+def attempt_rows(message: dict[str, Any]) -> Iterable[list[Any]]:
+    """Flat rows, one per attempt, for `trace --format csv`."""
+    for r in message["recipients"]:
+        for a in r["attempts"]:
+            yield [
+                message["host"],
+                message["queue_id"],
+                message["message_id"],
+                r["address"],
+                a["time"],
+                a["status"],
+                a["dsn"],
+                a["relay"],
+                a["suspended"],
+                a["cause"],
+                a["provider"],
+                a["token"],
+                a["retry_hint"],
+                a["retry_hint_seconds"],
+                a["reply"],
+                a["line"],
+            ]
+
+
+def attempts_csv_writer(out: IO[str]) -> Any:
+    """A csv writer for attempt rows with the header row already written."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(_ATTEMPT_FIELDS)
+    return writer
+
+
+def render_trace_table(message: dict[str, Any], lines: list[str], console: Console) -> None:
+    """One message's timeline as a Rich table (attempts in time order), then its log lines."""
+    fancy = console.is_terminal
+    console.print(
+        Text(
+            f"{message['mta']} {message['host']} {message['queue_id']}  "
+            f"<{message['message_id'] or ''}>  from <{message['sender'] or ''}>  "
+            f"arrived {message['arrived'] or 'unknown'}",
+            style="bold" if fancy else "",
+        )
+    )
+    table = Table(box=box.SIMPLE_HEAD if fancy else None, show_edge=False, pad_edge=False)
+    for title in ("Time", "Recipient", "Status", "DSN", "Cause", "Reply"):
+        last = title == "Reply"
+        table.add_column(title, overflow="fold" if last else "ellipsis", no_wrap=not last)
+    for r in message["recipients"]:
+        for a in r["attempts"]:
+            status = a["status"] + (" (repeat)" if a["suspended"] else "")
+            table.add_row(
+                a["time"] or "",
+                r["address"],
+                status,
+                a["dsn"] or "",
+                cause_label(a) if a["cause"] else "",
+                a["reply"] or "",
+            )
+        table.add_row(
+            "", f"= {r['outcome']}, held {format_duration(r['held_seconds'])}", "", "", "", ""
+        )
+    console.print(table)
+    for line in lines:
+        console.print(Text(line, style="dim" if fancy else ""), highlight=False)
+    console.print()
+
+
+def render_messages_table(messages: list[dict[str, Any]], console: Console) -> None:
+    """Recipients of the messages as one Rich table (for `messages --format table`)."""
+    fancy = console.is_terminal
+    table = Table(box=box.SIMPLE_HEAD if fancy else None, show_edge=False, pad_edge=False)
+    for title in ("Queue id", "Arrived", "Recipient", "Outcome", "Deferrals", "Held", "Last reply"):
+        last = title == "Last reply"
+        table.add_column(
+            title,
+            overflow="fold" if last else "ellipsis",
+            no_wrap=not last,
+            min_width=None if last else len(title),
+        )
+    for m in messages:
+        for row in recipient_rows(m):
+            table.add_row(
+                str(row[1]),
+                str(row[4] or ""),
+                str(row[5]),
+                str(row[7]),
+                str(row[8]),
+                format_duration(row[11]),
+                str(row[12] or ""),
+            )
+    console.print(table)

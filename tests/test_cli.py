@@ -243,3 +243,28 @@ def test_stats_lists_ignored_reasons(runner: CliRunner) -> None:
     result = runner.invoke(app, ["stats", SMALL, *COMMON])
     data = json.loads(result.stdout)
     assert data["ignored_by_reason"] == {"postfix/smtpd inbound session": 2, "postfix/anvil": 1}
+
+
+def test_trace_csv_one_row_per_attempt(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["trace", "carol@split.example", SMALL, *COMMON, "--format", "csv"])
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["status"], r["cause"], r["dsn"]) for r in rows] == [
+        ("deferred", "forced_split", "4.5.3"),
+        ("sent", "", "2.0.0"),
+    ]
+    assert rows[0]["line"].endswith("postfix_small.log:7")
+
+
+def test_trace_and_messages_table_formats(runner: CliRunner) -> None:
+    trace = runner.invoke(
+        app, ["trace", "4A1B2C3D4E", SMALL, *COMMON, "--format", "table"], env={"COLUMNS": "200"}
+    )
+    assert trace.exit_code == 0
+    assert "dave@grey.example" in trace.stdout and "greylisting" in trace.stdout
+    assert "\x1b[" not in trace.stdout
+    listing = runner.invoke(
+        app, ["messages", SMALL, *COMMON, "--format", "table"], env={"COLUMNS": "200"}
+    )
+    assert listing.exit_code == 0
+    assert "ops@down.example" in listing.stdout and "held" in listing.stdout
