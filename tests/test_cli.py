@@ -249,6 +249,12 @@ def test_trace_csv_one_row_per_attempt(runner: CliRunner) -> None:
     result = runner.invoke(app, ["trace", "carol@split.example", SMALL, *COMMON, "--format", "csv"])
     assert result.exit_code == 0
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {r["address"] for r in rows} == {
+        "bob@split.example",
+        "carol@split.example",
+        "dave@grey.example",
+    }
+    rows = [r for r in rows if r["address"] == "carol@split.example"]
     assert [(r["status"], r["cause"], r["dsn"]) for r in rows] == [
         ("deferred", "forced_split", "4.5.3"),
         ("sent", "", "2.0.0"),
