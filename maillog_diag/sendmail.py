@@ -13,20 +13,22 @@ Choices worth knowing:
   waits for a queue run (a queue action, no attempt). Any other `stat=` is a failure:
   DEFERRED when `dsn=` is 4.x.x, EXPIRED for `Cannot send message for ...`, else BOUNCED.
   `delay=` (`hh:mm:ss` or `d+hh:mm:ss`) is the time since arrival.
-* The reason of a failure is the receiver's reply when Sendmail logs it (`reply=`, 8.15
-  and later), else the `stat=` text.
+* The reason of a failure or deferral is the receiver's reply when Sendmail logs it
+  (`reply=`, 8.15 and later: `stat=` repeats it but may be cut short), else the `stat=`
+  text.
 * The submission queue hands mail to the local MTA: a `to=` line sent to `localhost` or
   loopback `[127.0.0.1]`/`[IPv6:::1]` that Sendmail accepted with its own
   `<qid> Message accepted for delivery` is a hand-off (`Delivery.handoff`), not a delivery
   to the destination.
 * Sendmail keeps the status of hosts that just failed (in memory, and across processes
-  with `HostStatusDirectory`, on by default on Debian) and defers other mail to such a
-  host without connecting, repeating the reason it recorded. Such a `to=` line has
-  `xdelay=00:00:00` and names the relay without the ` [address]` a connection adds:
-  `relay=mx.example.com., dsn=4.0.0, stat=Deferred: Connection timed out with
-  mx.example.com.` It is marked `suspended` (like Exim's `retry time not reached`), with
-  the original reason kept. (From Sendmail's logging code and field logs; not yet
-  checked against the lab's own Sendmail log.)
+  with `HostStatusDirectory`) and defers other mail to such a host without connecting.
+  Such a `to=` line has `xdelay=00:00:00` and names the relay without the ` [address]` a
+  connection adds; its `stat=` repeats a connection failure
+  (`relay=[192.0.2.11], dsn=4.4.1, stat=Deferred: Connection refused by [192.0.2.11]`)
+  or is a bare `stat=Deferred` when the host had answered with an error. It is marked
+  `suspended` (like Exim's `retry time not reached`), and its reason is the original one:
+  the one it repeats, or the last one logged for that relay. (Shapes from Sendmail 8.17.1
+  in the lab.)
 * `<newqid>: DSN: ...`, `return to sender: ...`, `sender notify: ...` and `postmaster
   notify: ...` are notices (`Notification` with the notice's queue id); one that says
   `Cannot send message for ...` is the queue lifetime running out (`Expired`).
@@ -136,6 +138,8 @@ class SendmailTransformer(Transformer[Token, Any]):
         self._time_parser = time_parser
         self._last_lead = ""
         self._last_head: tuple[float, str, str, str] = (0.0, "", "", "")
+        self._host_reasons: dict[str, str] = {}
+        """The last reason each relay gave when connected (for host status cache lines)."""
 
     @property
     def time_parser(self) -> TimeParser:
@@ -146,6 +150,7 @@ class SendmailTransformer(Transformer[Token, Any]):
     def time_parser(self, value: TimeParser) -> None:
         self._time_parser = value
         self._last_lead = ""
+        self._host_reasons.clear()
 
     def _head(self, lead: str) -> tuple[float, str, str, str]:
         """`(seconds, host, program, pid)` from the LEAD token; the last one is remembered."""
@@ -166,6 +171,34 @@ class SendmailTransformer(Transformer[Token, Any]):
     def lead_time(self, lead: str) -> float:
         """The time of a LEAD token (see `_head`)."""
         return self._head(lead)[0]
+
+    def _host_status(
+        self, relay: str, xdelay: str | None, reply: str | None
+    ) -> tuple[bool, str | None]:
+        """`(suspended, reason)` of a deferral, minding Sendmail's host status cache.
+
+        A host that just failed is not tried again for a while: other recipients for it are
+        deferred at once from the cached status. Such a line names the relay without the
+        ` [address]` a connection adds and has `xdelay=00:00:00`; its `stat=` repeats a
+        connection failure (`Deferred: Connection refused by [192.0.2.11]`) or is a bare
+        `Deferred` when the host had answered with an error: the reason is then the one
+        last logged for that relay.
+        """
+        name, sep, _ = relay.partition(" [")
+        if sep:  # a connection was made: remember what the host said
+            if reply is not None and reply != "Deferred":
+                if len(self._host_reasons) > 10000:
+                    self._host_reasons.clear()
+                self._host_reasons[name] = reply
+            return False, reply
+        if xdelay != "00:00:00":
+            return False, reply
+        known = self._host_reasons.get(name)
+        if reply is None or reply == "Deferred":
+            return True, known or reply
+        if reply.startswith(_CONNECTION_FAILURES) or reply == known:
+            return True, reply
+        return False, reply
 
     def delivery(self, lead: str, qid: str, body: str) -> Delivery | QueueAction:
         time, host, program, pid = self._head(lead)
@@ -199,7 +232,8 @@ class SendmailTransformer(Transformer[Token, Any]):
             )
         elif stat.startswith("Deferred"):
             status = Status.DEFERRED
-            reply = stat[10:] if stat.startswith("Deferred: ") else stat
+            # stat= may be cut short in the log; reply= (when logged) is whole
+            reply = smtp_reply or (stat[10:] if stat.startswith("Deferred: ") else stat)
         else:
             # "stat=User unknown" is Sendmail's summary; the receiver's reply says more
             reply = smtp_reply or stat
@@ -213,17 +247,9 @@ class SendmailTransformer(Transformer[Token, Any]):
             m = _ENHANCED.search(reply)
             dsn = m[1] if m is not None else None
         xdelay = fields.get("xdelay")
-        # Sendmail's host status cache: a host that just failed is not tried again; the
-        # recipient is deferred at once with the cached reason. Such a line names the relay
-        # without the " [address]" of a connection and has no transmission time.
-        suspended = (
-            status is Status.DEFERRED
-            and reply is not None
-            and reply.startswith(_CONNECTION_FAILURES)
-            and relay is not None
-            and " [" not in relay
-            and xdelay == "00:00:00"
-        )
+        suspended = False
+        if status is Status.DEFERRED and relay is not None:
+            suspended, reply = self._host_status(relay, xdelay, reply)
         return Delivery(
             time,
             host,

@@ -183,6 +183,44 @@ def test_host_status_cache_deferral_is_suspended_with_the_original_reason(
     assert second.reply == first.reply == "Connection timed out with mx.down.example."
 
 
+def test_host_status_cache_bare_deferred_gets_the_hosts_last_reason(parser: LineParser) -> None:
+    tried = (
+        f"{H} sm-mta[6394]: 6ATEHmDM006392: to=<gus@busy.test>, delay=00:00:00, "
+        "xdelay=00:00:00, mailer=esmtp, pri=30482, relay=[127.0.0.10] [127.0.0.10], "
+        "dsn=4.5.0, reply=421 4.3.2 Service not available, closing transmission channel, "
+        "stat=Deferred: 421 4.3.2 Service not available, closing transmission channel"
+    )
+    cached = (
+        f"{H} sm-mta[6467]: 6ATEHmDM006399: to=<gil@busy.test>, delay=00:00:06, "
+        "xdelay=00:00:00, mailer=esmtp, pri=120482, relay=[127.0.0.10], dsn=4.5.0, "
+        "stat=Deferred"
+    )
+    first, second = parser.parse(tried), parser.parse(cached)
+    assert isinstance(first, Delivery) and isinstance(second, Delivery)
+    assert not first.suspended and second.suspended
+    assert (
+        second.reply
+        == first.reply
+        == ("421 4.3.2 Service not available, closing transmission channel")
+    )
+
+
+def test_lab_connection_refused_then_cached(parser: LineParser) -> None:
+    lines = [
+        f"{H} sm-mta[6221]: 6ATEHhx1006219: to=<hal@down.test>, delay=00:00:00, "
+        "xdelay=00:00:00, mailer=esmtp, pri=30489, relay=[127.0.0.11] [127.0.0.11], "
+        "dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.11]",
+        f"{H} sm-mta[6225]: 6ATEHh9H006223: to=<hank@down.test>, delay=00:00:00, "
+        "xdelay=00:00:00, mailer=esmtp, pri=30547, relay=[127.0.0.11], dsn=4.4.1, "
+        "stat=Deferred: Connection refused by [127.0.0.11]",
+    ]
+    events = [parser.parse(line) for line in lines]
+    assert [isinstance(e, Delivery) and e.suspended for e in events] == [False, True]
+    assert all(
+        isinstance(e, Delivery) and e.reply == "Connection refused by [127.0.0.11]" for e in events
+    )
+
+
 @pytest.mark.parametrize(
     ("relay", "xdelay", "stat"),
     [
@@ -219,6 +257,23 @@ def test_failure_with_the_receivers_reply(parser: LineParser) -> None:
         "553 5.1.8 <alice@sender.test>... Domain of sender address, really, does not exist"
     )
     assert ev.handoff is False
+
+
+def test_deferral_reason_from_the_whole_reply_not_the_cut_stat(parser: LineParser) -> None:
+    line = (
+        f"{H} sm-mta[6033]: 6ATEHQPk006031: to=<jo@expire.test>, delay=00:00:00, "
+        "xdelay=00:00:00, mailer=esmtp, pri=30490, relay=[127.0.0.13] [127.0.0.13], dsn=4.2.2, "
+        "reply=450 4.2.2 <jo@expire.test>: Recipient address rejected: Mailbox over quota, "
+        "try again later, stat=Deferred: 450 4.2.2 <jo@expire.test>: Recipient addres"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Delivery)
+    assert ev.status is Status.DEFERRED
+    assert ev.reply == (
+        "450 4.2.2 <jo@expire.test>: Recipient address rejected: Mailbox over quota, "
+        "try again later"
+    )
+    assert ev.relay == "[127.0.0.13]"
 
 
 def test_queued_is_not_an_attempt(parser: LineParser) -> None:
