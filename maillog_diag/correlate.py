@@ -191,8 +191,11 @@ class Correlator:
                 self._close_without_removal(msg, t)
         elif isinstance(event, Notification):
             msg.notifications.append((t, event.kind, event.new_queue_id))
-            if msg.mta in NO_REMOVAL_LINE and self._all_final(msg):
-                self._close_without_removal(msg, t)
+            if msg.mta in NO_REMOVAL_LINE:
+                if event.new_queue_id is not None:
+                    self._notice_message(event, event.new_queue_id)
+                if self._all_final(msg):
+                    self._close_without_removal(msg, t)
         elif isinstance(event, Rejected):
             msg.rejected = event.reason
         elif isinstance(event, SessionNote):
@@ -263,6 +266,21 @@ class Correlator:
         if msg.nrcpt is None or len(msg.recipients) < msg.nrcpt:
             return False
         return all(r.outcome is not None for r in msg.recipients.values())
+
+    def _notice_message(self, event: Notification, queue_id: str) -> None:
+        """The notice (bounce, delay warning) an MTA without removal lines just queued: it
+        arrives now, from the null sender, for one recipient. Sendmail logs no `from=` for
+        the notices it makes, so without this the notice would have no arrival and would
+        stay open to the end of the log."""
+        key = (event.host, queue_id)
+        if key in self._open:
+            return
+        self._closed_recently.pop(key, None)
+        notice = self._message(event, queue_id)
+        notice.arrived = event.time
+        notice.arrival_seen = True
+        notice.sender = ""
+        notice.nrcpt = 1
 
     def _close_without_removal(self, msg: Message, t: float) -> None:
         """Close a message of an MTA that logs no removal: it is done (see NO_REMOVAL_LINE)."""

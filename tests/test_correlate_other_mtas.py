@@ -151,3 +151,18 @@ def test_postfix_is_not_closed_without_its_removal_line() -> None:
     assert out == []
     c.feed(Removed(2.0, "mx1", "postfix", "ABC123"))
     assert len(out) == 1 and out[0].removed_at == 2.0
+
+
+def test_sendmail_notice_message_arrives_with_the_notice_and_closes_when_delivered() -> None:
+    out, c = run(
+        sm_arrival(0.0, "Q1", 1),
+        sm_delivery(1.0, "Q1", "a@b.example", Status.BOUNCED),
+        Notification(
+            1.0, "mx1", "sendmail", "Q1", kind="sender non-delivery notification", new_queue_id="Q2"
+        ),
+        sm_delivery(2.0, "Q2", "s@x.example", Status.SENT),
+    )
+    assert [m.queue_id for m in out] == ["Q1", "Q2"]
+    notice = out[1]
+    assert (notice.arrived, notice.arrival_seen, notice.sender) == (1.0, True, "")
+    assert notice.removed_at == 2.0
