@@ -338,8 +338,10 @@ class ReportBuilder:
 
         `carried` names recipients deferred before a report's window and still queued when
         it began (see `window.MessageFilter.clip`): they count as delayed even without a
-        deferral inside the window.
+        deferral inside the window. `messages` counts messages with at least one recipient.
         """
+        if not msg.recipients:
+            return
         self.messages += 1
         diagnoses: dict[str, RecipientDiagnosis] | None = None
         if any(

@@ -179,7 +179,7 @@ class LineParser:
         counts.total += 1
         head = self._head(line)
         if self._partition is not None:
-            mine = self._mine(head)
+            mine = self._mine(line, head)
             if mine is not True:
                 counts.total -= 1
                 if mine is None:  # a session line without queue id: needed, counted elsewhere
@@ -246,13 +246,23 @@ class LineParser:
         counts.used += 1
         return event
 
-    def _mine(self, head: re.Match[str] | None) -> bool | None:
+    def _mine(self, line: str, head: re.Match[str] | None) -> bool | None:
         """In a partition: True for a line this partition owns; False for another's;
-        None for a Postfix line without a queue id that every partition must see."""
+        None for a Postfix line without a queue id that every partition must see.
+
+        Other MTAs' lines are shared out by their message id too (Exim's own mainlog, or the
+        first word after the program name of a syslog line); lines without one, and lines
+        of unknown programs, belong to the first partition."""
         assert self._partition is not None
         k, n = self._partition
-        if head is None or head["postfix"] is None:
-            return k == 0  # other MTAs and unknown lines: the first partition reads them all
+        if head is None:
+            bare = _BARE_EXIM_ID.match(line)
+            return k == 0 if bare is None else partition_of(bare[1], n) == k
+        if head["postfix"] is None:
+            if head["other"] not in self._by_program:
+                return k == 0
+            word = _OTHER_ID.match(line, head.end())
+            return k == 0 if word is None else partition_of(word[1], n) == k
         qid = head["qid"]
         if qid is None:
             if k == 0:
@@ -283,9 +293,14 @@ class LineParser:
             self._partition = partition
 
     def line_time(self, line: str) -> float | None:
-        """The time stamp of a syslog line (POSIX seconds), or None."""
+        """The time stamp of a line (POSIX seconds), or None: a syslog header, else a
+        dialect's own (Exim's mainlog)."""
         head = self._head(line)
         if head is None:
+            for dialect in self._dialects:
+                when = dialect.line_time(line)
+                if when is not None:
+                    return when
             return None
         try:
             stamp = head["header"][:-1].rpartition(" ")[0].rstrip()
@@ -305,6 +320,15 @@ class LineParser:
     def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
         self.counts.unparsed += 1
         return UnparsableLine(source, lineno, line, why)
+
+
+# Exim's mainlog: stamp, optional milliseconds, zone and [pid], then the message id.
+_BARE_EXIM_ID = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?(?: [+-][0-9]{4})?"
+    r"(?: \[[0-9]+\])? ([0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) "
+)
+# After another MTA's program name: a Sendmail queue id ("5ATA05cc001005:") or an Exim id.
+_OTHER_ID = re.compile(r"([0-9A-Za-z][0-9A-Za-z-]{7,24})[: ]")
 
 
 def partition_of(queue_id: str, n: int) -> int:

@@ -292,7 +292,9 @@ def report_dict(
         ],
         "held_mail": [
             held_dict(h, zone)
-            for h in sorted(builder.held_mail, key=lambda h: (h.since or 0.0, h.address))
+            for h in sorted(
+                builder.held_mail, key=lambda h: (h.since or 0.0, h.address, h.host, h.queue_id)
+            )
         ],
         "causes": causes_dict(builder),
     }

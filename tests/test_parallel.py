@@ -39,6 +39,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _cases(generated: Path) -> list[list[str]]:
     cases = [[str(generated)], [str(FIXTURES / "postfix_small.log"), str(generated)]]
     cases.append([str(SAMPLE_LOGS / "postfix" / "mail.log")])
+    cases.append([str(FIXTURES / "exim_small.log"), str(FIXTURES / "sendmail_small.log")])
+    for other in (SAMPLE_LOGS / "exim" / "mainlog", SAMPLE_LOGS / "sendmail" / "maillog"):
+        if other.is_file():
+            cases.append([str(other)])
+    exim_corpus = CORPUS / "exim" / "AzatotEnikeev--ParsMailLog--data_out.log"
+    if exim_corpus.is_file():
+        cases.append([str(exim_corpus)])
     kdent = sorted((CORPUS / "postfix").glob("kdent--*.log"))
     if kdent:
         cases.append([str(p) for p in kdent])
