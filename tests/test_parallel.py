@@ -40,9 +40,8 @@ def _cases(generated: Path) -> list[list[str]]:
     cases = [[str(generated)], [str(FIXTURES / "postfix_small.log"), str(generated)]]
     cases.append([str(SAMPLE_LOGS / "postfix" / "mail.log")])
     cases.append([str(FIXTURES / "exim_small.log"), str(FIXTURES / "sendmail_small.log")])
-    for other in (SAMPLE_LOGS / "exim" / "mainlog", SAMPLE_LOGS / "sendmail" / "maillog"):
-        if other.is_file():
-            cases.append([str(other)])
+    others = (SAMPLE_LOGS / "exim" / "mainlog", SAMPLE_LOGS / "sendmail" / "maillog")
+    cases.extend([str(other)] for other in others if other.is_file())
     exim_corpus = CORPUS / "exim" / "AzatotEnikeev--ParsMailLog--data_out.log"
     if exim_corpus.is_file():
         cases.append([str(exim_corpus)])
