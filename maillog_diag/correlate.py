@@ -79,6 +79,8 @@ class Correlator:
         self._open: dict[tuple[str, str], Message] = {}
         self._pending: dict[tuple[str, str], list[SessionNote]] = {}
         self._closed_recently: dict[tuple[str, str], float] = {}
+        self._notices: dict[tuple[str, str], float] = {}
+        """Queue ids of notices announced by their parent (MTAs in NO_REMOVAL_LINE)."""
         self._events = 0
         self.last_time: float | None = None
         self.first_time: float | None = None
@@ -141,6 +143,10 @@ class Correlator:
                 # The queue id was reused and we missed the old message's removal.
                 self._close(old, end_of_log=False)
         msg = self._message(event, qid)
+        if self._notices:
+            noticed = self._notices.pop((event.host, qid), None)
+            if noticed is not None:
+                self._notice_message(msg, noticed)
         if t > msg.last_seen:
             msg.last_seen = t
         if self._keep_lines and event.ref is not None:
@@ -183,6 +189,12 @@ class Correlator:
             self._close(msg, end_of_log=False)
         elif isinstance(event, Expired):
             msg.expired_at = t
+            if event.notice_queue_id is not None:
+                msg.notifications.append(
+                    (t, "sender non-delivery notification", event.notice_queue_id)
+                )
+                if msg.mta in NO_REMOVAL_LINE:
+                    self._notices[(event.host, event.notice_queue_id)] = t
             for rcpt in msg.recipients.values():
                 if rcpt.outcome is None:
                     rcpt.outcome = Outcome.EXPIRED
@@ -193,7 +205,7 @@ class Correlator:
             msg.notifications.append((t, event.kind, event.new_queue_id))
             if msg.mta in NO_REMOVAL_LINE:
                 if event.new_queue_id is not None:
-                    self._notice_message(event, event.new_queue_id)
+                    self._notices[(event.host, event.new_queue_id)] = t
                 if self._all_final(msg):
                     self._close_without_removal(msg, t)
         elif isinstance(event, Rejected):
@@ -267,20 +279,20 @@ class Correlator:
             return False
         return all(r.outcome is not None for r in msg.recipients.values())
 
-    def _notice_message(self, event: Notification, queue_id: str) -> None:
-        """The notice (bounce, delay warning) an MTA without removal lines just queued: it
-        arrives now, from the null sender, for one recipient. Sendmail logs no `from=` for
-        the notices it makes, so without this the notice would have no arrival and would
-        stay open to the end of the log."""
-        key = (event.host, queue_id)
-        if key in self._open:
-            return
-        self._closed_recently.pop(key, None)
-        notice = self._message(event, queue_id)
-        notice.arrived = event.time
-        notice.arrival_seen = True
-        notice.sender = ""
-        notice.nrcpt = 1
+    def _notice_message(self, msg: Message, noticed: float) -> None:
+        """A notice (bounce, delay warning) an MTA without removal lines queued: it arrived
+        with the notice line of its parent, from the null sender, for one recipient.
+        Sendmail logs no `from=` for the notices it makes, so without this the notice would
+        have no arrival line and stay open to the end of the log. The link is kept by key
+        until the notice's own first line: in a parallel report that line may be another
+        process's, and then nothing is made of it here."""
+        if msg.arrived is None or not msg.arrival_seen:
+            msg.arrived = noticed
+            msg.arrival_seen = True
+        if msg.sender is None:
+            msg.sender = ""
+        if msg.nrcpt is None:
+            msg.nrcpt = 1
 
     def _close_without_removal(self, msg: Message, t: float) -> None:
         """Close a message of an MTA that logs no removal: it is done (see NO_REMOVAL_LINE)."""
@@ -316,6 +328,9 @@ class Correlator:
         for key, closed_at in list(self._closed_recently.items()):
             if now - closed_at > RECENTLY_CLOSED_SECONDS:
                 del self._closed_recently[key]
+        for key, noticed in list(self._notices.items()):
+            if now - noticed > RECENTLY_CLOSED_SECONDS:
+                del self._notices[key]
         for key, notes in list(self._pending.items()):
             if now - notes[-1].time > PENDING_NOTE_SECONDS:
                 del self._pending[key]
@@ -326,6 +341,7 @@ class Correlator:
             self._close(msg, end_of_log=True)
         self._pending.clear()
         self._closed_recently.clear()
+        self._notices.clear()
 
 
 def attach_ref(event: Event, source: str, lineno: int, text: str) -> None:

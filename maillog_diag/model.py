@@ -122,6 +122,9 @@ class Expired(Event):
     """The MTA gave up on the whole message (queue lifetime reached) and returned it."""
 
     sender: str | None = None
+    notice_queue_id: str | None = None
+    """The queue id of the notice that returns the message, when the line names it
+    (Sendmail: `<qid>: <notice qid>: return to sender: Cannot send message for 5 days`)."""
 
 
 @dataclass(slots=True)

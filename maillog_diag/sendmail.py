@@ -26,9 +26,10 @@ Choices worth knowing:
   connection adds; its `stat=` repeats a connection failure
   (`relay=[192.0.2.11], dsn=4.4.1, stat=Deferred: Connection refused by [192.0.2.11]`)
   or is a bare `stat=Deferred` when the host had answered with an error. It is marked
-  `suspended` (like Exim's `retry time not reached`), and its reason is the original one:
-  the one it repeats, or the last one logged for that relay. (Shapes from Sendmail 8.17.1
-  in the lab.)
+  `suspended` (like Exim's `retry time not reached`); the reason is the one it repeats, or
+  for a bare `Deferred`, none: the report then takes the recipient's last real failure.
+  (The relay's last reason is not carried over from other messages on purpose: a parallel
+  report reads each message in one process only.) Shapes from Sendmail 8.17.1 in the lab.
 * `<newqid>: DSN: ...`, `return to sender: ...`, `sender notify: ...` and `postmaster
   notify: ...` are notices (`Notification` with the notice's queue id); one that says
   `Cannot send message for ...` is the queue lifetime running out (`Expired`).
@@ -138,8 +139,6 @@ class SendmailTransformer(Transformer[Token, Any]):
         self._time_parser = time_parser
         self._last_lead = ""
         self._last_head: tuple[float, str, str, str] = (0.0, "", "", "")
-        self._host_reasons: dict[str, str] = {}
-        """The last reason each relay gave when connected (for host status cache lines)."""
 
     @property
     def time_parser(self) -> TimeParser:
@@ -150,7 +149,6 @@ class SendmailTransformer(Transformer[Token, Any]):
     def time_parser(self, value: TimeParser) -> None:
         self._time_parser = value
         self._last_lead = ""
-        self._host_reasons.clear()
 
     def _head(self, lead: str) -> tuple[float, str, str, str]:
         """`(seconds, host, program, pid)` from the LEAD token; the last one is remembered."""
@@ -172,33 +170,19 @@ class SendmailTransformer(Transformer[Token, Any]):
         """The time of a LEAD token (see `_head`)."""
         return self._head(lead)[0]
 
-    def _host_status(
-        self, relay: str, xdelay: str | None, reply: str | None
-    ) -> tuple[bool, str | None]:
-        """`(suspended, reason)` of a deferral, minding Sendmail's host status cache.
+    @staticmethod
+    def _host_status(relay: str, xdelay: str | None, reply: str | None) -> bool:
+        """Whether a deferral came from Sendmail's host status cache (see the module notes).
 
         A host that just failed is not tried again for a while: other recipients for it are
         deferred at once from the cached status. Such a line names the relay without the
         ` [address]` a connection adds and has `xdelay=00:00:00`; its `stat=` repeats a
         connection failure (`Deferred: Connection refused by [192.0.2.11]`) or is a bare
-        `Deferred` when the host had answered with an error: the reason is then the one
-        last logged for that relay.
+        `Deferred` when the host had answered with an error.
         """
-        name, sep, _ = relay.partition(" [")
-        if sep:  # a connection was made: remember what the host said
-            if reply is not None and reply != "Deferred":
-                if len(self._host_reasons) > 10000:
-                    self._host_reasons.clear()
-                self._host_reasons[name] = reply
-            return False, reply
-        if xdelay != "00:00:00":
-            return False, reply
-        known = self._host_reasons.get(name)
-        if reply is None or reply == "Deferred":
-            return True, known or reply
-        if reply.startswith(_CONNECTION_FAILURES) or reply == known:
-            return True, reply
-        return False, reply
+        if " [" in relay or xdelay != "00:00:00":
+            return False
+        return reply is None or reply == "Deferred" or reply.startswith(_CONNECTION_FAILURES)
 
     def delivery(self, lead: str, qid: str, body: str) -> Delivery | QueueAction:
         time, host, program, pid = self._head(lead)
@@ -247,9 +231,11 @@ class SendmailTransformer(Transformer[Token, Any]):
             m = _ENHANCED.search(reply)
             dsn = m[1] if m is not None else None
         xdelay = fields.get("xdelay")
-        suspended = False
-        if status is Status.DEFERRED and relay is not None:
-            suspended, reply = self._host_status(relay, xdelay, reply)
+        suspended = (
+            status is Status.DEFERRED
+            and relay is not None
+            and self._host_status(relay, xdelay, reply)
+        )
         return Delivery(
             time,
             host,
@@ -295,7 +281,7 @@ class SendmailTransformer(Transformer[Token, Any]):
         new_qid, _, rest = body.partition(": ")
         kind, _, text = rest.partition(": ")
         if text.startswith("Cannot send message for"):
-            return Expired(time, host, MTA, _queue_id(qid))
+            return Expired(time, host, MTA, _queue_id(qid), notice_queue_id=new_qid)
         return Notification(
             time, host, MTA, _queue_id(qid), kind=_notice_kind(kind, text), new_queue_id=new_qid
         )

@@ -166,3 +166,26 @@ def test_sendmail_notice_message_arrives_with_the_notice_and_closes_when_deliver
     notice = out[1]
     assert (notice.arrived, notice.arrival_seen, notice.sender) == (1.0, True, "")
     assert notice.removed_at == 2.0
+
+
+def test_a_notice_whose_lines_are_elsewhere_opens_nothing() -> None:
+    # In a parallel report the notice's own lines may be another process's.
+    out, c = run(
+        sm_arrival(0.0, "Q1", 1),
+        sm_delivery(1.0, "Q1", "a@b.example", Status.DEFERRED),
+        Expired(400.0, "mx1", "sendmail", "Q1", notice_queue_id="Q2"),
+    )
+    c.finish()
+    assert [m.queue_id for m in out] == ["Q1"]
+    assert out[0].notifications == [(400.0, "sender non-delivery notification", "Q2")]
+
+
+def test_an_expiry_notice_arrives_with_the_expiry() -> None:
+    out, c = run(
+        sm_arrival(0.0, "Q1", 1),
+        sm_delivery(1.0, "Q1", "a@b.example", Status.DEFERRED),
+        Expired(400.0, "mx1", "sendmail", "Q1", notice_queue_id="Q2"),
+        sm_delivery(401.0, "Q2", "s@x.example", Status.SENT),
+    )
+    assert [m.queue_id for m in out] == ["Q1", "Q2"]
+    assert (out[1].arrived, out[1].sender, out[1].removed_at) == (400.0, "", 401.0)
