@@ -338,11 +338,16 @@ class ReportBuilder:
 
         `carried` names recipients deferred before a report's window and still queued when
         it began (see `window.MessageFilter.clip`): they count as delayed even without a
-        deferral inside the window. `messages` counts messages with at least one recipient.
+        deferral inside the window. `messages` counts messages with at least one recipient
+        that was not merely handed to a local next hop (Sendmail's submission queue).
         """
         if not msg.recipients:
             return
-        self.messages += 1
+        if any(
+            not (r.outcome is Outcome.DELIVERED and r.attempts[-1].handoff)
+            for r in msg.recipients.values()
+        ):
+            self.messages += 1  # a submission copy handed whole to the local MTA is not counted
         diagnoses: dict[str, RecipientDiagnosis] | None = None
         if any(
             a.status is not Status.SENT for r in msg.recipients.values() for a in r.attempts

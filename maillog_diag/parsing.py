@@ -214,6 +214,16 @@ class LineParser:
                 return self._count(result)
             if other.startswith("postfix"):
                 raise self._unparsed(line, source, lineno, "Postfix program name without [pid]")
+            if line[10:11] == " ":
+                # "2026-11-29 12:00:01 <id> SA: ..." is an Exim mainlog line that merely looks
+                # like syslog (the message id in the host's place): let the dialects see it.
+                for dialect in self._dialects:
+                    try:
+                        bare = dialect.parse_bare(line)
+                    except (UnexpectedInput, BadTimestamp) as exc:
+                        raise self._unparsed(line, source, lineno, _why(exc, line)) from None
+                    if bare is not None:
+                        return self._count(bare)
             self._ignore(f"program {other}")
             return None
         bracket = postfix.index("[")

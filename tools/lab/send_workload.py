@@ -35,12 +35,12 @@ SENDERS = ["alice@sender.test", "bob@sender.test", "carol@sender.test", "dave@se
 
 @dataclass
 class Msg:
-    at: float                 # fraction of the spread (0..1) at which to inject
+    at: float  # fraction of the spread (0..1) at which to inject
     sender: str
     to: list[str]
     subject: str
     cc: tuple[str, ...] = ()
-    method: str = "auto"      # auto | sendmail | smtp | submission
+    method: str = "auto"  # auto | sendmail | smtp | submission
 
 
 def split_rcpts(n: int, start: int = 1) -> list[str]:
@@ -48,10 +48,20 @@ def split_rcpts(n: int, start: int = 1) -> list[str]:
 
 
 ALL_DOMAINS = [
-    "anna@ok.test", "ben@greylist.test", "cleo@greymilter.test", "dan@greyplain.test",
-    "eve@throttle.test", "finn@ratelimit.test", "user01@split.test", "user02@split.test",
-    "user03@split.test", "nobody@bounce.test", "gus@busy.test", "hal@down.test",
-    "ivy@slow.test", "jo@expire.test",
+    "anna@ok.test",
+    "ben@greylist.test",
+    "cleo@greymilter.test",
+    "dan@greyplain.test",
+    "eve@throttle.test",
+    "finn@ratelimit.test",
+    "user01@split.test",
+    "user02@split.test",
+    "user03@split.test",
+    "nobody@bounce.test",
+    "gus@busy.test",
+    "hal@down.test",
+    "ivy@slow.test",
+    "jo@expire.test",
 ]
 
 
@@ -65,8 +75,12 @@ def schedule() -> list[Msg]:
         Msg(0.03, c, ["cleo@greymilter.test"], "greylist: milter-greylist-style 451"),
         Msg(0.04, d, ["dan@greyplain.test"], "greylist: plain 451, 90 s"),
         Msg(0.05, a, split_rcpts(6), "split: six recipients"),
-        Msg(0.06, b, ["anna@ok.test", "ben@greylist.test", "nobody@bounce.test"],
-            "mixed: ok + greylist + bounce"),
+        Msg(
+            0.06,
+            b,
+            ["anna@ok.test", "ben@greylist.test", "nobody@bounce.test"],
+            "mixed: ok + greylist + bounce",
+        ),
         Msg(0.07, c, ["hal@down.test"], "down: connection refused"),
         Msg(0.072, d, ["hank@down.test"], "down: burst, right after the first (destination dead)"),
         Msg(0.08, d, ["ivy@slow.test"], "slow: no greeting"),
@@ -92,8 +106,13 @@ def schedule() -> list[Msg]:
         Msg(0.28, c, ["gus@busy.test"], "busy: flaky server 2"),
         Msg(0.30, d, ["hal@down.test"], "down: second message"),
         Msg(0.32, a, ["ivy@slow.test"], "slow: second message"),
-        Msg(0.34, b, ["ben@greylist.test", "bea@greylist.test"], "greylist: two recipients",
-            cc=("cleo@greymilter.test",)),
+        Msg(
+            0.34,
+            b,
+            ["ben@greylist.test", "bea@greylist.test"],
+            "greylist: two recipients",
+            cc=("cleo@greymilter.test",),
+        ),
         Msg(0.36, c, split_rcpts(7, 10), "split: seven recipients", method="submission"),
         Msg(0.40, d, ["gus@busy.test", "gail@busy.test"], "busy: flaky server 3"),
         Msg(0.44, a, ["anna@ok.test"], "ok: second single", method="submission"),
@@ -137,9 +156,12 @@ def build_message(i: int, tag: str, msg: Msg, msgid: str) -> str:
 
 
 def inject_sendmail(binary: str, msg: Msg, text: str) -> str:
-    proc = subprocess.run([binary, "-oi", "-t", "-f", msg.sender],
-                          input=text.replace("\r\n", "\n").encode(),
-                          capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [binary, "-oi", "-t", "-f", msg.sender],
+        input=text.replace("\r\n", "\n").encode(),
+        capture_output=True,
+        timeout=60,
+    )
     if proc.returncode != 0:
         return f"exit {proc.returncode}: {proc.stderr.decode(errors='replace').strip()}"
     return "ok"
@@ -154,14 +176,22 @@ def inject_smtp(port: int, msg: Msg, text: str, helo: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tag", default="lab", help="run label used in Message-IDs and subjects")
-    ap.add_argument("--spread", type=float, default=240.0,
-                    help="seconds between first and last injection (default 240)")
+    ap.add_argument(
+        "--spread",
+        type=float,
+        default=240.0,
+        help="seconds between first and last injection (default 240)",
+    )
     ap.add_argument("--sendmail", default="/usr/sbin/sendmail")
     ap.add_argument("--smtp-port", type=int, default=25)
-    ap.add_argument("--submission-port", type=int, default=587,
-                    help="0 = no submission port: use smtp instead")
-    ap.add_argument("--methods", default="sendmail,smtp,submission",
-                    help="allowed methods; 'auto' messages use sendmail, others fall back")
+    ap.add_argument(
+        "--submission-port", type=int, default=587, help="0 = no submission port: use smtp instead"
+    )
+    ap.add_argument(
+        "--methods",
+        default="sendmail,smtp,submission",
+        help="allowed methods; 'auto' messages use sendmail, others fall back",
+    )
     ap.add_argument("--manifest", help="write one JSON line per injected message here")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
@@ -195,9 +225,16 @@ def main() -> None:
                     result = inject_smtp(args.submission_port, msg, text, "laptop.lab.test")
             except (OSError, smtplib.SMTPException, subprocess.SubprocessError) as exc:
                 result = f"error: {exc!r}"
-        rec = {"time": when, "n": i, "message_id": msgid, "method": method,
-               "mail_from": msg.sender, "rcpts": list(msg.to) + list(msg.cc),
-               "subject": f"[{args.tag} #{i:03d}] {msg.subject}", "result": result}
+        rec = {
+            "time": when,
+            "n": i,
+            "message_id": msgid,
+            "method": method,
+            "mail_from": msg.sender,
+            "rcpts": list(msg.to) + list(msg.cc),
+            "subject": f"[{args.tag} #{i:03d}] {msg.subject}",
+            "result": result,
+        }
         line = json.dumps(rec)
         print(line, flush=True)
         if out:

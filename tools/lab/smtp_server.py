@@ -79,8 +79,17 @@ DEFAULT_LISTENERS: list[tuple[str, str, str]] = [
 ]
 
 PROFILES = {
-    "ok", "greylist", "greymilter", "greyplain", "throttle", "ratelimit",
-    "split", "bounce", "busy", "slow", "expire",
+    "ok",
+    "greylist",
+    "greymilter",
+    "greyplain",
+    "throttle",
+    "ratelimit",
+    "split",
+    "bounce",
+    "busy",
+    "slow",
+    "expire",
 }
 
 CRLF = b"\r\n"
@@ -155,7 +164,7 @@ class Policy:
     throttle_per_minute: int = 3
     ratelimit_per_rcpt_minute: int = 2
     split_max_rcpt: int = 2
-    busy_greeting_every: int = 3      # 421 at greeting on connections 1, 1+n, 1+2n ...
+    busy_greeting_every: int = 3  # 421 at greeting on connections 1, 1+n, 1+2n ...
     slow_hold_seconds: int = 600
 
 
@@ -185,8 +194,13 @@ class State:
 
 
 class Session:
-    def __init__(self, state: State, lst: Listener,
-                 reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        state: State,
+        lst: Listener,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
         self.state = state
         self.lst = lst
         self.reader = reader
@@ -231,8 +245,9 @@ class Session:
             out += f"{code}{sep}{ln}".encode() + CRLF
         self.writer.write(out)
         await self.writer.drain()
-        full = "\n".join(f"{code}{' ' if i == len(lines) - 1 else '-'}{ln}"
-                         for i, ln in enumerate(lines))
+        full = "\n".join(
+            f"{code}{' ' if i == len(lines) - 1 else '-'}{ln}" for i, ln in enumerate(lines)
+        )
         self.record(stage, code, full, **extra)
 
     async def close(self) -> None:
@@ -255,12 +270,17 @@ class Session:
                     await asyncio.wait_for(self.reader.read(), timeout=p.slow_hold_seconds)
                 except TimeoutError:
                     pass
-                self.record("disconnect", None, "(client went away)",
-                            held_seconds=round(time.time() - started, 3))
+                self.record(
+                    "disconnect",
+                    None,
+                    "(client went away)",
+                    held_seconds=round(time.time() - started, 3),
+                )
                 return
             if prof == "busy" and (self.conn_no - 1) % p.busy_greeting_every == 0:
-                await self.reply("connect", 421,
-                                 "4.3.2 Service not available, closing transmission channel")
+                await self.reply(
+                    "connect", 421, "4.3.2 Service not available, closing transmission channel"
+                )
                 return
             await self.reply("connect", 220, f"{self.banner_name} ESMTP maillog-diag lab")
             while True:
@@ -288,10 +308,18 @@ class Session:
             self.helo = arg.strip()
             self.reset()
             if verb == "EHLO":
-                await self.reply("helo", 250, [
-                    self.banner_name, "PIPELINING", "SIZE 10240000",
-                    "8BITMIME", "ENHANCEDSTATUSCODES",
-                ], command=line)
+                await self.reply(
+                    "helo",
+                    250,
+                    [
+                        self.banner_name,
+                        "PIPELINING",
+                        "SIZE 10240000",
+                        "8BITMIME",
+                        "ENHANCEDSTATUSCODES",
+                    ],
+                    command=line,
+                )
             else:
                 await self.reply("helo", 250, self.banner_name, command=line)
             return True
@@ -330,10 +358,12 @@ class Session:
             if len(dq) >= self.state.policy.throttle_per_minute:
                 self.mail_from = sender
                 await self.reply(
-                    "mail", 421,
+                    "mail",
+                    421,
                     f"4.7.0 [TSS04] Messages from {self.client} temporarily deferred due to "
                     "unexpected volume or user complaints",
-                    command=line)
+                    command=line,
+                )
                 return False
         self.mail_from = sender
         self.rcpts = []
@@ -361,8 +391,11 @@ class Session:
         if prof in ("greylist", "greymilter", "greyplain"):
             key = (prof, self.client, (self.mail_from or "").lower(), rcpt.lower())
             if key not in self.state.grey_passed:
-                delay = {"greylist": pol.greylist_delay, "greymilter": pol.greymilter_delay,
-                         "greyplain": pol.greyplain_delay}[prof]
+                delay = {
+                    "greylist": pol.greylist_delay,
+                    "greymilter": pol.greymilter_delay,
+                    "greyplain": pol.greyplain_delay,
+                }[prof]
                 first = self.state.grey_first.get(key)
                 if first is None:
                     self.state.grey_first[key] = now
@@ -371,13 +404,17 @@ class Session:
                     remaining = int(round(delay - (now - first)))
                 if remaining > 0:
                     if prof == "greylist":
-                        return 450, (f"4.2.0 <{rcpt}>: Recipient address rejected: "
-                                     f"Greylisted for {remaining} seconds")
+                        return 450, (
+                            f"4.2.0 <{rcpt}>: Recipient address rejected: "
+                            f"Greylisted for {remaining} seconds"
+                        )
                     if prof == "greymilter":
                         h, rem = divmod(remaining, 3600)
                         m, s = divmod(rem, 60)
-                        return 451, (f"4.7.1 Greylisting in action, please come back in "
-                                     f"{h:02d}:{m:02d}:{s:02d}")
+                        return 451, (
+                            f"4.7.1 Greylisting in action, please come back in "
+                            f"{h:02d}:{m:02d}:{s:02d}"
+                        )
                     return 451, f"Greylisted, please try again in {remaining} seconds"
                 self.state.grey_passed.add(key)
             return 250, "2.1.5 Ok"
@@ -386,19 +423,23 @@ class Session:
             while dq and now - dq[0] > 60:
                 dq.popleft()
             if len(dq) >= pol.ratelimit_per_rcpt_minute:
-                return 450, ("4.2.1 The user you are trying to contact is receiving email too "
-                             "quickly. Please resend your message at a later time.")
+                return 450, (
+                    "4.2.1 The user you are trying to contact is receiving email too "
+                    "quickly. Please resend your message at a later time."
+                )
             return 250, "2.1.5 Ok"
         if prof == "split":
             if len(self.rcpts) >= pol.split_max_rcpt:
-                return 452, ("4.5.3 Too many recipients, please try this recipient in a "
-                             "separate transaction")
+                return 452, (
+                    "4.5.3 Too many recipients, please try this recipient in a separate transaction"
+                )
             return 250, "2.1.5 Ok"
         if prof == "bounce":
             return 550, f"5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
         if prof == "expire":
-            return 450, (f"4.2.2 <{rcpt}>: Recipient address rejected: Mailbox over quota, "
-                         "try again later")
+            return 450, (
+                f"4.2.2 <{rcpt}>: Recipient address rejected: Mailbox over quota, try again later"
+            )
         return 250, "2.1.5 Ok"
 
     async def cmd_data(self, line: str) -> bool:
@@ -426,21 +467,30 @@ class Session:
         headers = re.split(r"\r?\n\r?\n", text, maxsplit=1)[0]
         msgid = header_value(headers, "Message-ID")
         subject = header_value(headers, "Subject")
-        extra = {"message_id": msgid, "subject": subject, "size": size,
-                 "accepted_rcpts": list(self.rcpts)}
+        extra = {
+            "message_id": msgid,
+            "subject": subject,
+            "size": size,
+            "accepted_rcpts": list(self.rcpts),
+        }
         if self.lst.profile == "busy":
             key = msgid or f"(no id {self.sid})"
             if key not in self.state.busy_msgs:
                 self.state.busy_msgs[key] = len(self.state.busy_msgs)
                 if self.state.busy_msgs[key] % 2 == 0:
-                    await self.reply("end_of_data", 451,
-                                     "4.3.0 Temporary System Problem. Try again later.",
-                                     accepted=False, **extra)
+                    await self.reply(
+                        "end_of_data",
+                        451,
+                        "4.3.0 Temporary System Problem. Try again later.",
+                        accepted=False,
+                        **extra,
+                    )
                     self.reset()
                     return True
         qid = self.state.next_queue_id()
-        await self.reply("end_of_data", 250, f"2.0.0 Ok: queued as {qid}",
-                         accepted=True, queue_id=qid, **extra)
+        await self.reply(
+            "end_of_data", 250, f"2.0.0 Ok: queued as {qid}", accepted=True, queue_id=qid, **extra
+        )
         now = time.time()
         self.lst.accepted_times.append(now)
         for r in self.rcpts:
@@ -475,14 +525,18 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     truth = Truth(args.truth)
     state = State(policy, truth, args.hostname)
-    specs = ([parse_listen(s, args.port) for s in args.listen] if args.listen
-             else [(ip, args.port, prof, dom) for ip, prof, dom in DEFAULT_LISTENERS])
+    specs = (
+        [parse_listen(s, args.port) for s in args.listen]
+        if args.listen
+        else [(ip, args.port, prof, dom) for ip, prof, dom in DEFAULT_LISTENERS]
+    )
     servers = []
     for ip, port, prof, dom in specs:
         lst = Listener(ip, port, prof, dom)
 
-        async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter,
-                          lst: Listener = lst) -> None:
+        async def handler(
+            r: asyncio.StreamReader, w: asyncio.StreamWriter, lst: Listener = lst
+        ) -> None:
             await Session(state, lst, r, w).run()
 
         srv = await asyncio.start_server(handler, ip, port, limit=1 << 20, reuse_address=True)
@@ -505,8 +559,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--truth", help="append ground truth JSON Lines here")
     ap.add_argument("--port", type=int, default=25)
-    ap.add_argument("--listen", action="append",
-                    help="IP[:PORT]=PROFILE[/DOMAIN]; repeatable; default: built-in table")
+    ap.add_argument(
+        "--listen",
+        action="append",
+        help="IP[:PORT]=PROFILE[/DOMAIN]; repeatable; default: built-in table",
+    )
     ap.add_argument("--hostname", default="mx.lab.test")
     ap.add_argument("--pidfile")
     ap.add_argument("--greylist-delay", type=int, default=60)
