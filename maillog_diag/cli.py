@@ -68,7 +68,7 @@ class ExitCode(IntEnum):
 
 app = typer.Typer(
     name="maillog-diag",
-    help="Why outbound mail is delayed, and for how long, from Postfix logs.",
+    help="Why outbound mail is delayed, and for how long, from Postfix, Exim and Sendmail logs.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
