@@ -12,7 +12,8 @@ What is measured, from a report over the check's window (`window.MessageFilter`)
   `--crit-held-age`);
 * `deferrals`: deferred attempts inside the window (`--warn-deferred`, `--crit-deferred`),
   per destination domain (`scope = domain`: the worst domain counts) or over all of them
-  (`scope = total`).
+  (`scope = total`). Forced splits (the receiver accepted part of a transaction and asked for
+  the rest separately) are not failures and are left out.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def _perf(label: str, value: float, unit: str, warn: float | None, crit: float |
     return f"{label}={value:g}{unit};{num(warn)};{num(crit)};0"
 
 
+def _splits(row: dict[str, Any]) -> int:
+    split = row.get("forced_split") or {}
+    return int(split.get("deferrals") or 0)
+
+
 def evaluate(report: dict[str, Any], t: Thresholds) -> tuple[CheckState, str]:
     """The state and the one-line plugin output for a report dict (the JSON contract)."""
     held_mail = report.get("held_mail") or []
@@ -67,8 +73,9 @@ def evaluate(report: dict[str, Any], t: Thresholds) -> tuple[CheckState, str]:
     oldest_domain = next(
         (h["domain"] for h in held_mail if (h["held_seconds"] or 0.0) == oldest), None
     )
-    total_deferrals = report["totals"]["deferrals"]
-    per_domain = {d["domain"]: d["deferrals"] for d in report["destinations"]}
+    # A forced split is the receiver asking for smaller transactions, not a failure.
+    total_deferrals = report["totals"]["deferrals"] - _splits(report["totals"])
+    per_domain = {d["domain"]: d["deferrals"] - _splits(d) for d in report["destinations"]}
     if t.scope == "total":
         deferrals, where = total_deferrals, "in all"
     else:

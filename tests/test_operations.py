@@ -96,7 +96,8 @@ def test_terminal_table_shows_the_per_hour_picture() -> None:
         (["--warn-deferred", "2"], 1, "MAILLOG WARNING - "),
         (["--warn-deferred", "3", "--scope", "total"], 1, "MAILLOG WARNING - "),
         (["--warn-deferred", "3"], 0, "MAILLOG OK - "),
-        (["--crit-deferred", "4", "--scope", "total"], 2, "MAILLOG CRITICAL - "),
+        # 4 deferrals in all, one of them a forced split (not counted): 3
+        (["--crit-deferred", "3", "--scope", "total"], 2, "MAILLOG CRITICAL - "),
         (["--warn-held-age", "soon"], 3, "MAILLOG UNKNOWN - not a duration: 'soon'"),
     ],
 )
@@ -172,3 +173,26 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     conf.write_text("tz = \n")
     code, _, err = _run("report", SMALL, "--config", str(conf))
     assert code == 2 and err.count("\n") == 1 and "not valid TOML" in err
+
+
+def test_check_leaves_forced_splits_out_of_deferrals() -> None:
+    """split.test's 36 deferrals in the lab log are all forced splits: not a failure."""
+    from typer.testing import CliRunner
+
+    from maillog_diag.cli import app
+
+    from .conftest import SAMPLE_LOGS
+
+    args = [
+        "check",
+        str(SAMPLE_LOGS / "postfix" / "mail.log"),
+        "--tz",
+        "UTC",
+        "--since",
+        "2026-11-29T13:00:00+00:00",
+    ]
+    ok = CliRunner().invoke(app, [*args, "--warn-deferred", "30"])
+    assert ok.exit_code == 0, ok.output
+    assert "29 deferral(s) at down.test" in ok.stdout
+    warn = CliRunner().invoke(app, [*args, "--warn-deferred", "29"])
+    assert warn.exit_code == 1, warn.output
