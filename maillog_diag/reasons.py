@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_FIRST_CODE = re.compile(r"\b([245][0-9]{2})[- ]([245]\.[0-9]{1,3}\.[0-9]{1,3})\s")
+from .hints import strip_continuations
 
 _EDGE = "()[]<>,;:.\"'"
 _HOST_IP = re.compile(r"[A-Za-z0-9._-]+\[([^\]\s]+)\](?::([0-9]+))?")
@@ -96,7 +96,7 @@ def fold(reply: str, *, detailed: bool = False) -> str:
 
     Works token by token (split at white space), so plain words cost one dictionary look-up.
     """
-    tokens = join_multiline(reply).split()
+    tokens = strip_continuations(reply).split()
     out: list[str] = []
     for i, tok in enumerate(tokens):
         if tok.isalpha():
@@ -112,22 +112,6 @@ def fold(reply: str, *, detailed: bool = False) -> str:
             continue
         out.append(_token(tok, detailed))
     return " ".join(out)
-
-
-def join_multiline(reply: str) -> str:
-    """Drop the `421-4.7.0 ` prefixes that a joined multi-line reply repeats on every line.
-
-    The first code is kept (as `421 4.7.0`); later repetitions of the same code go.
-    """
-    m = _FIRST_CODE.search(reply)
-    if m is None:
-        return reply
-    code, enhanced = m[1], m[2]
-    if f"{code}-{enhanced}" not in reply and reply.count(enhanced) < 2:
-        return reply
-    inner = re.compile(rf"\s{code}[- ]{re.escape(enhanced)}\s+")
-    head = f"{reply[: m.start()]}{code} {enhanced} "
-    return head + inner.sub(" ", reply[m.end() :])
 
 
 @lru_cache(maxsize=8192)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from maillog_diag.reasons import join_multiline, reason_key
+from maillog_diag.hints import strip_continuations
+from maillog_diag.reasons import reason_key
 
 
 @pytest.mark.parametrize(
@@ -49,7 +50,7 @@ def test_different_reasons_stay_apart(a: str, b: str) -> None:
 
 def test_multiline_prefixes_are_joined() -> None:
     text = "said: 421-4.7.28 first line 421-4.7.28 second line 421 4.7.28 last line"
-    assert join_multiline(text) == "said: 421 4.7.28 first line second line last line"
+    assert strip_continuations(text) == "said: 421 4.7.28 first line second line last line"
 
 
 def test_clock_time_is_not_an_ipv6_address() -> None:
