@@ -155,28 +155,14 @@ class Correlator:
         if isinstance(event, Delivery):
             self._delivery(msg, event)
         elif isinstance(event, MessageInfo):
-            if event.message_id is not None:
-                msg.message_id = event.message_id
-            if event.sender is not None:
-                msg.sender = event.sender
-            if event.size is not None:
-                msg.size = event.size
-            if event.nrcpt is not None:
-                msg.nrcpt = event.nrcpt
+            _take_info(msg, event)
         elif isinstance(event, Arrival):
             if msg.arrived is None or not msg.arrival_seen:
                 msg.arrived = t
                 msg.arrival_seen = True
             if event.client is not None:
                 msg.client = event.client
-            if event.sender is not None:
-                msg.sender = event.sender
-            if event.size is not None:
-                msg.size = event.size
-            if event.message_id is not None:
-                msg.message_id = event.message_id
-            if event.nrcpt is not None:
-                msg.nrcpt = event.nrcpt
+            _take_info(msg, event)
             if event.reference is not None:
                 # A notice about another queued message (Exim: "<= <> R=<its id>").
                 about = self._open.get((event.host, event.reference))
@@ -342,6 +328,18 @@ class Correlator:
         self._pending.clear()
         self._closed_recently.clear()
         self._notices.clear()
+
+
+def _take_info(msg: Message, event: Arrival | MessageInfo) -> None:
+    """Copy what an arrival or an info line says about the message (when it says it)."""
+    if event.message_id is not None:
+        msg.message_id = event.message_id
+    if event.sender is not None:
+        msg.sender = event.sender
+    if event.size is not None:
+        msg.size = event.size
+    if event.nrcpt is not None:
+        msg.nrcpt = event.nrcpt
 
 
 def attach_ref(event: Event, source: str, lineno: int, text: str) -> None:
