@@ -21,7 +21,6 @@ from .model import (
     Delivery,
     Event,
     Expired,
-    LineRef,
     Message,
     MessageInfo,
     Notification,
@@ -340,8 +339,3 @@ def _take_info(msg: Message, event: Arrival | MessageInfo) -> None:
         msg.size = event.size
     if event.nrcpt is not None:
         msg.nrcpt = event.nrcpt
-
-
-def attach_ref(event: Event, source: str, lineno: int, text: str) -> None:
-    """Record where an event came from (the text is the line without its newline)."""
-    event.ref = LineRef(source, lineno, text)
