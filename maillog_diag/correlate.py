@@ -85,11 +85,6 @@ class Correlator:
         self.first_time: float | None = None
         self.max_open = 0
 
-    @property
-    def open_messages(self) -> int:
-        """Messages in flight right now."""
-        return len(self._open)
-
     def _message(self, event: Event, queue_id: str) -> Message:
         key = (event.host, queue_id)
         msg = self._open.get(key)
