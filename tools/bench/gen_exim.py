@@ -59,24 +59,25 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import itertools
-import json
 import math
+import os
 import sys
-import time
-from bisect import bisect
 from collections import Counter
-from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import datetime
 from random import Random
 from typing import Any, TextIO
 
-DEFAULT_SEED = 20261126
-DEFAULT_START = "2026-11-26T06:25:00"  # Debian's cron.daily rotates the mainlog at 06:25
-ORG = "brightwater-supply.com"
-RELAY_IP = "203.0.113.25"
+# The code shared with gen_postfix.py sits beside this script (also when loaded by file path).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import mailsim  # noqa: E402
+from mailsim import DEFAULT_SEED, DEFAULT_START, ORG, RELAY_IP, SimBase  # noqa: E402
+
 EXIM_VERSION = "4.96"
 B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -86,15 +87,6 @@ TLS_OUT_GOOGLE = "TLS1.3:ECDHE_X25519__ECDSA_SECP256R1_SHA256__AES_256_GCM:256"
 TLS_OUT = "TLS1.3:ECDHE_X25519__RSA_PSS_RSAE_SHA256__AES_256_GCM:256"
 TLS_OUT_OLD = "TLS1.2:ECDHE_RSA_AES_256_GCM_SHA384:256"
 TLS_IN = "TLS1.3:ECDHE_SECP256R1__RSA_PSS_RSAE_SHA256__AES_256_GCM:256"
-
-# Messages per hour by hour of day (weekday), relative to the peak.
-# fmt: off
-HOURLY = (
-    0.10, 0.07, 0.06, 0.06, 0.07, 0.12, 0.25, 0.50, 0.80, 0.95, 1.00, 1.00,
-    0.92, 0.95, 1.00, 0.97, 0.90, 0.75, 0.55, 0.45, 0.40, 0.32, 0.22, 0.14,
-)
-# fmt: on
-WEEKEND = 0.45
 
 FIRST = tuple(
     "james mary john patricia robert jennifer michael linda william elizabeth david barbara "
@@ -292,8 +284,16 @@ def next_interval(first_fail: float, now: float, prev: float) -> float:
     return 6 * 3600.0
 
 
-class Generator:
+class Generator(SimBase):
     """Event-driven simulation of the relay; ``run`` writes ``lines`` lines to ``out``."""
+
+    pid_step = 40
+    public_octets = PUBLIC_OCTETS
+    first_names = FIRST
+    last_names = LAST
+    role_localparts = ROLES
+    role_kinds = ("m365", "workspace", "own", "mimecast")
+    local_forms = ((0.45, "first.last"), (0.6, "firstlastNN"), (0.75, "flast"), (0.9, "firstYYYY"))
 
     def __init__(
         self,
@@ -308,14 +308,7 @@ class Generator:
         warmup_hours: float = 0.0,
     ) -> None:
         self.rng = Random(seed)
-        sign = -1 if tz.startswith("-") else 1
-        hh, mm = tz.lstrip("+-").split(":")
-        self.tzinfo = timezone(sign * timedelta(hours=int(hh), minutes=int(mm)))
-        self.start_dt = datetime.fromisoformat(start).replace(tzinfo=self.tzinfo)
-        self.epoch0 = self.start_dt.timestamp() - warmup_hours * 3600.0
-        self.emit_from = warmup_hours * 3600.0
-        self.peak_rate = rate / 3600.0
-        self.bot_rate = bots_per_hour / 3600.0
+        self.init_clock(start, tz, warmup_hours, rate, bots_per_hour)
         self.long_ids = long_ids
         self.delay_warning = delay_warning
         self.fqdn = f"mx1.{ORG}"
@@ -332,12 +325,6 @@ class Generator:
         self._build_world()
 
     # ------------------------------------------------------------------ small helpers
-    def new_pid(self) -> int:
-        self.pid += self.rng.randint(1, 40)
-        if self.pid > 4194000:
-            self.pid = 300 + self.rng.randrange(100)
-        return self.pid
-
     def new_port(self) -> int:
         self.port += self.rng.randint(1, 9)
         if self.port > 60999:
@@ -346,19 +333,6 @@ class Generator:
 
     def line(self, t: float, text: str) -> None:
         heapq.heappush(self.heap, (t, next(self.seq), text))
-
-    def call(self, t: float, fn: Callable[..., None], *args: Any) -> None:
-        heapq.heappush(self.heap, (t, next(self.seq), fn, args))
-
-    def hex(self, bits: int) -> str:
-        return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
-
-    def pick(self, items: tuple[Any, ...] | list[Any]) -> Any:
-        return items[int(self.rng.random() * len(items))]
-
-    def public_ip(self, octets: tuple[int, ...] = PUBLIC_OCTETS) -> str:
-        r = self.rng.getrandbits(24)
-        return f"{self.pick(octets)}.{r >> 16}.{(r >> 8) & 255}.{(r & 253) + 1}"
 
     def new_id(self, t: float, pid: int) -> str:
         """An Exim message id: base-62 time, process id and fraction of the second (4.96),
@@ -385,13 +359,6 @@ class Generator:
             d = datetime.fromtimestamp(self.epoch0 + sec, self.tzinfo)
             self._stamp_text = d.strftime("%Y-%m-%d %H:%M:%S ")
         return self._stamp_text
-
-    def rate_factor(self, t: float) -> float:
-        d = datetime.fromtimestamp(self.epoch0 + t, self.tzinfo)
-        h = d.hour + d.minute / 60.0
-        i = int(h)
-        f = HOURLY[i] + (HOURLY[(i + 1) % 24] - HOURLY[i]) * (h - i)
-        return f * (WEEKEND if d.weekday() >= 5 else 1.0)
 
     # ------------------------------------------------------------------ the world
     def _build_world(self) -> None:
@@ -435,8 +402,7 @@ class Generator:
         seen: set[str] = set()
         small: list[Dest] = []
         while len(small) < 2500:
-            base = self.pick(WORDS) + (self.pick(WORDS) if rng.random() < 0.35 else "")
-            name = base + self.pick(SUFFIXES) + TLDS[bisect(tcum, rng.random() * tcum[-1])][0]
+            name = self.domain_name(WORDS, SUFFIXES, TLDS, tcum)
             if name in seen:
                 continue
             seen.add(name)
@@ -463,10 +429,7 @@ class Generator:
                     d.mx = [(f"mail.{name}", self.public_ip())]
                 d.server = rng.choice(("postfix", "postfix", "exim", "exim", "exchange"))
                 d.tls = rng.choice((TLS_OUT, TLS_OUT, TLS_OUT_OLD, ""))
-                if rng.random() < 0.3:
-                    d.greylist = True
-                    d.grey_style = rng.randrange(5)
-                    d.grey_secs = rng.choice((60, 300, 300, 300, 600, 900))
+                if self.maybe_greylist(d):
                     d.grey_passes = rng.randrange(12)  # some know the relay already
                 if rng.random() < 0.02:
                     d.broken = rng.choice(("timeout", "timeout", "refused", "greeting"))
@@ -482,40 +445,13 @@ class Generator:
                 d.broken = ""  # the busy partners' servers work
                 d.host_first_fail = d.host_retry_at = -1.0
             dests.append((d, z * norm))
-        self.dests = [d for d, _ in dests]
-        self.dest_cum = list(itertools.accumulate(w for _, w in dests))
-        biz = [(d, w) for d, w in dests if d.kind in ("workspace", "m365", "own", "mimecast")]
-        self.biz = [d for d, _ in biz]
-        self.biz_cum = list(itertools.accumulate(w for _, w in biz))
+        self.set_dests(dests, ("workspace", "m365", "own", "mimecast"))
         self.staff = [f"{self.pick(FIRST)}.{self.pick(LAST)}@{ORG}" for _ in range(180)]
         # Mailboxes that have been full for weeks: their address retry records time out.
         self.stale_full: set[str] = set()
         self.clients = [
             (f"app0{i}.int.{ORG}", f"10.20.0.{10 + i}", f"app0{i}") for i in range(1, 7)
         ] + [(f"web0{i}.int.{ORG}", f"10.20.1.{20 + i}", "") for i in range(1, 4)]
-
-    def pick_dest(self, business: bool = False) -> Dest:
-        if business:
-            return self.biz[bisect(self.biz_cum, self.rng.random() * self.biz_cum[-1])]
-        return self.dests[bisect(self.dest_cum, self.rng.random() * self.dest_cum[-1])]
-
-    def address(self, dest: Dest) -> str:
-        rng = self.rng
-        r = rng.random()
-        if dest.kind in ("m365", "workspace", "own", "mimecast") and r < 0.25:
-            return f"{self.pick(ROLES)}@{dest.name}"
-        f, last = self.pick(FIRST), self.pick(LAST)
-        if r < 0.45:
-            local = f"{f}.{last}"
-        elif r < 0.6:
-            local = f"{f}{last}{rng.randrange(1, 99)}"
-        elif r < 0.75:
-            local = f"{f[0]}{last}"
-        elif r < 0.9:
-            local = f"{f}{rng.randrange(1950, 2010)}"
-        else:
-            local = f"{last}.{f}"
-        return f"{local}@{dest.name}"
 
     # ------------------------------------------------------------------ main loop
     def run(self, lines: int, out: TextIO) -> int:
@@ -531,36 +467,14 @@ class Generator:
         self.call(rng.random() * QUEUE_INTERVAL, self.ev_queue_run)
         self.call(3600 * (2 + rng.random() * 6), self.ev_campaign)
         self.call(rng.random() * 3600, self.ev_cron)
-        self.call(self._next_restart(0.0), self.ev_restart)
+        self.call(self.next_daily(0.0), self.ev_restart)
         for name, mean in (("google", 8), ("microsoft", 8), ("m365", 10), ("yahoo", 8)):
             self.call(rng.expovariate(1.0 / (mean * 3600)), self.ev_throttle, name, mean)
         for name, mean in (("apple", 30), ("orange", 40), ("gmx", 50)):
             self.call(rng.expovariate(1.0 / (mean * 3600)), self.ev_throttle, name, mean)
 
-        heap = self.heap
-        pop = heapq.heappop
         stamp = self.stamp
-        emit_from = self.emit_from
-        buf: list[str] = []
-        written = 0
-        while written < lines:
-            item = pop(heap)
-            if len(item) == 3:
-                t = item[0]
-                if t < emit_from:
-                    continue
-                buf.append(stamp(t) + item[2])
-                written += 1
-                if len(buf) >= 8192:
-                    out.write("\n".join(buf))
-                    out.write("\n")
-                    buf.clear()
-            else:
-                item[2](item[0], *item[3])
-        if buf:
-            out.write("\n".join(buf))
-            out.write("\n")
-        return written
+        return self.drain(lines, out, lambda t, text: stamp(t) + text)
 
     # ------------------------------------------------------------------ arrivals
     def ev_arrival(self, t: float) -> None:
@@ -737,18 +651,9 @@ class Generator:
     # ------------------------------------------------------------------ delivery
     def ev_deliver(self, t: float, msg: Msg) -> None:
         """One delivery process for ``msg``: every pending recipient, grouped by domain."""
-        groups: dict[int, list[Rcpt]] = {}
-        order: list[Dest] = []
-        for r in msg.rcpts:
-            if not r.done:
-                g = groups.get(id(r.dest))
-                if g is None:
-                    groups[id(r.dest)] = g = []
-                    order.append(r.dest)
-                g.append(r)
         end = t
-        for d in order:
-            end = self.deliver(end, msg, d, groups[id(d)])
+        for d, rcpts in mailsim.by_dest(msg.rcpts):
+            end = self.deliver(end, msg, d, rcpts)
         msg.busy_until = end + 0.01
         self.call(end + 0.001, self.ev_after, msg)
 
@@ -976,26 +881,18 @@ class Generator:
             code, dt = "-46", 0.3 + rng.random()
         elif name in ("m365",):
             err = (
-                "SMTP error from remote mail server after end of data: 451 4.7.500 Server busy. "
-                f"Please try again later from [{RELAY_IP}]. (S77719) [{self.ms_host()}]"
+                "SMTP error from remote mail server after end of data: "
+                f"{mailsim.ms_s77719(self.ms_host())}"
             )
             code, dt = "-46", 0.3 + rng.random()
         else:
             pipe = f"pipelined MAIL FROM:<{msg.sender}> SIZE={msg.size + 1200}"
             if name == "microsoft":
-                text = (
-                    f"451 4.7.650 The mail server [{RELAY_IP}] has been temporarily rate limited "
-                    "due to IP reputation. For e-mail delivery information, see "
-                    f"https://aka.ms/postmaster (S775) [{self.ms_host()}]"
-                )
+                text = f"{mailsim.MS_S775} [{self.ms_host()}]"
             elif name == "yahoo":
-                text = (
-                    f"421 4.7.0 [TSS04] Messages from {RELAY_IP} temporarily deferred due to "
-                    "unexpected volume or user complaints - 4.16.55.1; see "
-                    "https://postmaster.yahooinc.com/error-codes"
-                )
+                text = mailsim.YAHOO_TSS04
             elif name == "apple":
-                text = f"421 4.7.0 [HCM1] Your mail from {RELAY_IP} was deferred."
+                text = mailsim.APPLE_HCM1
             elif name == "gmx":
                 text = (
                     "421-gmx.net (mxgmx017) Nemesis ESMTP Service not available 421-Service "
@@ -1073,20 +970,13 @@ class Generator:
                 )
             style = dest.grey_style
             if style == 0:
-                return (
-                    f"450 4.2.0 <{r.addr}>: Recipient address rejected: Greylisted, see "
-                    f"http://postgrey.schweikert.ch/help/{dest.name}.html"
-                )
+                return mailsim.postgrey(r.addr, dest.name)
             if style == 1:
-                return (
-                    f"450 4.2.0 <{r.addr}>: Recipient address rejected: Greylisted for "
-                    f"{left} seconds"
-                )
+                return mailsim.greylisted_for(r.addr, left)
             if style == 2:
-                h, m, s = left // 3600, left % 3600 // 60, left % 60
-                return f"451 4.7.1 Greylisting in action, please come back in {h:02}:{m:02}:{s:02}"
+                return mailsim.greylisting_hms(left)
             if style == 3:
-                return f"451 Greylisted, please try again in {left} seconds"
+                return mailsim.greylisted_retry(left)
             return (
                 "451 4.7.1 Sender address rejected: Greylisted, try again in "
                 f"{max(1, left // 60)} minutes"
@@ -1102,8 +992,8 @@ class Generator:
             if kind == "yahoo":
                 return "451 Message temporarily deferred - [170]"
             if kind == "msconsumer":
-                return f"452 4.2.2 Mailbox full ({r.addr}) [{self.ms_host()}]"
-            return "450 User is receiving mail too quickly"
+                return mailsim.ms_mailbox_full(r.addr, self.ms_host())
+            return mailsim.TOO_QUICKLY
         if cause == "quota":
             if r.resolve_at - t > 20 * 86400:
                 self.stale_full.add(r.addr)
@@ -1114,11 +1004,11 @@ class Generator:
                     f"{self.gsmtp_id()} - gsmtp"
                 )
             if kind in ("m365", "msconsumer"):
-                return f"452 4.2.2 Mailbox full ({r.addr}) [{self.ms_host()}]"
-            return f"452 4.2.2 <{r.addr}>: Recipient address rejected: Mailbox full"
+                return mailsim.ms_mailbox_full(r.addr, self.ms_host())
+            return mailsim.mailbox_full(r.addr)
         if dest.server == "exim":
-            return "451 Temporary local problem - please try later"
-        return f"451 4.3.0 <{r.addr}>: Temporary lookup failure"
+            return mailsim.EXIM_TEMP_LOCAL
+        return mailsim.temp_lookup_failure(r.addr)
 
     def transient_text(self, dest: Dest) -> str:
         kind = dest.kind
@@ -1128,8 +1018,8 @@ class Generator:
                 f"https://support.google.com/a/answer/3221692 {self.gsmtp_id()} - gsmtp"
             )
         if kind in ("m365", "msconsumer"):
-            return f"451 4.3.2 Temporary server error. Please try again later ATTR17 [{self.ms_host()}]"
-        return "451 4.3.0 Error: queue file write error"
+            return mailsim.ms_temp_error(self.ms_host())
+        return mailsim.QUEUE_WRITE_ERROR
 
     def bounce_text(self, dest: Dest, r: Rcpt) -> str:
         kind = dest.kind
@@ -1141,62 +1031,50 @@ class Generator:
                 f"{self.gsmtp_id()} - gsmtp"
             )
         if kind == "msconsumer":
-            return (
-                "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). "
-                f"[{self.ms_host()}]"
-            )
+            return mailsim.ms_unavailable(self.ms_host())
         if kind == "m365":
-            return (
-                "550 5.4.1 Recipient address rejected: Access denied. For more information see "
-                f"https://aka.ms/EXOSmtpErrors [{self.ms_host()}]"
-            )
+            return mailsim.m365_access_denied(self.ms_host())
         if kind == "yahoo":
             return "554 5.7.9 Message not accepted for policy reasons."
         if dest.server == "exim":
-            return "550 No Such User Here"
+            return mailsim.EXIM_NO_SUCH_USER
         if dest.server == "exchange":
             return "550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP lookup"
         return f"550 5.1.1 <{r.addr}>: Recipient address rejected: User unknown in local table"
 
     def gsmtp_id(self) -> str:
-        rng = self.rng
-        return (
-            f"{self.hex(48)}si{rng.randrange(1000000, 9999999)}"
-            f"{chr(97 + rng.randrange(26))}{rng.randrange(10, 99)}.{rng.randrange(1, 999)}"
-        )
+        return f"{self.hex(48)}{self.gsmtp_tail()}"
 
     def ms_host(self) -> str:
-        rng = self.rng
-        return (
-            f"{rng.choice(('AM', 'DB', 'VI', 'PA', 'BN', 'CH'))}{rng.randrange(1, 9)}"
-            f"PEPF0000{self.hex(20).upper()}.{rng.choice(('eurprd04', 'namprd03'))}"
-            ".prod.outlook.com"
-        )
+        return self.ms_host_of(20, ("eurprd04", "namprd03"))
 
     def sent_text(self, dest: Dest, msg: Msg, t: float) -> str:
         kind = dest.kind
         rng = self.rng
         if kind in ("gmail", "workspace"):
-            return f"250 2.0.0 OK  {int(self.epoch0 + t)} {self.gsmtp_id()} - gsmtp"
+            return mailsim.gmail_sent(int(self.epoch0 + t), self.gsmtp_id())
         if kind in ("m365", "msconsumer"):
-            return (
-                f"250 2.6.0 <{self.hex(64)}@{ORG}> [InternalId={rng.randrange(10**12, 10**13)}, "
-                f"Hostname={self.ms_host()}] {msg.size + 3000} bytes in "
-                f"{rng.uniform(0.05, 0.9):.3f}, {rng.uniform(20, 900):.3f} KB/sec Queued mail "
-                "for delivery"
+            return mailsim.ms_queued(
+                f"<{self.hex(64)}@{ORG}>",
+                rng.randrange(10**12, 10**13),
+                self.ms_host(),
+                msg.size + 3000,
+                rng.uniform(0.05, 0.9),
+                rng.uniform(20, 900),
+                "",
             )
         if kind == "yahoo":
-            return "250 ok dirdel"
+            return mailsim.YAHOO_SENT
         if kind == "apple":
             return f"250 2.0.0 Ok: queued as {self.hex(40)}"
         if kind == "gmx":
-            return f"250 Requested mail action okay, completed: id=1M{self.hex(40)}"
+            return mailsim.gmx_sent(self.hex(40))
         if kind == "mimecast":
-            return f"250 {self.hex(64)[:22]}-{self.hex(16)} Message accepted"
+            return mailsim.mimecast_sent(self.hex(64), self.hex(16))
         if kind == "internal":
             return f"250 2.0.0 Ok: queued as {self.hex(44).upper()}"
         if dest.server == "exim":
-            return f"250 OK id=1{self.hex(24)[:5]}-{self.hex(24)[:6]}-{self.hex(8)}"
+            return mailsim.exim_sent(self.hex(24), self.hex(24), self.hex(8))
         if dest.server == "exchange":
             return f"250 2.6.0 <{self.hex(64)}@{ORG}> Queued mail for delivery"
         return f"250 2.0.0 Ok: queued as {self.hex(40).upper()}"
@@ -1314,19 +1192,6 @@ class Generator:
         p.throttle_until = max(p.throttle_until, t + rng.lognormvariate(math.log(2400), 0.9))
         p.throttle_p = rng.uniform(0.1, 0.4) if name != "m365" else rng.uniform(0.05, 0.2)
 
-    def ev_throttle(self, t: float, name: str, mean_hours: float) -> None:
-        self.start_throttle(t, name)
-        nxt = t + self.rng.expovariate(1.0 / (mean_hours * 3600))
-        self.call(nxt, self.ev_throttle, name, mean_hours)
-
-    def _next_restart(self, t: float) -> float:
-        # A certificate-renewal hook restarts Exim once a day around 06:40.
-        d = datetime.fromtimestamp(self.epoch0 + t, self.tzinfo)
-        nxt = d.replace(hour=6, minute=40, second=0, microsecond=0)
-        if nxt <= d:
-            nxt += timedelta(days=1)
-        return nxt.timestamp() - self.epoch0 + self.rng.random() * 600
-
     def ev_restart(self, t: float) -> None:
         self.daemon_pid = self.new_pid()
         self.line(
@@ -1334,7 +1199,7 @@ class Generator:
             f"exim {EXIM_VERSION} daemon started: pid={self.daemon_pid}, -q30m, listening for "
             f"SMTP on [{RELAY_IP}]:25 [10.20.0.2]:25 [10.20.0.2]:587",
         )
-        self.call(self._next_restart(t + 3600), self.ev_restart)
+        self.call(self.next_daily(t + 3600), self.ev_restart)
 
     def ev_bot(self, t: float) -> None:
         rng = self.rng
@@ -1481,39 +1346,18 @@ def format_mix(mix: dict[str, Any]) -> str:
     for k, (n, s) in mix["kinds"].items():
         out.append(f"  {k:<30}{n:>8}  {100 * s:5.1f}%")
     out.append(f"delivery verdict lines (=> -> == **): {100 * mix['delivery_share']:.1f}%")
-    out.append(
-        f"messages: {mix['messages']}, deferred at least once: {mix['deferred_messages']} "
-        f"({100 * mix['deferred_message_share']:.1f}%)"
-    )
+    out.append(mailsim.format_messages(mix))
     return "\n".join(out)
 
 
-def parse_duration(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if text[-1] in units:
-        return float(text[:-1]) * units[text[-1]]
-    return float(text)
+parse_duration = mailsim.parse_duration
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--lines", type=int, default=1_000_000, help="lines to write (default 1000000)")
-    ap.add_argument("--out", default="-", help="output file (default stdout)")
-    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument("--start", default=DEFAULT_START, help="local time of the first line")
-    ap.add_argument("--tz", default="+00:00", help="UTC offset of the host's local time")
+    ap = mailsim.new_parser(__doc__ or "")
+    mailsim.add_clock_args(ap)
     ap.add_argument("--long-ids", action="store_true", help="Exim 4.97+ message ids (6-11-4)")
-    ap.add_argument(
-        "--rate",
-        type=float,
-        default=2000.0,
-        help="messages per hour at the weekday peak (default 2000)",
-    )
-    ap.add_argument(
-        "--bots-per-hour", type=float, default=400.0, help="bot connections per hour (default 400)"
-    )
+    mailsim.add_load_args(ap, rate=2000.0, bots_per_hour=400.0)
     ap.add_argument("--delay-warning", default="24h", help="delay_warning, 0 = off (default 24h)")
     ap.add_argument(
         "--warmup-hours",
@@ -1521,15 +1365,11 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="simulate this long before the first written line (default 0)",
     )
-    ap.add_argument("--mix", metavar="FILE", help="print the line mix of an existing log and exit")
-    ap.add_argument("--json", action="store_true", help="with --mix: print JSON")
-    ap.add_argument("--quiet", action="store_true")
+    mailsim.add_mix_args(ap)
     args = ap.parse_args(argv)
 
     if args.mix:
-        with open(args.mix, encoding="utf-8", errors="replace") as f:
-            mix = line_mix(f)
-        print(json.dumps(mix, indent=1) if args.json else format_mix(mix))
+        mailsim.print_mix(args.mix, args.json, line_mix, format_mix)
         return 0
 
     gen = Generator(
@@ -1542,19 +1382,13 @@ def main(argv: list[str] | None = None) -> int:
         delay_warning=parse_duration(args.delay_warning),
         warmup_hours=args.warmup_hours,
     )
-    t0 = time.perf_counter()
-    if args.out == "-":
-        try:
-            n = gen.run(args.lines, sys.stdout)
-        except BrokenPipeError:  # e.g. piped into head
-            sys.stderr.close()
-            return 0
-    else:
-        with open(args.out, "w", encoding="utf-8", buffering=1 << 20) as f:
-            n = gen.run(args.lines, f)
+    done = mailsim.write_log(gen.run, args.out, args.lines)
+    if done is None:  # stdout closed early, e.g. piped into head
+        return 0
+    n, secs = done
     if not args.quiet:
         print(
-            f"gen_exim: wrote {n} lines in {time.perf_counter() - t0:.1f} s (seed {args.seed})",
+            f"gen_exim: wrote {n} lines in {secs:.1f} s (seed {args.seed})",
             file=sys.stderr,
         )
     return 0

@@ -41,42 +41,34 @@ Examples::
 
 from __future__ import annotations
 
-import argparse
 import heapq
 import itertools
-import json
 import math
+import os
 import re
 import sys
-import time
-from bisect import bisect
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from random import Random
 from typing import Any, TextIO
 
-DEFAULT_SEED = 20261126
-DEFAULT_START = "2026-11-26T06:25:00"  # Debian's cron.daily rotates mail.log at 06:25
+# The code shared with gen_exim.py sits beside this script (also when loaded by file path).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import mailsim  # noqa: E402
+from mailsim import DEFAULT_SEED, DEFAULT_START, ORG, RELAY_IP, SimBase  # noqa: E402
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-ORG = "brightwater-supply.com"
-RELAY_IP = "203.0.113.25"
 POSTFIX_VERSION = "3.7.11"
 
 QUEUE_RUN_DELAY = 300.0
 MIN_BACKOFF = 300.0
 MAX_BACKOFF = 4000.0
 CONNECTION_CACHE_TIME = 2.0
-
-# Messages per hour by hour of day (weekday), relative to the peak.
-# fmt: off
-HOURLY = (
-    0.10, 0.07, 0.06, 0.06, 0.07, 0.12, 0.25, 0.50, 0.80, 0.95, 1.00, 1.00,
-    0.92, 0.95, 1.00, 0.97, 0.90, 0.75, 0.55, 0.45, 0.40, 0.32, 0.22, 0.14,
-)
-# fmt: on
-WEEKEND = 0.45
 
 FIRST = tuple(
     "james mary john patricia robert jennifer michael linda william elizabeth david barbara "
@@ -280,8 +272,22 @@ class Msg:
         self.kind = kind
 
 
-class Generator:
+class Generator(SimBase):
     """Event-driven simulation of the relay; ``run`` writes ``lines`` lines to ``out``."""
+
+    pid_step = 60
+    public_octets = PUBLIC_FIRST_OCTETS
+    first_names = FIRST
+    last_names = LAST
+    role_localparts = ROLE_LOCALPARTS
+    role_kinds = ("m365", "workspace", "own", "mimecast", "proofpoint")
+    local_forms = (
+        (0.45, "first.last"),
+        (0.6, "firstlastNN"),
+        (0.72, "flast"),
+        (0.82, "first_last"),
+        (0.9, "firstYYYY"),
+    )
 
     def __init__(
         self,
@@ -303,14 +309,7 @@ class Generator:
         self.hostname = hostname
         self.fqdn = f"{hostname}.{ORG}"
         self.long_ids = long_queue_ids
-        sign = -1 if tz.startswith("-") else 1
-        hh, mm = tz.lstrip("+-").split(":")
-        self.tzinfo = timezone(sign * timedelta(hours=int(hh), minutes=int(mm)))
-        self.start_dt = datetime.fromisoformat(start).replace(tzinfo=self.tzinfo)
-        self.epoch0 = self.start_dt.timestamp() - warmup_hours * 3600.0
-        self.emit_from = warmup_hours * 3600.0
-        self.peak_rate = rate / 3600.0
-        self.bot_rate = bots_per_hour / 3600.0
+        self.init_clock(start, tz, warmup_hours, rate, bots_per_hour)
         self.lifetime = queue_lifetime
         self.delay_warning = delay_warning
         self.heap: list[tuple[Any, ...]] = []
@@ -344,27 +343,8 @@ class Generator:
         self._build_world()
 
     # ------------------------------------------------------------------ small helpers
-    def new_pid(self) -> int:
-        self.pid += self.rng.randint(1, 60)
-        if self.pid > 4194000:
-            self.pid = 300 + self.rng.randrange(100)
-        return self.pid
-
     def line(self, t: float, prog: str, pid: int, text: str) -> None:
         heapq.heappush(self.heap, (t, next(self.seq), f"{prog}[{pid}]: {text}"))
-
-    def call(self, t: float, fn: Callable[..., None], *args: Any) -> None:
-        heapq.heappush(self.heap, (t, next(self.seq), fn, args))
-
-    def hex(self, bits: int) -> str:
-        return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
-
-    def pick(self, items: tuple[Any, ...] | list[Any]) -> Any:
-        return items[int(self.rng.random() * len(items))]
-
-    def public_ip(self, octets: tuple[int, ...] = PUBLIC_FIRST_OCTETS) -> str:
-        r = self.rng.getrandbits(24)
-        return f"{self.pick(octets)}.{r >> 16}.{(r >> 8) & 255}.{(r & 253) + 1}"
 
     def bsd_at(self, t: float) -> str:
         d = datetime.fromtimestamp(int(self.epoch0 + t), self.tzinfo)
@@ -593,9 +573,7 @@ class Generator:
         seen: set[str] = set()
         small: list[Dest] = []
         while len(small) < 3000:
-            w1 = self.pick(WORDS)
-            base = w1 + (self.pick(WORDS) if rng.random() < 0.35 else "") + self.pick(SUFFIXES)
-            name = base + TLDS[bisect(tcum, rng.random() * tcum[-1])][0]
+            name = self.domain_name(WORDS, SUFFIXES, TLDS, tcum)
             if name in seen:
                 continue
             seen.add(name)
@@ -636,10 +614,7 @@ class Generator:
                 d.ips = [[self.public_ip()] for _ in d.mx]
                 d.server = rng.choice(("postfix", "postfix", "exim", "exim", "exchange"))
                 d.tls = rng.choice(("Trusted", "Trusted", "Untrusted", "Untrusted", "Verified", ""))
-                if rng.random() < 0.3:
-                    d.greylist = True
-                    d.grey_style = rng.randrange(5)
-                    d.grey_secs = rng.choice((60, 300, 300, 300, 600, 900))
+                self.maybe_greylist(d)
                 if rng.random() < 0.02:
                     d.broken = rng.choice(("timeout", "timeout", "refused", "dns", "greeting"))
             small.append(d)
@@ -649,16 +624,7 @@ class Generator:
             if rank < 100:
                 d.broken = ""  # the busy partners' servers work
             dests.append((d, z * norm))
-        self.dests = [d for d, _ in dests]
-        self.dest_cum = list(itertools.accumulate(w for _, w in dests))
-        # Business contacts of the staff lean to the long tail.
-        biz = [
-            (d, w)
-            for d, w in dests
-            if d.kind in ("workspace", "m365", "own", "mimecast", "proofpoint", "internal")
-        ]
-        self.biz = [d for d, _ in biz]
-        self.biz_cum = list(itertools.accumulate(w for _, w in biz))
+        self.set_dests(dests, ("workspace", "m365", "own", "mimecast", "proofpoint", "internal"))
 
         self.staff = [f"{self.pick(FIRST)}.{self.pick(LAST)}@{ORG}" for _ in range(180)]
         self.clients = (
@@ -667,38 +633,6 @@ class Generator:
             + [(f"crm.int.{ORG}[10.20.2.7]", "crm")]
         )
         self.mailhub_client = f"mailhub.int.{ORG}[10.20.0.5]"
-
-    def pick_dest(self, business: bool = False) -> Dest:
-        if business:
-            return self.biz[bisect(self.biz_cum, self.rng.random() * self.biz_cum[-1])]
-        return self.dests[bisect(self.dest_cum, self.rng.random() * self.dest_cum[-1])]
-
-    def address(self, dest: Dest) -> str:
-        rng = self.rng
-        r = rng.random()
-        if dest.kind in ("m365", "workspace", "own", "mimecast", "proofpoint") and r < 0.25:
-            return f"{self.pick(ROLE_LOCALPARTS)}@{dest.name}"
-        f, last = self.pick(FIRST), self.pick(LAST)
-        if r < 0.45:
-            local = f"{f}.{last}"
-        elif r < 0.6:
-            local = f"{f}{last}{rng.randrange(1, 99)}"
-        elif r < 0.72:
-            local = f"{f[0]}{last}"
-        elif r < 0.82:
-            local = f"{f}_{last}"
-        elif r < 0.9:
-            local = f"{f}{rng.randrange(1950, 2010)}"
-        else:
-            local = f"{last}.{f}"
-        return f"{local}@{dest.name}"
-
-    def rate_factor(self, t: float) -> float:
-        d = datetime.fromtimestamp(self.epoch0 + t, self.tzinfo)
-        h = d.hour + d.minute / 60.0
-        i = int(h)
-        f = HOURLY[i] + (HOURLY[(i + 1) % 24] - HOURLY[i]) * (h - i)
-        return f * (WEEKEND if d.weekday() >= 5 else 1.0)
 
     # ------------------------------------------------------------------ main loop
     def run(self, lines: int, out: TextIO) -> int:
@@ -722,35 +656,17 @@ class Generator:
             ("gmx", 50),
         ):
             self.call(rng.expovariate(1.0 / (mean * 3600)), self.ev_throttle, name, mean)
-        self.call(self._next_reload(0.0), self.ev_reload)
+        self.call(self.next_daily(0.0), self.ev_reload)
 
-        heap = self.heap
-        pop = heapq.heappop
         host = " " + self.hostname + " postfix/"
         host_plain = " " + self.hostname + " "
-        emit_from = self.emit_from
-        buf: list[str] = []
-        written = 0
         stamp = self.stamp_bsd if self.fmt == "bsd" else self.stamp_rfc3339
-        while written < lines:
-            item = pop(heap)
-            if len(item) == 3:
-                t = item[0]
-                if t < emit_from:
-                    continue
-                text = item[2]
-                buf.append(stamp(t) + (host_plain if text[0] == "!" else host) + text.lstrip("!"))
-                written += 1
-                if len(buf) >= 8192:
-                    out.write("\n".join(buf))
-                    out.write("\n")
-                    buf.clear()
-            else:
-                item[2](item[0], *item[3])
-        if buf:
-            out.write("\n".join(buf))
-            out.write("\n")
-        return written
+
+        def render(t: float, text: str) -> str:
+            # "!prog" lines are not Postfix's own (opendkim): no "postfix/" before the name.
+            return stamp(t) + (host_plain if text[0] == "!" else host) + text.lstrip("!")
+
+        return self.drain(lines, out, render)
 
     def stamp_bsd(self, t: float) -> str:
         sec = int(t)
@@ -1020,18 +936,9 @@ class Generator:
 
     # ------------------------------------------------------------------ delivery
     def ev_attempt(self, t: float, msg: Msg) -> None:
-        groups: dict[int, list[Rcpt]] = {}
-        order: list[Dest] = []
-        for r in msg.rcpts:
-            if not r.done:
-                g = groups.get(id(r.dest))
-                if g is None:
-                    groups[id(r.dest)] = g = []
-                    order.append(r.dest)
-                g.append(r)
         end = t
-        for d in order:
-            e = self.deliver(t, msg, d, groups[id(d)])
+        for d, rcpts in mailsim.by_dest(msg.rcpts):
+            e = self.deliver(t, msg, d, rcpts)
             if e > end:
                 end = e
         self.call(end + 0.001 + self.rng.random() * 0.01, self.ev_after_attempt, msg)
@@ -1322,19 +1229,9 @@ class Generator:
                 )
             s = dest.grey_style
             if s == 0:
-                return (
-                    "4.2.0",
-                    f"450 4.2.0 <{r.addr}>: Recipient address rejected: Greylisted, see "
-                    f"http://postgrey.schweikert.ch/help/{dest.name}.html",
-                    "RCPT TO",
-                )
+                return ("4.2.0", mailsim.postgrey(r.addr, dest.name), "RCPT TO")
             if s == 1:
-                return (
-                    "4.2.0",
-                    f"450 4.2.0 <{r.addr}>: Recipient address rejected: Greylisted for "
-                    f"{left} seconds",
-                    "RCPT TO",
-                )
+                return ("4.2.0", mailsim.greylisted_for(r.addr, left), "RCPT TO")
             if s == 2:
                 return (
                     "4.7.1",
@@ -1343,13 +1240,8 @@ class Generator:
                     "RCPT TO",
                 )
             if s == 3:
-                return (
-                    "4.7.1",
-                    f"451 4.7.1 Greylisting in action, please come back in "
-                    f"{left // 3600:02d}:{left % 3600 // 60:02d}:{left % 60:02d}",
-                    "RCPT TO",
-                )
-            return ("4.0.0", f"451 Greylisted, please try again in {left} seconds", "RCPT TO")
+                return ("4.7.1", mailsim.greylisting_hms(left), "RCPT TO")
+            return ("4.0.0", mailsim.greylisted_retry(left), "RCPT TO")
         if cause == "rate":
             if kind == "gmail":
                 return (
@@ -1369,7 +1261,7 @@ class Generator:
                     "RCPT TO",
                 )
             if kind == "yahoo":
-                return ("4.0.0", "450 User is receiving mail too quickly", "RCPT TO")
+                return ("4.0.0", mailsim.TOO_QUICKLY, "RCPT TO")
             return ("4.2.1", f"450 4.2.1 <{r.addr}>: Recipient temporarily unavailable", "RCPT TO")
         if cause == "quota":
             if kind in ("gmail", "workspace"):
@@ -1381,16 +1273,12 @@ class Generator:
                     "RCPT TO",
                 )
             if kind in ("m365", "msconsumer"):
-                return ("4.2.2", f"452 4.2.2 Mailbox full ({r.addr}) [{self.ms_host()}]", "RCPT TO")
-            return (
-                "4.2.2",
-                f"452 4.2.2 <{r.addr}>: Recipient address rejected: Mailbox full",
-                "RCPT TO",
-            )
+                return ("4.2.2", mailsim.ms_mailbox_full(r.addr, self.ms_host()), "RCPT TO")
+            return ("4.2.2", mailsim.mailbox_full(r.addr), "RCPT TO")
         # "local": a small server's own trouble.
         if dest.server == "exim":
-            return ("4.0.0", "451 Temporary local problem - please try later", "RCPT TO")
-        return ("4.3.0", f"451 4.3.0 <{r.addr}>: Temporary lookup failure", "RCPT TO")
+            return ("4.0.0", mailsim.EXIM_TEMP_LOCAL, "RCPT TO")
+        return ("4.3.0", mailsim.temp_lookup_failure(r.addr), "RCPT TO")
 
     def transient_text(self, dest: Dest) -> tuple[str, str, str]:
         kind = dest.kind
@@ -1403,15 +1291,10 @@ class Generator:
                 "end of DATA",
             )
         if kind in ("m365", "msconsumer"):
-            return (
-                "4.3.2",
-                f"451 4.3.2 Temporary server error. Please try again later ATTR17 "
-                f"[{self.ms_host()}]",
-                "end of DATA",
-            )
+            return ("4.3.2", mailsim.ms_temp_error(self.ms_host()), "end of DATA")
         if kind == "yahoo":
             return ("4.3.2", "451 4.3.2 Internal error reading data", "MAIL FROM")
-        return ("4.3.0", "451 4.3.0 Error: queue file write error", "end of DATA")
+        return ("4.3.0", mailsim.QUEUE_WRITE_ERROR, "end of DATA")
 
     def bounce_text(self, dest: Dest, r: Rcpt, mx_i: int) -> tuple[str, str, str]:
         kind = dest.kind
@@ -1424,16 +1307,10 @@ class Generator:
             )
             return ("5.1.1", "bounced", self.reply(dest, mx_i, text, "RCPT TO"))
         if kind == "msconsumer":
-            text = (
-                "550 5.5.0 Requested action not taken: mailbox unavailable (S2017062302). "
-                f"[{self.ms_host()}]"
-            )
+            text = mailsim.ms_unavailable(self.ms_host())
             return ("5.5.0", "bounced", self.reply(dest, mx_i, text, "RCPT TO"))
         if kind == "m365":
-            text = (
-                "550 5.4.1 Recipient address rejected: Access denied. For more information see "
-                f"https://aka.ms/EXOSmtpErrors [{self.ms_host()}]"
-            )
+            text = mailsim.m365_access_denied(self.ms_host())
             return ("5.4.1", "bounced", self.reply(dest, mx_i, text, "RCPT TO"))
         if kind == "yahoo":
             text = (
@@ -1442,7 +1319,11 @@ class Generator:
             )
             return ("5.0.0", "bounced", self.reply(dest, mx_i, text, "end of DATA"))
         if dest.server == "exim":
-            return ("5.0.0", "bounced", self.reply(dest, mx_i, "550 No Such User Here", "RCPT TO"))
+            return (
+                "5.0.0",
+                "bounced",
+                self.reply(dest, mx_i, mailsim.EXIM_NO_SUCH_USER, "RCPT TO"),
+            )
         if dest.server == "exchange":
             text = (
                 "550 5.1.10 RESOLVER.ADR.RecipientNotFound; "
@@ -1456,47 +1337,41 @@ class Generator:
         return ("5.1.1", "bounced", self.reply(dest, mx_i, text, "RCPT TO"))
 
     def gsmtp_id(self) -> str:
-        rng = self.rng
-        return (
-            f"{self.hex(52)}-{self.hex(48)}si{rng.randrange(1000000, 9999999)}"
-            f"{chr(97 + rng.randrange(26))}{rng.randrange(10, 99)}.{rng.randrange(1, 999)}"
-        )
+        return f"{self.hex(52)}-{self.hex(48)}{self.gsmtp_tail()}"
 
     def ms_host(self) -> str:
-        rng = self.rng
-        return (
-            f"{rng.choice(('AM', 'DB', 'VI', 'PA', 'BN', 'CH'))}{rng.randrange(1, 9)}"
-            f"PEPF0000{self.hex(16).upper()[:5]}.{rng.choice(('eurprd04', 'eurprd02', 'namprd03'))}"
-            ".prod.outlook.com"
-        )
+        return self.ms_host_of(16, ("eurprd04", "eurprd02", "namprd03"))
 
     def sent_text(self, dest: Dest, msg: Msg, t: float) -> str:
         kind = dest.kind
         rng = self.rng
         if kind in ("gmail", "workspace"):
-            return f"250 2.0.0 OK  {int(self.epoch0 + t)} {self.gsmtp_id()} - gsmtp"
+            return mailsim.gmail_sent(int(self.epoch0 + t), self.gsmtp_id())
         if kind in ("m365", "msconsumer"):
-            return (
-                f"250 2.6.0 {msg.msgid} [InternalId={rng.randrange(10**12, 10**13)}, "
-                f"Hostname={self.ms_host()}] {msg.size + 3000} bytes in "
-                f"{rng.uniform(0.05, 0.9):.3f}, "
-                f"{rng.uniform(20, 900):.3f} KB/sec Queued mail for delivery -> 250 2.1.5"
+            return mailsim.ms_queued(
+                msg.msgid,
+                rng.randrange(10**12, 10**13),
+                self.ms_host(),
+                msg.size + 3000,
+                rng.uniform(0.05, 0.9),
+                rng.uniform(20, 900),
+                " -> 250 2.1.5",
             )
         if kind == "yahoo":
-            return "250 ok dirdel"
+            return mailsim.YAHOO_SENT
         if kind == "gmx":
-            return f"250 Requested mail action okay, completed: id=1M{self.hex(40)}"
+            return mailsim.gmx_sent(self.hex(40))
         if kind in ("comcast", "orange"):
             return f"250 2.0.0 {self.hex(48)} mail accepted for delivery"
         if kind == "mimecast":
-            return f"250 {self.hex(64)[:22]}-{self.hex(16)} Message accepted"
+            return mailsim.mimecast_sent(self.hex(64), self.hex(16))
         if kind == "proofpoint":
             pp_id = f"{self.hex(32)[:8]}{rng.randrange(10000, 99999)}"
             return f"250 2.0.0 {pp_id} Message accepted for delivery"
         if kind == "internal":
             return f"250 2.0.0 Ok: queued as {self.hex(48)[:11].upper()}"
         if kind == "own" and dest.server == "exim":
-            return f"250 OK id=1{self.hex(24)[:5]}-{self.hex(24)[:6]}-{self.hex(8)}"
+            return mailsim.exim_sent(self.hex(24), self.hex(24), self.hex(8))
         if kind == "own" and dest.server == "exchange":
             return (
                 f"250 2.6.0 {msg.msgid} [InternalId={rng.randrange(10**11, 10**12)}, "
@@ -1582,28 +1457,18 @@ class Generator:
             dsn, cmd = "4.7.28", "end of DATA"
         elif kind == "ms775":
             text = (
-                f"451 4.7.650 The mail server [{RELAY_IP}] has been temporarily rate limited due "
-                "to "
-                "IP reputation. For e-mail delivery information, see https://aka.ms/postmaster "
-                f"(S775) [Name=Protocol Filter Agent][AGT=PFA][MxId={self.hex(64).upper()}] "
+                f"{mailsim.MS_S775} [Name=Protocol Filter Agent][AGT=PFA][MxId={self.hex(64).upper()}] "
                 f"[{self.ms_host()} {self.iso_utc(ts)} {self.hex(64).upper()}]"
             )
             dsn, cmd = "4.7.650", "MAIL FROM"
         elif kind == "ms77719":
-            text = (
-                f"451 4.7.500 Server busy. Please try again later from [{RELAY_IP}]. (S77719) "
-                f"[{self.ms_host()}]"
-            )
+            text = mailsim.ms_s77719(self.ms_host())
             dsn, cmd = "4.7.500", "end of DATA"
         elif kind == "yahoo":
-            text = (
-                f"421 4.7.0 [TSS04] Messages from {RELAY_IP} temporarily deferred due to "
-                "unexpected volume or user complaints - 4.16.55.1; see "
-                "https://postmaster.yahooinc.com/error-codes"
-            )
+            text = mailsim.YAHOO_TSS04
             dsn, cmd = "4.7.0", "MAIL FROM"
         elif kind == "apple":
-            text = f"421 4.7.0 [HCM1] Your mail from {RELAY_IP} was deferred."
+            text = mailsim.APPLE_HCM1
             dsn, cmd = "4.7.0", "MAIL FROM"
         elif kind == "gmx":
             text = (
@@ -1732,12 +1597,6 @@ class Generator:
         else:
             p.throttle_kind = name
 
-    def ev_throttle(self, t: float, name: str, mean_hours: float) -> None:
-        self.start_throttle(t, name)
-        self.call(
-            t + self.rng.expovariate(1.0 / (mean_hours * 3600)), self.ev_throttle, name, mean_hours
-        )
-
     def anvil_hit(self, t: float, ip: str) -> None:
         self.anvil_counts[ip] += 1
         if ip not in self.anvil_first:
@@ -1804,14 +1663,6 @@ class Generator:
         )
         self.call(t + 600.0 + rng.random() * 60, self.ev_scache)
 
-    def _next_reload(self, t: float) -> float:
-        # A certificate-renewal hook reloads Postfix once a day around 06:40.
-        d = datetime.fromtimestamp(self.epoch0 + t, self.tzinfo)
-        nxt = d.replace(hour=6, minute=40, second=0, microsecond=0)
-        if nxt <= d:
-            nxt += timedelta(days=1)
-        return nxt.timestamp() - self.epoch0 + self.rng.random() * 600
-
     def ev_reload(self, t: float) -> None:
         rng = self.rng
         self.line(t, "postfix-script", self.new_pid(), "refreshing the Postfix mail system")
@@ -1831,7 +1682,7 @@ class Generator:
             "warning: request to update table btree:/var/lib/postfix/smtp_scache in "
             "non-postfix directory /var/lib/postfix",
         )
-        self.call(self._next_reload(t + 3600), self.ev_reload)
+        self.call(self.next_daily(t + 3600), self.ev_reload)
 
     def ev_bot(self, t: float) -> None:
         rng = self.rng
@@ -1979,46 +1830,25 @@ def format_mix(mix: dict[str, Any]) -> str:
     for k, (n, s) in mix["statuses"].items():
         out.append(f"  {k:<22}{n:>8}  {100 * s:5.1f}%")
     out.append(f"outbound delivery lines (smtp+error): {100 * mix['delivery_share']:.1f}%")
-    out.append(
-        f"messages: {mix['messages']}, deferred at least once: {mix['deferred_messages']} "
-        f"({100 * mix['deferred_message_share']:.1f}%)"
-    )
+    out.append(mailsim.format_messages(mix))
     return "\n".join(out)
 
 
-def parse_duration(text: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-    if text[-1] in units:
-        return float(text[:-1]) * units[text[-1]]
-    return float(text)
+parse_duration = mailsim.parse_duration
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--lines", type=int, default=1_000_000, help="lines to write (default 1000000)")
-    ap.add_argument("--out", default="-", help="output file (default stdout)")
+    ap = mailsim.new_parser(__doc__ or "")
     ap.add_argument(
         "--format",
         choices=("bsd", "rfc3339"),
         default="bsd",
         help="bsd: 'Nov 29 12:21:46 mx1 ...'; rfc3339: rsyslog high-precision stamps",
     )
-    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument("--start", default=DEFAULT_START, help="local time of the first line")
-    ap.add_argument("--tz", default="+00:00", help="UTC offset of the host's local time")
+    mailsim.add_clock_args(ap)
     ap.add_argument("--hostname", default="mx1")
     ap.add_argument("--long-queue-ids", action="store_true", help="enable_long_queue_ids = yes")
-    ap.add_argument(
-        "--rate",
-        type=float,
-        default=1000.0,
-        help="messages per hour at the weekday peak (default 1000)",
-    )
-    ap.add_argument(
-        "--bots-per-hour", type=float, default=250.0, help="bot connections per hour (default 250)"
-    )
+    mailsim.add_load_args(ap, rate=1000.0, bots_per_hour=250.0)
     ap.add_argument("--queue-lifetime", default="2d", help="maximal_queue_lifetime (default 2d)")
     ap.add_argument(
         "--delay-warning", default="4h", help="delay_warning_time, 0 = off (default 4h)"
@@ -2030,15 +1860,11 @@ def main(argv: list[str] | None = None) -> int:
         help="simulate this long before the first written line, so that the file starts "
         "in the middle of things like a rotated log (default 0)",
     )
-    ap.add_argument("--mix", metavar="FILE", help="print the line mix of an existing log and exit")
-    ap.add_argument("--json", action="store_true", help="with --mix: print JSON")
-    ap.add_argument("--quiet", action="store_true")
+    mailsim.add_mix_args(ap)
     args = ap.parse_args(argv)
 
     if args.mix:
-        with open(args.mix, encoding="utf-8", errors="replace") as f:
-            mix = line_mix(f)
-        print(json.dumps(mix, indent=1) if args.json else format_mix(mix))
+        mailsim.print_mix(args.mix, args.json, line_mix, format_mix)
         return 0
 
     gen = Generator(
@@ -2054,20 +1880,13 @@ def main(argv: list[str] | None = None) -> int:
         warmup_hours=args.warmup_hours,
         bots_per_hour=args.bots_per_hour,
     )
-    t0 = time.perf_counter()
-    if args.out == "-":
-        try:
-            n = gen.run(args.lines, sys.stdout)
-        except BrokenPipeError:  # e.g. piped into head
-            sys.stderr.close()
-            return 0
-    else:
-        with open(args.out, "w", encoding="utf-8", buffering=1 << 20) as f:
-            n = gen.run(args.lines, f)
+    done = mailsim.write_log(gen.run, args.out, args.lines)
+    if done is None:  # stdout closed early, e.g. piped into head
+        return 0
+    n, secs = done
     if not args.quiet:
         print(
-            f"gen_postfix: wrote {n} lines in {time.perf_counter() - t0:.1f} s "
-            f"(seed {args.seed}, {args.format})",
+            f"gen_postfix: wrote {n} lines in {secs:.1f} s (seed {args.seed}, {args.format})",
             file=sys.stderr,
         )
     return 0
