@@ -110,8 +110,9 @@ class Delivery(Event):
     stage: str | None = None
     handoff: bool = False
     """Accepted by a local next hop of the same host (Sendmail's submission queue handing
-    to its MTA, a content filter on loopback), not by the destination: the message goes on
-    under another queue id, so this is not a delivery to the recipient's domain."""
+    to its MTA, Postfix handing to a content filter on loopback that re-queues it), not by
+    the destination: the message goes on under another queue id, so this is not a delivery
+    to the recipient's domain (the re-queued message is)."""
     also: tuple[str, ...] = ()
     """More recipients with the same verdict in the same line (Sendmail logs
     `to=<a>,<b>` when one connection took several)."""

@@ -44,6 +44,19 @@ _SUSPENDED = "delivery temporarily suspended: "
 _QMGR_FROM = re.compile(r"from=<([^>]*)>, size=([0-9]+), nrcpt=([0-9]+)")
 
 
+_LOOPBACK_PORT = re.compile(r"\[(?:127\.[0-9.]+|::1)\]:([0-9]+)$")
+
+
+def _content_filter_hop(relay: str | None, reply: str | None) -> bool:
+    """A delivery to a content filter on this host (amavis, a milter-less SMTP filter):
+    loopback, a port other than 25, and the filter re-queued it (`queued as NEWID`). The
+    message goes on under the new queue id: this is not a delivery to the destination."""
+    if relay is None or reply is None or "queued as" not in reply:
+        return False
+    m = _LOOPBACK_PORT.search(relay)
+    return m is not None and m.group(1) != "25"
+
+
 def _unbracket(value: str) -> str:
     if value.startswith("<") and value.endswith(">"):
         return value[1:-1]
@@ -113,15 +126,17 @@ class PostfixTransformer(Transformer[Token, Any]):
         fields = dict(_FIELD.findall(fields_tok))
         reply = reply_tok[2:-1] if reply_tok is not None else None
         orig = fields.get("orig_to")
+        status = _STATUS.get(status_tok[7:], Status.DEFERRED)
+        relay = fields.get("relay")
         return Delivery(
             time,
             host,
             MTA,
             qid[:-2],
             recipient=_unbracket(fields["to"]),
-            status=_STATUS.get(status_tok[7:], Status.DEFERRED),
+            status=status,
             orig_recipient=_unbracket(orig) if orig is not None else None,
-            relay=fields.get("relay"),
+            relay=relay,
             dsn=fields.get("dsn"),
             reply=reply,
             delay=_float(fields.get("delay")),
@@ -129,6 +144,7 @@ class PostfixTransformer(Transformer[Token, Any]):
             program=program[: program.index("[")],
             pid=program[program.index("[") + 1 : -3],
             suspended=reply is not None and reply.startswith(_SUSPENDED),
+            handoff=status is Status.SENT and _content_filter_hop(relay, reply),
         )
 
     def client(self, header: str, program: str, qid: str, tok: str) -> Arrival:

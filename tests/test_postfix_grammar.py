@@ -352,3 +352,33 @@ def test_long_queue_ids(parser: LineParser) -> None:
         ev = parser.parse(f"{H} postfix/qmgr[3]: {qid}: removed")
         assert isinstance(ev, Removed)
         assert ev.queue_id == qid
+
+
+def test_content_filter_hop_is_a_handoff(parser: LineParser) -> None:
+    """Real shape (shared corpus, amavis): the message goes on under 90284DE204C8."""
+    line = (
+        "Jun 14 12:02:41 mail postfix/amavis/smtp[720497]: 2E984DE204BF: to=<po10.zav@zdrav.spb.ru>, "
+        "relay=127.0.0.1[127.0.0.1]:10024, delay=9.5, delays=0.5/0/0.01/9, dsn=2.0.0, status=sent "
+        "(250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as 90284DE204C8)"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Delivery)
+    assert ev.handoff is True
+
+
+@pytest.mark.parametrize(
+    "relay,reply",
+    [
+        ("127.0.0.8[127.0.0.8]:25", "250 2.0.0 Ok: queued as LAB597160012"),  # a relay on port 25
+        ("mx.example.com[192.0.2.7]:25", "250 2.0.0 Ok: queued as 153053D"),  # a remote relay
+        ("127.0.0.1[127.0.0.1]:10024", "250 2.0.0 Ok, discarded"),  # filter did not re-queue
+    ],
+)
+def test_other_deliveries_are_not_handoffs(parser: LineParser, relay: str, reply: str) -> None:
+    line = (
+        f"{H} postfix/smtp[1]: 4F2A31C02B9: to=<a@b.example>, relay={relay}, delay=1, "
+        f"delays=0/0/0/1, dsn=2.0.0, status=sent ({reply})"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Delivery)
+    assert ev.handoff is False
