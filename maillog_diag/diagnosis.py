@@ -162,7 +162,7 @@ def diagnose_message(msg: Message) -> dict[str, RecipientDiagnosis]:
     splits = _split_transactions(msg)
     result: dict[str, RecipientDiagnosis] = {}
     for address, rcpt in msg.recipients.items():
-        classes = _with_repeats(rcpt.attempts, [diagnose(a) for a in rcpt.attempts])
+        classes = classify_attempts(rcpt.attempts)
         diag = RecipientDiagnosis(classes, check_schedule(rcpt.attempts, classes))
         _splits(msg, rcpt, classes, splits, diag)
         for a, cls in zip(reversed(rcpt.attempts), reversed(classes), strict=True):
@@ -173,6 +173,12 @@ def diagnose_message(msg: Message) -> dict[str, RecipientDiagnosis]:
                 break
         result[address] = diag
     return result
+
+
+def classify_attempts(attempts: list[Attempt]) -> list[Classification | None]:
+    """The classification of each attempt of one recipient, repeats included (see
+    `_with_repeats`): what the report counts and what the JSON of each attempt shows."""
+    return _with_repeats(attempts, [diagnose(a) for a in attempts])
 
 
 def _with_repeats(

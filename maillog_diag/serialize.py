@@ -21,7 +21,7 @@ from .analysis import (
 )
 from .causes import CAUSE_INFO
 from .classify import Classification
-from .diagnosis import diagnose
+from .diagnosis import classify_attempts
 from .model import Attempt, LineRef, Message, Recipient
 from .pipeline import ScanResult
 from .timestamps import format_time
@@ -56,7 +56,7 @@ def classification_dict(cls: Classification | None) -> dict[str, Any]:
     }
 
 
-def attempt_dict(attempt: Attempt, zone: tzinfo) -> dict[str, Any]:
+def attempt_dict(attempt: Attempt, zone: tzinfo, cls: Classification | None) -> dict[str, Any]:
     """One attempt: `time`, `status`, `relay`, `dsn`, `reply`, its cause and retry hint."""
     return {
         "time": format_time(attempt.time, zone),
@@ -67,7 +67,7 @@ def attempt_dict(attempt: Attempt, zone: tzinfo) -> dict[str, Any]:
         "delays": attempt.delays,
         "suspended": attempt.suspended,
         "line": _ref(attempt.ref),
-        **classification_dict(diagnose(attempt)),
+        **classification_dict(cls),
     }
 
 
@@ -83,7 +83,10 @@ def recipient_dict(msg: Message, rcpt: Recipient, zone: tzinfo) -> dict[str, Any
         "first_deferred": format_time(rcpt.first_deferred, zone),
         "final": format_time(rcpt.final_time, zone),
         "held_seconds": _round(held_seconds(msg, rcpt)),
-        "attempts": [attempt_dict(a, zone) for a in rcpt.attempts],
+        "attempts": [
+            attempt_dict(a, zone, cls)
+            for a, cls in zip(rcpt.attempts, classify_attempts(rcpt.attempts), strict=True)
+        ],
     }
 
 

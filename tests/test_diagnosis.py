@@ -263,3 +263,20 @@ def test_no_suggestion_without_a_pattern() -> None:
 def test_expired_without_reply_is_expired_cause() -> None:
     cls = diagnose(Attempt(0, Status.EXPIRED, None, None, None))
     assert cls is not None and cls.cause is Cause.EXPIRED
+
+
+def test_attempt_json_of_a_repeat_carries_the_cause_it_repeats() -> None:
+    """Exim's `retry time not reached` names no cause: its attempt shows the greylisting it
+    repeats, as the report counts it."""
+    from .conftest import FIXTURES
+
+    result = CliRunner().invoke(app, ["messages", str(FIXTURES / "exim_small.log"), "--tz", "UTC"])
+    carol = next(
+        r
+        for line in result.stdout.splitlines()
+        for r in json.loads(line)["recipients"]
+        if r["address"] == "carol@grey.example"
+    )
+    repeats = [a for a in carol["attempts"] if a["suspended"]]
+    assert repeats
+    assert {a["cause"] for a in repeats} == {"greylisting"}
