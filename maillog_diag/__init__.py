@@ -9,13 +9,13 @@ Library use::
 
 from __future__ import annotations
 
-from .analysis import DestinationStats, ReportBuilder, held_seconds
-from .correlate import Correlator
-from .errors import GrammarLoadError, InputError, MaillogError, UnparsableLine
-from .model import Attempt, Event, Message, Outcome, Recipient, Status
-from .parsing import LineParser
-from .pipeline import ScanOptions, ScanResult, collect_messages, scan
-from .timestamps import resolve_zone
+from maillog_diag.core.analysis import DestinationStats, ReportBuilder, held_seconds
+from maillog_diag.core.correlate import Correlator
+from maillog_diag.core.model import Attempt, Event, Message, Outcome, Recipient, Status
+from maillog_diag.errors import GrammarLoadError, InputError, MaillogError, UnparsableLine
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.scan.lines import LineParser
+from maillog_diag.scan.pipeline import ScanOptions, ScanResult, collect_messages, scan
 
 __version__ = "0.1.0"
 

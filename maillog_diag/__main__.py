@@ -1,5 +1,5 @@
 """`python -m maillog_diag` runs the command line."""
 
-from .cli import main
+from maillog_diag.cli.app import main
 
 main()

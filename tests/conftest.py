@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from maillog_diag.parsing import LineParser
-from maillog_diag.timestamps import TimeParser, YearInference, resolve_zone
+from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
+from maillog_diag.scan.lines import LineParser
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -15,7 +15,7 @@ from types import ModuleType
 
 import pytest
 
-from maillog_diag.pipeline import ScanOptions, collect_messages
+from maillog_diag.scan.pipeline import ScanOptions, collect_messages
 
 from .conftest import ROOT
 

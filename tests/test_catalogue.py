@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from maillog_diag.causes import Cause
-from maillog_diag.classify import classify
-from maillog_diag.hints import HintKind
-from maillog_diag.knowledge import knowledge_base
+from maillog_diag.core.causes import Cause
+from maillog_diag.core.classify import classify
+from maillog_diag.core.hints import HintKind
+from maillog_diag.core.knowledge import knowledge_base
 
 FIXTURE = Path(__file__).parent / "fixtures" / "replies_catalogue.tsv"
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from maillog_diag.pipeline import ScanOptions, collect_messages
-from maillog_diag.serialize import message_dict
-from maillog_diag.timestamps import resolve_zone
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.output.serialize import message_dict
+from maillog_diag.scan.pipeline import ScanOptions, collect_messages
 
 from .test_catalogue import ROWS, CatalogueRow
 

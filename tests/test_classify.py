@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from maillog_diag.causes import CAUSE_INFO, Cause
-from maillog_diag.classify import Classification, Stage, classify, stage_from_text
-from maillog_diag.hints import HintKind, RetryHint
-from maillog_diag.knowledge import knowledge_base
+from maillog_diag.core.causes import CAUSE_INFO, Cause
+from maillog_diag.core.classify import Classification, Stage, classify, stage_from_text
+from maillog_diag.core.hints import HintKind, RetryHint
+from maillog_diag.core.knowledge import knowledge_base
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = datetime(2024, 11, 29, 13, 0, 0, tzinfo=UTC)
@@ -41,13 +41,17 @@ def test_every_cause_has_info_and_docs() -> None:
 
 
 def test_every_kb_entry_has_a_source() -> None:
-    raw = tomllib.loads((ROOT / "maillog_diag" / "data" / "providers.toml").read_text("utf-8"))
+    raw = tomllib.loads(
+        (ROOT / "maillog_diag" / "core" / "data" / "providers.toml").read_text("utf-8")
+    )
     for provider in raw["provider"]:
         assert provider["source"], provider["id"]
         for kind in ("token", "rule", "code"):
             for entry in provider.get(kind, []):
                 assert entry["source"], (provider["id"], entry)
-    codes = tomllib.loads((ROOT / "maillog_diag" / "data" / "enhanced_codes.toml").read_text())
+    codes = tomllib.loads(
+        (ROOT / "maillog_diag" / "core" / "data" / "enhanced_codes.toml").read_text()
+    )
     for code, entry in codes["codes"].items():
         assert entry["registry"] and entry["ref"], code
         Cause(entry["cause"])

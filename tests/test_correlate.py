@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from maillog_diag.analysis import held_seconds
-from maillog_diag.model import Message, Outcome
-from maillog_diag.pipeline import ScanOptions, collect_messages
-from maillog_diag.timestamps import resolve_zone
+from maillog_diag.core.analysis import held_seconds
+from maillog_diag.core.model import Message, Outcome
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.scan.pipeline import ScanOptions, collect_messages
 
 OPTS = ScanOptions(zone=resolve_zone("UTC"), year=2026)
 

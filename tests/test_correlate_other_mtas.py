@@ -3,8 +3,8 @@ recipients per line, and closing messages of MTAs that log no removal line."""
 
 from __future__ import annotations
 
-from maillog_diag.correlate import RECENTLY_CLOSED_SECONDS, Correlator
-from maillog_diag.model import (
+from maillog_diag.core.correlate import RECENTLY_CLOSED_SECONDS, Correlator
+from maillog_diag.core.model import (
     Arrival,
     Delivery,
     Expired,
@@ -18,7 +18,7 @@ from maillog_diag.model import (
 
 def run(*events: object) -> tuple[list[Message], Correlator]:
     out: list[Message] = []
-    c = Correlator(out.append)
+    c = Correlator(out.append, no_removal_line=frozenset({"sendmail"}))
     for ev in events:
         c.feed(ev)  # type: ignore[arg-type]
     return out, c

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from maillog_diag.analysis import DestinationStats, ScheduleStats, schedule_suggestion
-from maillog_diag.causes import Cause
-from maillog_diag.cli import app
-from maillog_diag.diagnosis import ScheduleCheck, check_schedule, diagnose, tolerance
-from maillog_diag.hints import HintKind
-from maillog_diag.model import Attempt, Status
+from maillog_diag.cli.app import app
+from maillog_diag.core.analysis import DestinationStats, ScheduleStats
+from maillog_diag.core.causes import Cause
+from maillog_diag.core.diagnosis import ScheduleCheck, check_schedule, diagnose, tolerance
+from maillog_diag.core.hints import HintKind
+from maillog_diag.core.model import Attempt, Status
+from maillog_diag.core.tuning import schedule_suggestion
 
 COMMON = ["--tz", "UTC", "--year", "2026", "--format", "json"]
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from maillog_diag.cli import app
+from maillog_diag.cli.app import app
 
 from .conftest import FIXTURES
 

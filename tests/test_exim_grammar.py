@@ -6,9 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from maillog_diag.errors import UnparsableLine
-from maillog_diag.exim import MAINLOG_HOST, interval
-from maillog_diag.model import (
+from maillog_diag.core.model import (
     Arrival,
     Delivery,
     QueueAction,
@@ -17,7 +15,9 @@ from maillog_diag.model import (
     SessionNote,
     Status,
 )
-from maillog_diag.parsing import LineParser
+from maillog_diag.errors import UnparsableLine
+from maillog_diag.mta.exim import MAINLOG_HOST, interval
+from maillog_diag.scan.lines import LineParser
 
 S = "2026-11-29 12:00:01"
 ID = "1kXyZa-0001Ab-Cd"
@@ -536,9 +536,9 @@ def test_intervals(text: str, seconds: float | None) -> None:
 
 
 def test_line_time_of_mainlog_lines(parser: LineParser) -> None:
-    from maillog_diag.dialects import other_dialects
+    from maillog_diag.mta.exim import EximReader
 
-    exim = other_dialects(parser.time_parser)[0]
+    exim = EximReader(parser.time_parser)
     assert exim.line_time(f"{S}.250 +0100 [12] End queue run: pid=12") == ts(
         "2026-11-29T12:00:01.250+01:00"
     )

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from maillog_diag.model import Message, Outcome, Status
-from maillog_diag.pipeline import ScanOptions, collect_messages
-from maillog_diag.timestamps import resolve_zone
+from maillog_diag.core.model import Message, Outcome, Status
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.scan.pipeline import ScanOptions, collect_messages
 
 from .conftest import SAMPLE_LOGS
 

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from maillog_diag.hints import HintKind, RetryHint, extract_hint, grammar_text, strip_continuations
+from maillog_diag.core.hints import (
+    HintKind,
+    RetryHint,
+    extract_hint,
+    grammar_text,
+    strip_continuations,
+)
 
 AT = datetime(2024, 11, 29, 13, 0, 0, tzinfo=UTC)
 

@@ -19,13 +19,13 @@ import pytest
 import zstandard
 from typer.testing import CliRunner
 
-from maillog_diag.cli import app
+from maillog_diag.cli.app import app
 from maillog_diag.errors import InputError
-from maillog_diag.journal import journal_lines, looks_like_journal, record_line
-from maillog_diag.pipeline import ScanOptions, collect_messages
-from maillog_diag.serialize import message_dict
-from maillog_diag.sources import expand_inputs, read_lines, rotation_key
-from maillog_diag.timestamps import resolve_zone
+from maillog_diag.input.journal import journal_lines, looks_like_journal, record_line
+from maillog_diag.input.sources import expand_inputs, read_lines, rotation_key
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.output.serialize import message_dict
+from maillog_diag.scan.pipeline import ScanOptions, collect_messages
 
 from .conftest import FIXTURES
 from .test_bench_generator import gen_postfix

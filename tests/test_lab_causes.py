@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from maillog_diag.cli import app
-from maillog_diag.diagnosis import tolerance
+from maillog_diag.cli.app import app
+from maillog_diag.core.diagnosis import tolerance
 
 from .conftest import SAMPLE_LOGS
 

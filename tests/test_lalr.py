@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from lark import UnexpectedInput
 
-from maillog_diag.lalr import FastLALR
-from maillog_diag.parsing import load_grammar
-from maillog_diag.postfix import PostfixTransformer
-from maillog_diag.timestamps import TimeParser, YearInference, resolve_zone
+from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
+from maillog_diag.mta.postfix import PostfixTransformer
+from maillog_diag.scan.lines import load_grammar
+from maillog_diag.syntax.lalr import FastLALR
 
 from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from maillog_diag.cli import app
-from maillog_diag.render import plain
+from maillog_diag.cli.app import app
+from maillog_diag.output.render import plain
 
 from .conftest import FIXTURES, SAMPLE_LOGS
 
@@ -179,7 +179,7 @@ def test_check_leaves_forced_splits_out_of_deferrals() -> None:
     """split.test's 36 deferrals in the lab log are all forced splits: not a failure."""
     from typer.testing import CliRunner
 
-    from maillog_diag.cli import app
+    from maillog_diag.cli.app import app
 
     from .conftest import SAMPLE_LOGS
 

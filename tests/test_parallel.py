@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from maillog_diag.cli import app
-from maillog_diag.parsing import partition_of
-from maillog_diag.pipeline import ScanOptions, default_jobs, scan_report
-from maillog_diag.serialize import report_dict
-from maillog_diag.timestamps import resolve_zone
+from maillog_diag.cli.app import app
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.output.serialize import report_dict
+from maillog_diag.scan.lines import partition_of
+from maillog_diag.scan.pipeline import ScanOptions, default_jobs, scan_report
 
 from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
 from .test_bench_generator import gen_postfix

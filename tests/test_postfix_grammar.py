@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from maillog_diag.errors import UnparsableLine
-from maillog_diag.model import (
+from maillog_diag.core.model import (
     Arrival,
     Delivery,
     Expired,
@@ -19,7 +18,8 @@ from maillog_diag.model import (
     SessionNote,
     Status,
 )
-from maillog_diag.parsing import LineParser
+from maillog_diag.errors import UnparsableLine
+from maillog_diag.scan.lines import LineParser
 
 H = "Nov 29 12:21:46 mx1"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from maillog_diag.hints import strip_continuations
-from maillog_diag.reasons import reason_key
+from maillog_diag.core.hints import strip_continuations
+from maillog_diag.core.reasons import reason_key
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_reason_key_examples(reply: str, key: str) -> None:
 
 
 def test_fold_can_keep_intervals_for_the_classifier() -> None:
-    from maillog_diag.reasons import fold
+    from maillog_diag.core.reasons import fold
 
     assert fold(
         "host mx1.b.example[192.0.2.1] said: 451 <a@b.example> Greylisted for 287 seconds, back in 00:04:47",

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from maillog_diag.cli import app
+from maillog_diag.cli.app import app
 
 from .conftest import SAMPLE_LOGS
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from maillog_diag.core.model import Outcome
 from maillog_diag.errors import UnparsableLine
-from maillog_diag.model import Outcome
-from maillog_diag.parsing import LineParser
-from maillog_diag.pipeline import ScanOptions, collect_messages
-from maillog_diag.timestamps import TimeParser, YearInference, resolve_zone
+from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
+from maillog_diag.scan.lines import LineParser
+from maillog_diag.scan.pipeline import ScanOptions, collect_messages
 
 from .conftest import CORPUS
 

@@ -6,8 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from maillog_diag.errors import UnparsableLine
-from maillog_diag.model import (
+from maillog_diag.core.model import (
     Arrival,
     Delivery,
     Expired,
@@ -17,8 +16,9 @@ from maillog_diag.model import (
     SessionNote,
     Status,
 )
-from maillog_diag.parsing import LineParser
-from maillog_diag.sendmail import delay_seconds
+from maillog_diag.errors import UnparsableLine
+from maillog_diag.mta.sendmail import delay_seconds
+from maillog_diag.scan.lines import LineParser
 
 H = "Nov 29 12:00:01 mx1"
 Q = "j061bXn5000812"
@@ -414,9 +414,9 @@ def test_delays(text: str | None, seconds: float | None) -> None:
 
 
 def test_line_time_of_tagged_lines(parser: LineParser) -> None:
-    from maillog_diag.dialects import other_dialects
+    from maillog_diag.mta.sendmail import SendmailReader
 
-    sendmail = other_dialects(parser.time_parser)[1]
+    sendmail = SendmailReader(parser.time_parser)
     line = f"Jun 17 14:37:39 <mail.info> robin sm-mta[2794]: {Q}: x"
     assert sendmail.line_time(line) == ts("2026-06-17T14:37:39+00:00")
     assert sendmail.line_time("2026-11-29 12:00:01 1kXyZa-0001Ab-Cd Completed") is None

@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from maillog_diag.timestamps import (
+from maillog_diag.input.timestamps import (
     BadTimestamp,
     TimeParser,
     YearInference,

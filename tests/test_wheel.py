@@ -69,7 +69,7 @@ def test_installed_cli_runs_from_another_folder(wheel: Path, tmp_path: Path) -> 
         [
             str(py),
             "-c",
-            "from maillog_diag.parsing import grammar_path; print(grammar_path('postfix.lark'))",
+            "from maillog_diag.syntax.grammars import grammar_path; print(grammar_path('postfix.lark'))",
         ],
         cwd=work,
         capture_output=True,

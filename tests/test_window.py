@@ -12,11 +12,11 @@ import pytest
 from dateutil import tz as dtz
 from typer.testing import CliRunner
 
-from maillog_diag.cli import app
-from maillog_diag.pipeline import ScanOptions, scan_report
-from maillog_diag.serialize import report_dict
-from maillog_diag.timestamps import resolve_zone
-from maillog_diag.window import MessageFilter, parse_duration, parse_moment
+from maillog_diag.cli.app import app
+from maillog_diag.core.window import MessageFilter, parse_duration, parse_moment
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.output.serialize import report_dict
+from maillog_diag.scan.pipeline import ScanOptions, scan_report
 
 from .conftest import FIXTURES
 from .test_parallel import generated  # noqa: F401 - the 30,000-line generated log fixture

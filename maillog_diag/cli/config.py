@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import MaillogError
+from maillog_diag.errors import MaillogError
 
 SYSTEM_CONFIG = Path("/etc/maillog-diag/config.toml")
 ENV_VAR = "MAILLOG_DIAG_CONFIG"

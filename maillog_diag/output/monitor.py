@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from .timestamps import format_duration
+from maillog_diag.input.timestamps import format_duration
 
 
 class CheckState(IntEnum):

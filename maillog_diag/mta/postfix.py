@@ -12,9 +12,10 @@ from typing import Any
 
 from lark import Token, Transformer, v_args
 
-from .model import (
+from maillog_diag.core.model import (
     Arrival,
     Delivery,
+    Event,
     Expired,
     MessageInfo,
     Notification,
@@ -24,9 +25,67 @@ from .model import (
     SessionNote,
     Status,
 )
-from .timestamps import TimeParser
+from maillog_diag.input.timestamps import TimeParser
+from maillog_diag.mta.base import EVERY_PARTITION, LineShapeError
+from maillog_diag.syntax.grammars import load_grammar, terminal_regex
+from maillog_diag.syntax.lalr import FastLALR
 
 MTA = "postfix"
+
+POSTFIX_IGNORED_DAEMONS = frozenset(
+    {
+        "anvil",
+        "dnsblog",
+        "flush",
+        "master",
+        "postfix-script",
+        "postlogd",
+        "postdrop",
+        "postmap",
+        "postscreen",
+        "proxymap",
+        "scache",
+        "sendmail",
+        "showq",
+        "spawn",
+        "tlsmgr",
+        "tlsproxy",
+        "trivial-rewrite",
+        "verify",
+        "policyscreen",
+        "postqueue",
+        "postlog",
+    }
+)
+"""Postfix daemons whose lines never concern a queued message's delivery."""
+
+POSTFIX_RECEIVING_DAEMONS = frozenset({"smtpd", "qmqpd"})
+"""These log one line we need (`QUEUEID: client=`, rejects of a queued message); the rest
+(connect, disconnect, NOQUEUE rejects, timeouts) is inbound traffic."""
+
+POSTFIX_IGNORED_PREFIXES = (
+    "warning: ",
+    "Untrusted TLS connection established",
+    "Trusted TLS connection established",
+    "Verified TLS connection established",
+    "Anonymous TLS connection established",
+    "Deleted: ",
+    "Requeued: ",
+    "Placed on hold: ",
+    "Released from hold: ",
+    "statistics: ",
+    "fatal: ",
+    "panic: ",
+    "error: ",
+    "daemon started",
+    "reload ",
+    "terminating on signal",
+    "starting the Postfix",
+    "stopping the Postfix",
+    "refreshing the Postfix",
+    "Postfix is ",
+)
+"""Texts any Postfix daemon logs that say nothing about one message's delivery."""
 
 _FIELD = re.compile(r"([a-z_]+)=(<[^>]*>|[^ ,]*)")
 _STATUS = {
@@ -207,3 +266,78 @@ class PostfixTransformer(Transformer[Token, Any]):
         time, host = self._head(header)
         pid = program[program.index("[") + 1 : -3]
         return SessionNote(time, host, MTA, None, pid=pid, text=tok)
+
+
+class PostfixReader:
+    """Postfix through syslog or its own `maillog_file` (postlogd): `postfix/<daemon>[pid]:`,
+    also multi-instance names (`postfix-out/smtp`, `postfix/submission/smtpd`).
+
+    Ignored lines are recognised by the daemon's name, or for daemons that also log what we
+    need, by the text after the program name: a dictionary look-up and a few string
+    comparisons, so the grammar's cost is paid only by lines that matter.
+    """
+
+    mta = MTA
+    logs_removal = True
+    journal_units: tuple[str, ...] = ("postfix.service", "postfix@-.service")
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        transformer = self._transformer = PostfixTransformer(time_parser)
+        lark = load_grammar("postfix.lark", transformer)
+        self._parse = FastLALR(lark, transformer).parse
+        # Tokens the line classifier already matched are handed to the parser, not lexed
+        # again; the grammar's own terminals check them.
+        self._program = re.compile(terminal_regex(lark, "POSTFIX_PROGRAM")).fullmatch
+        self._qid = re.compile(terminal_regex(lark, "QUEUE_ID")).match
+
+    def claims(self, program: str) -> bool:
+        """`postfix/...` and any instance named `postfix-<name>/...`."""
+        return program.startswith("postfix")
+
+    def start_input(self, time_parser: TimeParser) -> None:
+        """A new input: its own year inference for yearless stamps."""
+        self._transformer.time_parser = time_parser
+
+    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
+        """`postfix/<daemon>[pid]: [QUEUEID: ]text` after the syslog header."""
+        if self._program(program) is None:
+            raise LineShapeError("Postfix program name without [pid]")
+        bracket = program.index("[")
+        daemon = program[program.rfind("/", 0, bracket) + 1 : bracket]
+        if daemon in POSTFIX_IGNORED_DAEMONS:
+            return f"postfix/{daemon}"
+        if line.startswith(POSTFIX_IGNORED_PREFIXES, end):
+            return f"postfix/{daemon} {line[end : line.find(' ', end)]}"
+        q = self._qid(line, end)
+        if q is None:
+            if daemon in POSTFIX_RECEIVING_DAEMONS:
+                return f"postfix/{daemon} inbound session"
+            pre: tuple[tuple[str, str], ...] = (("HEADER", header), ("POSTFIX_PROGRAM", program))
+            start = end
+        else:
+            qid = q.group()
+            pre = (("HEADER", header), ("POSTFIX_PROGRAM", program), ("QUEUE_ID", qid))
+            start = q.end()
+        event: Event | None = self._parse(line, start, pre)
+        if event is None:
+            return f"postfix/{daemon} informational"
+        return event
+
+    def parse_bare(self, line: str) -> Event | str | None:
+        """Postfix always logs through syslog or postlogd, with a header."""
+        return None
+
+    def line_time(self, line: str) -> float | None:
+        """Postfix lines always have a syslog header (read by the line classifier)."""
+        return None
+
+    def partition_key(self, line: str, end: int, program: str) -> str | None:
+        """The queue id; smtp/lmtp session lines without one go to every partition."""
+        q = self._qid(line, end)
+        if q is not None:
+            return q.group()[:-2]
+        return EVERY_PARTITION if ("/smtp[" in program or "/lmtp[" in program) else None
+
+    def bare_partition_key(self, line: str) -> str | None:
+        """No Postfix line lacks a header."""
+        return None

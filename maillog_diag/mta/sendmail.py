@@ -6,7 +6,7 @@ Sendmail logs through syslog as `sendmail[PID]:`, `sm-mta[PID]:` (Debian's daemo
 Choices worth knowing:
 
 * `from=` is the arrival (`nrcpts=` is the recipient count the correlator waits for:
-  Sendmail logs no removal line, see `correlate.NO_REMOVAL_LINE`). A `from=` line with
+  Sendmail logs no removal line, see `Reader.logs_removal`). A `from=` line with
   `nrcpts=0` queued nothing (every recipient was refused): it is ignored.
 * `to=` is a delivery attempt; `to=<a>,<b>` gives the same verdict to several recipients.
   `stat=Sent` is SENT, `stat=Deferred...` DEFERRED, `stat=queued` only says the message
@@ -42,8 +42,7 @@ from typing import Any
 
 from lark import Token, Transformer, v_args
 
-from .lalr import FastLALR
-from .model import (
+from maillog_diag.core.model import (
     Arrival,
     Delivery,
     Event,
@@ -54,7 +53,9 @@ from .model import (
     SessionNote,
     Status,
 )
-from .timestamps import BadTimestamp, TimeParser
+from maillog_diag.input.timestamps import BadTimestamp, TimeParser
+from maillog_diag.syntax.grammars import load_grammar, terminal_regex
+from maillog_diag.syntax.lalr import FastLALR
 
 MTA = "sendmail"
 
@@ -349,32 +350,43 @@ _NO_QUEUE_ID = (
 )
 
 
-class SendmailDialect:
+SYSLOG_PROGRAMS = frozenset({"sendmail", "sm-mta", "sm-msp-queue", "sm-msp"})
+
+
+class SendmailReader:
     """Sendmail through syslog: `sendmail`, `sm-mta`, `sm-msp-queue`, `sm-msp`."""
 
     mta = MTA
-    syslog_programs = frozenset({"sendmail", "sm-mta", "sm-msp-queue", "sm-msp"})
+    logs_removal = False
+    journal_units: tuple[str, ...] = ("sendmail.service",)
 
     def __init__(self, time_parser: TimeParser) -> None:
-        from .parsing import load_grammar  # parsing imports the dialects: load lazily
-
         self._transformer = SendmailTransformer(time_parser)
         lark = load_grammar("sendmail.lark", self._transformer)
         self._parse = FastLALR(lark, self._transformer).parse
-
-        def term(name: str) -> str:
-            return str(lark.get_terminal(name).pattern.to_regexp())
-
-        self._lead = re.compile(term("LEAD")).match
-        self._qid = re.compile(term("QID")).match
+        self._lead = re.compile(terminal_regex(lark, "LEAD")).match
+        self._qid = re.compile(terminal_regex(lark, "QID")).match
         # Inbound client named before the text: "host [ip] did not issue ...", "[ip]: EXPN ..."
         self._inbound = re.compile(r"(?:[^ ]+ )?\[[^\]]*\](?: \(may be forged\))?[: ]").match
         # "<newqid>: clone: owner=..." (an envelope split off for an owner- address)
         self._clone = re.compile(r"[0-9A-Za-z]{8,20}: clone: ").match
 
+    def claims(self, program: str) -> bool:
+        """`sendmail`, Debian's `sm-mta`, and the submission queue's `sm-msp-queue`."""
+        return program in SYSLOG_PROGRAMS
+
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: forget the remembered header."""
         self._transformer.time_parser = time_parser
+
+    def partition_key(self, line: str, end: int, program: str) -> str | None:
+        """The queue id after the program name."""
+        q = self._qid(line, end)
+        return None if q is None else q.group().partition(":")[0].partition("[")[0]
+
+    def bare_partition_key(self, line: str) -> str | None:
+        """Tagged lines (`<mail.info>` before the host) all go to the first partition."""
+        return None
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`sm-mta[pid]: <qid>: ...` after the syslog header."""

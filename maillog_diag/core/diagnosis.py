@@ -26,10 +26,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from .causes import Cause
-from .classify import Classification, Stage, classify
-from .hints import HintKind, RetryHint
-from .model import Attempt, Message, Outcome, Recipient, Status
+from maillog_diag.core.causes import Cause
+from maillog_diag.core.classify import Classification, Stage, classify
+from maillog_diag.core.hints import HintKind, RetryHint
+from maillog_diag.core.model import Attempt, Message, Outcome, Recipient, Status
 
 EXPIRED_CLASSIFICATION = Classification(
     Cause.EXPIRED, None, None, RetryHint(HintKind.NONE, None, None), "queue lifetime reached"

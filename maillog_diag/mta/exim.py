@@ -35,9 +35,8 @@ from typing import Any
 
 from lark import Token, Transformer, v_args
 
-from .classify import Stage
-from .lalr import FastLALR
-from .model import (
+from maillog_diag.core.classify import Stage
+from maillog_diag.core.model import (
     Arrival,
     Delivery,
     Event,
@@ -47,7 +46,9 @@ from .model import (
     SessionNote,
     Status,
 )
-from .timestamps import BadTimestamp, TimeParser
+from maillog_diag.input.timestamps import BadTimestamp, TimeParser
+from maillog_diag.syntax.grammars import load_grammar, terminal_regex
+from maillog_diag.syntax.lalr import FastLALR
 
 MTA = "exim"
 MAINLOG_HOST = "localhost"
@@ -447,30 +448,49 @@ _NO_MESSAGE_REASONS = (
 )
 
 
-class EximDialect:
+SYSLOG_PROGRAMS = frozenset({"exim", "exim4"})
+
+# Exim's mainlog: stamp, optional milliseconds, zone and [pid], then the message id.
+_BARE_ID = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?(?: [+-][0-9]{4})?"
+    r"(?: \[[0-9]+\])? ([0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) "
+)
+
+
+class EximReader:
     """Exim's mainlog (bare lines) and Exim through syslog (`exim[PID]:`, `exim4[PID]:`)."""
 
     mta = MTA
-    syslog_programs = frozenset({"exim", "exim4"})
+    logs_removal = True
+    journal_units: tuple[str, ...] = ("exim4.service", "exim.service")
 
     def __init__(self, time_parser: TimeParser) -> None:
-        from .parsing import load_grammar  # parsing imports the dialects: load lazily
-
         self._transformer = EximTransformer(time_parser)
         lark = load_grammar("exim.lark", self._transformer)
         self._parse = FastLALR(lark, self._transformer).parse
-
-        def term(name: str) -> str:
-            return str(lark.get_terminal(name).pattern.to_regexp())
-
-        self._lead = re.compile(term("LEAD")).match
-        self._qid = re.compile(term("QID")).match
+        self._lead = re.compile(terminal_regex(lark, "LEAD")).match
+        self._qid = re.compile(terminal_regex(lark, "QID")).match
         # A flag right after the first word: a delivery line whose message id did not match.
         self._flag_line = re.compile(r"[^ ]+ (?:<=|[=*-]>|==|\*\*) ").match
+
+    def claims(self, program: str) -> bool:
+        """`exim` and Debian's `exim4`."""
+        return program in SYSLOG_PROGRAMS
 
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: forget the remembered stamp and admin removals."""
         self._transformer.time_parser = time_parser
+
+    def partition_key(self, line: str, end: int, program: str) -> str | None:
+        """The message id after `exim[pid]: ` and Exim's own stamp or pid."""
+        m = self._lead(line, end)
+        q = self._qid(line, m.end() if m is not None else end)
+        return None if q is None else q.group()[:-1]
+
+    def bare_partition_key(self, line: str) -> str | None:
+        """The message id of a mainlog line."""
+        bare = _BARE_ID.match(line)
+        return None if bare is None else bare[1]
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`exim[pid]: [exim stamp] [[pid]] <id> ...` after the syslog header."""

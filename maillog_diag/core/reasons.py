@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .hints import strip_continuations
+from maillog_diag.core.hints import strip_continuations
 
 _EDGE = "()[]<>,;:.\"'"
 _HOST_IP = re.compile(r"[A-Za-z0-9._-]+\[([^\]\s]+)\](?::([0-9]+))?")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .model import (
+from maillog_diag.core.model import (
     Arrival,
     Attempt,
     Delivery,
@@ -50,11 +50,6 @@ EMPTY_QUIET_SECONDS = 86400.0
 """A message with no recipient at all (e.g. only its arrival was logged), silent this
 long, is dropped as done; its lines stay counted."""
 
-NO_REMOVAL_LINE = frozenset({"sendmail"})
-"""MTAs that log no line when a message leaves the queue. Their message is closed once as
-many recipients as the arrival announced (`nrcpt`) have a final outcome: at that delivery
-when all were delivered, else at the notice (bounce, expiry) that follows. Lines about the
-closed message that come a little later (a notice, Sendmail's `done`) are dropped."""
 
 RECENTLY_CLOSED_SECONDS = 600.0
 """How long the key of a message closed that way keeps its late lines from opening a new,
@@ -72,14 +67,23 @@ class Correlator:
     delivery attempts are kept, as examples.
     """
 
-    def __init__(self, emit: Callable[[Message], None], *, keep_lines: bool = False) -> None:
+    def __init__(
+        self,
+        emit: Callable[[Message], None],
+        *,
+        keep_lines: bool = False,
+        no_removal_line: frozenset[str] = frozenset(),
+    ) -> None:
         self._emit = emit
+        self._no_removal = no_removal_line
+        """The `mta` values of MTAs that log no removal line: their messages close when
+        every recipient is final (readers declare it, `Reader.logs_removal`)."""
         self._keep_lines = keep_lines
         self._open: dict[tuple[str, str], Message] = {}
         self._pending: dict[tuple[str, str], list[SessionNote]] = {}
         self._closed_recently: dict[tuple[str, str], float] = {}
         self._notices: dict[tuple[str, str], float] = {}
-        """Queue ids of notices announced by their parent (MTAs in NO_REMOVAL_LINE)."""
+        """Queue ids of notices announced by their parent (MTAs that log no removal line)."""
         self._events = 0
         self.last_time: float | None = None
         self.first_time: float | None = None
@@ -173,17 +177,17 @@ class Correlator:
                 msg.notifications.append(
                     (t, "sender non-delivery notification", event.notice_queue_id)
                 )
-                if msg.mta in NO_REMOVAL_LINE:
+                if msg.mta in self._no_removal:
                     self._notices[(event.host, event.notice_queue_id)] = t
             for rcpt in msg.recipients.values():
                 if rcpt.outcome is None:
                     rcpt.outcome = Outcome.EXPIRED
                     rcpt.final_time = t
-            if msg.mta in NO_REMOVAL_LINE and self._all_final(msg):
+            if msg.mta in self._no_removal and self._all_final(msg):
                 self._close_without_removal(msg, t)
         elif isinstance(event, Notification):
             msg.notifications.append((t, event.kind, event.new_queue_id))
-            if msg.mta in NO_REMOVAL_LINE:
+            if msg.mta in self._no_removal:
                 if event.new_queue_id is not None:
                     self._notices[(event.host, event.new_queue_id)] = t
                 if self._all_final(msg):
@@ -214,7 +218,7 @@ class Correlator:
         for address in ev.also:
             self._attempt(msg, ev, address, None)
         if (
-            msg.mta in NO_REMOVAL_LINE
+            msg.mta in self._no_removal
             and ev.status is Status.SENT
             and self._all_final(msg)
             and all(r.outcome is Outcome.DELIVERED for r in msg.recipients.values())
@@ -275,7 +279,7 @@ class Correlator:
             msg.nrcpt = 1
 
     def _close_without_removal(self, msg: Message, t: float) -> None:
-        """Close a message of an MTA that logs no removal: it is done (see NO_REMOVAL_LINE)."""
+        """Close a message of an MTA that logs no removal: it is done (see `no_removal_line`)."""
         msg.removed_at = t
         self._close(msg, end_of_log=False)
         self._closed_recently[(msg.host, msg.queue_id)] = t

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .timestamps import format_duration
+from maillog_diag.input.timestamps import format_duration
 
 
 class OutputFormat(StrEnum):

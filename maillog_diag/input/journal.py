@@ -30,26 +30,23 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from .errors import InputError
+from maillog_diag.errors import InputError
 
 JOURNAL_KEYS = (b'"__REALTIME_TIMESTAMP"', b'"__CURSOR"', b'"MESSAGE"')
 
-MAIL_MATCHES = (
-    "SYSLOG_FACILITY=2",
-    "+",
-    "_SYSTEMD_UNIT=postfix.service",
-    "+",
-    "_SYSTEMD_UNIT=postfix@-.service",
-    "+",
-    "_SYSTEMD_UNIT=exim4.service",
-    "+",
-    "_SYSTEMD_UNIT=exim.service",
-    "+",
-    "_SYSTEMD_UNIT=sendmail.service",
-)
-"""journalctl matches for `--journal`: the mail syslog facility (how Postfix, Exim and
-Sendmail log through syslog(3)), or any line of the MTAs' own units (Postfix's
-`maillog_file = /dev/stdout` in a unit logs without a facility). `+` is journalctl's OR."""
+MAIL_FACILITY_MATCH = "SYSLOG_FACILITY=2"
+"""The mail syslog facility: how MTAs log through syslog(3)."""
+
+
+def mail_matches(units: Sequence[str]) -> list[str]:
+    """journalctl matches for `--journal`: the mail facility, or any line of the MTAs' own
+    systemd units (Postfix's `maillog_file = /dev/stdout` in a unit logs without a
+    facility). `+` is journalctl's OR."""
+    matches = [MAIL_FACILITY_MATCH]
+    for unit in units:
+        matches += ["+", f"_SYSTEMD_UNIT={unit}"]
+    return matches
+
 
 JOURNAL_LOOKBACK_SECONDS = 2 * 86400.0
 """With `--since`, `--journal` starts reading this much earlier, so that mail which arrived
@@ -116,9 +113,14 @@ def journal_lines(lines: Iterable[str]) -> Iterator[str]:
 
 
 def journalctl_command(
-    since: float | None, until: float | None, *, lookback: float = JOURNAL_LOOKBACK_SECONDS
+    since: float | None,
+    until: float | None,
+    *,
+    units: Sequence[str] = (),
+    lookback: float = JOURNAL_LOOKBACK_SECONDS,
 ) -> list[str]:
-    """The `journalctl` command line for `--journal` (times as POSIX seconds)."""
+    """The `journalctl` command line for `--journal` (times as POSIX seconds; `units`: the
+    MTAs' systemd units, see `maillog_diag.mta.journal_units`)."""
     exe = shutil.which("journalctl")
     if exe is None:
         raise InputError("--journal", "journalctl is not installed (or not on PATH)")
@@ -127,7 +129,7 @@ def journalctl_command(
         cmd.append(f"--since=@{int(since - lookback)}")
     if until is not None:
         cmd.append(f"--until=@{int(until) + 1}")
-    return [*cmd, *MAIL_MATCHES]
+    return [*cmd, *mail_matches(units)]
 
 
 def run_journalctl(cmd: Sequence[str]) -> subprocess.Popen[bytes]:

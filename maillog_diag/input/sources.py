@@ -29,8 +29,13 @@ from typing import IO, Any
 
 import zstandard
 
-from .errors import InputError
-from .journal import finish_journalctl, journal_lines, looks_like_journal, run_journalctl
+from maillog_diag.errors import InputError
+from maillog_diag.input.journal import (
+    finish_journalctl,
+    journal_lines,
+    looks_like_journal,
+    run_journalctl,
+)
 
 _MAGIC = (
     (b"\x1f\x8b", "gzip"),

@@ -10,22 +10,22 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-from .analysis import (
+from maillog_diag.core.analysis import (
     CauseStat,
     DestinationStats,
     HeldRecipient,
     ReportBuilder,
     held_seconds,
     median,
-    schedule_suggestion,
 )
-from .causes import CAUSE_INFO
-from .classify import Classification
-from .diagnosis import classify_attempts
-from .model import Attempt, LineRef, Message, Recipient
-from .pipeline import ScanResult
-from .timestamps import format_time
-from .window import MessageFilter, coverage_warnings
+from maillog_diag.core.causes import CAUSE_INFO
+from maillog_diag.core.classify import Classification
+from maillog_diag.core.diagnosis import classify_attempts
+from maillog_diag.core.model import Attempt, LineRef, Message, Recipient
+from maillog_diag.core.tuning import schedule_suggestion
+from maillog_diag.core.window import MessageFilter, coverage_warnings
+from maillog_diag.input.timestamps import format_time
+from maillog_diag.scan.pipeline import ScanResult
 
 
 def _ref(ref: LineRef | None) -> str | None:

@@ -33,10 +33,10 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from .causes import Cause
-from .hints import NO_HINT, HintKind, RetryHint, extract_hint, strip_continuations
-from .knowledge import Provider, ProviderToken, knowledge_base, parse_code
-from .reasons import fold
+from maillog_diag.core.causes import Cause
+from maillog_diag.core.hints import NO_HINT, HintKind, RetryHint, extract_hint, strip_continuations
+from maillog_diag.core.knowledge import Provider, ProviderToken, knowledge_base, parse_code
+from maillog_diag.core.reasons import fold
 
 __all__ = [
     "Classification",

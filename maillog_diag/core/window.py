@@ -34,7 +34,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from dateutil import parser as _dateparser
 
-from .model import Message, Outcome, Recipient, Status
+from maillog_diag.core.model import Message, Outcome, Recipient, Status
 
 _UNITS = {
     "s": 1,

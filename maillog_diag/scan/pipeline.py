@@ -15,14 +15,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 
-from .analysis import ReportBuilder
-from .correlate import Correlator
-from .errors import InputError, UnparsableLine
-from .model import LineRef, Message
-from .parsing import LineCounts, LineParser
-from .sources import JOURNAL_INPUT, read_journal, read_lines
-from .timestamps import TimeParser, YearInference
-from .window import MessageFilter
+from maillog_diag.core.analysis import ReportBuilder
+from maillog_diag.core.correlate import Correlator
+from maillog_diag.core.model import LineRef, Message
+from maillog_diag.core.window import MessageFilter
+from maillog_diag.errors import InputError, UnparsableLine
+from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines
+from maillog_diag.input.timestamps import TimeParser, YearInference
+from maillog_diag.mta import no_removal_line
+from maillog_diag.scan.lines import LineCounts, LineParser
 
 UNPARSED_SAMPLE = 5
 """How many unparsed lines a run keeps as a sample for stderr."""
@@ -73,7 +74,7 @@ def scan(
     read; the caller decides the exit status.
     """
     result = ScanResult()
-    correlator = Correlator(emit, keep_lines=options.keep_lines)
+    correlator = Correlator(emit, keep_lines=options.keep_lines, no_removal_line=no_removal_line())
     time_parser = TimeParser(options.zone)
     parser = LineParser(time_parser, options.partition)
     parse = parser.parse

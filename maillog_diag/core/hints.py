@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache, lru_cache
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from dateutil import parser as date_parser
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
+
+from maillog_diag.syntax import grammars
 
 __all__ = [
     "HintKind",
@@ -104,26 +104,10 @@ def strip_continuations(reply: str) -> str:
     return head + _continuation_re(code, enhanced).sub("", reply[m.end() :])
 
 
-# --------------------------------------------------------------------------------------------
-# Grammar loading: installed wheel (maillog_diag/grammars/, mapped there by hatch
-# force-include) first, then the source checkout (repo-root grammars/).
-
-
-def _grammar_candidates() -> list[Path]:
-    here = Path(__file__).resolve().parent
-    return [here / "grammars" / GRAMMAR_NAME, here.parent / "grammars" / GRAMMAR_NAME]
-
-
 @cache
 def grammar_text() -> str:
     """Return the text of ``retry_hint.lark`` from the installed package or the checkout."""
-    packaged = resources.files("maillog_diag").joinpath("grammars", GRAMMAR_NAME)
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    for path in _grammar_candidates():
-        if path.is_file():
-            return path.read_text(encoding="utf-8")
-    raise FileNotFoundError(f"{GRAMMAR_NAME} not found in the package or the source checkout")
+    return grammars.grammar_text(GRAMMAR_NAME)
 
 
 @cache

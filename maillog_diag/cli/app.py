@@ -20,16 +20,19 @@ from typing import IO, Annotated, Any
 
 import typer
 
-from . import __version__
-from .analysis import ReportBuilder
-from .config import Config, ConfigError, load_config
-from .errors import InputError, MaillogError, UnparsableLine
-from .html import render_html
-from .journal import journalctl_command
-from .model import Message
-from .monitor import CheckState, Thresholds, evaluate, unknown
-from .pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
-from .render import (
+from maillog_diag import __version__
+from maillog_diag.cli.config import Config, ConfigError, load_config
+from maillog_diag.core.analysis import ReportBuilder
+from maillog_diag.core.model import Message
+from maillog_diag.core.window import MessageFilter, parse_duration, parse_moment
+from maillog_diag.errors import InputError, MaillogError, UnparsableLine
+from maillog_diag.input.journal import journalctl_command
+from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
+from maillog_diag.input.timestamps import format_time, resolve_zone
+from maillog_diag.mta import journal_units
+from maillog_diag.output.html import render_html
+from maillog_diag.output.monitor import CheckState, Thresholds, evaluate, unknown
+from maillog_diag.output.render import (
     OutputFormat,
     attempt_rows,
     attempts_csv_writer,
@@ -49,10 +52,14 @@ from .render import (
     write_json,
     write_jsonl,
 )
-from .serialize import causes_dict, lines_dict, message_dict, report_dict, span_dict
-from .sources import JOURNAL_INPUT, expand_inputs, total_bytes
-from .timestamps import format_time, resolve_zone
-from .window import MessageFilter, parse_duration, parse_moment
+from maillog_diag.output.serialize import (
+    causes_dict,
+    lines_dict,
+    message_dict,
+    report_dict,
+    span_dict,
+)
+from maillog_diag.scan.pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
 
 DEFAULT_LOG = "/var/log/mail.log"
 
@@ -245,7 +252,7 @@ def _setup(
         if files:
             raise _fail("--journal reads the journal: name no files with it", ExitCode.USAGE)
         try:
-            cmd = journalctl_command(since_t, until_t)
+            cmd = journalctl_command(since_t, until_t, units=journal_units())
         except InputError as exc:
             raise _fail(str(exc), ExitCode.INPUT) from None
         return _Setup([JOURNAL_INPUT], zone, window, cfg, now, tuple(cmd))

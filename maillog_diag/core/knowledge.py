@@ -16,7 +16,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from .causes import Cause
+from maillog_diag.core.causes import Cause
 
 __all__ = [
     "CodeMeaning",
@@ -169,7 +169,7 @@ def _provider(raw: Mapping[str, Any]) -> Provider:
 
 
 def _load_toml(name: str) -> dict[str, Any]:
-    data = resources.files("maillog_diag").joinpath("data", name).read_bytes()
+    data = resources.files("maillog_diag.core").joinpath("data", name).read_bytes()
     return tomllib.loads(data.decode("utf-8"))
 
 

@@ -1,0 +1,87 @@
+"""The one small interface every MTA reader implements.
+
+A reader is all that is specific to one MTA on the reading side: which lines it claims, how
+it parses them into the shared events of `maillog_diag.core.model`, the time stamp of its
+lines without a syslog header, and the key that keeps a message's lines together when a
+scan is split up. Each reader brings a grammar in `grammars/` and is registered once, in
+`maillog_diag.mta.READERS`. The line classifier (`maillog_diag.scan.lines`), the correlator,
+the statistics and the reports are shared: nothing downstream is per-MTA.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Protocol
+
+from maillog_diag.core.model import Event
+from maillog_diag.input.timestamps import TimeParser
+
+EVERY_PARTITION: Final = "\0every"
+"""`partition_key` result for a line every partition must parse (without counting it):
+e.g. a Postfix session failure without a queue id, which attaches to the next delivery of
+its process, whichever partition that belongs to."""
+
+
+class LineShapeError(ValueError):
+    """A line of this reader's MTA that it cannot read, with a one-line reason.
+
+    Readers may also let Lark's `UnexpectedInput` or `timestamps.BadTimestamp` escape;
+    the line classifier turns all three into a counted, sampled unparsed line.
+    """
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+class Reader(Protocol):
+    """One MTA's line reader.
+
+    Both parse methods return an `Event` for a used line, a `str` (a bounded reason, for
+    the `ignored` accounting: never text copied from the line) for a recognised line that
+    is not needed, and raise for a line of theirs they cannot read (see `LineShapeError`).
+    """
+
+    mta: str
+    """The `mta` value of the events (and of the JSON contract)."""
+
+    logs_removal: bool
+    """Whether the MTA logs a line when a message leaves the queue. When it does not, a
+    message is closed once as many recipients as the arrival announced (`nrcpt`) have a
+    final outcome: at that delivery when all were delivered, else at the notice (bounce,
+    expiry) that follows; lines about it that come a little later are dropped."""
+
+    journal_units: tuple[str, ...]
+    """systemd units whose journal lines are this MTA's even without the mail facility."""
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        """One reader per scan; `time_parser` places the stamps of its lines."""
+
+    def claims(self, program: str) -> bool:
+        """Whether syslog lines of this program (the name before `[pid]`) are this MTA's.
+        Asked once per distinct program name."""
+
+    def start_input(self, time_parser: TimeParser) -> None:
+        """A new input begins (forget per-input memory such as a cached header)."""
+
+    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
+        """A syslog line of a claimed program: `header` (stamp and host, with the space
+        after it) and `program` (e.g. `exim[123]: `) are matched; the message starts at
+        `end`."""
+
+    def parse_bare(self, line: str) -> Event | str | None:
+        """A line without a syslog header (e.g. Exim's own mainlog); None when it is not of
+        this MTA's shape at all (then the next reader is asked)."""
+
+    def line_time(self, line: str) -> float | None:
+        """The time stamp (POSIX seconds) of a line without a syslog header that is of this
+        MTA's shape, else None: where the log ends when its last lines are not events."""
+
+    def partition_key(self, line: str, end: int, program: str) -> str | None:
+        """The key (a message's queue id) that owns a syslog line of a claimed program
+        (`program` and `end` as for `parse_syslog`), None
+        when the line names no message (it goes to the first partition), or
+        `EVERY_PARTITION`."""
+
+    def bare_partition_key(self, line: str) -> str | None:
+        """As `partition_key`, for a line without a syslog header; None when the line is
+        not this MTA's or names no message."""

@@ -1,0 +1,242 @@
+"""From a log line to an event: the line classifier and line accounting.
+
+Every line ends in exactly one of three bins: *used* (a reader parsed it and it matters),
+*ignored* (recognised as something the diagnosis does not need: another program, an
+inbound connection, a statistics line) or *unparsed* (nothing could read it). The classifier
+matches the syslog header and program name once, asks the registered MTA readers
+(`maillog_diag.mta`) which of them claims the program, and hands the line over; lines
+without a syslog header are offered to each reader in turn. Nothing here knows an MTA.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lark import UnexpectedInput
+
+from maillog_diag.core.model import Event
+from maillog_diag.errors import UnparsableLine
+from maillog_diag.input.timestamps import BadTimestamp, TimeParser, YearInference
+from maillog_diag.mta import EVERY_PARTITION, LineShapeError, Reader, readers
+from maillog_diag.syntax.grammars import load_grammar, terminal_regex
+
+# After the syslog header: the program name, an optional [pid], a colon and a space.
+_PROGRAM = r"(?P<program_full>(?P<program>[^ \[:]+)(?:\[[0-9]+\])?: )"
+
+_MAX_PROGRAMS = 4096
+"""Program names remembered with the reader that claims them (log text chooses them:
+bounded)."""
+
+
+def syslog_head() -> re.Pattern[str]:
+    """The syslog header (stamp and host, `grammars/syslog.lark`) and the program name."""
+    lark = load_grammar("syslog_head.lark")
+    return re.compile(f"(?P<header>{terminal_regex(lark, 'HEADER')}){_PROGRAM}")
+
+
+@dataclass(slots=True)
+class LineCounts:
+    """How many lines went where; `total == used + ignored + unparsed` always."""
+
+    total: int = 0
+    used: int = 0
+    ignored: int = 0
+    unparsed: int = 0
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class LineParser:
+    """Parses the lines of one input stream (one `TimeParser`, so one year inference).
+
+    `parse` returns an event for a used line, None for an ignored line, and raises
+    `UnparsableLine` otherwise. `counts` is kept up to date.
+    """
+
+    def __init__(self, time_parser: TimeParser, partition: tuple[int, int] | None = None) -> None:
+        self._time_parser = time_parser
+        self.counts = LineCounts()
+        self._partition = partition
+        self._head = syslog_head().match
+        self._readers: list[Reader] = readers(time_parser)
+        self._claimed: dict[str, Reader | None] = {}
+
+    def _reader_of(self, program: str) -> Reader | None:
+        """The reader that claims a program name (asked once per name)."""
+        found = next((r for r in self._readers if r.claims(program)), None)
+        if len(self._claimed) < _MAX_PROGRAMS:
+            self._claimed[program] = found
+        return found
+
+    @property
+    def time_parser(self) -> TimeParser:
+        """The time parser shared by all inputs (each input brings its own year inference)."""
+        return self._time_parser
+
+    def start_input(self, years: YearInference) -> None:
+        """A new input begins: yearless stamps are placed by its own year inference."""
+        self._time_parser.years = years
+        for reader in self._readers:
+            reader.start_input(self._time_parser)
+
+    def _ignore(self, reason: str) -> None:
+        counts = self.counts
+        counts.ignored += 1
+        by = counts.ignored_by_reason
+        by[reason] = by.get(reason, 0) + 1
+
+    def parse(self, line: str, source: str = "-", lineno: int = 0) -> Event | None:
+        """Classify and parse one line (without its newline)."""
+        counts = self.counts
+        counts.total += 1
+        head = self._head(line)
+        if self._partition is not None:
+            mine = self._mine(line, head)
+            if mine is not True:
+                counts.total -= 1
+                if mine is None:  # needed by every partition, counted by the first
+                    return self._shadow(line, source, lineno)
+                return None
+        if head is None:
+            if not line or line.isspace():
+                self._ignore("blank line")
+                return None
+            if "last message repeated" in line:
+                self._ignore("syslog repeat notice")
+                return None
+            bare = self._bare(line, source, lineno)
+            if bare is not None:
+                return self._count(bare)
+            raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
+        program = head["program"]
+        try:
+            reader = self._claimed[program]
+        except KeyError:
+            reader = self._reader_of(program)
+        if reader is None:
+            if line[10:11] == " ":
+                # "2026-11-29 12:00:01 <id> SA: ..." is an MTA's own log line (a date, a
+                # time, then a word ending in ":") that merely looks like syslog.
+                bare = self._bare(line, source, lineno)
+                if bare is not None:
+                    return self._count(bare)
+            self._ignore(f"program {program}")
+            return None
+        try:
+            result = reader.parse_syslog(line, head.end(), head["header"], head["program_full"])
+        except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
+            raise self._unparsed(line, source, lineno, _why(exc, line)) from None
+        return self._count(result)
+
+    def _bare(self, line: str, source: str, lineno: int) -> Event | str | None:
+        """The first reader's reading of a line without a syslog header, or None."""
+        for reader in self._readers:
+            try:
+                result = reader.parse_bare(line)
+            except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
+                raise self._unparsed(line, source, lineno, _why(exc, line)) from None
+            if result is not None:
+                return result
+        return None
+
+    def _mine(self, line: str, head: re.Match[str] | None) -> bool | None:
+        """In a partition: True for a line this partition owns; False for another's;
+        None for a line every partition must see (`EVERY_PARTITION`).
+
+        Lines are shared out by the message key their reader names; lines without one,
+        and lines of programs no reader claims, belong to the first partition."""
+        assert self._partition is not None
+        k, n = self._partition
+        if head is None:
+            for reader in self._readers:
+                key = reader.bare_partition_key(line)
+                if key is not None:
+                    return partition_of(key, n) == k
+            return k == 0
+        program = head["program"]
+        try:
+            owner = self._claimed[program]
+        except KeyError:
+            owner = self._reader_of(program)
+        if owner is None:
+            return k == 0
+        key = owner.partition_key(line, head.end(), head["program_full"])
+        if key is None:
+            return k == 0
+        if key == EVERY_PARTITION:
+            return True if k == 0 else None
+        return partition_of(key, n) == k
+
+    def _shadow(self, line: str, source: str, lineno: int) -> Event | None:
+        """Parse without counting (the first partition counts this line)."""
+        saved = self.counts
+        self.counts = LineCounts()
+        try:
+            return self.parse_counted(line, source, lineno)
+        except UnparsableLine:
+            return None
+        finally:
+            self.counts = saved
+
+    def parse_counted(self, line: str, source: str, lineno: int) -> Event | None:
+        """`parse` without partitioning (used for shadow parses)."""
+        partition, self._partition = self._partition, None
+        try:
+            return self.parse(line, source, lineno)
+        finally:
+            self._partition = partition
+
+    def line_time(self, line: str) -> float | None:
+        """The time stamp of a line (POSIX seconds), or None: a syslog header, else a
+        reader's own (Exim's mainlog)."""
+        head = self._head(line)
+        if head is None:
+            for reader in self._readers:
+                when = reader.line_time(line)
+                if when is not None:
+                    return when
+            return None
+        try:
+            stamp = head["header"][:-1].rpartition(" ")[0].rstrip()
+            if stamp[0].isdigit():
+                return self._time_parser.iso(stamp)
+            return self._time_parser.bsd(stamp)
+        except (BadTimestamp, ValueError):
+            return None
+
+    def _count(self, result: Event | str) -> Event | None:
+        if isinstance(result, str):
+            self._ignore(result)
+            return None
+        self.counts.used += 1
+        return result
+
+    def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
+        self.counts.unparsed += 1
+        return UnparsableLine(source, lineno, line, why)
+
+
+def partition_of(queue_id: str, n: int) -> int:
+    """Which of `n` partitions owns a queue id (stable across processes and runs)."""
+    return (ord(queue_id[-1]) * 31 + ord(queue_id[-2])) % n
+
+
+def _why(exc: UnexpectedInput | BadTimestamp | LineShapeError, line: str) -> str:
+    """Why a line of a known program could not be read, in one line."""
+    if isinstance(exc, LineShapeError):
+        return exc.why
+    if isinstance(exc, BadTimestamp):
+        return f"impossible time stamp {exc}"
+    return _context(exc, line)
+
+
+def _context(exc: UnexpectedInput, line: str) -> str:
+    """A one-line description of where the grammar gave up."""
+    pos = getattr(exc, "pos_in_stream", None)
+    if pos is None:
+        token = getattr(exc, "token", None)
+        pos = getattr(token, "start_pos", None)
+    if pos is None:
+        return "not a known line shape"
+    snippet = line[pos : pos + 40]
+    return f"not a known line shape at column {pos + 1}: {snippet!r}"
