@@ -127,3 +127,25 @@ def test_only_the_registry_imports_a_reader(mta: str) -> None:
         m for m, targets in _graph().items() if reader in targets and not m.startswith(reader)
     )
     assert importers == ["maillog_diag.mta"]
+
+
+def test_every_cli_option_is_declared_once() -> None:
+    """One definition per option (flags, help, default) for all the commands that take it."""
+    import re
+
+    import typer.main
+
+    from maillog_diag.cli.app import app
+
+    command = typer.main.get_command(app)
+    flags = {
+        opt
+        for sub in command.commands.values()  # type: ignore[attr-defined]
+        for param in sub.params
+        for opt in param.opts
+        if opt.startswith("--") and opt != "--help"
+    }
+    assert {"--tz", "--since", "--until", "--format", "--jobs", "--rotated"} <= flags
+    sources = "".join(p.read_text() for p in (PACKAGE / "cli").glob("*.py"))
+    declared = {flag: len(re.findall(rf'"{re.escape(flag)}[/"]', sources)) for flag in flags}
+    assert {flag: n for flag, n in declared.items() if n != 1} == {}

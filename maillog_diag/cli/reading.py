@@ -1,0 +1,254 @@
+"""Running a command's scan: options resolved into inputs and a window, the progress bar,
+unparsed lines, and what goes to stderr and the exit status afterwards."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from enum import IntEnum
+from pathlib import Path
+from typing import IO, Any
+
+import typer
+
+from maillog_diag.cli.config import Config, ConfigError, load_config
+from maillog_diag.cli.options import DEFAULT_LOG, ReadArgs
+from maillog_diag.core.analysis import ReportBuilder
+from maillog_diag.core.model import Message
+from maillog_diag.core.window import MessageFilter, parse_moment
+from maillog_diag.errors import InputError, UnparsableLine
+from maillog_diag.input.journal import journalctl_command
+from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
+from maillog_diag.input.timestamps import format_time, resolve_zone
+from maillog_diag.mta import journal_units
+from maillog_diag.output.render import make_console
+from maillog_diag.scan.pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
+
+
+class ExitCode(IntEnum):
+    """The exit statuses the README documents."""
+
+    OK = 0
+    USAGE = 2
+    INPUT = 3
+    INTERNAL = 70
+
+
+def fail(message: str, code: ExitCode) -> typer.Exit:
+    sys.stderr.write(f"maillog-diag: {message}\n")
+    return typer.Exit(int(code))
+
+
+def _zone(tz: str | None) -> tzinfo:
+    try:
+        return resolve_zone(tz)
+    except ValueError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+
+
+class UnparsedSink:
+    """Writes every unparsed line to a file when asked to (`--unparsed`)."""
+
+    def __init__(self, target: Path | None) -> None:
+        self._file: IO[str] | None = None
+        if target is None:
+            return
+        if str(target) == "-":
+            self._file = sys.stderr
+        else:
+            try:
+                self._file = open(target, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as exc:
+                raise fail(f"{target}: cannot write: {exc.strerror}", ExitCode.USAGE) from None
+
+    def __call__(self, exc: UnparsableLine) -> None:
+        assert self._file is not None
+        self._file.write(f"{exc.source}:{exc.lineno}: {exc.context}\n    {exc.text}\n")
+
+    @property
+    def callback(self) -> Callable[[UnparsableLine], None] | None:
+        return self if self._file is not None else None
+
+    def close(self) -> None:
+        if self._file is not None and self._file is not sys.stderr:
+            self._file.close()
+
+
+NOW_VAR = "MAILLOG_DIAG_NOW"
+"""An ISO 8601 moment to use as "now" (for tests and for re-running yesterday's job)."""
+
+
+def _now() -> float:
+    value = os.environ.get(NOW_VAR)
+    if not value:
+        return time.time()
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise fail(f"{NOW_VAR}={value!r} is not an ISO 8601 time", ExitCode.USAGE) from None
+
+
+@dataclass(slots=True)
+class Setup:
+    """What a command reads and how: resolved from options, the config file and defaults."""
+
+    read: ReadArgs
+
+    names: list[str]
+    zone: tzinfo
+    window: MessageFilter
+    config: Config
+    now: float
+    journal_cmd: tuple[str, ...] | None = None
+
+
+def resolve(read: ReadArgs) -> Setup:
+    """Resolve what a command reads from its options, the config file and the defaults."""
+    config = read.config
+    since = read.since or read.since_default
+    until = read.until or read.until_default
+    try:
+        cfg = load_config(str(config) if config is not None else None)
+    except ConfigError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    zone = _zone(read.tz or cfg.tz)
+    now = _now()
+    try:
+        since_t = parse_moment(since, zone, now) if since else None
+        until_t = parse_moment(until, zone, now) if until else None
+    except ValueError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    if since_t is not None and until_t is not None and since_t >= until_t:
+        raise fail(
+            f"--since ({format_time(since_t, zone)}) is not before --until "
+            f"({format_time(until_t, zone)})",
+            ExitCode.USAGE,
+        )
+    window = MessageFilter(since_t, until_t, frozenset(cfg.exclude_domains))
+    files = read.files
+    if read.journal or (cfg.journal and not files):
+        if files:
+            raise fail("--journal reads the journal: name no files with it", ExitCode.USAGE)
+        try:
+            cmd = journalctl_command(since_t, until_t, units=journal_units())
+        except InputError as exc:
+            raise fail(str(exc), ExitCode.INPUT) from None
+        return Setup(read, [JOURNAL_INPUT], zone, window, cfg, now, tuple(cmd))
+    chosen = read.rotated if read.rotated is not None else cfg.rotated
+    try:
+        names = expand_inputs(
+            files or cfg.inputs or [DEFAULT_LOG],
+            rotated=chosen if chosen is not None else read.rotated_default,
+        )
+    except InputError as exc:
+        raise fail(str(exc), ExitCode.INPUT) from None
+    return Setup(read, names, zone, window, cfg, now)
+
+
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+"""Inputs smaller than this are read without a progress bar."""
+
+
+@contextmanager
+def progress_bar(names: list[str]) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr when it is a terminal and the inputs are large files."""
+    total = total_bytes(names)
+    if not sys.stderr.isatty() or total is None or total < PROGRESS_MIN_BYTES:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    bar = Progress(
+        TextColumn("reading"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rate]} lines/s"),
+        TimeRemainingColumn(),
+        console=make_console(stderr=True),
+        transient=True,
+    )
+    task = bar.add_task("read", total=total, rate="-")
+    started = time.monotonic()
+
+    def update(done: int, lines: int) -> None:
+        elapsed = max(time.monotonic() - started, 1e-6)
+        bar.update(task, completed=done, rate=f"{lines / elapsed:,.0f}")
+
+    with bar:
+        yield update
+
+
+def _scan_options(setup: Setup, sink: UnparsedSink, **extra: Any) -> ScanOptions:
+    return ScanOptions(
+        zone=setup.zone,
+        year=setup.read.year,
+        on_unparsed=sink.callback,
+        journal_cmd=setup.journal_cmd,
+        window=setup.window,
+        **extra,
+    )
+
+
+def run(setup: Setup, emit: Callable[[Message], None], *, keep_lines: bool = False) -> ScanResult:
+    """One streaming pass: `emit` gets each finished message the window touches."""
+    sink = UnparsedSink(setup.read.unparsed)
+    window = setup.window
+    target = emit
+    if window.since is not None or window.until is not None:
+
+        def target(msg: Message) -> None:
+            if window.touches(msg):
+                emit(msg)
+
+    try:
+        with progress_bar(setup.names) as progress:
+            options = _scan_options(setup, sink, keep_lines=keep_lines, progress=progress)
+            result = scan(setup.names, options, target)
+    finally:
+        sink.close()
+    return result
+
+
+def report_run(setup: Setup, *, jobs: int | None = None) -> tuple[ReportBuilder, ScanResult]:
+    """A pass into the report statistics, with `jobs` processes (default: `--jobs`, else
+    what the input size justifies)."""
+    names = setup.names
+    sink = UnparsedSink(setup.read.unparsed)
+    jobs = jobs or setup.read.jobs
+    try:
+        with progress_bar(names) as progress:
+            options = _scan_options(setup, sink, progress=progress)
+            builder, result = scan_report(names, options, jobs or default_jobs(names))
+    finally:
+        sink.close()
+    return builder, result
+
+
+def finish(result: ScanResult, *, show_sample: bool = True) -> None:
+    """Report unparsed lines and input errors on stderr; raise the right exit."""
+    counts = result.counts
+    if counts.unparsed and show_sample:
+        sys.stderr.write(
+            f"maillog-diag: {counts.unparsed} of {counts.total} lines could not be parsed"
+            f" (all of them with --unparsed FILE); first ones:\n"
+        )
+        for exc in result.unparsed_sample:
+            sys.stderr.write(f"  {exc.source}:{exc.lineno}: {exc.context}\n")
+            sys.stderr.write(f"    {exc.text[:300]}\n")
+    for err in result.input_errors:
+        sys.stderr.write(f"maillog-diag: {err}\n")
+    if result.input_errors:
+        raise typer.Exit(int(ExitCode.INPUT))
+    if counts.total and not counts.used and counts.unparsed:
+        raise fail("no line of the input could be read as an MTA log", ExitCode.INPUT)
