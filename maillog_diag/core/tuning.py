@@ -9,6 +9,14 @@ from maillog_diag.core.analysis import DestinationStats, median
 
 POSTFIX_BACKOFF = "minimal_backoff_time"
 
+OPENSMTPD_SCHEDULE = (
+    "OpenSMTPD's retry schedule is built in: retry n comes 400s x n^2 after the mail "
+    "arrived (6m40s, 26m40s, 1h, ...), and smtpd.conf cannot change it; it sets only how "
+    "long retries go on (`queue ttl`, default 4d, or an action's `ttl`) and when the "
+    "sender is warned (`bounce warn-interval`)"
+)
+"""What OpenSMTPD can and cannot set (smtpd.conf(5) and its scheduler, 6.x/7.x)."""
+
 
 def schedule_suggestion(d: DestinationStats) -> str | None:
     """A concrete, MTA-specific change when the retry pattern against the hints is consistent.
@@ -35,6 +43,12 @@ def schedule_suggestion(d: DestinationStats) -> str | None:
                 f"{basis}. Run Sendmail's queue for it no more often than every {hint}s "
                 f"(a queue group with Interval={hint}s, or -q{hint}s)."
             )
+        if mta == "opensmtpd":
+            return (
+                f"{basis}. {OPENSMTPD_SCHEDULE}. Its early retries follow a delivery that "
+                f"succeeded to the same domain (the waiting mail is retried at once): "
+                f"nothing in smtpd.conf spaces them out."
+            )
         return (
             f"{basis}. Raise Postfix's {POSTFIX_BACKOFF} to at least {hint}s "
             f"(postconf -e '{POSTFIX_BACKOFF} = {hint}s')."
@@ -50,6 +64,12 @@ def schedule_suggestion(d: DestinationStats) -> str | None:
             return f"{basis}. Add an Exim retry rule for it: `{d.domain}  *  F,4h,{hint}s`."
         if mta == "sendmail":
             return f"{basis}. Run Sendmail's queue every {hint}s (-q{hint}s)."
+        if mta == "opensmtpd":
+            return (
+                f"{basis}. {OPENSMTPD_SCHEDULE}. To retry after about {hint}s, reschedule "
+                f"by hand: `smtpctl schedule <message id>` (or `smtpctl schedule all`) "
+                f"{hint}s after such a deferral."
+            )
         return (
             f"{basis}. Lower Postfix's {POSTFIX_BACKOFF} and queue_run_delay to about {hint}s "
             f"(defaults 300s each; the backoff then doubles up to maximal_backoff_time)."

@@ -11,10 +11,11 @@ from __future__ import annotations
 from maillog_diag.input.timestamps import TimeParser
 from maillog_diag.mta.base import EVERY_PARTITION, LineShapeError, Reader
 from maillog_diag.mta.exim import EximReader
+from maillog_diag.mta.opensmtpd import OpenSMTPDReader
 from maillog_diag.mta.postfix import PostfixReader
 from maillog_diag.mta.sendmail import SendmailReader
 
-READERS: tuple[type[Reader], ...] = (PostfixReader, EximReader, SendmailReader)
+READERS: tuple[type[Reader], ...] = (PostfixReader, EximReader, SendmailReader, OpenSMTPDReader)
 """Every reader, in the order they are asked about a line without a syslog header."""
 
 __all__ = [

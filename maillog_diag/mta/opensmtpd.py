@@ -1,0 +1,632 @@
+"""OpenSMTPD: the transformer for `grammars/opensmtpd.lark` and the reader that feeds it.
+
+OpenSMTPD logs through syslog as `smtpd[PID]:`. Since 6.x every line about a session
+starts with the session id (16 hex digits); 5.x wrote `smtp-in:` / `smtp-out:` / `relay:` /
+`delivery:` sentences instead. Both are read.
+
+Choices worth knowing:
+
+* A message is identified by its message id (`msgid=`, 8 hex digits), the queue id of the
+  events. Each recipient is an envelope (`evpid=`, 16 hex digits, the first 8 of which are
+  the message id): an envelope line belongs to the message of its first 8 digits. The
+  `msgid` is OpenSMTPD's own, not the Message-ID header (which OpenSMTPD does not log):
+  `Message.message_id` stays unset.
+* `smtp message msgid=M size=N nrcpt=N` is the arrival; its client is the one of the
+  session's `smtp connected` line (`local` for mail submitted on the machine). Each
+  `smtp envelope` line that follows names the sender (a `MessageInfo`).
+* `mta delivery` and `mda delivery` are attempts: `result="Ok"` is SENT, `TempFail`
+  DEFERRED, `PermFail` BOUNCED (a mail loop is logged as `PermFail` with `Loop
+  detected`). `stat=` is the receiver's reply, or OpenSMTPD's own words. `delay=` (e.g.
+  `1h2m3s`) is the time since the envelope was created: it places the arrival of a message
+  whose first lines are before the log.
+* OpenSMTPD logs no line when a message leaves the queue (`logs_removal` is False): a
+  message is done when all the envelopes its arrival announced (`nrcpt`) are final.
+  `relay: Expire for <evpid>: ... stat=Envelope expired` is the end of one envelope (its
+  queue lifetime ran out, a bounce goes to the sender): an EXPIRED verdict for that
+  recipient. `relay: Remove for <evpid>` is an administrator's removal. A bounce is a new
+  message from `<>` submitted through a local session; no line links it to the message
+  it reports on.
+* When every route to a destination failed, OpenSMTPD fails the waiting envelopes as a
+  whole, without a session (session id `0000000000000000`, `source="-"`) and with a
+  summary: `stat="Network error on destination MXs"`. The receiver's words (a 421
+  banner, a refused connection, a greeting that never came) are only on the failing
+  session's `mta error reason=...` line, and that session's `mta connecting` line names
+  the host. The reader keeps the latest session error per host and gives it to such a
+  delivery when the line's `relay=` names that host (the smarthost of a `relay host`
+  action, or an address), until OpenSMTPD logs the route to it enabled again: the
+  delivery then has the session's reason, host and id (`Delivery.pid`, which links the
+  session's `SessionNote` to the message, as Postfix's session lines are linked). Where
+  `relay=` names only the recipient's domain (MX relaying: the session names the MX
+  host, never the domain), the summary stays the reason: the log does not say which
+  session's failure it sums up. Session lines go to every partition of a parallel scan
+  (`EVERY_PARTITION`), so all partitions link alike.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+from lark import Token, Transformer, v_args
+
+from maillog_diag.core.classify import Stage
+from maillog_diag.core.model import (
+    Arrival,
+    Delivery,
+    Event,
+    MessageInfo,
+    Removed,
+    SessionNote,
+    Status,
+)
+from maillog_diag.input.timestamps import TimeParser
+from maillog_diag.mta.base import EVERY_PARTITION, LineShapeError
+from maillog_diag.syntax.grammars import load_grammar, terminal_regex
+from maillog_diag.syntax.lalr import FastLALR
+
+MTA = "opensmtpd"
+
+NO_SESSION: Final = "0000000000000000"
+"""The session id of delivery lines written without a session (a relay failed as a whole)."""
+
+RELAY_SUMMARIES: Final = frozenset(
+    {"Network error on destination MXs", "Destination seem to reject all mails"}
+)
+"""`stat=` texts that sum up the failed sessions to a destination (OpenSMTPD's words for
+a relay whose every route failed); the receiver's reply is on the sessions' error lines."""
+
+LINK_SECONDS: Final = 3600.0
+"""How old a session error may be to explain a relay summary (seconds): OpenSMTPD keeps a
+failed route out of use for at most an hour (15 s times the square of its penalty)."""
+
+_MAX_SESSIONS = 20_000
+"""Sessions remembered (client of inbound sessions, host of outbound ones): the oldest
+are forgotten first. Log text chooses the ids, so the memory must be bounded."""
+
+_STATUS = {
+    "Ok": Status.SENT,
+    "TempFail": Status.DEFERRED,
+    "PermFail": Status.BOUNCED,
+    "Loop": Status.BOUNCED,
+    "Expire": Status.EXPIRED,
+}
+_DURATION = re.compile(r"(-)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
+_ENHANCED = re.compile(r"\b[245][0-9][0-9][ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
+_CONNECT_ADDRESS = re.compile(r"[a-z+]+://(\[[^\]]*\]|[^ :]*)(?::[0-9]+)?")
+_REPLY_STAGES = (
+    ("BANNER rejected", Stage.GREETING.value),
+    ("EHLO rejected", Stage.HELO.value),
+    ("HELO rejected", Stage.HELO.value),
+    ("LHLO rejected", Stage.HELO.value),
+    ("STARTTLS rejected", Stage.STARTTLS.value),
+    ("TLS required but not supported", Stage.STARTTLS.value),
+)
+
+
+def duration_seconds(text: str | None) -> float | None:
+    """OpenSMTPD's duration (`0s`, `6m51s`, `1d2h`) in seconds; None if not one."""
+    if not text:
+        return None
+    m = _DURATION.match(text)
+    if m is None or not any(m.groups()[1:]):
+        return None
+    d, h, mi, s = (int(g) if g else 0 for g in m.groups()[1:])
+    total = float(d * 86400 + h * 3600 + mi * 60 + s)
+    return -total if m[1] else total
+
+
+def _unbracket(value: str) -> str:
+    if value.startswith("<") and value.endswith(">"):
+        return value[1:-1]
+    return value
+
+
+def _relay(value: str | None) -> str | None:
+    """`127.0.0.10 (mx.example.com)` (address, then the host's name) as
+    `mx.example.com[127.0.0.10]`, Postfix's way; a bare name stays as it is."""
+    if not value or value == "-":
+        return None
+    address, sep, name = value.partition(" (")
+    if not sep or not name.endswith(")"):
+        return value
+    name = name[:-1]
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+    return f"{name or address}[{address}]"
+
+
+def _cut(text: str, keys: tuple[str, ...]) -> list[str]:
+    """The values between fixed separators, in order: `keys[i]` must follow the value
+    before it. Plain searches from left to right (linear in the length of `text`)."""
+    values: list[str] = []
+    pos = 0
+    for i, key in enumerate(keys):
+        at = text.find(key, pos)
+        if at < 0:
+            raise LineShapeError(f"OpenSMTPD line without {key.strip()!r}")
+        if i:
+            values.append(text[pos:at])
+        pos = at + len(key)
+    values.append(text[pos:])
+    return values
+
+
+def _fields(text: str) -> dict[str, str]:
+    """5.x `key=value, key=value, ...` up to `stat=` (which runs to the end of the line)."""
+    cut = text.find("stat=")
+    head, stat = (text[:cut], text[cut + 5 :]) if cut >= 0 else (text, None)
+    fields: dict[str, str] = {}
+    for part in head.split(", "):
+        key, eq, value = part.partition("=")
+        if eq and key not in fields:
+            fields[key] = value.rstrip(", ")
+    if stat is not None:
+        fields["stat"] = stat
+    return fields
+
+
+def _dsn(text: str | None) -> str | None:
+    m = _ENHANCED.search(text) if text else None
+    return m[1] if m is not None else None
+
+
+@dataclass(slots=True)
+class _Outbound:
+    """An outbound session: the host it connects to, and whether the connection was made."""
+
+    name: str
+    address: str
+    connected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SessionError:
+    """The failure of one outbound session (`mta error reason=...`), kept per host."""
+
+    time: float
+    session: str
+    reason: str
+    relay: str
+    """The host as `name[address]`."""
+    stage: str | None
+
+
+def _stage(reason: str, connected: bool) -> str | None:
+    """The SMTP stage of a session error, when the log says it."""
+    for prefix, stage in _REPLY_STAGES:
+        if reason.startswith(prefix):
+            return stage
+    return None if connected else Stage.CONNECT.value
+
+
+def _remember(memory: dict[str, Any], key: str, value: Any) -> None:
+    """Insert into a bounded dict (the oldest entries go first)."""
+    memory.pop(key, None)
+    memory[key] = value
+    if len(memory) > _MAX_SESSIONS:
+        for old in list(memory)[: _MAX_SESSIONS // 4]:
+            del memory[old]
+
+
+@v_args(inline=True)
+class OpenSMTPDTransformer(Transformer[Token, Any]):
+    """Builds one event per line shape; `time_parser` belongs to the input stream.
+
+    It also keeps what session lines say (client of an inbound session, host and failure
+    of an outbound one) for the delivery lines that need it.
+    """
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        super().__init__()
+        self._time_parser = time_parser
+        self._last_header = ""
+        self._last_head: tuple[float, str] = (0.0, "")
+        self._inbound: dict[str, str] = {}
+        self._outbound: dict[str, _Outbound] = {}
+        self._errors: dict[str, SessionError] = {}
+
+    @property
+    def time_parser(self) -> TimeParser:
+        """The input stream's time parser (a new input forgets sessions and header)."""
+        return self._time_parser
+
+    @time_parser.setter
+    def time_parser(self, value: TimeParser) -> None:
+        self._time_parser = value
+        self._last_header = ""
+        self._inbound.clear()
+        self._outbound.clear()
+        self._errors.clear()
+
+    def _head(self, header: str) -> tuple[float, str]:
+        """`(seconds, host)` from the HEADER terminal; the last one is remembered."""
+        if header == self._last_header:
+            return self._last_head
+        stamp, _, host = header[:-1].rpartition(" ")
+        stamp = stamp.rstrip()
+        if stamp[0].isdigit():
+            head = self._time_parser.iso(stamp), host
+        else:
+            head = self._time_parser.bsd(stamp), host
+        self._last_header = header
+        self._last_head = head
+        return head
+
+    # -- session lines ---------------------------------------------------------------
+
+    def inbound(self, header: str, program: str, sid: str, body: str) -> str:
+        address, host = _cut(body, ("smtp connected address=", " host="))
+        client = "local" if address == "local" else f"{host}[{address}]"
+        _remember(self._inbound, sid[:-1], client)
+        return "opensmtpd inbound session"
+
+    def in_new_session(self, header: str, program: str, body: str) -> str:
+        sid, rest = _cut(body, ("smtp-in: New session ", " from host "))
+        name, _, address = rest.partition(" [")
+        _remember(self._inbound, sid, f"{name}[{address.rstrip(']')}]")
+        return "opensmtpd inbound session"
+
+    def _connecting(self, sid: str, url: str, name: str) -> None:
+        m = _CONNECT_ADDRESS.match(url)
+        address = m[1].strip("[]") if m is not None else url
+        _remember(self._outbound, sid, _Outbound(name or address, address))
+
+    def connecting(self, header: str, program: str, sid: str, body: str) -> str:
+        url, name = _cut(body, ("mta connecting address=", " host="))
+        self._connecting(sid[:-1], url, name)
+        return "opensmtpd outbound connection"
+
+    def out_connecting(self, header: str, program: str, body: str) -> str:
+        url, name, sid = _cut(body, ("smtp-out: Connecting to ", " (", ") on session "))
+        self._connecting(sid.rstrip("."), url, name)
+        return "opensmtpd outbound connection"
+
+    def connected(self, header: str, program: str, sid: str, body: str) -> str:
+        session = self._outbound.get(sid[:-1])
+        if session is not None:
+            session.connected = True
+        return "opensmtpd outbound connection"
+
+    def _session_error(self, header: str, sid: str, reason: str) -> SessionNote:
+        time, host = self._head(header)
+        session = self._outbound.get(sid)
+        if session is not None:
+            failure = SessionError(
+                time,
+                sid,
+                reason,
+                f"{session.name}[{session.address}]",
+                _stage(reason, session.connected),
+            )
+            _remember(self._errors, session.address, failure)
+            _remember(self._errors, session.name, failure)
+        return SessionNote(time, host, MTA, None, pid=sid, text=reason)
+
+    def session_error(self, header: str, program: str, sid: str, body: str) -> SessionNote:
+        return self._session_error(header, sid[:-1], body[len("mta error reason=") :])
+
+    def out_session_error(self, header: str, program: str, body: str) -> SessionNote:
+        rest = body[len("smtp-out: Error on session ") :]
+        sid = rest[:16]
+        return self._session_error(header, sid, rest[rest.index(": ") + 2 :])
+
+    def route(self, header: str, program: str, body: str) -> str:
+        if body.startswith("smtp-out: Enabling"):
+            # back in use: a later relay failure has a later session error
+            address, name = _cut(body, (" <-> ", " (", ")"))[:2]
+            for key in (address, name):
+                self._errors.pop(key, None)
+        return "opensmtpd route state"
+
+    # -- messages ------------------------------------------------------------------
+
+    def message(self, header: str, program: str, sid: str, body: str) -> Arrival:
+        time, host = self._head(header)
+        msgid, size, nrcpt = _cut(body, ("msgid=", " size=", " nrcpt="))
+        return Arrival(
+            time,
+            host,
+            MTA,
+            msgid,
+            client=self._inbound.get(sid[:-1]),
+            size=int(size),
+            nrcpt=int(nrcpt.partition(" ")[0]),
+        )
+
+    def accepted(self, header: str, program: str, body: str) -> Arrival:
+        time, host = self._head(header)
+        msgid, sid, rest = _cut(body, ("smtp-in: Accepted message ", " on session ", ": "))
+        fields = _fields(rest)
+        size = fields.get("size", "")
+        ndest = fields.get("ndest", "")
+        return Arrival(
+            time,
+            host,
+            MTA,
+            msgid,
+            client=self._inbound.get(sid),
+            sender=_unbracket(fields.get("from", "")),
+            size=int(size) if size.isdigit() else None,
+            nrcpt=int(ndest) if ndest.isdigit() else None,
+        )
+
+    def envelope(self, header: str, program: str, sid: str, body: str) -> MessageInfo:
+        time, host = self._head(header)
+        evpid, sender, _ = _cut(body, ("evpid=", " from=<", "> to=<"))
+        return MessageInfo(time, host, MTA, evpid[:8], sender=sender)
+
+    def _verdict(
+        self,
+        header: str,
+        program: str,
+        sid: str,
+        evpid: str,
+        result: str,
+        *,
+        recipient: str,
+        rcpt: str,
+        source: str | None,
+        relay: str | None,
+        delay: str,
+        stat: str | None,
+    ) -> Delivery:
+        time, host = self._head(header)
+        status = _STATUS.get(result)
+        if status is None:
+            raise LineShapeError("OpenSMTPD verdict of no known result")
+        reply = stat or None
+        relay_host = _relay(relay)
+        stage = None
+        pid = sid if sid != NO_SESSION else None
+        if (
+            status is not Status.SENT
+            and reply in RELAY_SUMMARIES
+            and source in (None, "-")
+            and relay is not None
+        ):
+            failure = self._errors.get(relay)
+            if failure is not None and 0.0 <= time - failure.time <= LINK_SECONDS:
+                reply, relay_host, stage, pid = (
+                    failure.reason,
+                    failure.relay,
+                    failure.stage,
+                    failure.session,
+                )
+        return Delivery(
+            time,
+            host,
+            MTA,
+            evpid[:8],
+            recipient=recipient,
+            status=status,
+            orig_recipient=rcpt if rcpt not in ("", "-", recipient) else None,
+            relay=relay_host,
+            dsn=_dsn(reply),
+            reply=reply,
+            delay=duration_seconds(delay),
+            program=program[: program.find("[")] if "[" in program else "smtpd",
+            pid=pid,
+            stage=stage,
+        )
+
+    def mta_delivery(self, header: str, program: str, sid: str, body: str) -> Delivery:
+        evpid, sender, to, rcpt, source, relay, delay, result, stat = _cut(
+            body,
+            (
+                "evpid=",
+                " from=<",
+                "> to=<",
+                "> rcpt=<",
+                '> source="',
+                '" relay="',
+                '" delay=',
+                ' result="',
+                '" stat="',
+            ),
+        )
+        return self._verdict(
+            header,
+            program,
+            sid[:-1],
+            evpid,
+            result,
+            recipient=to,
+            rcpt=rcpt,
+            source=source,
+            relay=relay,
+            delay=delay,
+            stat=stat[:-1],
+        )
+
+    def mda_delivery(self, header: str, program: str, sid: str, body: str) -> Delivery:
+        evpid, _, rest = _cut(body, ("evpid=", " from=<", "> to=<"))
+        to, _, rest = rest.partition("> ")
+        rcpt = ""
+        if rest.startswith("rcpt=<"):
+            rcpt, _, rest = rest[6:].partition("> ")
+        _, delay, result, stat = _cut(rest, ("user=", " delay=", " result=", " stat="))
+        return self._verdict(
+            header,
+            program,
+            sid[:-1],
+            evpid,
+            result,
+            recipient=to,
+            rcpt=rcpt,
+            source=None,
+            relay=None,
+            delay=delay,
+            stat=stat,
+        )
+
+    def queue_log(self, header: str, program: str, body: str) -> Delivery | Removed:
+        kind, _, rest = body.partition(": ")
+        result, evpid, text = _cut(rest, ("", " for ", ": "))
+        if result == "Remove":
+            time, host = self._head(header)
+            return Removed(time, host, MTA, evpid[:8], by_admin=True)
+        fields = _fields(text)
+        return self._verdict(
+            header,
+            program,
+            fields.get("session", NO_SESSION),
+            evpid,
+            result,
+            recipient=_unbracket(fields.get("to", "")),
+            rcpt=_unbracket(fields.get("rcpt", "")),
+            source=fields.get("source") if kind == "relay" else None,
+            relay=fields.get("relay"),
+            delay=fields.get("delay", ""),
+            stat=fields.get("stat"),
+        )
+
+
+# What follows the session id on lines that are not needed: (prefixes, reason).
+_IGNORED_AFTER_SESSION: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("smtp ",), "opensmtpd inbound session"),
+    (
+        (
+            "mta disconnected",
+            "mta tls ",
+            "mta server-cert-check",
+            "mta closing",
+            "mta host-rejects-all-mails",
+            "mta ssl_check_name",
+            "mta cert-check",
+        ),
+        "opensmtpd outbound session",
+    ),
+)
+# Lines without a session id that are not needed.
+_IGNORED: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("info: ",), "opensmtpd daemon"),
+    (("debug: ",), "opensmtpd debug"),
+    (("warn: ",), "opensmtpd warning"),
+    (("queue: ",), "opensmtpd queue"),
+    (("smtp-in: ",), "opensmtpd inbound session"),
+    (
+        (
+            "smtp-out: No valid route",
+            "smtp-out: No MX found",
+            "smtp-out: Failed to resolve MX",
+            "smtp-out: Address family mismatch",
+            "smtp-out: hiwat",
+            "smtp-out: back to lowat",
+            "smtp-out: Too many errors",
+            "smtp-out: Error on [",
+            "smtp-out: Error on session",
+            "smtp-out: Connected on session",
+            "smtp-out: Closing session",
+            "smtp-out: Started TLS",
+            "smtp-out: Server certificate",
+            "smtp-out: Disconnecting session",
+            "smtp-out: TLS Error",
+            "smtp-out: Remote host seems",
+        ),
+        "opensmtpd outbound routing",
+    ),
+)
+_SESSION_LINES = (
+    "mta connecting ",
+    "mta connected",
+    "mta error ",
+    "smtp connected ",
+)
+"""Lines after a session id that every partition reads (they link deliveries to sessions)."""
+_SHARED_LINES = (
+    "smtp-out: Error on session ",
+    "smtp-out: Connecting to ",
+    "smtp-out: Enabling route ",
+    "smtp-in: New session ",
+)
+"""The same without a session id (and 5.x's forms)."""
+_PARSED = (
+    "smtp-out: Error on session ",
+    "smtp-out: Connecting to ",
+    "smtp-out: Enabling route ",
+    "smtp-out: Disabling route ",
+    "smtp-in: New session ",
+    "smtp-in: Accepted message ",
+    "relay: ",
+    "delivery: ",
+)
+"""Lines without a session id that the grammar reads (the rest of `_IGNORED` is not)."""
+_EVPID = re.compile(r"[a-z]+ [a-z]+ (?:evpid|msgid)=([0-9a-f]{8})")
+_QUEUE_KEY = re.compile(
+    r"(?:(?:relay|delivery): [A-Za-z]+ for |smtp-in: Accepted message )([0-9a-f]{8})"
+)
+
+
+class OpenSMTPDReader:
+    """OpenSMTPD through syslog: `smtpd[PID]:`, 6.x/7.x and 5.x line forms."""
+
+    mta = MTA
+    logs_removal = False
+    journal_units: tuple[str, ...] = ("opensmtpd.service",)
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        self._transformer = OpenSMTPDTransformer(time_parser)
+        lark = load_grammar("opensmtpd.lark", self._transformer)
+        self._parse = FastLALR(lark, self._transformer).parse
+        self._program = re.compile(terminal_regex(lark, "SMTPD_PROGRAM")).fullmatch
+        self._sid = re.compile(terminal_regex(lark, "SID")).match
+
+    def claims(self, program: str) -> bool:
+        """`smtpd` (Postfix's daemon of that name logs as `postfix/smtpd`)."""
+        return program == "smtpd"
+
+    def start_input(self, time_parser: TimeParser) -> None:
+        """A new input: forget the header and the sessions."""
+        self._transformer.time_parser = time_parser
+
+    def partition_key(self, line: str, end: int, program: str) -> str | None:
+        """The message id (an envelope's first 8 hex digits); session lines go to every
+        partition, other lines to the first."""
+        s = self._sid(line, end)
+        if s is not None:
+            body = s.end()
+            if line.startswith(_SESSION_LINES, body):
+                return EVERY_PARTITION
+            m = _EVPID.match(line, body)
+            return m[1] if m is not None else None
+        if line.startswith(_SHARED_LINES, end):
+            return EVERY_PARTITION
+        q = _QUEUE_KEY.match(line, end)
+        return q[1] if q is not None else None
+
+    def bare_partition_key(self, line: str) -> str | None:
+        """OpenSMTPD logs only through syslog."""
+        return None
+
+    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
+        """`smtpd[pid]: [<session id> ]text` after the syslog header."""
+        if self._program(program) is None:
+            raise LineShapeError("OpenSMTPD program name of no known shape")
+        s = self._sid(line, end)
+        if s is not None:
+            body = s.end()
+            for prefixes, reason in _IGNORED_AFTER_SESSION:
+                if line.startswith(prefixes, body) and not line.startswith(
+                    ("smtp message ", "smtp envelope ", "smtp connected "), body
+                ):
+                    return reason
+            pre = (("HEADER", header), ("SMTPD_PROGRAM", program), ("SID", s.group()))
+            result: Event | str = self._parse(line, body, pre)
+            return result
+        if not line.startswith(_PARSED, end):
+            for prefixes, reason in _IGNORED:
+                if line.startswith(prefixes, end):
+                    return reason
+        event: Event | str = self._parse(
+            line, end, (("HEADER", header), ("SMTPD_PROGRAM", program))
+        )
+        return event
+
+    def parse_bare(self, line: str) -> Event | str | None:
+        """OpenSMTPD logs only through syslog."""
+        return None
+
+    def line_time(self, line: str) -> float | None:
+        """OpenSMTPD lines always have a syslog header (read by the line classifier)."""
+        return None
