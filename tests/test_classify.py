@@ -163,6 +163,17 @@ def test_stage_from_text(text: str, stage: Stage) -> None:
         ("Deferred: Name server: example.com.: host name lookup failure", Cause.DNS),
         ("Deferred: 421 4.3.2 Service not available", Cause.RECEIVER_UNAVAILABLE),
         ("Cannot send message for 5 days", Cause.EXPIRED),
+        # OpenSMTPD's own words (mta.c, queue.c, mta_session.c)
+        ("Temporary failure in MX lookup", Cause.DNS),
+        ("No MX found for domain", Cause.DNS),
+        ("Domain does not exist", Cause.DNS),
+        ("Network error on destination MXs", Cause.CONNECTION),
+        ("IO Error: Connection refused", Cause.CONNECTION),
+        ("Connection timeout", Cause.CONNECTION),
+        ("All routes to destination blocked", Cause.LOCAL),
+        ("Could not retrieve source address", Cause.LOCAL),
+        ("TLS required but not supported by remote host", Cause.TLS),
+        ("Envelope expired", Cause.EXPIRED),
         # cPanel local hourly limit
         ("Domain example.com has exceeded the max emails per hour (3/-1 (-300%)) allowed. "
          "Message will be reattempted later", Cause.LOCAL),

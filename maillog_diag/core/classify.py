@@ -202,7 +202,8 @@ def _rules(*rules: tuple[str, Cause, str]) -> tuple[_Rule, ...]:
 _LOCAL_RULES = _rules(
     (
         r"retry timeout exceeded|cannot send message for|message (?:has )?expired|status=expired|"
-        r"\bexpired\b.{0,40}returned to sender|delivery time expired|too long in (?:the )?queue",
+        r"\bexpired\b.{0,40}returned to sender|delivery time expired|too long in (?:the )?queue|"
+        r"envelope expired",
         Cause.EXPIRED,
         "queue lifetime reached: the message was given up",
     ),
@@ -236,21 +237,24 @@ _LOCAL_RULES = _rules(
         r"unknown mail transport error|mail transport unavailable|content filter|"
         r"temporary lookup failure|local configuration error|queue file write error|"
         r"insufficient system (?:storage|resources)|"
-        r"has exceeded the max (?:emails|defers and failures) per hour",
+        r"has exceeded the max (?:emails|defers and failures) per hour|"
+        r"routes to destination blocked|could not retrieve source address",
         Cause.LOCAL,
         "problem on the sending host (transport, content filter, local limit or config)",
     ),
     (
         r"tls is required, but|cannot start tls|tls handshake|handshake failure|"
         r"certificate verification failed|server certificate not (?:verified|trusted)|"
-        r"untrusted issuer|tls library problem|ssl routines|tlsa|dane\b|starttls",
+        r"untrusted issuer|tls library problem|ssl routines|tlsa|dane\b|starttls|"
+        r"tls required but not supported",
         Cause.TLS,
         "TLS session could not be established",
     ),
     (
         r"name service error|host or domain name not found|host not found|host name lookup failure|"
         r"host lookup did not complete|"
-        r"name server|dns (?:lookup )?(?:failure|error|timeout)|no (?:mx|a) record|servfail",
+        r"name server|dns (?:lookup )?(?:failure|error|timeout)|no (?:mx|a) record|servfail|"
+        r"failure in mx lookup|no mx found|domain does not exist",
         Cause.DNS,
         "DNS lookup failed",
     ),
@@ -258,7 +262,7 @@ _LOCAL_RULES = _rules(
         r"connection refused|connection timed out|timed out|lost connection|connection reset|"
         r"connection closed|closed connection|no route to host|network is unreachable|"
         r"host is unreachable|initial server greeting|broken pipe|could not connect|"
-        r"unable to connect",
+        r"unable to connect|network error on destination",
         Cause.CONNECTION,
         "no usable SMTP connection to the receiver",
     ),
