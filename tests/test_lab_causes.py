@@ -24,6 +24,7 @@ LOGS = [
         SAMPLE_LOGS / "postfix" / "maillog_file.log",
         SAMPLE_LOGS / "exim" / "mainlog",
         SAMPLE_LOGS / "sendmail" / "maillog",
+        SAMPLE_LOGS / "opensmtpd" / "maillog",
     )
     if p.is_file()
 ]

@@ -40,7 +40,11 @@ def _cases(generated: Path) -> list[list[str]]:
     cases = [[str(generated)], [str(FIXTURES / "postfix_small.log"), str(generated)]]
     cases.append([str(SAMPLE_LOGS / "postfix" / "mail.log")])
     cases.append([str(FIXTURES / "exim_small.log"), str(FIXTURES / "sendmail_small.log")])
-    others = (SAMPLE_LOGS / "exim" / "mainlog", SAMPLE_LOGS / "sendmail" / "maillog")
+    others = (
+        SAMPLE_LOGS / "exim" / "mainlog",
+        SAMPLE_LOGS / "sendmail" / "maillog",
+        SAMPLE_LOGS / "opensmtpd" / "maillog",
+    )
     cases.extend([str(other)] for other in others if other.is_file())
     exim_corpus = CORPUS / "exim" / "AzatotEnikeev--ParsMailLog--data_out.log"
     if exim_corpus.is_file():

@@ -23,7 +23,9 @@ Choices worth knowing:
   message is done when all the envelopes its arrival announced (`nrcpt`) are final.
   `relay: Expire for <evpid>: ... stat=Envelope expired` is the end of one envelope (its
   queue lifetime ran out, a bounce goes to the sender): an EXPIRED verdict for that
-  recipient. `relay: Remove for <evpid>` is an administrator's removal. A bounce is a new
+  recipient (not an `Expired` event: that would end every envelope of the message, and
+  envelopes of one message may have different lifetimes, one per action; so a message's
+  own `expired` time stays unset). `relay: Remove for <evpid>` is an administrator's removal. A bounce is a new
   message from `<>` submitted through a local session; no line links it to the message
   it reports on.
 * When every route to a destination failed, OpenSMTPD fails the waiting envelopes as a
