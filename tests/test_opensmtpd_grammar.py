@@ -379,6 +379,7 @@ def test_5x_relay_failure_linked_to_the_session_error(parser: LineParser) -> Non
             "opensmtpd outbound session",
         ),
         (f"{H} info: OpenSMTPD 6.8.0p2 starting", "opensmtpd daemon"),
+        ("Dec  1 12:01:27 vm smtpd[8005]: Exiting", "opensmtpd daemon"),
         (
             f"{H} smtp-out: No valid route for [connector:[]->[relay:127.0.0.11,port=25,smtp,mx],0x0]",
             "opensmtpd outbound routing",

@@ -502,7 +502,7 @@ _IGNORED_AFTER_SESSION: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 # Lines without a session id that are not needed.
 _IGNORED: tuple[tuple[tuple[str, ...], str], ...] = (
-    (("info: ",), "opensmtpd daemon"),
+    (("info: ", "Exiting"), "opensmtpd daemon"),
     (("debug: ",), "opensmtpd debug"),
     (("warn: ",), "opensmtpd warning"),
     (("queue: ",), "opensmtpd queue"),
