@@ -57,9 +57,16 @@ def test_each_lab_destination_gets_its_cause(log: Path) -> None:
         if domain not in by or not by[domain]["causes"]:
             continue
         assert by[domain]["causes"][0]["cause"] in causes, domain
-    if "split.test" in by and by["split.test"]["deferrals"]:  # Exim retries within the session
-        assert by["split.test"]["forced_split_only"] is True
-        assert by["split.test"]["forced_split"]["recipients"] > 0
+    split = by.get("split.test")
+    if split is not None and split["deferrals"]:  # Exim retries within the session
+        assert [c["cause"] for c in split["causes"]] == ["forced_split"]
+        assert split["forced_split"]["recipients"] > 0
+        # OpenSMTPD retries the refused recipients only on its fixed schedule (6m40s,
+        # 26m40s): with the lab's 30-minute queue lifetime some expire, and then the
+        # destination did fail; the other MTAs deliver them all
+        failed = split["expired"] + split["bounced"] + split["held"]
+        assert split["forced_split_only"] is (failed == 0)
+        assert failed == 0 or log.parent.name == "opensmtpd"
     for grey in ("greylist.test", "greymilter.test", "greyplain.test"):
         if grey in by and by[grey]["causes"]:
             assert by[grey]["causes"][0]["retry_hint"] == "explicit"
