@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from lark import UnexpectedInput
 
 from maillog_diag.core.model import (
     Arrival,
@@ -459,3 +460,38 @@ def test_partition_key_is_the_message_id(text: str, key: str | None) -> None:
 )  # fmt: skip
 def test_duration_seconds(text: str, seconds: float | None) -> None:
     assert duration_seconds(text) == seconds
+
+
+def test_lean_driver_agrees_with_lark_on_the_sample_log() -> None:
+    """Lark's own parser, lexing the whole line from the grammar alone, builds the same event
+    as the reader, which feeds the header, program and session id it already matched."""
+    from pathlib import Path
+
+    from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
+    from maillog_diag.mta.opensmtpd import OpenSMTPDTransformer
+    from maillog_diag.syntax.grammars import load_grammar
+
+    log = Path(__file__).resolve().parent.parent / "sample_logs" / "opensmtpd" / "maillog"
+    if not log.is_file():
+        pytest.skip("no OpenSMTPD sample log")
+    zone = resolve_zone("UTC")
+    reader = OpenSMTPDReader(TimeParser(zone, YearInference(fixed=2026)))
+    lark = load_grammar(
+        "opensmtpd.lark", OpenSMTPDTransformer(TimeParser(zone, YearInference(fixed=2026)))
+    )
+    compared = 0
+    for line in log.read_text().splitlines():
+        head = line.index("smtpd[")
+        program_end = line.index(": ", head) + 2
+        ours = reader.parse_syslog(line, program_end, line[:head], line[head:program_end])
+        if isinstance(ours, str):
+            # ignored: by the pre-filter (the grammar has no shape for it) or by the
+            # transformer after noting the session; Lark's side notes it too
+            try:
+                lark.parse(line)
+            except UnexpectedInput:
+                pass
+            continue
+        assert lark.parse(line) == ours, line
+        compared += 1
+    assert compared > 500
