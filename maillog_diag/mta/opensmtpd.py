@@ -25,9 +25,9 @@ Choices worth knowing:
   queue lifetime ran out, a bounce goes to the sender): an EXPIRED verdict for that
   recipient (not an `Expired` event: that would end every envelope of the message, and
   envelopes of one message may have different lifetimes, one per action; so a message's
-  own `expired` time stays unset). `relay: Remove for <evpid>` is an administrator's removal. A bounce is a new
-  message from `<>` submitted through a local session; no line links it to the message
-  it reports on.
+  own `expired` time stays unset). `relay: Remove for <evpid>` is an administrator's
+  removal. A bounce or delay notice is a new message from `<>` submitted through a local
+  session; no line links it to the message it reports on.
 * When every route to a destination failed, OpenSMTPD fails the waiting envelopes as a
   whole, without a session (session id `0000000000000000`, `source="-"`) and with a
   summary: `stat="Network error on destination MXs"`. The receiver's words (a 421
