@@ -69,7 +69,10 @@ from maillog_diag.output.serialize import (
 
 app = typer.Typer(
     name="maillog-diag",
-    help="Why outbound mail is delayed, and for how long, from Postfix, Exim and Sendmail logs.",
+    help=(
+        "Why outbound mail is delayed, and for how long, from Postfix, Exim, Sendmail and "
+        "OpenSMTPD logs."
+    ),
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
