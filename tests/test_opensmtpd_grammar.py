@@ -495,3 +495,110 @@ def test_lean_driver_agrees_with_lark_on_the_sample_log() -> None:
         assert lark.parse(line) == ours, line
         compared += 1
     assert compared > 500
+
+
+# --- from lines to messages ------------------------------------------------------------------
+
+
+def _collect(tmp_path: object, text: str) -> list[object]:
+    from pathlib import Path
+
+    from maillog_diag.input.timestamps import resolve_zone
+    from maillog_diag.scan.pipeline import ScanOptions, collect_messages
+
+    path = Path(str(tmp_path)) / "maillog"
+    path.write_text(text)
+    messages, result = collect_messages(
+        [str(path)], ScanOptions(zone=resolve_zone("UTC"), year=2026)
+    )
+    assert result.counts.unparsed == 0
+    return list(messages)
+
+
+S = "Dec  1 10:00:00 mx smtpd[1]: 1111111111111111"
+
+
+def test_envelopes_link_recipients_to_their_message_which_closes_when_all_are_final(
+    tmp_path: object,
+) -> None:
+    from maillog_diag.core.model import Message, Outcome
+
+    log = "\n".join(
+        [
+            f"{S} smtp connected address=local host=mx.example",
+            f"{S} smtp message msgid=0a1b2c3d size=500 nrcpt=2 proto=ESMTP",
+            f"{S} smtp envelope evpid=0a1b2c3d00000001 from=<s@x.example> to=<a@y.example>",
+            f"{S} smtp envelope evpid=0a1b2c3d00000002 from=<s@x.example> to=<b@y.example>",
+            "Dec  1 10:00:01 mx smtpd[1]: 2222222222222222 mta delivery evpid=0a1b2c3d00000001 "
+            'from=<s@x.example> to=<a@y.example> rcpt=<-> source="192.0.2.1" '
+            'relay="192.0.2.7 (mx.y.example)" delay=1s result="TempFail" '
+            'stat="450 4.2.0 Greylisted for 300 seconds"',
+            "Dec  1 10:00:01 mx smtpd[1]: 2222222222222222 mta delivery evpid=0a1b2c3d00000002 "
+            'from=<s@x.example> to=<b@y.example> rcpt=<-> source="192.0.2.1" '
+            'relay="192.0.2.7 (mx.y.example)" delay=1s result="Ok" stat="250 2.0.0 Ok: queued as X1"',
+            "Dec  1 10:06:40 mx smtpd[1]: 3333333333333333 mta delivery evpid=0a1b2c3d00000001 "
+            'from=<s@x.example> to=<a@y.example> rcpt=<-> source="192.0.2.1" '
+            'relay="192.0.2.7 (mx.y.example)" delay=6m40s result="Ok" stat="250 2.0.0 Ok: queued as X2"',
+            # a later line of another program: the message was closed before the log ends
+            "Dec  1 10:30:00 mx cron[9]: (root) CMD (true)",
+        ]
+    )
+    (msg,) = _collect(tmp_path, log + "\n")
+    assert isinstance(msg, Message)
+    assert (msg.mta, msg.queue_id, msg.sender, msg.size, msg.client) == (
+        "opensmtpd",
+        "0a1b2c3d",
+        "s@x.example",
+        500,
+        "local",
+    )
+    assert msg.removed_at == ts("2026-12-01T10:06:40+00:00")  # both envelopes final
+    a, b = msg.recipients["a@y.example"], msg.recipients["b@y.example"]
+    assert (a.outcome, a.deferrals, b.outcome, b.deferrals) == (
+        Outcome.DELIVERED,
+        1,
+        Outcome.DELIVERED,
+        0,
+    )
+    assert a.final_time is not None and msg.arrived is not None
+    assert a.final_time - msg.arrived == 400.0
+
+
+def test_a_message_whose_arrival_is_before_the_log_is_placed_by_delay(tmp_path: object) -> None:
+    from maillog_diag.core.model import Message, Outcome
+
+    log = (
+        "Dec  1 10:26:40 mx smtpd[1]: 3333333333333333 mta delivery evpid=0a1b2c3d00000001 "
+        'from=<s@x.example> to=<a@y.example> rcpt=<-> source="192.0.2.1" '
+        'relay="192.0.2.7 (mx.y.example)" delay=26m40s result="Ok" stat="250 2.0.0 Ok"\n'
+    )
+    (msg,) = _collect(tmp_path, log)
+    assert isinstance(msg, Message)
+    assert (msg.arrival_seen, msg.arrived) == (False, ts("2026-12-01T10:00:00+00:00"))
+    assert msg.recipients["a@y.example"].outcome is Outcome.DELIVERED
+
+
+def test_one_envelope_expires_the_other_is_delivered(tmp_path: object) -> None:
+    from maillog_diag.core.model import Message, Outcome
+
+    log = "\n".join(
+        [
+            f"{S} smtp message msgid=0a1b2c3d size=500 nrcpt=2 proto=ESMTP",
+            f"{S} smtp envelope evpid=0a1b2c3d00000001 from=<s@x.example> to=<a@y.example>",
+            f"{S} smtp envelope evpid=0a1b2c3d00000002 from=<s@x.example> to=<b@z.example>",
+            "Dec  1 10:00:01 mx smtpd[1]: 2222222222222222 mta delivery evpid=0a1b2c3d00000002 "
+            'from=<s@x.example> to=<b@z.example> rcpt=<-> source="192.0.2.1" '
+            'relay="192.0.2.8 (mx.z.example)" delay=1s result="Ok" stat="250 2.0.0 Ok"',
+            "Dec  1 10:00:01 mx smtpd[1]: 2222222222222223 mta delivery evpid=0a1b2c3d00000001 "
+            'from=<s@x.example> to=<a@y.example> rcpt=<-> source="192.0.2.1" '
+            'relay="192.0.2.7 (mx.y.example)" delay=1s result="TempFail" stat="451 4.3.0 later"',
+            "Dec  1 10:20:00 mx smtpd[2]: relay: Expire for 0a1b2c3d00000001: "
+            "from=<s@x.example>, to=<a@y.example>, rcpt=<->, delay=20m, stat=Envelope expired",
+        ]
+    )
+    (msg,) = _collect(tmp_path, log + "\n")
+    assert isinstance(msg, Message)
+    a, b = msg.recipients["a@y.example"], msg.recipients["b@z.example"]
+    assert (a.outcome, b.outcome) == (Outcome.EXPIRED, Outcome.DELIVERED)
+    assert a.final_time == ts("2026-12-01T10:20:00+00:00")
+    assert msg.expired_at is None  # per envelope: the message as a whole did not expire
