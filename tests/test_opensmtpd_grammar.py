@@ -441,6 +441,11 @@ def test_postfix_smtpd_is_not_claimed() -> None:
         ("97d7ca267d672e46 mta connecting address=smtp://[::1]:25 host=x", EVERY_PARTITION),
         ("97d7ca267d672e46 smtp connected address=local host=x", EVERY_PARTITION),
         ("smtp-out: Enabling route [] <-> 127.0.0.11 (127.0.0.11)", EVERY_PARTITION),
+        ("smtp-out: Disabling route [] <-> 127.0.0.11 (127.0.0.11) for 15s", EVERY_PARTITION),
+        (
+            "smtp-out: No valid route for [connector:[]->[relay:127.0.0.11,port=25,smtp,mx],0x0]",
+            EVERY_PARTITION,
+        ),
         ("97d7ca267d672e46 smtp disconnected reason=quit", None),
         ("info: OpenSMTPD 6.8.0p2 starting", None),
     ],
@@ -602,3 +607,64 @@ def test_one_envelope_expires_the_other_is_delivered(tmp_path: object) -> None:
     assert (a.outcome, b.outcome) == (Outcome.EXPIRED, Outcome.DELIVERED)
     assert a.final_time == ts("2026-12-01T10:20:00+00:00")
     assert msg.expired_at is None  # per envelope: the message as a whole did not expire
+
+
+def _session_failure(parser: LineParser, sid: str, address: str, name: str, reason: str) -> None:
+    for text in (
+        f"{sid} mta connecting address=smtp://{address}:25 host={name}",
+        f"{sid} mta connected",
+        f"{sid} mta error reason={reason}",
+        f"smtp-out: Disabling route [] <-> {address} ({name}) for 15s",
+    ):
+        assert not isinstance(parser.parse(f"{H} {text}"), Delivery)
+
+
+NETWORK_ERROR = (
+    f"{H} 0000000000000000 mta delivery evpid=0a1b2c3d4e5f6a7b from=<a@x.example> "
+    'to=<b@example.com> rcpt=<-> source="-" relay="example.com" delay=11s '
+    'result="TempFail" stat="Network error on destination MXs"'
+)
+
+
+def test_mx_relay_failure_is_linked_through_its_one_disabled_route(parser: LineParser) -> None:
+    """With MX relaying the delivery names the domain and the session the MX host: OpenSMTPD's
+    `No valid route for [connector:...[relay:<domain>...]]` says that every route of that
+    relay is out of use; when only one route is, it is that route's failure."""
+    _session_failure(
+        parser, "97d7ca2f24fa5f77", "192.0.2.7", "mx7.example.net", "BANNER rejected: 421 busy"
+    )
+    assert (
+        parser.parse(
+            f"{H} smtp-out: No valid route for [connector:[]->[relay:example.com,smtp,mx],0x0]"
+        )
+        is None
+    )
+    ev = parser.parse(NETWORK_ERROR)
+    assert isinstance(ev, Delivery)
+    assert (ev.reply, ev.relay, ev.pid) == (
+        "BANNER rejected: 421 busy",
+        "mx7.example.net[192.0.2.7]",
+        "97d7ca2f24fa5f77",
+    )
+
+
+def test_mx_relay_failure_is_not_linked_when_several_routes_are_out(parser: LineParser) -> None:
+    _session_failure(parser, "97d7ca2f24fa5f77", "192.0.2.7", "mx7.example.net", "IO Error: a")
+    _session_failure(parser, "97d7ca2f24fa5f78", "192.0.2.8", "mx8.other.example", "IO Error: b")
+    parser.parse(
+        f"{H} smtp-out: No valid route for [connector:[]->[relay:example.com,smtp,mx],0x0]"
+    )
+    ev = parser.parse(NETWORK_ERROR)
+    assert isinstance(ev, Delivery)
+    assert (ev.reply, ev.pid) == ("Network error on destination MXs", None)
+
+
+def test_mx_relay_link_ends_when_the_route_is_back(parser: LineParser) -> None:
+    _session_failure(parser, "97d7ca2f24fa5f77", "192.0.2.7", "mx7.example.net", "IO Error: a")
+    parser.parse(
+        f"{H} smtp-out: No valid route for [connector:[]->[relay:example.com,smtp,mx],0x0]"
+    )
+    parser.parse(f"{H} smtp-out: Enabling route [] <-> 192.0.2.7 (mx7.example.net)")
+    ev = parser.parse(NETWORK_ERROR)
+    assert isinstance(ev, Delivery)
+    assert ev.reply == "Network error on destination MXs"

@@ -14,6 +14,7 @@ import json
 import re
 from collections import Counter
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -255,3 +256,50 @@ def test_each_injected_message_is_one_message() -> None:
     assert sorted(len(m.recipients) for m in ours if m.recipients) == sorted(
         len(w["rcpts"]) for w in workload
     )
+
+
+def test_relays_named_otherwise_than_their_hosts_are_linked_through_their_routes(
+    tmp_path: Path,
+) -> None:
+    """The lab's relays are addresses, named alike on the session and the delivery lines. A
+    relay by host name (a smarthost `relay host smtp://smtp.provider.example`, or a domain
+    with MX relaying) is named only on the delivery and `No valid route for` lines: rename
+    the relays there. A relay failure is then linked through the one route out of use; when
+    several routes are out at once (down.test and busy.test failing together), the log does
+    not say which is the relay's, and the summary must stay: never another session's words."""
+    renamed = re.sub(
+        r'(relay="|\[relay:)(127\.0\.0\.[0-9]+)(?=[",])', r"\1relay-\2.example", LOG.read_text()
+    )
+    assert renamed.count("relay-127.0.0.") >= 29 + 16
+    copy = tmp_path / "maillog"
+    copy.write_text(renamed)
+
+    summary = "Network error on destination MXs"
+
+    def reasons(path: Path) -> dict[tuple[str, str, float], tuple[str, bool]]:
+        """Each deferral's reason, and whether its line is a relay failure (the summary)."""
+        messages, result = collect_messages(
+            [str(path)], ScanOptions(zone=resolve_zone("UTC"), year=2026)
+        )
+        assert result.counts.unparsed == 0
+        return {
+            (m.queue_id, r.address, a.time): (
+                a.reply or "",
+                a.ref is not None and f'stat="{summary}"' in a.ref.text,
+            )
+            for m in messages
+            for r in m.recipients.values()
+            for a in r.attempts
+            if a.status is Status.DEFERRED
+        }
+
+    original, by_route = reasons(LOG), reasons(copy)
+    assert set(by_route) == set(original)
+    relay_failures = [k for k, (_, failure) in original.items() if failure]
+    assert len(relay_failures) == renamed.count(f'stat="{summary}"')
+    for k in relay_failures:
+        assert original[k][0] != summary  # linked by the relay's address
+    linked = [k for k in relay_failures if by_route[k][0] != summary]
+    assert all(by_route[k] == original[k] for k in linked)  # never another session's words
+    assert len(linked) > len(relay_failures) // 2
+    assert all(by_route[k] == original[k] for k in original if k not in relay_failures)

@@ -38,10 +38,16 @@ Choices worth knowing:
   action, or an address), until OpenSMTPD logs the route to it enabled again: the
   delivery then has the session's reason, host and id (`Delivery.pid`, which links the
   session's `SessionNote` to the message, as Postfix's session lines are linked). Where
-  `relay=` names only the recipient's domain (MX relaying: the session names the MX
-  host, never the domain), the summary stays the reason: the log does not say which
-  session's failure it sums up. Session lines go to every partition of a parallel scan
-  (`EVERY_PARTITION`), so all partitions link alike.
+  `relay=` names what the session does not (the recipient's domain with MX relaying, or
+  a smarthost's name when the session names its address's reverse-DNS name), the link
+  goes through the routes: each failed session takes its route out of use (`smtp-out:
+  Disabling route [] <-> <address> (<name>) for 15s`, until `Enabling route`), and
+  `smtp-out: No valid route for [connector:...[relay:<name>,...]]` says that every route
+  of that relay is out of use. If exactly one route is out of use then, it is that
+  relay's, and its session's failure is the reason; if several are, the log does not say
+  which of them are the relay's and the summary stays the reason. Session and route
+  lines go to every partition of a parallel scan (`EVERY_PARTITION`), so all partitions
+  link alike.
 """
 
 from __future__ import annotations
@@ -227,6 +233,10 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
         self._inbound: dict[str, str] = {}
         self._outbound: dict[str, _Outbound] = {}
         self._errors: dict[str, SessionError] = {}
+        self._disabled: dict[str, str] = {}
+        """Routes out of use: address -> host name (`Disabling route` to `Enabling route`)."""
+        self._relay_route: dict[str, str] = {}
+        """Relay name -> the address of its one route out of use (`No valid route for`)."""
 
     @property
     def time_parser(self) -> TimeParser:
@@ -240,6 +250,8 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
         self._inbound.clear()
         self._outbound.clear()
         self._errors.clear()
+        self._disabled.clear()
+        self._relay_route.clear()
 
     def _head(self, header: str) -> tuple[float, str]:
         """`(seconds, host)` from the HEADER terminal; the last one is remembered."""
@@ -314,12 +326,24 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
         return self._session_error(header, sid, rest[rest.index(": ") + 2 :])
 
     def route(self, header: str, program: str, body: str) -> str:
+        address, name = _cut(body, (" <-> ", " (", ")"))[:2]
         if body.startswith("smtp-out: Enabling"):
             # back in use: a later relay failure has a later session error
-            address, name = _cut(body, (" <-> ", " (", ")"))[:2]
             for key in (address, name):
                 self._errors.pop(key, None)
+            self._disabled.pop(address, None)
+        else:
+            _remember(self._disabled, address, name)
         return "opensmtpd route state"
+
+    def no_route(self, header: str, program: str, body: str) -> str:
+        rest = body[body.index("[relay:") + 7 :]
+        relay = rest[: min(i for i in (rest.find(","), rest.find("]"), len(rest)) if i >= 0)]
+        if len(self._disabled) == 1:
+            _remember(self._relay_route, relay, next(iter(self._disabled)))
+        else:
+            self._relay_route.pop(relay, None)  # several (or no) routes out: which is not said
+        return "opensmtpd outbound routing"
 
     # -- messages ------------------------------------------------------------------
 
@@ -388,6 +412,10 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
             and relay is not None
         ):
             failure = self._errors.get(relay)
+            if failure is None and relay in self._relay_route:
+                address = self._relay_route[relay]
+                if address in self._disabled:
+                    failure = self._errors.get(address)
             if failure is not None and 0.0 <= time - failure.time <= LINK_SECONDS:
                 reply, relay_host, stage, pid = (
                     failure.reason,
@@ -509,7 +537,6 @@ _IGNORED: tuple[tuple[tuple[str, ...], str], ...] = (
     (("smtp-in: ",), "opensmtpd inbound session"),
     (
         (
-            "smtp-out: No valid route",
             "smtp-out: No MX found",
             "smtp-out: Failed to resolve MX",
             "smtp-out: Address family mismatch",
@@ -540,6 +567,8 @@ _SHARED_LINES = (
     "smtp-out: Error on session ",
     "smtp-out: Connecting to ",
     "smtp-out: Enabling route ",
+    "smtp-out: Disabling route ",
+    "smtp-out: No valid route for ",
     "smtp-in: New session ",
 )
 """The same without a session id (and 5.x's forms)."""
@@ -548,6 +577,7 @@ _PARSED = (
     "smtp-out: Connecting to ",
     "smtp-out: Enabling route ",
     "smtp-out: Disabling route ",
+    "smtp-out: No valid route for ",
     "smtp-in: New session ",
     "smtp-in: Accepted message ",
     "relay: ",
