@@ -461,7 +461,7 @@ def test_partition_key_is_the_message_id(text: str, key: str | None) -> None:
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("0s", 0.0), ("11s", 11.0), ("6m51s", 411.0), ("1h", 3600.0), ("2d3s", 172803.0),
-     ("-5s", -5.0), ("", None), ("5x", None), ("s", None)],
+     ("-5s", None), ("", None), ("5x", None), ("s", None)],
 )  # fmt: skip
 def test_duration_seconds(text: str, seconds: float | None) -> None:
     assert duration_seconds(text) == seconds

@@ -113,15 +113,18 @@ _REPLY_STAGES = (
 
 
 def duration_seconds(text: str | None) -> float | None:
-    """OpenSMTPD's duration (`0s`, `6m51s`, `1d2h`) in seconds; None if not one."""
+    """OpenSMTPD's duration (`0s`, `6m51s`, `1d2h`) in seconds; None if not one.
+
+    OpenSMTPD writes a negative one (`-5s`) when the clock went back since the envelope was
+    created: that is no time on the queue, and it is not used (None) rather than trusted.
+    """
     if not text:
         return None
     m = _DURATION.match(text)
-    if m is None or not any(m.groups()[1:]):
+    if m is None or m[1] or not any(m.groups()[1:]):
         return None
     d, h, mi, s = (int(g) if g else 0 for g in m.groups()[1:])
-    total = float(d * 86400 + h * 3600 + mi * 60 + s)
-    return -total if m[1] else total
+    return float(d * 86400 + h * 3600 + mi * 60 + s)
 
 
 def _unbracket(value: str) -> str:
