@@ -668,3 +668,15 @@ def test_mx_relay_link_ends_when_the_route_is_back(parser: LineParser) -> None:
     ev = parser.parse(NETWORK_ERROR)
     assert isinstance(ev, Delivery)
     assert ev.reply == "Network error on destination MXs"
+
+
+def test_postfix_smtpd_and_opensmtpd_smtpd_in_one_file(parser: LineParser) -> None:
+    """Postfix's `postfix/smtpd` and OpenSMTPD's `smtpd` share a daemon name, not a program."""
+    assert (
+        parser.parse(
+            "Dec  1 10:00:00 mx postfix/smtpd[77]: 4F2A31C02B9: client=c.example[192.0.2.1]"
+        ).mta  # type: ignore[union-attr]
+        == "postfix"
+    )
+    ev = parser.parse(f"{H} 1111111111111111 smtp message msgid=0a1b2c3d size=1 nrcpt=1 proto=SMTP")
+    assert isinstance(ev, Arrival) and ev.mta == "opensmtpd"
