@@ -680,3 +680,42 @@ def test_postfix_smtpd_and_opensmtpd_smtpd_in_one_file(parser: LineParser) -> No
     )
     ev = parser.parse(f"{H} 1111111111111111 smtp message msgid=0a1b2c3d size=1 nrcpt=1 proto=SMTP")
     assert isinstance(ev, Arrival) and ev.mta == "opensmtpd"
+
+
+def test_a_content_filter_on_this_host_is_a_hand_off(parser: LineParser) -> None:
+    """A filter on loopback at a port other than 25 (DKIM signing, scanning) takes the mail
+    and submits it again under a new message id: that is not a delivery to the recipient's
+    domain (as `Delivery.handoff` says for Postfix's content filters). Lines in the shape of
+    OpenSMTPD 6.x's (its own 250 names the new message id)."""
+    parser.parse(
+        f"{H} 5d0000000000000b mta connecting address=smtp://127.0.0.1:10027 host=localhost"
+    )
+    parser.parse(f"{H} 5d0000000000000b mta connected")
+    hop = parser.parse(
+        f"{H} 5d0000000000000b mta delivery evpid=3d4c4a424797fe79 from=<a@x.example> "
+        'to=<b@y.example> rcpt=<-> source="127.0.0.1" relay="127.0.0.1 (localhost)" delay=0s '
+        'result="Ok" stat="250 2.0.0: f6e94209 Message accepted for delivery"'
+    )
+    assert isinstance(hop, Delivery)
+    assert (hop.status, hop.handoff) == (Status.SENT, True)
+    parser.parse(
+        f"{H} 5d0000000000000c mta connecting address=smtp://192.0.2.7:25 host=mx.y.example"
+    )
+    out = parser.parse(
+        f"{H} 5d0000000000000c mta delivery evpid=f6e94209918f7e7b from=<a@x.example> "
+        'to=<b@y.example> rcpt=<-> source="192.0.2.1" relay="192.0.2.7 (mx.y.example)" delay=2s '
+        'result="Ok" stat="250 2.0.0 OK queued"'
+    )
+    assert isinstance(out, Delivery)
+    assert out.handoff is False
+
+
+def test_a_relay_on_loopback_port_25_is_a_delivery(parser: LineParser) -> None:
+    parser.parse(f"{H} 5d0000000000000d mta connecting address=smtp://127.0.0.2:25 host=127.0.0.2")
+    ev = parser.parse(
+        f"{H} 5d0000000000000d mta delivery evpid=fa255b7eef3513f1 from=<bob@sender.test> "
+        'to=<anna@ok.test> rcpt=<-> source="127.0.0.1" relay="127.0.0.2 (127.0.0.2)" delay=0s '
+        'result="Ok" stat="250 2.0.0 Ok: queued as LAB245330002"'
+    )
+    assert isinstance(ev, Delivery)
+    assert ev.handoff is False

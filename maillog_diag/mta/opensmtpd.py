@@ -19,6 +19,9 @@ Choices worth knowing:
   detected`). `stat=` is the receiver's reply, or OpenSMTPD's own words. `delay=` (e.g.
   `1h2m3s`) is the time since the envelope was created: it places the arrival of a message
   whose first lines are before the log.
+* A delivery through a session to loopback at a port other than 25 is a hand-off to a
+  content filter on this host (`Delivery.handoff`): the filter submits the mail again,
+  and that new message is the one delivered to the recipient's domain.
 * OpenSMTPD logs no line when a message leaves the queue (`logs_removal` is False): a
   message is done when all the envelopes its arrival announced (`nrcpt`) are final.
   `relay: Expire for <evpid>: ... stat=Envelope expired` is the end of one envelope (its
@@ -101,7 +104,8 @@ _STATUS = {
 }
 _DURATION = re.compile(r"(-)?(?:([0-9]+)d)?(?:([0-9]+)h)?(?:([0-9]+)m)?(?:([0-9]+)s)?$")
 _ENHANCED = re.compile(r"\b[245][0-9][0-9][ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
-_CONNECT_ADDRESS = re.compile(r"[a-z+]+://(\[[^\]]*\]|[^ :]*)(?::[0-9]+)?")
+_CONNECT_ADDRESS = re.compile(r"[a-z+]+://(\[[^\]]*\]|[^ :]*)(?::([0-9]+))?")
+_LOOPBACK = ("127.", "::1", "IPv6:::1")
 _REPLY_STAGES = (
     ("BANNER rejected", Stage.GREETING.value),
     ("EHLO rejected", Stage.HELO.value),
@@ -188,6 +192,7 @@ class _Outbound:
 
     name: str
     address: str
+    port: str | None
     connected: bool = False
 
 
@@ -286,8 +291,8 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
 
     def _connecting(self, sid: str, url: str, name: str) -> None:
         m = _CONNECT_ADDRESS.match(url)
-        address = m[1].strip("[]") if m is not None else url
-        _remember(self._outbound, sid, _Outbound(name or address, address))
+        address, port = (m[1].strip("[]"), m[2]) if m is not None else (url, None)
+        _remember(self._outbound, sid, _Outbound(name or address, address, port))
 
     def connecting(self, header: str, program: str, sid: str, body: str) -> str:
         url, name = _cut(body, ("mta connecting address=", " host="))
@@ -431,6 +436,7 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
             host,
             MTA,
             evpid[:8],
+            handoff=status is Status.SENT and self._filter_hop(sid),
             recipient=recipient,
             status=status,
             orig_recipient=rcpt if rcpt not in ("", "-", recipient) else None,
@@ -441,6 +447,18 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
             program=program[: program.find("[")] if "[" in program else "smtpd",
             pid=pid,
             stage=stage,
+        )
+
+    def _filter_hop(self, sid: str) -> bool:
+        """Whether the session went to a content filter on this host: loopback, at a port
+        other than 25 (the filter submits the mail again under a new message id, so this is
+        not a delivery to the recipient's domain; Postfix's reader decides alike)."""
+        session = self._outbound.get(sid)
+        return (
+            session is not None
+            and session.address.startswith(_LOOPBACK)
+            and session.port is not None
+            and session.port != "25"
         )
 
     def mta_delivery(self, header: str, program: str, sid: str, body: str) -> Delivery:
