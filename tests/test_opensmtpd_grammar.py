@@ -381,6 +381,16 @@ def test_5x_relay_failure_linked_to_the_session_error(parser: LineParser) -> Non
         ),
         (f"{H} info: OpenSMTPD 6.8.0p2 starting", "opensmtpd daemon"),
         ("Dec  1 12:01:27 vm smtpd[8005]: Exiting", "opensmtpd daemon"),
+        (f"{H} debug: mta: querying MX for example.com...", "opensmtpd debug"),
+        (f"{H} smtp: 0x15d760462000: >>> 220 mx.example ESMTP OpenSMTPD", "opensmtpd trace"),
+        (f"{H} mta: 0x15d760462000: STATE_INIT -> STATE_BANNER", "opensmtpd trace"),
+        (
+            f'{H} lookup: check "local" as NETADDR in table static:<anyhost> -> found',
+            "opensmtpd trace",
+        ),
+        (f"{H} expand: lka_expand: address: a@x.example [depth=0]", "opensmtpd trace"),
+        (f"{H} rule #2 matched: match from local for local => l01", "opensmtpd trace"),
+        (f"{H} profile-queue: queue_envelope_walk 0.544201", "opensmtpd trace"),
         (
             f"{H} smtp-out: No valid route for [connector:[]->[relay:127.0.0.11,port=25,smtp,mx],0x0]",
             "opensmtpd outbound routing",

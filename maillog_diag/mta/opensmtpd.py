@@ -555,6 +555,19 @@ _IGNORED: tuple[tuple[tuple[str, ...], str], ...] = (
     (("debug: ",), "opensmtpd debug"),
     (("warn: ",), "opensmtpd warning"),
     (("queue: ",), "opensmtpd queue"),
+    (
+        # what `smtpctl trace <subsystem>` / `smtpd -T` adds in verbose mode
+        (
+            "smtp: 0x",
+            "mta: 0x",
+            "lookup: ",
+            "expand: ",
+            "rule #",
+            "profile-imsg: ",
+            "profile-queue: ",
+        ),
+        "opensmtpd trace",
+    ),
     (("smtp-in: ",), "opensmtpd inbound session"),
     (
         (
