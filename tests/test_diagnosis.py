@@ -241,6 +241,7 @@ def _stats(mta: str, gaps: list[float], hint: int) -> DestinationStats:
         ("postfix", "minimal_backoff_time to at least 300s"),
         ("exim", "F,4h,300s"),
         ("sendmail", "Interval=300s"),
+        ("opensmtpd", "nothing in smtpd.conf spaces them out"),
     ],
 )
 def test_suggestion_for_consistently_early_retries(mta: str, needle: str) -> None:
@@ -254,6 +255,17 @@ def test_suggestion_for_consistently_late_retries() -> None:
     text = schedule_suggestion(_stats("postfix", [1200, 1500, 1800], 300))
     assert text is not None
     assert "3 of 3 retries came after the 300s" in text and "queue_run_delay" in text
+
+
+def test_opensmtpd_late_retries_say_what_smtpd_conf_can_and_cannot_set() -> None:
+    """OpenSMTPD's retry schedule is compiled in (400 s times the square of the retry
+    number after arrival); smtpd.conf(5) sets the queue lifetime and the delay warnings."""
+    text = schedule_suggestion(_stats("opensmtpd", [400, 400, 1200], 60))
+    assert text is not None
+    assert "3 of 3 retries came after the 60s" in text
+    assert "cannot change it" in text and "`queue ttl`" in text
+    assert "smtpctl schedule" in text
+    assert "minimal_backoff_time" not in text  # not Postfix's advice
 
 
 def test_no_suggestion_without_a_pattern() -> None:
