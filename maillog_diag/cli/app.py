@@ -8,9 +8,11 @@ traceback). Data goes to stdout; the unparsed-line sample and errors go to stder
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import tzinfo
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -29,15 +31,27 @@ from maillog_diag.cli.options import (
 )
 from maillog_diag.cli.reading import (
     ExitCode,
+    fail,
     finish,
     report_run,
     resolve,
     run,
+    unreadable,
+    wait_for_stop,
 )
 from maillog_diag.core.model import Message
 from maillog_diag.core.window import parse_duration
 from maillog_diag.errors import MaillogError
 from maillog_diag.output.html import render_html
+from maillog_diag.output.metrics import (
+    DEFAULT_TOP_DESTINATIONS,
+    LiveCollector,
+    exposition,
+    parse_listen,
+    report_families,
+    serve,
+    write_textfile,
+)
 from maillog_diag.output.monitor import CheckState, Thresholds, evaluate, unknown
 from maillog_diag.output.render import (
     OutputFormat,
@@ -428,6 +442,115 @@ def check(
     sys.stdout.write(line + "\n")
     _CHECK_RAN.append(state)
     raise typer.Exit(int(state))
+
+
+@app.command()
+@reads_logs(jobs=True, window=False)
+def metrics(
+    read: ReadArgs,
+    textfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--textfile",
+            metavar="PATH",
+            help="Write node_exporter's textfile format here (atomically: a temporary file "
+            "in the same directory, renamed); name it *.prom.",
+        ),
+    ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            metavar="ADDR:PORT",
+            help="Serve /metrics over HTTP here (e.g. 127.0.0.1:9469), re-reading the logs "
+            "every --interval seconds, until SIGTERM or Ctrl-C.",
+        ),
+    ] = None,
+    top: Annotated[
+        int,
+        typer.Option(
+            "--top-destinations",
+            min=0,
+            metavar="N",
+            help="Destinations with labels of their own (by impact); the rest are 'other'.",
+        ),
+    ] = DEFAULT_TOP_DESTINATIONS,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            min=1.0,
+            metavar="SECONDS",
+            help="With --listen: seconds between two re-reads of the logs.",
+        ),
+    ] = 60.0,
+) -> None:
+    """Prometheus metrics: deferrals by cause, outcomes, held times, queued mail.
+
+    Without --textfile or --listen the metrics go to standard output. An input that
+    cannot be read leaves the textfile as it was (exit 3).
+
+    Example: maillog-diag metrics /var/log/mail.log --textfile /var/lib/node_exporter/maillog.prom
+    """
+    if textfile is not None and listen is not None:
+        raise fail("--textfile and --listen exclude each other", ExitCode.USAGE)
+    address = None
+    if listen is not None:
+        try:
+            address = parse_listen(listen)
+        except ValueError as exc:
+            raise fail(str(exc), ExitCode.USAGE) from None
+    setup = resolve(read)
+    builder, result = report_run(setup)
+    if result.input_errors or unreadable(result):
+        finish(result)  # says why on stderr and exits 3: nothing is written
+    families = report_families(builder, result, top=top)
+    if address is not None:
+        _serve_metrics(read, address, families, top=top, interval=interval)
+        return
+    if textfile is None:
+        sys.stdout.write(exposition(families))
+        finish(result)
+        return
+    try:
+        write_textfile(str(textfile), families)
+    except OSError as exc:
+        raise fail(f"{textfile}: cannot write: {exc.strerror}", ExitCode.USAGE) from None
+    finish(result, show_sample=False)
+
+
+def _serve_metrics(
+    read: ReadArgs, address: tuple[str, int], first: list[Any], *, top: int, interval: float
+) -> None:
+    """`metrics --listen`: serve until SIGTERM (exit 0) or SIGINT (exit 130)."""
+
+    def refresh() -> list[Any] | None:
+        try:
+            setup = resolve(read)
+            builder, result = report_run(setup, jobs=1)  # no fork beside the server thread
+        except typer.Exit:
+            return None
+        if result.input_errors or unreadable(result):
+            for err in result.input_errors:
+                sys.stderr.write(f"maillog-diag: {err}\n")
+            return None
+        return report_families(builder, result, top=top)
+
+    collector = LiveCollector(first, refresh, interval)
+    try:
+        server, _thread = serve(address[0], address[1], collector)
+    except OSError as exc:
+        raise fail(f"--listen {address[0]}:{address[1]}: {exc.strerror}", ExitCode.USAGE) from None
+    host, port = server.server_address[:2]
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(f"maillog-diag: serving http://{shown}:{port}/metrics\n")
+    sys.stderr.flush()
+    refresher = threading.Thread(target=collector.run, name="refresh", daemon=True)
+    refresher.start()
+    code = wait_for_stop(collector.stop)
+    server.shutdown()
+    server.server_close()
+    raise typer.Exit(code)
 
 
 _CHECK_RAN: list[CheckState] = []

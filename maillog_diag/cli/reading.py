@@ -4,7 +4,9 @@ unparsed lines, and what goes to stderr and the exit status afterwards."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -235,6 +237,31 @@ def report_run(setup: Setup, *, jobs: int | None = None) -> tuple[ReportBuilder,
     return builder, result
 
 
+def unreadable(result: ScanResult) -> bool:
+    """No line of the input could be read as an MTA log (there were lines, none used)."""
+    counts = result.counts
+    return bool(counts.total and not counts.used and counts.unparsed)
+
+
+def wait_for_stop(stop: threading.Event) -> int:
+    """Block until SIGTERM or SIGINT (or `stop` is set elsewhere); the exit status: 0 for
+    SIGTERM (a service stopped as asked), 130 for SIGINT (interrupted at a terminal)."""
+    got: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        got.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+    return 130 if got and got[-1] == signal.SIGINT else 0
+
+
 def finish(result: ScanResult, *, show_sample: bool = True) -> None:
     """Report unparsed lines and input errors on stderr; raise the right exit."""
     counts = result.counts
@@ -250,5 +277,5 @@ def finish(result: ScanResult, *, show_sample: bool = True) -> None:
         sys.stderr.write(f"maillog-diag: {err}\n")
     if result.input_errors:
         raise typer.Exit(int(ExitCode.INPUT))
-    if counts.total and not counts.used and counts.unparsed:
+    if unreadable(result):
         raise fail("no line of the input could be read as an MTA log", ExitCode.INPUT)

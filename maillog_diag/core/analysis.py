@@ -26,6 +26,8 @@ from maillog_diag.core.diagnosis import RecipientDiagnosis, ScheduleCheck, diagn
 from maillog_diag.core.model import Attempt, LineRef, Message, Outcome, Recipient, Status
 from maillog_diag.core.reasons import reason_key
 
+_FINAL_OUTCOMES = frozenset({Outcome.DELIVERED, Outcome.BOUNCED, Outcome.EXPIRED})
+
 
 def held_seconds(msg: Message, rcpt: Recipient) -> float | None:
     """Seconds from arrival to final outcome (or to the end of the log if still held)."""
@@ -228,6 +230,9 @@ class DestinationStats:
     hourly_held: Counter[int] = field(default_factory=Counter)
     """Delayed recipients in the queue during each hour (from their first deferral to
     their final outcome or the end of the log), same keys."""
+    deferrals_by_mta: Counter[tuple[str, Cause, bool]] = field(default_factory=Counter)
+    """Deferred attempts by (mta, cause, suspended): the causes' counts split by the MTA
+    that logged them (`suspended`: the MTA repeated an earlier failure without trying)."""
 
     def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
         """Add another process's figures for the same destination."""
@@ -251,6 +256,7 @@ class DestinationStats:
         self.mtas.update(other.mtas)
         self.hourly_deferrals.update(other.hourly_deferrals)
         self.hourly_held.update(other.hourly_held)
+        self.deferrals_by_mta.update(other.deferrals_by_mta)
         self.schedule.merge(other.schedule)
         for key, reason in other.reasons.items():
             mine = self.reasons.get(key)
@@ -332,6 +338,14 @@ class ReportBuilder:
         """Recipients passed to a local next hop (see `Delivery.handoff`): counted there."""
         self.causes: dict[Cause, CauseStat] = {}
         self.held_mail: list[HeldRecipient] = []
+        self.final_held: Counter[int] = Counter()
+        """Recipients with a final outcome (delivered, bounced, expired; delayed or not)
+        by held time rounded up to whole seconds: `final_held[n]` held more than n - 1 and
+        at most n seconds. Exact for any bound of whole seconds (a histogram's buckets)."""
+        self.final_held_sum = 0.0
+        """The sum of those held times, seconds."""
+        self.last_delivered: float | None = None
+        """The latest delivery to a destination (POSIX seconds), None when none was seen."""
 
     def add(self, msg: Message, carried: frozenset[str] = frozenset()) -> None:
         """Account for one finished message.
@@ -374,6 +388,8 @@ class ReportBuilder:
             else:
                 stats.unknown += 1
             stats.mtas[msg.mta] += 1
+            if outcome in _FINAL_OUTCOMES:
+                self._final(msg, rcpt)
             diag = diagnoses.get(address) if diagnoses is not None else None
             if diag is not None:
                 self._diagnosis(msg, rcpt, diag, stats)
@@ -403,6 +419,16 @@ class ReportBuilder:
                     seen.add(key)
                     reason.recipients += 1
 
+    def _final(self, msg: Message, rcpt: Recipient) -> None:
+        """Account for one recipient at its final outcome: held time, last delivery."""
+        held = held_seconds(msg, rcpt)
+        if held is not None:
+            self.final_held[math.ceil(held)] += 1
+            self.final_held_sum += held
+        if rcpt.outcome is Outcome.DELIVERED and rcpt.final_time is not None:
+            if self.last_delivered is None or rcpt.final_time > self.last_delivered:
+                self.last_delivered = rcpt.final_time
+
     def _diagnosis(
         self, msg: Message, rcpt: Recipient, diag: RecipientDiagnosis, stats: DestinationStats
     ) -> None:
@@ -416,6 +442,7 @@ class ReportBuilder:
             if cstat is None:
                 cstat = stats.causes[key] = CauseStat(*key)
             cstat.add(attempt, cls, domain, self.order)
+            stats.deferrals_by_mta[(msg.mta, cls.cause, attempt.suspended)] += 1
             gstat = self.causes.get(cls.cause)
             if gstat is None:
                 gstat = self.causes[cls.cause] = CauseStat(cls.cause, None, None)
@@ -469,6 +496,12 @@ class ReportBuilder:
         self.messages += other.messages
         self.handed_off += other.handed_off
         self.held_mail += other.held_mail
+        self.final_held.update(other.final_held)
+        self.final_held_sum += other.final_held_sum
+        if other.last_delivered is not None and (
+            self.last_delivered is None or other.last_delivered > self.last_delivered
+        ):
+            self.last_delivered = other.last_delivered
         for domain, stats in other.destinations.items():
             mine = self.destinations.get(domain)
             if mine is None:
@@ -516,6 +549,7 @@ class ReportBuilder:
             total.other_deferrals += d.other_deferrals
             total.hourly_deferrals.update(d.hourly_deferrals)
             total.hourly_held.update(d.hourly_held)
+            total.deferrals_by_mta.update(d.deferrals_by_mta)
         return total
 
 
