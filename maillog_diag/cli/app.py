@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import tzinfo
@@ -20,13 +21,18 @@ import typer
 from maillog_diag import __version__
 from maillog_diag.cli.config import ConfigError, load_config
 from maillog_diag.cli.options import (
+    DEFAULT_LOG,
     DailyFormatOpt,
+    FilesArg,
     MessagesFormatOpt,
     ReadArgs,
     ReasonsOpt,
     ReportFormatOpt,
     TraceFormatOpt,
+    TzOpt,
+    WatchFormatOpt,
     WhyFormatOpt,
+    YearOpt,
     reads_logs,
 )
 from maillog_diag.cli.reading import (
@@ -36,12 +42,16 @@ from maillog_diag.cli.reading import (
     report_run,
     resolve,
     run,
+    stop_on_signals,
+    stop_status,
     unreadable,
     wait_for_stop,
+    zone_of,
 )
 from maillog_diag.core.model import Message
 from maillog_diag.core.window import parse_duration
 from maillog_diag.errors import MaillogError
+from maillog_diag.input.follow import Follower
 from maillog_diag.output.html import render_html
 from maillog_diag.output.metrics import (
     DEFAULT_TOP_DESTINATIONS,
@@ -62,6 +72,7 @@ from maillog_diag.output.render import (
     messages_csv_writer,
     recipient_rows,
     render_daily_text,
+    render_live,
     render_messages_table,
     render_report_csv,
     render_report_table,
@@ -74,12 +85,14 @@ from maillog_diag.output.render import (
     write_jsonl,
 )
 from maillog_diag.output.serialize import (
+    attempt_event_dict,
     causes_dict,
     lines_dict,
     message_dict,
     report_dict,
     span_dict,
 )
+from maillog_diag.scan.live import Fed, LiveScan
 
 app = typer.Typer(
     name="maillog-diag",
@@ -551,6 +564,137 @@ def _serve_metrics(
     server.shutdown()
     server.server_close()
     raise typer.Exit(code)
+
+
+@app.command()
+def watch(
+    files: FilesArg = None,
+    fmt: WatchFormatOpt = None,
+    tz: TzOpt = None,
+    year: YearOpt = None,
+    from_start: Annotated[
+        bool,
+        typer.Option("--from-start", help="Read what the files already hold first."),
+    ] = False,
+    poll: Annotated[
+        float,
+        typer.Option(
+            "--poll",
+            min=0.05,
+            metavar="SECONDS",
+            help="Seconds between two looks at the files when nothing new came.",
+        ),
+    ] = 0.5,
+) -> None:
+    """Follow the log as it grows (like tail -F: rotation and truncation are followed).
+
+    On a terminal a live screen shows the mail queued now by destination, its last cause
+    and when the receiver will accept a retry, deferrals per minute and recent bounces.
+    --format jsonl streams one JSON object per delivery attempt ("type": "delivery") and
+    per finished message ("type": "message"), flushed line by line. SIGTERM ends it with
+    exit 0, Ctrl-C with 130.
+
+    Example: maillog-diag watch /var/log/mail.log --format jsonl
+    """
+    zone = zone_of(tz)
+    paths = files or [DEFAULT_LOG]
+    chosen = fmt or (OutputFormat.TABLE if sys.stdout.isatty() else OutputFormat.JSONL)
+    if chosen not in (OutputFormat.TABLE, OutputFormat.JSONL):
+        raise fail("watch writes --format table or jsonl", ExitCode.USAGE)
+    out = sys.stdout
+    live = LiveScan(zone, year, time.time)
+    with stop_on_signals() as (stop, got):
+        followers = [Follower(p, from_start=from_start) for p in paths]
+        seen = [(0, 0)] * len(followers)
+        numbers = [0] * len(followers)
+
+        def step() -> bool:
+            """Read what is new in every file; True when anything came."""
+            came = False
+            for i, follower in enumerate(followers):
+                lines = follower.poll()
+                turn = (follower.rotations, follower.truncations)
+                if turn != seen[i]:
+                    seen[i], numbers[i] = turn, 0  # a new file (or the same one, emptied)
+                for line in lines:
+                    came = True
+                    numbers[i] += 1
+                    fed = live.feed(line, follower.path, numbers[i])
+                    if chosen is OutputFormat.JSONL:
+                        _stream(fed, zone, out)
+            return came
+
+        try:
+            if chosen is OutputFormat.JSONL:
+                write_jsonl(
+                    {
+                        "type": "watching",
+                        "files": paths,
+                        "found": [f.is_open for f in followers],
+                        "from_start": from_start,
+                    },
+                    out,
+                )
+                out.flush()
+                while not stop.is_set():
+                    if not step():
+                        stop.wait(poll)
+            else:
+                _live_screen(live, step, stop, poll, zone, paths)
+        finally:
+            for follower in followers:
+                follower.close()
+    raise typer.Exit(stop_status(got))
+
+
+def _stream(fed: Fed, zone: tzinfo, out: Any) -> None:
+    """One JSON line per attempt and per finished message, flushed at once."""
+    for seen in fed.attempts:
+        write_jsonl(attempt_event_dict(seen, zone), out)
+    for msg in fed.finished:
+        if msg.recipients:
+            write_jsonl({"type": "message", **message_dict(msg, zone)}, out)
+    if fed.unparsed is not None:
+        exc = fed.unparsed
+        write_jsonl(
+            {
+                "type": "unparsed",
+                "line": f"{exc.source}:{exc.lineno}",
+                "why": exc.context,
+                "text": exc.text[:1000],
+            },
+            out,
+        )
+    out.flush()
+
+
+def _live_screen(
+    live: LiveScan,
+    step: Callable[[], bool],
+    stop: threading.Event,
+    poll: float,
+    zone: tzinfo,
+    paths: list[str],
+) -> None:
+    """The Rich live screen, redrawn once a second until `stop` is set."""
+    from rich.live import Live
+
+    console = make_console()
+    with Live(
+        render_live(live.snapshot(time.time()), zone, paths),
+        console=console,
+        auto_refresh=False,
+        screen=console.is_terminal,
+    ) as screen:
+        drawn = 0.0
+        while not stop.is_set():
+            came = step()
+            now = time.time()
+            if now - drawn >= 1.0:
+                screen.update(render_live(live.snapshot(now), zone, paths), refresh=True)
+                drawn = now
+            if not came:
+                stop.wait(poll)
 
 
 _CHECK_RAN: list[CheckState] = []

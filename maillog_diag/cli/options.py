@@ -134,6 +134,10 @@ MessagesFormatOpt = Annotated[
     OutputFormat | None, _format("jsonl (default), json, csv, text, table")
 ]
 
+WatchFormatOpt = Annotated[
+    OutputFormat | None, _format("table (default on a terminal), jsonl (default otherwise)")
+]
+
 ReasonsOpt = Annotated[
     int, typer.Option("--reasons", min=0, metavar="N", help="Reasons shown per destination.")
 ]

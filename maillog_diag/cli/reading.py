@@ -46,7 +46,7 @@ def fail(message: str, code: ExitCode) -> typer.Exit:
     return typer.Exit(int(code))
 
 
-def _zone(tz: str | None) -> tzinfo:
+def zone_of(tz: str | None) -> tzinfo:
     try:
         return resolve_zone(tz)
     except ValueError as exc:
@@ -118,7 +118,7 @@ def resolve(read: ReadArgs) -> Setup:
         cfg = load_config(str(config) if config is not None else None)
     except ConfigError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None
-    zone = _zone(read.tz or cfg.tz)
+    zone = zone_of(read.tz or cfg.tz)
     now = _now()
     try:
         since_t = parse_moment(since, zone, now) if since else None
@@ -243,9 +243,11 @@ def unreadable(result: ScanResult) -> bool:
     return bool(counts.total and not counts.used and counts.unparsed)
 
 
-def wait_for_stop(stop: threading.Event) -> int:
-    """Block until SIGTERM or SIGINT (or `stop` is set elsewhere); the exit status: 0 for
-    SIGTERM (a service stopped as asked), 130 for SIGINT (interrupted at a terminal)."""
+@contextmanager
+def stop_on_signals() -> Iterator[tuple[threading.Event, list[int]]]:
+    """SIGTERM and SIGINT set the event (and are noted in the list) instead of killing the
+    process, while the block runs; the previous handlers come back after it."""
+    stop = threading.Event()
     got: list[int] = []
 
     def handler(signum: int, _frame: object) -> None:
@@ -254,12 +256,26 @@ def wait_for_stop(stop: threading.Event) -> int:
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        while not stop.wait(0.5):
-            pass
+        yield stop, got
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def stop_status(got: list[int]) -> int:
+    """The exit status after `stop_on_signals`: 0 for SIGTERM (a service stopped as asked),
+    130 for SIGINT (interrupted at a terminal)."""
     return 130 if got and got[-1] == signal.SIGINT else 0
+
+
+def wait_for_stop(stop: threading.Event) -> int:
+    """Block until SIGTERM or SIGINT (or `stop` is set elsewhere); the exit status as
+    `stop_status` gives it."""
+    with stop_on_signals() as (signalled, got):
+        while not (stop.is_set() or signalled.wait(0.5)):
+            pass
+        stop.set()
+    return stop_status(got)
 
 
 def finish(result: ScanResult, *, show_sample: bool = True) -> None:

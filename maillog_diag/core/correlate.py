@@ -105,6 +105,14 @@ class Correlator:
                 self.max_open = len(self._open)
         return msg
 
+    def message(self, host: str, queue_id: str) -> Message | None:
+        """The open message with this key, if any (for a live view: read, do not change)."""
+        return self._open.get((host, queue_id))
+
+    def open_messages(self) -> list[Message]:
+        """The messages still in flight (for a live view: read, do not change)."""
+        return list(self._open.values())
+
     def feed(self, event: Event) -> None:
         """Apply one event."""
         t = event.time

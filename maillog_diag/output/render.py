@@ -10,16 +10,17 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from enum import StrEnum
 from typing import IO, Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from maillog_diag.input.timestamps import format_duration
+from maillog_diag.input.timestamps import format_duration, format_time
+from maillog_diag.scan.live import Snapshot
 
 
 class OutputFormat(StrEnum):
@@ -597,3 +598,63 @@ def render_messages_table(messages: list[dict[str, Any]], console: Console) -> N
                 str(row[12] or ""),
             )
     console.print(table)
+
+
+LIVE_ROWS = 20
+"""Destinations the live screen lists (most queued recipients first)."""
+
+
+def render_live(snap: Snapshot, zone: tzinfo, files: list[str]) -> RenderableType:
+    """The `watch` screen: mail queued now by destination (age of the oldest, last cause,
+    when the receiver will take a retry), deferrals in the last minute, recent bounces.
+    Every text from the log goes through `plain` (no control characters reach the
+    terminal) and is shown as Rich `Text` (no markup is read from it)."""
+
+    def when(t: float | None) -> str:
+        if t is None:
+            return "-"
+        if t <= snap.now:
+            return "now"
+        return "in " + format_duration(t - snap.now)
+
+    stamp = format_time(round(snap.now), zone) or ""
+    head = Text(
+        plain(
+            f"{stamp}  following {', '.join(files)}  lines {snap.lines}"
+            f" (unparsed {snap.unparsed})  deferrals in the last minute: "
+            f"{snap.deferrals_last_minute}"
+        )
+    )
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, title_justify="left")
+    table.title = Text(f"Queued now ({sum(q.recipients for q in snap.queued)} recipients)")
+    for title, justify in (
+        ("Destination", "left"),
+        ("Queued", "right"),
+        ("Oldest", "right"),
+        ("Last cause", "left"),
+        ("Retry accepted", "right"),
+        ("Last reply", "left"),
+    ):
+        table.add_column(title, justify=justify, no_wrap=title != "Last reply", overflow="ellipsis")  # type: ignore[arg-type]
+    for q in snap.queued[:LIVE_ROWS]:
+        cls = q.last_cause
+        cause = (
+            "-" if cls is None else cls.cause.value + (f" ({cls.provider})" if cls.provider else "")
+        )
+        table.add_row(
+            Text(plain(q.domain)),
+            str(q.recipients),
+            _dur(None if q.oldest_since is None else snap.now - q.oldest_since),
+            Text(plain(cause)),
+            when(q.retry_after),
+            Text(plain((q.last_reply or "")[:200])),
+        )
+    if len(snap.queued) > LIVE_ROWS:
+        table.caption = Text(f"... and {len(snap.queued) - LIVE_ROWS} more destinations")
+    parts: list[RenderableType] = [head, table]
+    if snap.recent_bounces:
+        parts.append(Text("Recent bounces:"))
+        for t, rcpt, reply in snap.recent_bounces:
+            shown = format_time(t, zone) or ""
+            parts.append(Text(plain(f"  {shown}  {rcpt}  {(reply or '')[:160]}")))
+    return Group(*parts)

@@ -25,6 +25,7 @@ from maillog_diag.core.model import Attempt, LineRef, Message, Recipient
 from maillog_diag.core.tuning import schedule_suggestion
 from maillog_diag.core.window import MessageFilter, coverage_warnings
 from maillog_diag.input.timestamps import format_time
+from maillog_diag.scan.live import AttemptSeen
 from maillog_diag.scan.pipeline import ScanResult
 
 
@@ -300,4 +301,26 @@ def report_dict(
             )
         ],
         "causes": causes_dict(builder),
+    }
+
+
+def attempt_event_dict(seen: AttemptSeen, zone: tzinfo) -> dict[str, Any]:
+    """One delivery attempt as `watch --format jsonl` streams it (`type`: `delivery`):
+    where and for whom, the attempt's fields as in `attempts`, its cause and retry hint."""
+    ev = seen.event
+    return {
+        "type": "delivery",
+        "mta": ev.mta,
+        "host": ev.host,
+        "queue_id": ev.queue_id,
+        "recipient": seen.recipient,
+        "time": format_time(ev.time, zone),
+        "status": ev.status.value,
+        "relay": ev.relay,
+        "dsn": ev.dsn,
+        "reply": ev.reply,
+        "delays": ev.delays,
+        "suspended": ev.suspended,
+        "line": _ref(ev.ref),
+        **classification_dict(seen.classification),
     }

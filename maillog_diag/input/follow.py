@@ -1,0 +1,129 @@
+"""Following a growing log file like `tail -F`: new complete lines as they are written.
+
+A `Follower` keeps the file open and remembers how far it read. On each `poll` it reads
+what was appended, then looks at the path again:
+
+* another file now has the name (device or inode differ: the log was rotated by renaming,
+  and a new one started): the rest of the old file is read first, then the new file from
+  its start;
+* the file is shorter than what was read (truncated in place, `copytruncate`): it is read
+  again from its start. Like `tail -F`, a file truncated and refilled past the old offset
+  between two polls cannot be told from one that grew;
+* the path is missing (between a rotation's rename and the new file): it is waited for.
+
+Lines are decoded as UTF-8 with replacement characters, and a line that grows past
+`max_line` bytes without a newline is handed on in pieces of that size, so memory stays
+bounded whatever the file holds.
+"""
+
+from __future__ import annotations
+
+import os
+
+MAX_LINE_BYTES = 64 * 1024
+"""A line longer than this (no MTA writes one) is cut into pieces of this size."""
+
+READ_CHUNK = 1 << 20
+"""Bytes read at most per `read` call."""
+
+
+class Follower:
+    """Follows one path; `poll()` returns the complete lines written since the last poll."""
+
+    def __init__(
+        self, path: str, *, from_start: bool = False, max_line: int = MAX_LINE_BYTES
+    ) -> None:
+        self.path = path
+        self._max_line = max_line
+        self._fd: int | None = None
+        self._ident: tuple[int, int] | None = None
+        self._offset = 0
+        self._pending = b""
+        self.rotations = 0
+        """How often another file took the name (renamed rotations)."""
+        self.truncations = 0
+        """How often the file was found shorter than what had been read."""
+        self._open(at_end=not from_start)
+
+    def _open(self, *, at_end: bool) -> bool:
+        """Open the path (at its end, or its start); False when it does not exist."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False
+        st = os.fstat(fd)
+        self._fd = fd
+        self._ident = (st.st_dev, st.st_ino)
+        self._offset = st.st_size if at_end else 0
+        self._pending = b""
+        return True
+
+    @property
+    def is_open(self) -> bool:
+        """Whether a file is being followed (False while the path is missing)."""
+        return self._fd is not None
+
+    def _drain(self) -> list[str]:
+        """Everything appended to the open file since the last read, as complete lines."""
+        assert self._fd is not None
+        lines: list[str] = []
+        while True:
+            chunk = os.pread(self._fd, READ_CHUNK, self._offset)
+            if not chunk:
+                return lines
+            self._offset += len(chunk)
+            lines += self._split(chunk)
+
+    def _split(self, chunk: bytes) -> list[str]:
+        data = self._pending + chunk
+        parts = data.split(b"\n")
+        rest = parts.pop()
+        limit = self._max_line
+        while len(rest) > limit:
+            parts.append(rest[:limit])
+            rest = rest[limit:]
+        self._pending = rest
+        out: list[str] = []
+        for part in parts:
+            if part.endswith(b"\r"):
+                part = part[:-1]
+            out.extend(
+                part[i : i + limit].decode("utf-8", errors="replace")
+                for i in range(0, max(len(part), 1), limit)
+            )
+        return out
+
+    def poll(self) -> list[str]:
+        """The complete lines written since the last call (rotations and truncations
+        handled as the module says)."""
+        if self._fd is None:
+            return self._drain() if self._open(at_end=False) else []
+        lines = self._drain()
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return lines  # renamed away, the new file not there yet: keep the old one
+        if (st.st_dev, st.st_ino) != self._ident:
+            lines += self._finish_old()
+            self.rotations += 1
+            if self._open(at_end=False):
+                lines += self._drain()
+        elif st.st_size < self._offset:
+            self.truncations += 1
+            self._offset = 0
+            self._pending = b""
+            lines += self._drain()
+        return lines
+
+    def _finish_old(self) -> list[str]:
+        """Close the rotated file; a last line without its newline is handed on whole."""
+        rest = [self._pending.decode("utf-8", errors="replace")] if self._pending else []
+        self.close()
+        return rest
+
+    def close(self) -> None:
+        """Stop following (the file is closed)."""
+        if self._fd is not None:
+            os.close(self._fd)
+        self._fd = None
+        self._pending = b""
