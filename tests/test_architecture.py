@@ -115,6 +115,7 @@ ALLOWED_TO_NAME_MTAS = {
     "maillog_diag.mta",  # the registry and the readers themselves
     "maillog_diag.core.knowledge",  # the provider knowledge base
     "maillog_diag.core.tuning",  # MTA-specific retry schedule advice
+    "maillog_diag.input.queue",  # each MTA's queue listing format and command
 }
 
 

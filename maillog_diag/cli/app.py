@@ -25,6 +25,8 @@ from maillog_diag.cli.options import (
     DailyFormatOpt,
     FilesArg,
     MessagesFormatOpt,
+    QueueFileOpt,
+    QueueOpt,
     ReadArgs,
     ReasonsOpt,
     ReportFormatOpt,
@@ -39,6 +41,7 @@ from maillog_diag.cli.reading import (
     ExitCode,
     fail,
     finish,
+    queue_comparison,
     report_run,
     resolve,
     run,
@@ -131,6 +134,8 @@ def report(
         bool, typer.Option("--all", help="List every destination, not only troubled ones.")
     ] = False,
     reasons: ReasonsOpt = 3,
+    queue: QueueOpt = False,
+    queue_file: QueueFileOpt = None,
 ) -> None:
     """Per destination domain: delayed, bounced, expired and held mail, held times, reasons.
 
@@ -146,6 +151,7 @@ def report(
         include_all=all_destinations,
         reasons=max(reasons, 1),
         window=setup.window,
+        queue=queue_comparison(builder, setup, ask=queue, listing_file=queue_file),
     )
     out = sys.stdout
     chosen = fmt or (OutputFormat.TABLE if out.isatty() else OutputFormat.TEXT)
@@ -178,6 +184,8 @@ def daily(
         typer.Option("--quiet-if-clean", help="Print nothing when no mail was delayed or held."),
     ] = False,
     reasons: ReasonsOpt = 2,
+    queue: QueueOpt = False,
+    queue_file: QueueFileOpt = None,
 ) -> None:
     """Yesterday's report for cron mail: summary line, table, per-hour picture, causes.
 
@@ -188,7 +196,14 @@ def daily(
     setup = resolve(read)
     fmt = fmt or OutputFormat.TEXT
     builder, result = report_run(setup)
-    data = report_dict(builder, result, setup.zone, reasons=max(reasons, 1), window=setup.window)
+    data = report_dict(
+        builder,
+        result,
+        setup.zone,
+        reasons=max(reasons, 1),
+        window=setup.window,
+        queue=queue_comparison(builder, setup, ask=queue, listing_file=queue_file),
+    )
     totals = data["totals"]
     clean = not (totals["recipients_deferred"] or totals["held"] or totals["bounced"])
     if not (quiet_if_clean and clean and not result.input_errors):

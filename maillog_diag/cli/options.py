@@ -138,6 +138,25 @@ WatchFormatOpt = Annotated[
     OutputFormat | None, _format("table (default on a terminal), jsonl (default otherwise)")
 ]
 
+QueueOpt = Annotated[
+    bool,
+    typer.Option(
+        "--queue",
+        help="Also ask the MTA what its queue holds now (postqueue -j, exim -bp, mailq, "
+        "smtpctl show queue): held mail is marked in_queue, queued mail the log never "
+        "showed is listed apart.",
+    ),
+]
+QueueFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--queue-file",
+        metavar="FILE",
+        help="Like --queue, from a saved listing (format detected by content; ages are "
+        "measured to the file's modification time).",
+    ),
+]
+
 ReasonsOpt = Annotated[
     int, typer.Option("--reasons", min=0, metavar="N", help="Reasons shown per destination.")
 ]

@@ -22,9 +22,11 @@ from maillog_diag.cli.config import Config, ConfigError, load_config
 from maillog_diag.cli.options import DEFAULT_LOG, ReadArgs
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.model import Message
+from maillog_diag.core.queuecheck import QueueComparison, compare_queue
 from maillog_diag.core.window import MessageFilter, parse_moment
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input.journal import journalctl_command
+from maillog_diag.input.queue import parse_listing, read_listing_file, run_queue_command
 from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
 from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
@@ -295,3 +297,31 @@ def finish(result: ScanResult, *, show_sample: bool = True) -> None:
         raise typer.Exit(int(ExitCode.INPUT))
     if unreadable(result):
         raise fail("no line of the input could be read as an MTA log", ExitCode.INPUT)
+
+
+def queue_comparison(
+    builder: ReportBuilder, setup: Setup, *, ask: bool, listing_file: Path | None
+) -> QueueComparison | None:
+    """The held mail against the queue (`--queue` runs the MTA's listing command for the
+    MTAs the log shows, most recipients first; `--queue-file` reads a saved one); None
+    when neither was asked for. Exits 2 for both at once, 3 when the listing cannot be
+    had or read."""
+    if ask and listing_file is not None:
+        raise fail("--queue and --queue-file exclude each other", ExitCode.USAGE)
+    try:
+        if listing_file is not None:
+            text, taken = read_listing_file(str(listing_file))
+            source = str(listing_file)
+        elif ask:
+            seen: dict[str, int] = {}
+            for d in builder.destinations.values():
+                for mta, n in d.mtas.items():
+                    seen[mta] = seen.get(mta, 0) + n
+            taken = time.time()
+            source, text = run_queue_command(sorted(seen, key=lambda m: -seen[m]))
+        else:
+            return None
+        listing = parse_listing(text, taken, setup.zone, source=source)
+    except InputError as exc:
+        raise fail(str(exc), ExitCode.INPUT) from None
+    return compare_queue(builder.held_mail, listing, source)

@@ -165,6 +165,50 @@ def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
             )
         if len(held) > 20:
             out.append(f"  ... and {len(held) - 20} more (see --format json)")
+    return out + queue_lines(report)
+
+
+def queue_lines(report: dict[str, Any]) -> list[str]:
+    """With a queue listing: what the queue holds, held mail the queue no longer has, and
+    queued mail the log never showed (with its age)."""
+    queue = report.get("queue")
+    if not queue:
+        return []
+    out = [
+        "",
+        plain(
+            f"Queue ({queue['source']}, {queue['format']}, {queue['taken_at']}): "
+            f"{queue['messages']} message(s), {queue['recipients']} recipient(s)"
+            + (f", {queue['skipped']} line(s) not understood" if queue["skipped"] else "")
+        ),
+    ]
+    gone = [h for h in report.get("held_mail") or [] if h.get("in_queue") is False]
+    if gone:
+        out.append(
+            f"  held in the log but not in the queue ({len(gone)}; it left without a line "
+            "this tool understood):"
+        )
+        out += [plain(f"    {h['address']} ({h['queue_id']})") for h in gone[:20]]
+    only = report.get("queue_only") or []
+    if only:
+        out.append(f"In the queue but not held in the log ({len(only)}):")
+        for e in only[:20]:
+            where = {True: "before the log", False: "within the log"}.get(
+                e["before_log"], "arrival unknown"
+            )
+            rcpts = ", ".join(r["address"] for r in e["recipients"][:3])
+            more = f" +{len(e['recipients']) - 3}" if len(e["recipients"]) > 3 else ""
+            reason = next((r["reason"] for r in e["recipients"] if r["reason"]), None)
+            out.append(
+                plain(
+                    f"  {e['queue_id']} age {format_duration(e['age_seconds'])} "
+                    f"(arrived {e['arrived'] or 'at an unknown time'}, {where}) "
+                    f"<{e['sender'] or ''}> to {rcpts}{more}"
+                    + (f": {reason[:160]}" if reason else "")
+                )
+            )
+        if len(only) > 20:
+            out.append(f"  ... and {len(only) - 20} more (see --format json)")
     return out
 
 
@@ -253,6 +297,8 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
         console.print(line, highlight=False, markup=False)
     if not report["destinations"]:
         console.print("No delayed, bounced, expired or held mail.", highlight=False)
+        for line in queue_lines(report):
+            console.print(Text(line), highlight=False)
         return
     fancy = console.is_terminal
     table = Table(
@@ -289,6 +335,8 @@ def render_report_text(
     rows = [_row(d) for d in report["destinations"]]
     if not rows:
         out.write("No delayed, bounced, expired or held mail.\n")
+        for line in queue_lines(report):
+            out.write(line + "\n")
         return
     fixed = [_HEADS] + [r[:-1] + [""] for r in rows]
     widths = [max(len(r[i]) for r in fixed) for i in range(len(_HEADS) - 1)]

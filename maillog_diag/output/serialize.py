@@ -22,6 +22,7 @@ from maillog_diag.core.causes import CAUSE_INFO
 from maillog_diag.core.classify import Classification
 from maillog_diag.core.diagnosis import classify_attempts
 from maillog_diag.core.model import Attempt, LineRef, Message, Recipient
+from maillog_diag.core.queuecheck import QueueComparison
 from maillog_diag.core.tuning import schedule_suggestion
 from maillog_diag.core.window import MessageFilter, coverage_warnings
 from maillog_diag.input.timestamps import format_time
@@ -281,9 +282,12 @@ def report_dict(
     include_all: bool = False,
     reasons: int = 5,
     window: MessageFilter | None = None,
+    queue: QueueComparison | None = None,
 ) -> dict[str, Any]:
-    """The whole report: `lines`, `span`, `window`, `coverage`, `destinations`, `totals`."""
-    return {
+    """The whole report: `lines`, `span`, `window`, `coverage`, `destinations`, `totals`;
+    with a queue listing (`queue`), `in_queue` on each held recipient, `queue` and
+    `queue_only` (see `queue_dicts`)."""
+    data: dict[str, Any] = {
         "lines": lines_dict(result),
         "span": span_dict(result, zone),
         "window": window_dict(window, zone),
@@ -301,6 +305,57 @@ def report_dict(
             )
         ],
         "causes": causes_dict(builder),
+    }
+    if queue is not None:
+        order = sorted(
+            builder.held_mail, key=lambda h: (h.since or 0.0, h.address, h.host, h.queue_id)
+        )
+        for held, row in zip(order, data["held_mail"], strict=True):
+            row["in_queue"] = queue.held_in_queue(held)
+        data.update(queue_dicts(queue, result.first_time, zone))
+    return data
+
+
+def queue_dicts(queue: QueueComparison, log_start: float | None, zone: tzinfo) -> dict[str, Any]:
+    """`queue` {`source`, `format`, `taken_at`, `messages`, `recipients`, `skipped`,
+    `truncated`} and `queue_only` [{`queue_id`, `sender`, `arrived`, `age_seconds` (at
+    `taken_at`), `state`, `size`, `before_log` (arrived before the log's first line; null
+    when unknown), `recipients` [{`address`, `domain`, `reason`}]}], oldest first."""
+    listing = queue.listing
+    taken = listing.taken_at
+    only = sorted(queue.queue_only, key=lambda e: (e.arrived is None, e.arrived or 0.0, e.queue_id))
+    return {
+        "queue": {
+            "source": queue.source,
+            "format": listing.format,
+            "taken_at": format_time(taken, zone),
+            "messages": len(listing.entries),
+            "recipients": sum(len(e.recipients) for e in listing.entries),
+            "skipped": listing.skipped,
+            "truncated": listing.truncated,
+        },
+        "queue_only": [
+            {
+                "queue_id": e.queue_id,
+                "sender": e.sender,
+                "arrived": format_time(e.arrived, zone),
+                "age_seconds": None if e.arrived is None else _round(max(0.0, taken - e.arrived)),
+                "state": e.state,
+                "size": e.size,
+                "before_log": None
+                if e.arrived is None or log_start is None
+                else e.arrived < log_start,
+                "recipients": [
+                    {
+                        "address": r.address,
+                        "domain": r.address.rpartition("@")[2].lower(),
+                        "reason": r.reason,
+                    }
+                    for r in e.recipients
+                ],
+            }
+            for e in only
+        ],
     }
 
 
