@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -36,3 +37,67 @@ def test_every_command_and_option_in_the_readme_exists() -> None:
         assert help_text.exit_code == 0, command
         for option in re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", rest):
             assert option in help_text.stdout, (command, option)
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, re.S)
+
+
+def test_readme_systemd_units_are_whole_and_name_their_files() -> None:
+    import configparser
+
+    units = {}
+    for block in _blocks("ini"):
+        first = block.splitlines()[0]
+        found = re.match(r"# /etc/systemd/system/(\S+\.(service|timer))", first)
+        assert found, first
+        parser = configparser.ConfigParser(strict=True, interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read_string(block)
+        units[found.group(1)] = parser
+        assert "Unit" in parser and parser["Unit"].get("Description")
+        if found.group(2) == "service":
+            argv = parser["Service"]["ExecStart"].split()
+            assert argv[0] == "/usr/local/bin/maillog-diag"
+        else:
+            assert "Timer" in parser and parser["Install"]["WantedBy"] == "timers.target"
+    timers = [name for name in units if name.endswith(".timer")]
+    assert timers
+    for timer in timers:  # a timer starts the service of the same name
+        service = units[timer.removesuffix(".timer") + ".service"]
+        assert service["Service"]["Type"] == "oneshot"
+
+
+def test_readme_textfile_commands_write_a_whole_prom_file(tmp_path: Path) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    commands = [
+        line.split("root ", 1)[1]
+        for block in _blocks("cron")
+        for line in block.splitlines()
+        if "--textfile" in line and not line.startswith("#")
+    ]
+    commands += [
+        line.split("=", 1)[1]
+        for block in _blocks("ini")
+        for line in block.splitlines()
+        if line.startswith("ExecStart=") and "--textfile" in line
+    ]
+    assert len(commands) >= 2
+    sample = str(ROOT / "sample_logs" / "postfix" / "mail.log")
+    for n, command in enumerate(commands):
+        argv = command.split()[1:]
+        where = argv.index("--textfile") + 1
+        target = Path(argv[where])
+        assert target.suffix == ".prom"  # node_exporter reads *.prom only
+        folder = tmp_path / str(n)
+        folder.mkdir()
+        argv[where] = str(folder / target.name)
+        argv = [sample if a == "/var/log/mail.log" else a for a in argv]
+        result = CliRunner().invoke(app, [*argv, "--tz", "UTC", "--year", "2026"])
+        assert result.exit_code == 0, result.output
+        assert [p.name for p in folder.iterdir()] == [target.name]
+        families = {
+            f.name for f in text_string_to_metric_families((folder / target.name).read_text())
+        }
+        assert "maillog_diag_deferrals" in families
