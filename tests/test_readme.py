@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from maillog_diag.cli.app import app
@@ -101,3 +105,20 @@ def test_readme_textfile_commands_write_a_whole_prom_file(tmp_path: Path) -> Non
             f.name for f in text_string_to_metric_families((folder / target.name).read_text())
         }
         assert "maillog_diag_deferrals" in families
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
+def test_systemd_accepts_the_readme_units(tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("maillog-diag")
+    if not exe.exists():
+        pytest.skip("maillog-diag is not installed beside this Python")
+    names = []
+    for block in _blocks("ini"):
+        name = block.splitlines()[0].split("/etc/systemd/system/", 1)[1].split()[0]
+        (tmp_path / name).write_text(block.replace("/usr/local/bin/maillog-diag", str(exe)))
+        names.append(str(tmp_path / name))
+    proc = subprocess.run(
+        ["systemd-analyze", "verify", *names], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip() == "", proc.stderr  # unknown keys are only warnings
