@@ -5,12 +5,17 @@ the log never showed listed apart; and hostile listing text never crashes anythi
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from maillog_diag.cli.app import app
 from maillog_diag.errors import InputError
 from maillog_diag.input import queue as queue_mod
 from maillog_diag.input.queue import detect_format, parse_listing
@@ -89,3 +94,126 @@ def test_unknown_text_is_an_input_error() -> None:
     with pytest.raises(InputError):
         parse_listing("hello\nworld\n", 1.8e9, UTC)
     assert detect_format("") == "empty"
+
+
+# ---------------------------------------------------------------- real captures
+
+POSTFIX = QUEUE / "postfix"
+COMMON = ["--tz", "UTC", "--year", "2026"]
+
+
+def _report(log: Path, *extra: str) -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["report", str(log), *extra, *COMMON, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def _listed(jsonl: Path) -> dict[str, set[str]]:
+    """What a postqueue -j capture lists, read with nothing but the json module."""
+    out: dict[str, set[str]] = {}
+    for line in jsonl.read_text().splitlines():
+        obj = json.loads(line)
+        out[obj["queue_id"]] = {r["address"].lower() for r in obj["recipients"]}
+    return out
+
+
+@pytest.mark.parametrize("listing", ["postqueue-j.jsonl", "later.postqueue-j.jsonl"])
+def test_postqueue_j_capture_marks_the_held_mail(listing: str) -> None:
+    listed = _listed(POSTFIX / listing)
+    report = _report(POSTFIX / "log", "--queue-file", str(POSTFIX / listing))
+    held = report["held_mail"]
+    assert held, "the capture was taken while mail was deferred"
+    for h in held:
+        expected = h["address"].lower() in listed.get(h["queue_id"], set())
+        assert h["in_queue"] is expected, h
+    marks = {h["in_queue"] for h in held}
+    if listing.startswith("later."):
+        # taken 40 s after the log copy: some mail left the queue in between
+        assert marks == {True, False}
+    else:
+        assert marks == {True}  # log and listing taken together agree
+    assert report["queue"]["format"] == "postfix-json"
+    assert report["queue"]["messages"] == len(listed)
+    assert report["queue"]["recipients"] == sum(len(r) for r in listed.values())
+
+
+def test_postqueue_p_capture_reads_as_the_json_one() -> None:
+    zone = UTC
+    for prefix in ("", "later."):
+        text = (POSTFIX / f"{prefix}postqueue-p.txt").read_text()
+        listing = parse_listing(text, 1.8e9, zone)
+        assert listing.format == "postfix-text"
+        assert listing.skipped == 0
+        got = {e.queue_id: {r.address.lower() for r in e.recipients} for e in listing.entries}
+        assert got == _listed(POSTFIX / f"{prefix}postqueue-j.jsonl")
+    json_report = _report(POSTFIX / "log", "--queue-file", str(POSTFIX / "later.postqueue-j.jsonl"))
+    text_report = _report(POSTFIX / "log", "--queue-file", str(POSTFIX / "later.postqueue-p.txt"))
+    assert [h["in_queue"] for h in json_report["held_mail"]] == [
+        h["in_queue"] for h in text_report["held_mail"]
+    ]
+
+
+def test_queued_mail_the_log_never_showed_is_listed_with_its_age(tmp_path: Path) -> None:
+    # The real log, as if it had been rotated at 12:06:08: its first 363 lines are gone.
+    lines = (POSTFIX / "log").read_text().splitlines()
+    cut = tmp_path / "mail.log"
+    cut.write_text("\n".join(lines[363:]) + "\n")
+    listing = tmp_path / "postqueue-j.jsonl"
+    shutil.copy(POSTFIX / "postqueue-j.jsonl", listing)
+    taken = 1796127000.0
+    os.utime(listing, (taken, taken))
+    report = _report(cut, "--queue-file", str(listing))
+    only = {e["queue_id"]: e for e in report["queue_only"]}
+    text = cut.read_text()
+    arrivals = {
+        json.loads(line)["queue_id"]: json.loads(line)["arrival_time"]
+        for line in listing.read_text().splitlines()
+    }
+    never = {qid for qid in arrivals if qid not in text}
+    assert never, "the cut must hide some queued mail"
+    assert never <= set(only)
+    assert not set(only) & {h["queue_id"] for h in report["held_mail"]}
+    for qid, e in only.items():
+        assert e["age_seconds"] == taken - arrivals[qid]
+    assert any(only[qid]["before_log"] for qid in never)
+    out = CliRunner().invoke(
+        app, ["report", str(cut), "--queue-file", str(listing), *COMMON, "--format", "text"]
+    )
+    assert "In the queue but not held in the log" in out.stdout
+    assert next(iter(never)) in out.stdout
+
+
+def test_queue_runs_the_mtas_own_listing_command(tmp_path: Path) -> None:
+    # A stand-in postqueue on PATH that prints the real capture.
+    fake = tmp_path / "postqueue"
+    fake.write_text(
+        f"#!/bin/sh\n[ \"$1\" = -j ] || exit 64\ncat '{POSTFIX / 'postqueue-j.jsonl'}'\n"
+    )
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ.get('PATH', '')}"}
+    result = CliRunner().invoke(
+        app, ["report", str(POSTFIX / "log"), "--queue", *COMMON, "--format", "json"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["queue"]["source"] == "postqueue -j"
+    assert all(h["in_queue"] for h in data["held_mail"])
+
+
+def test_queue_errors_are_one_line(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(
+        app, ["report", str(POSTFIX / "log"), "--queue-file", str(tmp_path / "nope"), *COMMON]
+    )
+    assert missing.exit_code == 3
+    assert missing.stderr.count("\n") == 1 and "nope" in missing.stderr
+    both = runner.invoke(
+        app,
+        ["report", str(POSTFIX / "log"), "--queue", "--queue-file", str(tmp_path / "x"), *COMMON],
+    )
+    assert both.exit_code == 2
+    junk = tmp_path / "junk.txt"
+    junk.write_text("this is no queue listing\n")
+    bad = runner.invoke(app, ["report", str(POSTFIX / "log"), "--queue-file", str(junk), *COMMON])
+    assert bad.exit_code == 3
+    assert "Traceback" not in bad.output
