@@ -137,6 +137,52 @@ def test_postqueue_j_capture_marks_the_held_mail(listing: str) -> None:
     assert report["queue"]["recipients"] == sum(len(r) for r in listed.values())
 
 
+# Text listings: what each lists, read with a few lines of the test's own (a message id at
+# the start of a head line, addresses alone on the indented lines below it).
+TEXT_CAPTURES = {
+    "exim": ("exim-bp.txt", "exim", r"^ *\d+[smhdw] +\S+ +(\S+) ", r"^ +([^ D][^ ]*)$"),
+    "sendmail": ("mailq.txt", "sendmail", r"^(\w{14})\S? ", r"^\s+<?([^\s()<>]+@[^\s()<>]+)>?$"),
+}
+
+
+def _text_listed(path: Path, head: str, rcpt: str) -> dict[str, set[str]]:
+    import re
+
+    out: dict[str, set[str]] = {}
+    current: str | None = None
+    for line in path.read_text().splitlines():
+        found = re.match(head, line)
+        if found:
+            current = found.group(1)
+            out[current] = set()
+            continue
+        found = re.match(rcpt, line)
+        if found and current is not None:
+            out[current].add(found.group(1).lower())
+    return out
+
+
+@pytest.mark.parametrize("mta", sorted(TEXT_CAPTURES))
+@pytest.mark.parametrize("prefix", ["", "later."])
+def test_text_capture_marks_the_held_mail(mta: str, prefix: str) -> None:
+    folder = QUEUE / mta
+    if not (folder / "log").exists():
+        pytest.skip(f"no {mta} capture")
+    name, fmt, head, rcpt = TEXT_CAPTURES[mta]
+    path = folder / f"{prefix}{name}"
+    listed = _text_listed(path, head, rcpt)
+    assert listed
+    report = _report(folder / "log", "--queue-file", str(path))
+    assert report["queue"]["format"] == fmt
+    assert report["queue"]["skipped"] == 0
+    assert report["queue"]["messages"] == len(listed)
+    held = report["held_mail"]
+    assert held
+    for h in held:
+        assert h["in_queue"] is (h["address"].lower() in listed.get(h["queue_id"], set())), h
+    assert {h["in_queue"] for h in held} == ({True, False} if prefix else {True})
+
+
 def test_postqueue_p_capture_reads_as_the_json_one() -> None:
     zone = UTC
     for prefix in ("", "later."):

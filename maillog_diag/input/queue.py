@@ -8,7 +8,9 @@ One parser per listing format, the format detected by content:
 * `postfix-text`: `postqueue -p` / Postfix's `mailq` (queue id with `*` active or `!` held,
   size, arrival time without a year, sender; then `(reason)` and recipient lines);
 * `exim`: `exim -bp` (age such as `25m` or `3d`, size, message id, `<sender>`, maybe
-  `*** frozen ***`; then indented recipients, `D` before those already delivered);
+  `*** frozen ***`; then indented recipients, `D` before those already delivered). Ages
+  are whole units (`1m` is 60 to 119 seconds): arrival times read from them are that
+  approximate;
 * `sendmail`: Sendmail's `mailq` (queue id with a status flag, size, `Q-Time` to the
   minute without a year, `<sender>`; then `(reason)` and `<recipient>` lines);
 * `opensmtpd`: `smtpctl show queue` (one envelope per line, `|`-separated: envelope id,
