@@ -4,8 +4,10 @@ the log never showed listed apart; and hostile listing text never crashes anythi
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from maillog_diag.input import queue as queue_mod
 from maillog_diag.input.queue import detect_format, parse_listing
 from maillog_diag.input.timestamps import resolve_zone
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, SAMPLE_LOGS
 
 QUEUE = FIXTURES / "queue"
 UTC = resolve_zone("UTC")
@@ -263,3 +265,27 @@ def test_queue_errors_are_one_line(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["report", str(POSTFIX / "log"), "--queue-file", str(junk), *COMMON])
     assert bad.exit_code == 3
     assert "Traceback" not in bad.output
+
+
+def test_smtpctl_capture_marks_the_mail_held_at_that_moment() -> None:
+    # The OpenSMTPD lab's own capture (sample_logs/opensmtpd/queue/CAPTURED.txt): the queue
+    # mid-run, beside the whole run's log; the report's window ends when it was taken.
+    folder = SAMPLE_LOGS / "opensmtpd"
+    listing = folder / "queue" / "smtpctl_show_queue.txt"
+    if not listing.exists() or importlib.util.find_spec("maillog_diag.mta.opensmtpd") is None:
+        pytest.skip("no OpenSMTPD reader or capture")
+    taken = re.search(r"Captured (\S+Z)", (folder / "queue" / "CAPTURED.txt").read_text())
+    assert taken
+    listed: dict[str, set[str]] = {}
+    for line in listing.read_text().splitlines():
+        fields = line.split("|")
+        listed.setdefault(fields[0][:8], set()).add(fields[5].lower())
+    report = _report(folder / "maillog", "--until", taken.group(1), "--queue-file", str(listing))
+    assert report["queue"]["format"] == "opensmtpd"
+    assert report["queue"]["recipients"] == sum(len(v) for v in listed.values())
+    held = report["held_mail"]
+    assert held
+    for h in held:
+        assert h["in_queue"] is (h["address"].lower() in listed.get(h["queue_id"], set())), h
+    # taken while the run went on: nearly all of what the log holds at that second is listed
+    assert sum(h["in_queue"] for h in held) >= 0.9 * len(held)
