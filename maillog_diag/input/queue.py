@@ -299,7 +299,7 @@ def _sendmail(lines: list[str], out: QueueListing, zone: tzinfo) -> None:
         if (
             not stripped
             or line.startswith("-----Q-ID-----")
-            or stripped.startswith(("Total requests:", "MSP Queue status", "MSA Queue status"))
+            or stripped.startswith(("Total requests:", "MSP Queue status", "MTA Queue status"))
             or re.match(r"^\S*(mqueue|clientmqueue)\S* (is empty|\(\d+ requests?\))$", stripped)
         ):
             continue

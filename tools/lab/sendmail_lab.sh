@@ -68,10 +68,6 @@ awk -v h="$(hostname)" 'BEGIN{done=0}
     !done { for (i = 2; i <= NF; i++) if ($i == h) { print "127.0.0.1 mail.example.net " h; done=1; break } }
     { print }
     END { if (!done) print "127.0.0.1 mail.example.net " h }' "$HOSTS_BACKUP" > /etc/hosts
-# no DNS at all while the lab runs: libc host lookups (e.g. reverse lookups of
-# 127.0.0.x) use /etc/hosts only; restored at exit
-cp /etc/nsswitch.conf "$NSS_BACKUP"
-sed -i 's/^hosts:.*/hosts:          files/' /etc/nsswitch.conf
 
 # ---------------------------------------------------------------- install
 if [ "${SKIP_INSTALL:-0}" != 1 ]; then
@@ -79,6 +75,11 @@ if [ "${SKIP_INSTALL:-0}" != 1 ]; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q sendmail-bin sendmail-cf sendmail m4 rsyslog
 fi
+# no DNS at all while the lab runs: libc host lookups (e.g. reverse lookups of
+# 127.0.0.x) use /etc/hosts only; restored at exit (after the
+# install: apt needs DNS to reach the archive)
+cp /etc/nsswitch.conf "$NSS_BACKUP"
+sed -i 's/^hosts:.*/hosts:          files/' /etc/nsswitch.conf
 # the package's init script may have started daemons: stop them
 /etc/init.d/sendmail stop >/dev/null 2>&1 || true
 stop_mta
