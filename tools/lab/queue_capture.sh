@@ -58,7 +58,7 @@ export SPREAD=${SPREAD:-45} RUN_SECONDS=${RUN_SECONDS:-200}
 # The lab's own outputs go to scratch: sample_logs/ stays as it is.
 "$HERE/${MTA}_lab.sh" "$SCRATCH/lab-out" > "$SCRATCH/lab.out" 2>&1 &
 LAB=$!
-trap 'kill $LAB 2>/dev/null || true' EXIT
+trap 'kill $LAB 2>/dev/null || true; rm -rf "$SCRATCH"' EXIT
 
 # Wait for the workload to start (the log gets its first arrival), then AT seconds.
 for _ in $(seq 600); do
@@ -82,5 +82,3 @@ LATER_TAKEN=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 } > "$OUT/CAPTURED.txt"
 log "captured into $OUT; waiting for the lab run to end"
 wait $LAB || true
-trap - EXIT
-rm -rf "$SCRATCH"
