@@ -279,3 +279,20 @@ def test_table_format_without_a_terminal_ends_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "expire.test" in out
     assert "Traceback" not in err
+
+
+def test_follower_hands_a_long_file_on_in_bounded_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from maillog_diag.input import follow
+
+    monkeypatch.setattr(follow, "POLL_BYTES", 1000)
+    log = tmp_path / "x.log"
+    log.write_bytes(b"".join(b"line %04d\n" % i for i in range(500)))  # 5000 bytes
+    follower = Follower(str(log), from_start=True)
+    pieces = []
+    while got := follower.poll():
+        assert len(got) <= 101
+        pieces += got
+    assert pieces == [f"line {i:04d}" for i in range(500)]
+    follower.close()

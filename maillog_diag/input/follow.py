@@ -26,6 +26,9 @@ MAX_LINE_BYTES = 64 * 1024
 READ_CHUNK = 1 << 20
 """Bytes read at most per `read` call."""
 
+POLL_BYTES = 8 << 20
+"""Bytes one `poll` reads at most: the lines it returns stay a bounded list."""
+
 
 class Follower:
     """Follows one path; `poll()` returns the complete lines written since the last poll."""
@@ -63,16 +66,21 @@ class Follower:
         """Whether a file is being followed (False while the path is missing)."""
         return self._fd is not None
 
-    def _drain(self) -> list[str]:
-        """Everything appended to the open file since the last read, as complete lines."""
+    def _drain(self) -> tuple[list[str], bool]:
+        """What was appended to the open file since the last read, as complete lines: at
+        most `POLL_BYTES` (a long file read from its start comes in pieces); and whether
+        the end of the file was reached."""
         assert self._fd is not None
         lines: list[str] = []
-        while True:
-            chunk = os.pread(self._fd, READ_CHUNK, self._offset)
+        budget = POLL_BYTES
+        while budget > 0:
+            chunk = os.pread(self._fd, min(READ_CHUNK, budget), self._offset)
             if not chunk:
-                return lines
+                return lines, True
             self._offset += len(chunk)
+            budget -= len(chunk)
             lines += self._split(chunk)
+        return lines, False
 
     def _split(self, chunk: bytes) -> list[str]:
         data = self._pending + chunk
@@ -97,8 +105,10 @@ class Follower:
         """The complete lines written since the last call (rotations and truncations
         handled as the module says)."""
         if self._fd is None:
-            return self._drain() if self._open(at_end=False) else []
-        lines = self._drain()
+            return self._drain()[0] if self._open(at_end=False) else []
+        lines, at_end = self._drain()
+        if not at_end:
+            return lines  # more to read: rotations are looked for once it is read
         try:
             st = os.stat(self.path)
         except OSError:
@@ -107,12 +117,12 @@ class Follower:
             lines += self._finish_old()
             self.rotations += 1
             if self._open(at_end=False):
-                lines += self._drain()
+                lines += self._drain()[0]
         elif st.st_size < self._offset:
             self.truncations += 1
             self._offset = 0
             self._pending = b""
-            lines += self._drain()
+            lines += self._drain()[0]
         return lines
 
     def _finish_old(self) -> list[str]:
