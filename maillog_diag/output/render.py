@@ -185,8 +185,8 @@ def queue_lines(report: dict[str, Any]) -> list[str]:
     gone = [h for h in report.get("held_mail") or [] if h.get("in_queue") is False]
     if gone:
         out.append(
-            f"  held in the log but not in the queue ({len(gone)}; it left without a line "
-            "this tool understood):"
+            f"  held in the log but not in the queue ({len(gone)}: it left without a line "
+            "this tool understood, or the listing is newer than the log):"
         )
         out += [plain(f"    {h['address']} ({h['queue_id']})") for h in gone[:20]]
     only = report.get("queue_only") or []
