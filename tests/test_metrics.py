@@ -219,6 +219,11 @@ def test_hostile_destination_is_escaped(tmp_path: Path) -> None:
     shown = 'x"y\\z\\x0bw.example'  # the control character spelled out, the rest as logged
     assert shown in seen
     assert _sum(fams[P + "queued_recipients"], P + "queued_recipients", destination=shown) == 1
+    if shutil.which("promtool"):
+        proc = subprocess.run(
+            ["promtool", "check", "metrics"], input=text.encode(), capture_output=True, check=False
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_textfile_is_replaced_atomically(tmp_path: Path) -> None:
