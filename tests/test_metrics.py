@@ -334,3 +334,58 @@ def test_metrics_needs_no_clock() -> None:
     first = _run("metrics", str(SAMPLES[0])).stdout
     time.sleep(0.01)
     assert _run("metrics", str(SAMPLES[0])).stdout == first
+
+
+def test_listen_rereads_the_log_and_keeps_the_last_good_figures(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    shutil.copy(FIXTURES / "postfix_small.log", log)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maillog_diag", "metrics", str(log)]
+        + ["--listen", "127.0.0.1:0", "--interval", "1", *COMMON],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def scrape() -> dict[str, list[Sample]]:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return _families(response.read().decode())
+
+    def settle(check: Any) -> dict[str, list[Sample]]:
+        deadline = time.monotonic() + 10
+        while True:
+            fams = scrape()
+            if check(fams) or time.monotonic() > deadline:
+                return fams
+            time.sleep(0.3)
+
+    try:
+        assert proc.stderr is not None
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/metrics", proc.stderr.readline())
+        assert found
+        url = f"http://127.0.0.1:{found.group(1)}/metrics"
+        before = _sum(scrape()[P + "deferrals"], P + "deferrals_total")
+        real = next(
+            line
+            for line in (SAMPLE_LOGS / "postfix" / "mail.log").read_text().splitlines()
+            if "status=deferred" in line
+        )
+        with log.open("a") as fh:  # a real deferral (of a message the log had not shown)
+            fh.write(real + "\n")
+        fams = settle(lambda f: _sum(f[P + "deferrals"], P + "deferrals_total") > before)
+        assert _sum(fams[P + "deferrals"], P + "deferrals_total") == before + 1
+        assert _sum(fams[P + "last_scan_ok"], P + "last_scan_ok") == 1
+        log.unlink()  # the next re-read fails: the last good figures stay, marked so
+        fams = settle(lambda f: _sum(f[P + "last_scan_ok"], P + "last_scan_ok") == 0)
+        assert _sum(fams[P + "last_scan_ok"], P + "last_scan_ok") == 0
+        assert _sum(fams[P + "deferrals"], P + "deferrals_total") == before + 1
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = proc.stderr.read() if proc.stderr else ""
+    assert code == 130, err
+    assert "Traceback" not in err
