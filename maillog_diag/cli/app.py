@@ -518,7 +518,7 @@ def metrics(
     Without --textfile or --listen the metrics go to standard output. An input that
     cannot be read leaves the textfile as it was (exit 3).
 
-    Example: maillog-diag metrics /var/log/mail.log --textfile /var/lib/prometheus/node-exporter/maillog.prom
+    Example: maillog-diag metrics --textfile /var/lib/prometheus/node-exporter/maillog.prom
     """
     if textfile is not None and listen is not None:
         raise fail("--textfile and --listen exclude each other", ExitCode.USAGE)
