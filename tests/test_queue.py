@@ -290,3 +290,16 @@ def test_smtpctl_capture_marks_the_mail_held_at_that_moment() -> None:
     # the log at the second the listing was taken and the listing agree
     assert all(h["in_queue"] for h in held)
     assert report["queue_only"] == []
+
+
+def test_daily_takes_the_queue_too() -> None:
+    folder = QUEUE / "exim"
+    result = CliRunner().invoke(
+        app,
+        ["daily", str(folder / "log"), "--queue-file", str(folder / "exim-bp.txt")]
+        + ["--format", "json", "--since", "2026-12-01", "--until", "2026-12-02", "--tz", "UTC"],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["held_mail"] and all(h["in_queue"] for h in data["held_mail"])
+    assert data["queue"]["format"] == "exim"
