@@ -389,3 +389,10 @@ def test_listen_rereads_the_log_and_keeps_the_last_good_figures(tmp_path: Path) 
     err = proc.stderr.read() if proc.stderr else ""
     assert code == 130, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("log", SAMPLES, ids=[p.parent.name for p in SAMPLES])
+def test_several_processes_give_the_same_metrics(log: Path) -> None:
+    # the builder's new figures (deferrals by MTA, final held times, last delivery) merge
+    one = _run("metrics", str(log), "--jobs", "1").stdout
+    assert _run("metrics", str(log), "--jobs", "3").stdout == one
