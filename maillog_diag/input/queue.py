@@ -392,9 +392,11 @@ def _yearless(text: str, form: str, taken_at: float, zone: tzinfo) -> float | No
 # ---------------------------------------------------------------- running the MTA
 
 
-def run_queue_command(mtas: Iterable[str], timeout: float = 120.0) -> tuple[str, str]:
+def run_queue_command(mtas: Iterable[str], timeout: float = 300.0) -> tuple[str, str]:
     """Ask the MTA for its queue now: (the command run, its output). The first MTA of
-    `mtas` with a command that runs is asked. Raises InputError."""
+    `mtas` with a command that runs is asked, for at most `timeout` seconds (Sendmail's
+    `mailq` alone took 120 s here on a host whose name does not resolve to a dotted one).
+    Raises InputError."""
     tried: list[str] = []
     for mta in mtas:
         for command in QUEUE_COMMANDS.get(mta, ()):
