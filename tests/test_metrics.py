@@ -34,6 +34,7 @@ SAMPLES = [
     SAMPLE_LOGS / "postfix" / "mail.log",
     SAMPLE_LOGS / "exim" / "mainlog",
     SAMPLE_LOGS / "sendmail" / "maillog",
+    SAMPLE_LOGS / "opensmtpd" / "maillog",
 ]
 P = "maillog_diag_"
 
