@@ -296,3 +296,16 @@ def test_follower_hands_a_long_file_on_in_bounded_pieces(
         pieces += got
     assert pieces == [f"line {i:04d}" for i in range(500)]
     follower.close()
+
+
+def test_a_directory_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "maillog_diag", "watch", str(tmp_path), "--format", "jsonl"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.count("\n") == 1 and "directory" in proc.stderr

@@ -53,7 +53,7 @@ from maillog_diag.cli.reading import (
 )
 from maillog_diag.core.model import Message
 from maillog_diag.core.window import parse_duration
-from maillog_diag.errors import MaillogError
+from maillog_diag.errors import InputError, MaillogError
 from maillog_diag.input.follow import Follower
 from maillog_diag.output.html import render_html
 from maillog_diag.output.metrics import (
@@ -558,6 +558,9 @@ def _serve_metrics(
             builder, result = report_run(setup, jobs=1)  # no fork beside the server thread
         except typer.Exit:
             return None
+        except Exception as exc:  # the service goes on; last_scan_ok says 0
+            sys.stderr.write(f"maillog-diag: re-reading the logs failed: {exc}\n")
+            return None
         if result.input_errors or unreadable(result):
             for err in result.input_errors:
                 sys.stderr.write(f"maillog-diag: {err}\n")
@@ -619,7 +622,10 @@ def watch(
     out = sys.stdout
     live = LiveScan(zone, year, time.time)
     with stop_on_signals() as (stop, got):
-        followers = [Follower(p, from_start=from_start) for p in paths]
+        try:
+            followers = [Follower(p, from_start=from_start) for p in paths]
+        except InputError as exc:
+            raise fail(str(exc), ExitCode.INPUT) from None
         seen = [(0, 0)] * len(followers)
         numbers = [0] * len(followers)
 

@@ -19,6 +19,9 @@ bounded whatever the file holds.
 from __future__ import annotations
 
 import os
+import stat
+
+from maillog_diag.errors import InputError
 
 MAX_LINE_BYTES = 64 * 1024
 """A line longer than this (no MTA writes one) is cut into pieces of this size."""
@@ -49,12 +52,16 @@ class Follower:
         self._open(at_end=not from_start)
 
     def _open(self, *, at_end: bool) -> bool:
-        """Open the path (at its end, or its start); False when it does not exist."""
+        """Open the path (at its end, or its start); False when it does not exist. Raises
+        InputError for a directory."""
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except OSError:
             return False
         st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            os.close(fd)
+            raise InputError(self.path, "is a directory (name the log file)")
         self._fd = fd
         self._ident = (st.st_dev, st.st_ino)
         self._offset = st.st_size if at_end else 0
@@ -74,7 +81,11 @@ class Follower:
         lines: list[str] = []
         budget = POLL_BYTES
         while budget > 0:
-            chunk = os.pread(self._fd, min(READ_CHUNK, budget), self._offset)
+            try:
+                chunk = os.pread(self._fd, min(READ_CHUNK, budget), self._offset)
+            except OSError:  # the file went bad under us: reopen it at the next poll
+                self.close()
+                return lines, False
             if not chunk:
                 return lines, True
             self._offset += len(chunk)
@@ -107,7 +118,7 @@ class Follower:
         if self._fd is None:
             return self._drain()[0] if self._open(at_end=False) else []
         lines, at_end = self._drain()
-        if not at_end:
+        if not at_end or self._fd is None:
             return lines  # more to read: rotations are looked for once it is read
         try:
             st = os.stat(self.path)
