@@ -25,9 +25,11 @@ from maillog_diag.cli.options import (
     ReportFormatOpt,
     TraceFormatOpt,
     WhyFormatOpt,
+    at_least,
     reads_logs,
 )
 from maillog_diag.cli.reading import (
+    FAILURES,
     ExitCode,
     finish,
     report_run,
@@ -181,7 +183,13 @@ def why(
     read: ReadArgs,
     fmt: WhyFormatOpt = None,
     domains: Annotated[
-        int, typer.Option("--domains", min=1, metavar="N", help="Destinations named per cause.")
+        int,
+        typer.Option(
+            "--domains",
+            callback=at_least(1),
+            metavar="N",
+            help="Destinations named per cause (1 or more).",
+        ),
     ] = 5,
 ) -> None:
     """Causes of deferral across all destinations: counts, domains, what to do, an example.
@@ -415,7 +423,8 @@ def check(
         setup = resolve(replace(read, since=since) if since else read)
         builder, result = report_run(setup, jobs=1)
     except typer.Exit:
-        sys.stdout.write(unknown("cannot read the input or the options (see stderr)") + "\n")
+        why = FAILURES[-1] if FAILURES else "cannot read the input or the options"
+        sys.stdout.write(unknown(why) + "\n")
         raise typer.Exit(int(CheckState.UNKNOWN)) from None
     if result.input_errors:
         sys.stdout.write(unknown(str(result.input_errors[0])) + "\n")
@@ -434,8 +443,37 @@ _CHECK_RAN: list[CheckState] = []
 """Set when `check` reached a verdict: its exit 2 is CRITICAL, not a usage error."""
 
 
+class _Recorder:
+    """A text stream that passes writes on and keeps the last line written (for `check`,
+    whose usage errors must be readable in its one status line)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.last = ""
+
+    def write(self, text: str) -> int:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if lines:
+            self.last = lines[-1]
+        return int(self.stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _usage_text(recorder: _Recorder | None) -> str:
+    """The usage error `check` reports: Click's own `Error: ...` line when it was seen."""
+    last = recorder.last if recorder is not None else ""
+    last = last.removeprefix("Error: ").removeprefix("maillog-diag: ")
+    return f"usage error: {last}" if last else "usage error"
+
+
 def main() -> None:
     """Console entry point: run the app; no traceback ever reaches the user."""
+    recorder: _Recorder | None = None
+    if sys.argv[1:2] == ["check"]:
+        recorder = _Recorder(sys.stderr)
+        sys.stderr = recorder  # type: ignore[assignment]
     try:
         app()
     except MaillogError as exc:
@@ -450,7 +488,7 @@ def main() -> None:
     except SystemExit as exc:
         # A monitoring system reads 2 as CRITICAL: a usage error of `check` is UNKNOWN.
         if exc.code == int(ExitCode.USAGE) and sys.argv[1:2] == ["check"] and not _CHECK_RAN:
-            sys.stdout.write(unknown("usage error (see stderr)") + "\n")
+            sys.stdout.write(unknown(_usage_text(recorder)) + "\n")
             sys.exit(int(CheckState.UNKNOWN))
         raise
     except Exception as exc:  # the promise: one line, never a traceback

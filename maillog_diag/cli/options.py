@@ -21,6 +21,19 @@ from maillog_diag.output.render import OutputFormat
 
 DEFAULT_LOG = "/var/log/mail.log"
 
+
+def at_least(lowest: int) -> Callable[[int | None], int | None]:
+    """A callback that refuses a number below `lowest` (a usage error). Used instead of
+    Typer's `min=`, whose help shows a Python-like `[x>=1]`; the help text says it."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and value < lowest:
+            raise typer.BadParameter(f"must be {lowest} or more, not {value}")
+        return value
+
+    return check
+
+
 FilesArg = Annotated[
     list[str] | None,
     typer.Argument(
@@ -50,9 +63,10 @@ JobsOpt = Annotated[
     typer.Option(
         "--jobs",
         "-j",
-        min=1,
+        callback=at_least(1),
         metavar="N",
-        help="Processes to use (default: one per core for logs of 32 MB or more, else one).",
+        help="Processes to use, 1 or more (default: one per core for logs of 32 MB or more, "
+        "else one).",
     ),
 ]
 JournalOpt = Annotated[
@@ -135,7 +149,13 @@ MessagesFormatOpt = Annotated[
 ]
 
 ReasonsOpt = Annotated[
-    int, typer.Option("--reasons", min=0, metavar="N", help="Reasons shown per destination.")
+    int,
+    typer.Option(
+        "--reasons",
+        callback=at_least(0),
+        metavar="N",
+        help="Reasons shown per destination (0 or more).",
+    ),
 ]
 
 

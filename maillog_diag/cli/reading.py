@@ -39,8 +39,15 @@ class ExitCode(IntEnum):
     INTERNAL = 70
 
 
+FAILURES: list[str] = []
+"""Every message `fail` wrote, in order: `check` repeats the last one in its status line,
+which is all a monitoring system shows."""
+
+
 def fail(message: str, code: ExitCode) -> typer.Exit:
+    """Write `message` on stderr (one line) and return the `typer.Exit` to raise."""
     sys.stderr.write(f"maillog-diag: {message}\n")
+    FAILURES.append(message)
     return typer.Exit(int(code))
 
 
