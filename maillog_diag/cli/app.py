@@ -7,6 +7,10 @@ traceback). Data goes to stdout; the unparsed-line sample and errors go to stder
 
 from __future__ import annotations
 
+import io
+import shlex
+import socket
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,11 +22,17 @@ import typer
 from maillog_diag import __version__
 from maillog_diag.cli.config import ConfigError, load_config
 from maillog_diag.cli.options import (
+    DEFAULT_SENDMAIL,
+    AllOpt,
+    ByOpt,
     DailyFormatOpt,
+    MailToOpt,
     MessagesFormatOpt,
     ReadArgs,
     ReasonsOpt,
     ReportFormatOpt,
+    SendmailOpt,
+    TopOpt,
     TraceFormatOpt,
     WhyFormatOpt,
     at_least,
@@ -31,15 +41,19 @@ from maillog_diag.cli.options import (
 from maillog_diag.cli.reading import (
     FAILURES,
     ExitCode,
+    fail,
     finish,
     report_run,
     resolve,
     run,
 )
+from maillog_diag.core.analysis import GROUPINGS
 from maillog_diag.core.model import Message
 from maillog_diag.core.window import parse_duration
 from maillog_diag.errors import MaillogError
+from maillog_diag.output.digest import DEFAULT_TOP
 from maillog_diag.output.html import render_html
+from maillog_diag.output.mail import daily_message
 from maillog_diag.output.monitor import CheckState, Thresholds, evaluate, unknown
 from maillog_diag.output.render import (
     OutputFormat,
@@ -102,17 +116,19 @@ def _main(
 def report(
     read: ReadArgs,
     fmt: ReportFormatOpt = None,
-    all_destinations: Annotated[
-        bool, typer.Option("--all", help="List every destination, not only troubled ones.")
-    ] = False,
+    all_destinations: AllOpt = False,
     reasons: ReasonsOpt = 3,
+    by: ByOpt = "destination",
 ) -> None:
-    """Per destination domain: delayed, bounced, expired and held mail, held times, reasons.
+    """Per destination domain: delayed, bounced, expired and still queued mail, time in
+    queue, causes and reasons.
 
     Example: maillog-diag report /var/log/mail.log
     """
+    if by not in GROUPINGS:
+        raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}", ExitCode.USAGE)
     setup = resolve(read)
-    builder, result = report_run(setup)
+    builder, result = report_run(setup, by=by)
     zone = setup.zone
     data = report_dict(
         builder,
@@ -127,7 +143,7 @@ def report(
     if chosen is OutputFormat.JSON or chosen is OutputFormat.JSONL:
         write_json(data, out)
     elif chosen is OutputFormat.HTML:
-        out.write(render_html(data, summary_line(data)))
+        out.write(render_html(data, summary_line(data), reasons=reasons))
     elif chosen is OutputFormat.CSV:
         render_report_csv(data, out)
     elif chosen is OutputFormat.TEXT:
@@ -150,31 +166,85 @@ def daily(
     fmt: DailyFormatOpt = None,
     quiet_if_clean: Annotated[
         bool,
-        typer.Option("--quiet-if-clean", help="Print nothing when no mail was delayed or held."),
+        typer.Option("--quiet-if-clean", help="Print nothing when no mail was delayed or queued."),
     ] = False,
     reasons: ReasonsOpt = 2,
+    top: TopOpt = DEFAULT_TOP,
+    everything: AllOpt = False,
+    mail_to: MailToOpt = None,
+    sendmail: SendmailOpt = DEFAULT_SENDMAIL,
 ) -> None:
-    """Yesterday's report for cron mail: summary line, table, per-hour picture, causes.
+    """Yesterday's report for cron mail, ordered for action: summary line, mail still
+    queued, the top destinations, causes, retry advice; the rest counted.
 
-    Plain text with no control characters and a fixed layout (or --format html).
+    Plain text of 80 columns with no control characters (or --format html), at most about
+    200 lines whatever the log size (--all keeps everything). With --mail-to, one message
+    with both the text and the HTML is piped to sendmail instead.
 
-    Example: maillog-diag daily --quiet-if-clean
+    Example: maillog-diag daily --quiet-if-clean --mail-to postmaster@example.org
     """
     setup = resolve(read)
     fmt = fmt or OutputFormat.TEXT
     builder, result = report_run(setup)
-    data = report_dict(builder, result, setup.zone, reasons=max(reasons, 1), window=setup.window)
+    data = report_dict(
+        builder,
+        result,
+        setup.zone,
+        reasons=max(reasons, 1),
+        window=setup.window,
+        include_all=everything,
+    )
     totals = data["totals"]
     clean = not (totals["recipients_deferred"] or totals["held"] or totals["bounced"])
     if not (quiet_if_clean and clean and not result.input_errors):
-        out = sys.stdout
-        if fmt is OutputFormat.HTML:
-            out.write(render_html(data, summary_line(data), "maillog-diag daily report"))
+        title = "maillog-diag daily report"
+        if mail_to is not None:
+            text = io.StringIO()
+            render_daily_text(data, text, reasons, top=top, everything=everything)
+            html = render_html(
+                data, summary_line(data), title, reasons=reasons, top=top, everything=everything
+            )
+            message = daily_message(
+                mail_to,
+                f"{title} ({socket.gethostname()}): {summary_line(data)}",
+                text.getvalue(),
+                html,
+            )
+            send_mail(message.as_bytes(), sendmail)
+        elif fmt is OutputFormat.HTML:
+            sys.stdout.write(
+                render_html(
+                    data, summary_line(data), title, reasons=reasons, top=top, everything=everything
+                )
+            )
         elif fmt in (OutputFormat.JSON, OutputFormat.JSONL):
-            write_json(data, out)
+            write_json(data, sys.stdout)
         else:
-            render_daily_text(data, out, reasons)
+            render_daily_text(data, sys.stdout, reasons, top=top, everything=everything)
     finish(result, show_sample=not quiet_if_clean)
+
+
+def send_mail(message: bytes, command: str) -> None:
+    """Pipe `message` to `command` (split like a shell would, not run by one); a command
+    that cannot be run or fails is an error of its own (exit 75, EX_TEMPFAIL: cron
+    mails the stderr line)."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise fail(f"--sendmail {command!r}: {exc}", ExitCode.USAGE) from None
+    if not argv:
+        raise fail("--sendmail is empty", ExitCode.USAGE)
+    try:
+        done = subprocess.run(argv, input=message, capture_output=True, check=False, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise fail(f"cannot run {argv[0]}: {exc}", ExitCode.MAIL) from None
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise fail(
+            f"{argv[0]} exited with status {done.returncode}"
+            f"{': ' + why[-1] if why else ''}; the report was not sent",
+            ExitCode.MAIL,
+        )
 
 
 @app.command()

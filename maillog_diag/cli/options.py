@@ -148,6 +148,52 @@ MessagesFormatOpt = Annotated[
     OutputFormat | None, _format("jsonl (default), json, csv, text, table")
 ]
 
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        help="Everything: every destination (healthy ones too, with their delivery times), "
+        "all mail still queued, every suggestion.",
+    ),
+]
+TopOpt = Annotated[
+    int,
+    typer.Option(
+        "--top",
+        callback=at_least(1),
+        metavar="N",
+        help="Destinations in the table (the rest are counted in one line).",
+    ),
+]
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        metavar="KEY",
+        help="Group by destination (recipient domain), sender (sender domain), relay "
+        "(receiving MX host) or instance (MTA host and instance).",
+    ),
+]
+DEFAULT_SENDMAIL = "/usr/sbin/sendmail -t -oi"
+"""How `daily --mail-to` hands the message over (as logwatch does): recipients from To."""
+
+MailToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mail-to",
+        metavar="ADDRESS",
+        help="Mail the report (text and HTML in one message) to ADDRESS instead of printing it.",
+    ),
+]
+SendmailOpt = Annotated[
+    str,
+    typer.Option(
+        "--sendmail",
+        metavar="COMMAND",
+        help="The command that takes the message on standard input, with --mail-to.",
+    ),
+]
+
 ReasonsOpt = Annotated[
     int,
     typer.Option(

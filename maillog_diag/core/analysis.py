@@ -228,6 +228,15 @@ class DestinationStats:
     hourly_held: Counter[int] = field(default_factory=Counter)
     """Delayed recipients in the queue during each hour (from their first deferral to
     their final outcome or the end of the log), same keys."""
+    delivery_seconds_total: float = 0.0
+    """Time in queue summed over the delivered recipients whose arrival is known (delayed
+    or not): with `delivery_timed`, the average delivery time of `report --all`."""
+    delivery_timed: int = 0
+    delivery_seconds_max: float = 0.0
+    bytes_delivered: int = 0
+    """Message size times delivered recipients (as pflogsumm counts bytes delivered)."""
+    senders: Counter[str] = field(default_factory=Counter)
+    """Sender domains of the delayed recipients (whose mail this destination delays)."""
 
     def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
         """Add another process's figures for the same destination."""
@@ -245,8 +254,13 @@ class DestinationStats:
             "split_recipients",
             "split_delay_seconds",
             "other_deferrals",
+            "delivery_seconds_total",
+            "delivery_timed",
+            "bytes_delivered",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.delivery_seconds_max = max(self.delivery_seconds_max, other.delivery_seconds_max)
+        self.senders.update(other.senders)
         self.held_times += other.held_times
         self.mtas.update(other.mtas)
         self.hourly_deferrals.update(other.hourly_deferrals)
@@ -324,9 +338,24 @@ class ReportBuilder:
     `order` ranks input names (first input 0); examples are the earliest lines in it.
     """
 
-    def __init__(self, order: dict[str, int] | None = None) -> None:
+    def __init__(self, order: dict[str, int] | None = None, by: str = "destination") -> None:
+        if by not in GROUPINGS:
+            raise ValueError(f"cannot group by {by!r} (use {', '.join(GROUPINGS)})")
         self.order: dict[str, int] = order or {}
+        self.by = by
+        """What `groups` are keyed by (see `GROUPINGS`); `destinations` are always kept."""
         self.destinations: dict[str, DestinationStats] = {}
+        self.groups: dict[str, DestinationStats] = {}
+        self.bytes_received = 0
+        """Sizes of the messages counted in `messages`, added up (where logged)."""
+        self.sized = 0
+        """Messages counted in `messages` whose size was logged."""
+        self.rejected = 0
+        """Messages rejected or discarded while being received (after a queue id)."""
+        self.hourly_received: Counter[int] = Counter()
+        """Messages that arrived in each hour (POSIX hour number)."""
+        self.hourly_delivered: Counter[int] = Counter()
+        """Recipients delivered in each hour."""
         self.messages = 0
         self.handed_off = 0
         """Recipients passed to a local next hop (see `Delivery.handoff`): counted there."""
@@ -341,6 +370,8 @@ class ReportBuilder:
         deferral inside the window. `messages` counts messages with at least one recipient
         that was not merely handed to a local next hop (Sendmail's submission queue).
         """
+        if msg.rejected is not None:
+            self.rejected += 1
         if not msg.recipients:
             return
         if any(
@@ -348,6 +379,11 @@ class ReportBuilder:
             for r in msg.recipients.values()
         ):
             self.messages += 1  # a submission copy handed whole to the local MTA is not counted
+            if msg.size is not None:
+                self.bytes_received += msg.size
+                self.sized += 1
+            if msg.arrived is not None:
+                self.hourly_received[int(msg.arrived // 3600)] += 1
         diagnoses: dict[str, RecipientDiagnosis] | None = None
         if any(
             a.status is not Status.SENT for r in msg.recipients.values() for a in r.attempts
@@ -357,54 +393,90 @@ class ReportBuilder:
             if rcpt.outcome is Outcome.DELIVERED and rcpt.attempts[-1].handoff:
                 self.handed_off += 1
                 continue
+            if rcpt.outcome is Outcome.DELIVERED and rcpt.final_time is not None:
+                self.hourly_delivered[int(rcpt.final_time // 3600)] += 1
+            diag = diagnoses.get(address) if diagnoses is not None else None
+            deferred = bool(rcpt.deferrals) or address in carried
             domain = rcpt.domain
             stats = self.destinations.get(domain)
             if stats is None:
                 stats = self.destinations[domain] = DestinationStats(domain)
-            stats.recipients += 1
-            outcome = rcpt.outcome
-            if outcome is Outcome.DELIVERED:
-                stats.delivered += 1
-            elif outcome is Outcome.BOUNCED:
-                stats.bounced += 1
-            elif outcome is Outcome.EXPIRED:
-                stats.expired += 1
-            elif outcome is Outcome.HELD:
-                stats.held += 1
-            else:
-                stats.unknown += 1
-            stats.mtas[msg.mta] += 1
-            diag = diagnoses.get(address) if diagnoses is not None else None
-            if diag is not None:
-                self._diagnosis(msg, rcpt, diag, stats)
-            if not rcpt.deferrals and address not in carried:
+            self._account(stats, msg, rcpt, diag, deferred, held_list=True)
+            if self.by != "destination":
+                key = group_key(self.by, msg, rcpt)
+                group = self.groups.get(key)
+                if group is None:
+                    group = self.groups[key] = DestinationStats(key)
+                self._account(group, msg, rcpt, diag, deferred, held_list=False)
+
+    def _account(
+        self,
+        stats: DestinationStats,
+        msg: Message,
+        rcpt: Recipient,
+        diag: RecipientDiagnosis | None,
+        deferred: bool,
+        *,
+        held_list: bool,
+    ) -> None:
+        """Count one recipient in one row (a destination, or a group of `--by`)."""
+        stats.recipients += 1
+        outcome = rcpt.outcome
+        if outcome is Outcome.DELIVERED:
+            stats.delivered += 1
+            if msg.size is not None:
+                stats.bytes_delivered += msg.size
+            took = held_seconds(msg, rcpt)
+            if took is not None:
+                stats.delivery_seconds_total += took
+                stats.delivery_timed += 1
+                stats.delivery_seconds_max = max(stats.delivery_seconds_max, took)
+        elif outcome is Outcome.BOUNCED:
+            stats.bounced += 1
+        elif outcome is Outcome.EXPIRED:
+            stats.expired += 1
+        elif outcome is Outcome.HELD:
+            stats.held += 1
+        else:
+            stats.unknown += 1
+        stats.mtas[msg.mta] += 1
+        if diag is not None:
+            self._diagnosis(msg, rcpt, diag, stats, held_list=held_list)
+        if not deferred:
+            return
+        stats.senders[sender_domain(msg.sender)] += 1
+        _hourly(msg, rcpt, stats)
+        stats.recipients_deferred += 1
+        stats.deferrals += rcpt.deferrals
+        if outcome is Outcome.DELIVERED:
+            stats.delivered_after_delay += 1
+        held = held_seconds(msg, rcpt)
+        if held is not None:
+            stats.held_times.append(held)
+        seen: set[str] = set()
+        for attempt in rcpt.attempts:
+            if attempt.status is not Status.DEFERRED:
                 continue
-            _hourly(msg, rcpt, stats)
-            stats.recipients_deferred += 1
-            stats.deferrals += rcpt.deferrals
-            if outcome is Outcome.DELIVERED:
-                stats.delivered_after_delay += 1
-            held = held_seconds(msg, rcpt)
-            if held is not None:
-                stats.held_times.append(held)
-            seen: set[str] = set()
-            for attempt in rcpt.attempts:
-                if attempt.status is not Status.DEFERRED:
-                    continue
-                key = reason_key(_original(attempt.reply) or "(no reason logged)")
-                reason = stats.reasons.get(key)
-                if reason is None:
-                    reason = stats.reasons[key] = ReasonStat(key)
-                if reason.example is None or _earlier(attempt.ref, reason.example_ref, self.order):
-                    reason.example = attempt.reply
-                    reason.example_ref = attempt.ref
-                reason.count += 1
-                if key not in seen:
-                    seen.add(key)
-                    reason.recipients += 1
+            key = reason_key(_original(attempt.reply) or "(no reason logged)")
+            reason = stats.reasons.get(key)
+            if reason is None:
+                reason = stats.reasons[key] = ReasonStat(key)
+            if reason.example is None or _earlier(attempt.ref, reason.example_ref, self.order):
+                reason.example = attempt.reply
+                reason.example_ref = attempt.ref
+            reason.count += 1
+            if key not in seen:
+                seen.add(key)
+                reason.recipients += 1
 
     def _diagnosis(
-        self, msg: Message, rcpt: Recipient, diag: RecipientDiagnosis, stats: DestinationStats
+        self,
+        msg: Message,
+        rcpt: Recipient,
+        diag: RecipientDiagnosis,
+        stats: DestinationStats,
+        *,
+        held_list: bool = True,
     ) -> None:
         domain = stats.domain
         seen: set[CauseKey] = set()
@@ -416,14 +488,17 @@ class ReportBuilder:
             if cstat is None:
                 cstat = stats.causes[key] = CauseStat(*key)
             cstat.add(attempt, cls, domain, self.order)
-            gstat = self.causes.get(cls.cause)
-            if gstat is None:
-                gstat = self.causes[cls.cause] = CauseStat(cls.cause, None, None)
-            gstat.add(attempt, cls, domain, self.order)
+            gstat = None
+            if held_list:  # causes across all destinations: counted once, by destination
+                gstat = self.causes.get(cls.cause)
+                if gstat is None:
+                    gstat = self.causes[cls.cause] = CauseStat(cls.cause, None, None)
+                gstat.add(attempt, cls, domain, self.order)
             if key not in seen:
                 seen.add(key)
                 cstat.recipients += 1
-                gstat.recipients += 1
+                if gstat is not None:
+                    gstat.recipients += 1
             if not attempt.suspended and cls.cause is not Cause.FORCED_SPLIT:
                 stats.other_deferrals += 1
         if diag.split_deferrals:
@@ -444,7 +519,7 @@ class ReportBuilder:
         )
         for check in diag.checks:
             stats.schedule.add(check)
-        if rcpt.outcome is Outcome.HELD:
+        if rcpt.outcome is Outcome.HELD and held_list:
             last = next((a for a in reversed(rcpt.attempts) if not a.suspended), None)
             self.held_mail.append(
                 HeldRecipient(
@@ -469,12 +544,21 @@ class ReportBuilder:
         self.messages += other.messages
         self.handed_off += other.handed_off
         self.held_mail += other.held_mail
-        for domain, stats in other.destinations.items():
-            mine = self.destinations.get(domain)
-            if mine is None:
-                self.destinations[domain] = stats
-            else:
-                mine.merge(stats, order)
+        self.bytes_received += other.bytes_received
+        self.sized += other.sized
+        self.rejected += other.rejected
+        self.hourly_received.update(other.hourly_received)
+        self.hourly_delivered.update(other.hourly_delivered)
+        for mine_rows, other_rows in (
+            (self.destinations, other.destinations),
+            (self.groups, other.groups),
+        ):
+            for domain, stats in other_rows.items():
+                mine = mine_rows.get(domain)
+                if mine is None:
+                    mine_rows[domain] = stats
+                else:
+                    mine.merge(stats, order)
         for cause, cstat in other.causes.items():
             existing = self.causes.get(cause)
             if existing is None:
@@ -482,9 +566,11 @@ class ReportBuilder:
             else:
                 existing.merge(cstat, order)
 
-    def ranked(self, include_all: bool = False) -> list[DestinationStats]:
-        """Destinations by impact; only troubled ones unless `include_all`."""
-        rows = [d for d in self.destinations.values() if include_all or d.troubled]
+    def ranked(self, include_all: bool = False, *, groups: bool = False) -> list[DestinationStats]:
+        """Destinations (or the `--by` groups) by impact; only troubled ones unless
+        `include_all`."""
+        source = self.groups if groups else self.destinations
+        rows = [d for d in source.values() if include_all or d.troubled]
         rows.sort(
             key=lambda d: (
                 d.forced_split_only,
@@ -516,7 +602,53 @@ class ReportBuilder:
             total.other_deferrals += d.other_deferrals
             total.hourly_deferrals.update(d.hourly_deferrals)
             total.hourly_held.update(d.hourly_held)
+            total.delivery_seconds_total += d.delivery_seconds_total
+            total.delivery_timed += d.delivery_timed
+            total.delivery_seconds_max = max(total.delivery_seconds_max, d.delivery_seconds_max)
+            total.bytes_delivered += d.bytes_delivered
+            total.senders.update(d.senders)
         return total
+
+
+GROUPINGS = ("destination", "sender", "relay", "instance")
+"""What `report --by` groups recipients by: recipient domain, sender domain, the relay
+(MX host) of the last attempt, or the MTA instance (host and program) that tried."""
+
+
+def sender_domain(sender: str | None) -> str:
+    """The sender's domain, lower-cased; `(null sender)` for bounces (`<>`),
+    `(unknown sender)` when the log does not name one."""
+    if sender is None:
+        return "(unknown sender)"
+    if not sender:
+        return "(null sender)"
+    _, at, domain = sender.rpartition("@")
+    return (domain if at else sender).lower()
+
+
+def relay_host(relay: str | None) -> str | None:
+    """`mx.example.com` from `mx.example.com[192.0.2.1]:25` (the name, else the address)."""
+    if not relay or relay == "none":
+        return None
+    name, bracket, rest = relay.partition("[")
+    if name:
+        return name.lower()
+    return rest.split("]", 1)[0] if bracket else relay
+
+
+def group_key(by: str, msg: Message, rcpt: Recipient) -> str:
+    """A recipient's row under `report --by` (see `GROUPINGS`)."""
+    if by == "sender":
+        return sender_domain(msg.sender)
+    if by == "relay":
+        for attempt in reversed(rcpt.attempts):
+            host = relay_host(attempt.relay)
+            if host is not None:
+                return host
+        return "(no relay)"
+    program = next((a.program for a in reversed(rcpt.attempts) if a.program), None)
+    instance = program.split("/", 1)[0] if program else msg.mta
+    return f"{msg.host} {instance}"
 
 
 MAX_HELD_HOURS = 24 * 45
