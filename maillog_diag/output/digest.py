@@ -28,7 +28,7 @@ from maillog_diag.input.timestamps import format_duration
 DEFAULT_TOP = 15
 """Destinations the daily mail details (`--top`)."""
 
-DAILY_QUEUED = 20
+DAILY_QUEUED = 15
 """Still-queued recipients the daily mail lists (the oldest); the rest are counted."""
 
 DAILY_DETAILED = 5
@@ -60,9 +60,7 @@ def leading_cause(d: dict[str, Any]) -> str:
         return "forced split only (not a failure)"
     if d.get("causes"):
         return cause_label(d["causes"][0])
-    if not d.get("recipients_deferred") and not d.get("bounced") and not d.get("expired"):
-        return ""
-    return "-"
+    return ""
 
 
 def number(n: int) -> str:
@@ -170,7 +168,7 @@ def plan(
     rest = failing[len(shown) :]
     held = report.get("held_mail") or []
     advice = [d for d in rows if d["retry_schedule"]["suggestion"]]
-    advice_shown = advice if top is None else advice[:top]
+    advice_shown = advice if detailed is None else advice[:detailed]
     return Plan(
         destinations=shown,
         more_destinations=len(rest),

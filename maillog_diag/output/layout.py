@@ -8,7 +8,8 @@ out rows so that every cell is shown whole:
   cell longer than that goes on a line of its own above the rest of its row;
 * the *tail* columns (a cause, a reply: prose) stay on the row when every tail fits, and
   otherwise go under their row, indented, wrapped at spaces (a word longer than the width
-  is folded, never dropped).
+  is folded, never dropped); a single short tail goes beside a flexible cell that took a
+  line of its own.
 
 Widths are counted in characters (the texts here are ASCII or single-width); no line of
 the fixed columns is ever wider than `width` unless the fixed columns alone are.
@@ -38,16 +39,18 @@ class Column:
     """Written before a tail cell that went under its row (e.g. `cause: `)."""
 
 
-def wrap(text: str, width: int, indent: str = "") -> list[str]:
-    """`text` wrapped at spaces to `width` (each line after `indent`); long words are
-    folded, so nothing is lost."""
-    room = max(10, width - len(indent))
-    return [
-        indent + line
-        for line in textwrap.wrap(
-            text, room, break_long_words=True, break_on_hyphens=False, drop_whitespace=True
-        )
-    ] or [indent]
+def wrap(text: str, width: int, indent: str = "", hang: str | None = None) -> list[str]:
+    """`text` wrapped at spaces to `width`, its first line after `indent` and the others
+    after `hang` (default: `indent`); long words are folded, so nothing is lost."""
+    lines = textwrap.wrap(
+        text,
+        max(len(indent if hang is None else hang) + 10, width),
+        initial_indent=indent,
+        subsequent_indent=indent if hang is None else hang,
+        break_long_words=True,
+        break_on_hyphens=False,
+    )
+    return lines or [indent]
 
 
 def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int) -> list[str]:
@@ -81,12 +84,17 @@ def fit_table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: i
     out = [cells([c.head for c in columns], inline_tails)]
     for row in rows:
         cut = list(row)
+        pending = [i for i in tails if row[i]] if not inline_tails else []
         if flex is not None and len(row[flex]) > widths[flex]:
-            out.append(row[flex])
+            own = row[flex]
+            # a single short tail rides on the flex cell's own line: one line saved
+            if len(pending) == 1:
+                beside = f"{own}{GAP}{TAIL_INDENT}{columns[pending[0]].label}{row[pending[0]]}"
+                if len(beside) <= width:
+                    own, pending = beside, []
+            out.append(own)
             cut[flex] = ""
         out.append(cells(cut, inline_tails))
-        if not inline_tails:
-            for i in tails:
-                if row[i]:
-                    out += wrap(columns[i].label + row[i], width, TAIL_INDENT)
+        for i in pending:
+            out += wrap(columns[i].label + row[i], width, TAIL_INDENT)
     return out

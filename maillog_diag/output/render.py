@@ -28,7 +28,6 @@ from maillog_diag.output.digest import (
     number,
     plan,
     plural,
-    queued_text,
     summary_line,
     totals_lines,
 )
@@ -190,15 +189,40 @@ def _troubled(d: dict[str, Any]) -> bool:
 
 def queued_section(chosen: Plan, total: int, width: int) -> list[str]:
     """Mail still queued at the end, oldest first: queue id (whole: it is what `trace`
-    takes), address, then since when, why and when the receiver accepts a retry."""
+    takes), address, since when, time in queue, deferrals, then the last cause and when
+    the receiver accepts a retry."""
     if not chosen.queued:
         return []
-    out = ["", f"Still queued at the end ({number(total)}), oldest first:"]
+    suffix = _zone_suffix([h["since"] or "" for h in chosen.queued])
+    columns = [
+        Column("Queue id"),
+        Column("Recipient", flex=True),
+        Column(f"Since ({suffix})" if suffix else "Since"),
+        Column("In queue", right=True),
+        Column("Dfr", right=True),
+        Column("Last cause", tail=True, label="last cause: "),
+    ]
+    rows = []
     for h in chosen.queued:
-        out.append(f"  {h['queue_id']}  {h['address']}")
-        out += wrap(queued_text(h), width, "      ")
+        who = "/".join(x for x in (h.get("provider"), h.get("token")) if x)
+        cause = (h.get("last_cause") or "unknown") + (f" ({who})" if who else "")
+        if h.get("retry_after"):
+            cause += f"; receiver accepts a retry from {h['retry_after']}"
+        since = h["since"][:16].replace("T", " ") if suffix and h["since"] else h["since"]
+        rows.append(
+            [
+                h["queue_id"],
+                h["address"],
+                since or "before the log",
+                format_duration(h["held_seconds"]),
+                number(h["deferrals"]),
+                cause,
+            ]
+        )
+    out = ["", f"Still queued at the end ({number(total)}), oldest first:"]
+    out += fit_table(columns, rows, width)
     if chosen.more_queued:
-        out.append(f"  ... and {number(chosen.more_queued)} more (--all or --format json)")
+        out.append(f"... and {number(chosen.more_queued)} more (--all or --format json)")
     return out
 
 
@@ -213,12 +237,12 @@ def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
     for d in chosen.detailed:
         out.append(d["domain"])
         for c in d["causes"][:reasons]:
-            extra = f" (+{c['suspended']} repeated by the MTA)" if c["suspended"] else ""
+            extra = f" (+{number(c['suspended'])} repeated by the MTA)" if c["suspended"] else ""
             out += wrap(f"{number(c['count']):>6} x {cause_label(c)}{extra}", width, "  ")
             if c.get("detail"):
                 out += wrap(c["detail"], width, "           ")
         for r in d["reasons"][:reasons]:
-            out.append(f"  {number(r['count']):>6} x {r['reason']}")
+            out += wrap(f"{number(r['count']):>6} x {r['reason']}", width, "  ", " " * 11)
             if r["example_line"]:
                 out.append(f"           e.g. {r['example_line']}")
         split = d["forced_split"]
@@ -336,7 +360,12 @@ _LEVELS_UNICODE = " ▁▂▃▄▅▆▇█"
 
 
 def hourly_picture(
-    report: dict[str, Any], *, unicode: bool = False, top: int = 5, width: int = 48
+    report: dict[str, Any],
+    *,
+    unicode: bool = False,
+    top: int = 5,
+    width: int = 48,
+    line_width: int = TEXT_WIDTH,
 ) -> list[str]:
     """Per hour: all mail (recipients delivered, deferrals) and, for the top destinations,
     delayed recipients in the queue and deferrals; one character per hour (or per few
@@ -354,6 +383,9 @@ def hourly_picture(
     levels = _LEVELS_UNICODE if unicode else _LEVELS_ASCII
     names = [d["domain"] for d in rows] + (["all mail"] if traffic else [])
     name_width = max(len(n) for n in names)
+    width = max(8, min(width, line_width - name_width - 25))
+    step = max(1, -(-(last - first + 1) // width))
+    columns = -(-(last - first + 1) // step)
 
     def strip(series: list[dict[str, Any]], key: str) -> tuple[str, int]:
         buckets = [0] * columns
@@ -386,26 +418,42 @@ def hourly_picture(
     return out
 
 
+def fitted(lines: list[str], width: int) -> list[str]:
+    """Lines longer than `width` wrapped at spaces (continued two columns in), so that no
+    terminal wraps or cuts them."""
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+        else:
+            lead = line[: len(line) - len(line.lstrip())]
+            out += wrap(line.strip(), width, lead, lead + "  ")
+    return out
+
+
 def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool) -> list[str]:
     """The daily mail, ordered for action: summary, header, mail still queued, the top
     destinations, causes, advice, forced splits, the MTA's warnings, the per-hour picture."""
     width = TEXT_WIDTH
     chosen = daily_plan(report, top, everything)
     held = report.get("held_mail") or []
-    return [
-        summary_line(report),
-        "",
-        *header_lines(report),
-        *queued_section(chosen, len(held), width),
-        "",
-        *table_section(report, chosen, width),
-        *([] if everything else global_causes_section(report, width)),
-        *cause_section(chosen, reasons, width),
-        *advice_section(chosen, width),
-        *split_section(chosen, width),
-        *warnings_section(report, width),
-        *hourly_picture(report),
-    ]
+    return fitted(
+        [
+            summary_line(report),
+            "",
+            *header_lines(report),
+            *queued_section(chosen, len(held), width),
+            "",
+            *table_section(report, chosen, width),
+            *([] if everything else global_causes_section(report, width)),
+            *cause_section(chosen, reasons, width),
+            *advice_section(chosen, width),
+            *split_section(chosen, width),
+            *warnings_section(report, width),
+            *hourly_picture(report, line_width=width),
+        ],
+        width,
+    )
 
 
 def render_daily_text(
@@ -425,13 +473,16 @@ def render_daily_text(
 def report_lines(report: dict[str, Any], reasons: int, width: int, *, hourly: bool) -> list[str]:
     """The full report: header, the destination table, the per-hour picture (terminal),
     then the detail sections."""
-    return [
-        *header_lines(report),
-        "",
-        *table_section(report, plan(report), width),
-        *(hourly_picture(report, unicode=True) if hourly else []),
-        *detail_lines(report, reasons, width),
-    ]
+    return fitted(
+        [
+            *header_lines(report),
+            "",
+            *table_section(report, plan(report), width),
+            *(hourly_picture(report, unicode=True, line_width=width) if hourly else []),
+            *detail_lines(report, reasons, width),
+        ],
+        width,
+    )
 
 
 def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
