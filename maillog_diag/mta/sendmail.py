@@ -331,6 +331,7 @@ IGNORED_MESSAGE_PREFIXES = (
 (rulesets, milters, RCPT answers, timeouts, attacks, TLS and AUTH), informational notes."""
 
 _NO_QUEUE_ID = (
+    (("SYSERR",), "sendmail SYSERR"),
     (("NOQUEUE: ",), "sendmail inbound session"),
     (
         (

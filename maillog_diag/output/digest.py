@@ -101,15 +101,16 @@ def totals_lines(report: dict[str, Any]) -> list[str]:
     """The traffic block (as pflogsumm users expect it first): messages received,
     recipients delivered, deferrals, bounced, expired, rejected, bytes."""
     t = report["totals"]
-    out = [
-        f"Received: {plural(report.get('received', report['messages']), 'message')}"
-        f" ({_bytes(t.get('bytes_received'))}); delivered: "
-        f"{plural(t['delivered'], 'recipient')} ({_bytes(t.get('bytes_delivered'))})",
-        f"Deferrals: {number(t['deferrals'])} of {plural(t['recipients_deferred'], 'recipient')};"
-        f" bounced {number(t['bounced'])}, expired {number(t['expired'])}, still queued "
-        f"{number(t['held'])}, rejected on arrival {number(t.get('rejected', 0))}",
+    return [
+        f"Received: {plural(t.get('received', report['messages']), 'message')}"
+        f" ({_bytes(t.get('bytes_received'))}); rejected on arrival: "
+        f"{number(t.get('rejected', 0))}",
+        f"Delivered: {plural(t['delivered'], 'recipient')} ({_bytes(t.get('bytes_delivered'))});"
+        f" bounced {number(t['bounced'])}; expired {number(t['expired'])}; still queued "
+        f"{number(t['held'])}",
+        f"Deferrals: {plural(t['deferrals'], 'attempt')} for "
+        f"{plural(t['recipients_deferred'], 'recipient')}",
     ]
-    return out
 
 
 def _bytes(n: int | None) -> str:
