@@ -59,6 +59,8 @@ class ReasonStat:
     recipients: int = 0
     example: str | None = None
     example_ref: LineRef | None = None
+    suspended: int = 0
+    """Of `count`, deferrals the MTA logged without trying (they rank after real replies)."""
 
 
 CauseKey = tuple[Cause, str | None, str | None]
@@ -94,7 +96,8 @@ class CauseStat:
             self.count += 1
         self.domains[domain] += 1
         self.hint_kinds[cls.hint.kind.value] += 1
-        if cls.hint.seconds is not None:
+        if cls.hint.seconds is not None and not attempt.suspended:
+            # the receiver's stated interval: from its replies, not the MTA's repeats
             self.hints[cls.hint.seconds] += 1
         if self.example is None or _earlier(attempt.ref, self.example_ref, order):
             self.example = attempt.reply
@@ -144,6 +147,7 @@ class ScheduleStats:
         """Count one hinted deferral."""
         if check.verdict == "pending" or check.next_attempt_at is None:
             self.pending += 1
+            self.hints.append(check.hint_seconds)  # what the receiver asked, all the same
             return
         gap = check.next_attempt_at - check.deferred_at
         self.hints.append(check.hint_seconds)
@@ -273,6 +277,7 @@ class DestinationStats:
                 continue
             mine.count += reason.count
             mine.recipients += reason.recipients
+            mine.suspended += reason.suspended
             if _earlier(reason.example_ref, mine.example_ref, order):
                 mine.example, mine.example_ref = reason.example, reason.example_ref
         for ckey, cause in other.causes.items():
@@ -304,8 +309,11 @@ class DestinationStats:
         }
 
     def top_reasons(self, limit: int = 3) -> list[ReasonStat]:
-        """The most frequent reasons, most frequent first (ties: alphabetical)."""
-        return sorted(self.reasons.values(), key=lambda r: (-r.count, r.key))[:limit]
+        """The most frequent reasons: the receivers' real replies first (most deferrals
+        with an attempt of their own), then repeats by the MTA (ties: alphabetical)."""
+        return sorted(
+            self.reasons.values(), key=lambda r: (-(r.count - r.suspended), -r.count, r.key)
+        )[:limit]
 
     def top_causes(self, limit: int = 3) -> list[CauseStat]:
         """The leading causes (with provider and token): most deferrals by the receiver first,
@@ -454,17 +462,35 @@ class ReportBuilder:
         if held is not None:
             stats.held_times.append(held)
         seen: set[str] = set()
+        last_key: str | None = None
         for attempt in rcpt.attempts:
             if attempt.status is not Status.DEFERRED:
                 continue
-            key = reason_key(_original(attempt.reply) or "(no reason logged)")
+            original = _original(attempt.reply)
+            if attempt.suspended and original == attempt.reply and last_key is not None:
+                # Exim's "retry time not reached", Sendmail's bare "Deferred": the MTA
+                # repeating the last real failure without naming it counts under it, as
+                # Postfix's "delivery temporarily suspended: X" counts under X.
+                key = last_key
+            elif attempt.suspended and _bare(original):
+                key = REPEATED_WITHOUT_REPLY
+            else:
+                key = reason_key(original or "(no reason logged)")
+            if not attempt.suspended:
+                last_key = key
             reason = stats.reasons.get(key)
             if reason is None:
                 reason = stats.reasons[key] = ReasonStat(key)
-            if reason.example is None or _earlier(attempt.ref, reason.example_ref, self.order):
+            if not attempt.suspended and (
+                reason.example is None or _earlier(attempt.ref, reason.example_ref, self.order)
+            ):
                 reason.example = attempt.reply
                 reason.example_ref = attempt.ref
+            elif reason.example is None:
+                reason.example, reason.example_ref = attempt.reply, attempt.ref
             reason.count += 1
+            if attempt.suspended:
+                reason.suspended += 1
             if key not in seen:
                 seen.add(key)
                 reason.recipients += 1
@@ -626,8 +652,9 @@ def sender_domain(sender: str | None) -> str:
     return (domain if at else sender).lower()
 
 
-def relay_host(relay: str | None) -> str | None:
-    """`mx.example.com` from `mx.example.com[192.0.2.1]:25` (the name, else the address)."""
+def relay_name(relay: str | None) -> str | None:
+    """`mx.example.com` from `mx.example.com[192.0.2.1]:25` (the name, else the address:
+    Sendmail logs `[192.0.2.1]` alone)."""
     if not relay or relay == "none":
         return None
     name, bracket, rest = relay.partition("[")
@@ -642,7 +669,7 @@ def group_key(by: str, msg: Message, rcpt: Recipient) -> str:
         return sender_domain(msg.sender)
     if by == "relay":
         for attempt in reversed(rcpt.attempts):
-            host = relay_host(attempt.relay)
+            host = relay_name(attempt.relay)
             if host is not None:
                 return host
         return "(no relay)"
@@ -674,6 +701,14 @@ def _hourly(msg: Message, rcpt: Recipient, stats: DestinationStats) -> None:
 
 
 SUSPENDED_PREFIX = "delivery temporarily suspended: "
+REPEATED_WITHOUT_REPLY = "(the MTA repeated an earlier failure without a reply of its own)"
+"""The reason of a repeat that names nothing (Sendmail's bare `stat=Deferred` from its
+host-status cache) when the recipient has no real failure of its own to repeat."""
+
+
+def _bare(reply: str | None) -> bool:
+    """A status without reply text (one word or nothing)."""
+    return reply is None or len(reply.split()) <= 1
 
 
 def _original(reply: str | None) -> str | None:

@@ -54,6 +54,15 @@ def cause_label(c: dict[str, Any]) -> str:
     return label
 
 
+def cause_line(c: dict[str, Any]) -> str:
+    """`12 x connection (+53 repeated by the MTA)`; a cause the MTA only repeated (no
+    attempt of its own) is counted by its repeats, never as `0 x`."""
+    if not c["count"]:
+        return f"{number(c['suspended']):>6} x {cause_label(c)} (all repeated by the MTA)"
+    extra = f" (+{number(c['suspended'])} repeated by the MTA)" if c["suspended"] else ""
+    return f"{number(c['count']):>6} x {cause_label(c)}{extra}"
+
+
 def leading_cause(d: dict[str, Any]) -> str:
     """The cause shown for a destination row."""
     if d.get("forced_split_only"):

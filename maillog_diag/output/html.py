@@ -19,7 +19,7 @@ from maillog_diag.input.timestamps import format_duration
 from maillog_diag.output.digest import (
     DEFAULT_TOP,
     Plan,
-    cause_label,
+    cause_line,
     daily_plan,
     leading_cause,
     number,
@@ -288,8 +288,7 @@ def _causes(chosen: Plan, reasons: int) -> list[str]:
     for d in chosen.detailed:
         out.append(f"<h3>{_e(d['domain'])}</h3><ul>")
         for c in d["causes"][:reasons]:
-            extra = f" (+{c['suspended']} repeated by the MTA)" if c["suspended"] else ""
-            out.append(f"<li>{_e(number(c['count']))} x {_e(cause_label(c))}{_e(extra)}")
+            out.append(f"<li>{_e(cause_line(c).strip())}")
             if c.get("detail"):
                 out.append(f'<br><span class="muted">{_e(c["detail"])}</span>')
             out.append("</li>")

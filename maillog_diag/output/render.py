@@ -23,6 +23,7 @@ from maillog_diag.output.digest import (
     TABLE_LEGEND,
     Plan,
     cause_label,
+    cause_line,
     daily_plan,
     leading_cause,
     number,
@@ -237,8 +238,7 @@ def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
     for d in chosen.detailed:
         out.append(d["domain"])
         for c in d["causes"][:reasons]:
-            extra = f" (+{number(c['suspended'])} repeated by the MTA)" if c["suspended"] else ""
-            out += wrap(f"{number(c['count']):>6} x {cause_label(c)}{extra}", width, "  ")
+            out += wrap(cause_line(c), width, "  ", " " * 11)
             if c.get("detail"):
                 out += wrap(c["detail"], width, "           ")
         for r in d["reasons"][:reasons]:
