@@ -80,6 +80,9 @@ class CauseStat:
     suspended: int = 0
     """Deferrals the MTA logged without trying, repeating this cause (not counted in `count`)."""
     hints: Counter[int] = field(default_factory=Counter)
+    stated: Counter[int] = field(default_factory=Counter)
+    """Retry intervals (seconds) of the receiver's own replies (repeats by the MTA left out):
+    their median is the interval the reports show."""
     hint_kinds: Counter[str] = field(default_factory=Counter)
     domains: Counter[str] = field(default_factory=Counter)
     detail: str | None = None
@@ -96,9 +99,10 @@ class CauseStat:
             self.count += 1
         self.domains[domain] += 1
         self.hint_kinds[cls.hint.kind.value] += 1
-        if cls.hint.seconds is not None and not attempt.suspended:
-            # the receiver's stated interval: from its replies, not the MTA's repeats
+        if cls.hint.seconds is not None:
             self.hints[cls.hint.seconds] += 1
+            if not attempt.suspended:  # what the receiver stated, not the MTA's repeats
+                self.stated[cls.hint.seconds] += 1
         if self.example is None or _earlier(attempt.ref, self.example_ref, order):
             self.example = attempt.reply
             self.example_ref = attempt.ref
@@ -110,6 +114,7 @@ class CauseStat:
         self.recipients += other.recipients
         self.suspended += other.suspended
         self.hints.update(other.hints)
+        self.stated.update(other.stated)
         self.hint_kinds.update(other.hint_kinds)
         self.domains.update(other.domains)
         if _earlier(other.example_ref, self.example_ref, order):
