@@ -13,6 +13,8 @@ from maillog_diag.cli.app import app
 from maillog_diag.core.window import parse_moment
 from maillog_diag.input.timestamps import resolve_zone
 
+from .conftest import FIXTURES
+
 UTC = resolve_zone("UTC")
 NOW = datetime(2026, 11, 30, 8, 15, tzinfo=UTC).timestamp()
 COMMANDS = ("report", "daily", "why", "trace", "messages", "stats", "check")
@@ -92,3 +94,14 @@ def test_check_unknown_texts_stand_alone() -> None:
     assert res.exit_code == 3
     line = res.stdout.strip()
     assert "see stderr" not in line and "1h" in line and "ambiguous" in line
+
+
+def test_check_says_queued_not_held() -> None:
+    res = CliRunner().invoke(
+        app,
+        ["check", str(FIXTURES / "postfix_small.log"), "--tz", "UTC", "--year", "2026"],
+        env={"MAILLOG_DIAG_CONFIG": "", "MAILLOG_DIAG_NOW": "2026-11-29T11:00:00+00:00"},
+    )
+    line = res.stdout.split(" | ")[0]
+    assert "1 still queued, oldest 50m00s in queue (down.example)" in line
+    assert " held" not in line

@@ -166,7 +166,9 @@ def daily(
     fmt: DailyFormatOpt = None,
     quiet_if_clean: Annotated[
         bool,
-        typer.Option("--quiet-if-clean", help="Print nothing when no mail was delayed or queued."),
+        typer.Option(
+            "--quiet-if-clean", help="Print nothing when no mail was delayed, queued or bounced."
+        ),
     ] = False,
     reasons: ReasonsOpt = 2,
     top: TopOpt = DEFAULT_TOP,
@@ -432,12 +434,18 @@ def check(
     read: ReadArgs,
     warn_held_age: Annotated[
         str | None,
-        typer.Option("--warn-held-age", metavar="AGE", help="WARNING when mail is held this long."),
+        typer.Option(
+            "--warn-held-age",
+            metavar="AGE",
+            help="WARNING when mail has been in the queue this long.",
+        ),
     ] = None,
     crit_held_age: Annotated[
         str | None,
         typer.Option(
-            "--crit-held-age", metavar="AGE", help="CRITICAL when mail is held this long."
+            "--crit-held-age",
+            metavar="AGE",
+            help="CRITICAL when mail has been in the queue this long.",
         ),
     ] = None,
     warn_deferred: Annotated[

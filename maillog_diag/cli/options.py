@@ -94,7 +94,10 @@ UnparsedOpt = Annotated[
     ),
 ]
 
-SINCE_FORMS = "yesterday, today, -24h, '3 days ago', 2026-11-28, '2026-11-28 06:00', ISO 8601"
+SINCE_FORMS = (
+    "yesterday, today, -24h or '24h ago' (a bare 24h is refused), '3 days ago', 06:00, "
+    "2026-11-28, '2026-11-28 06:00', ISO 8601"
+)
 
 
 def since_option(default: str | None) -> Any:

@@ -88,18 +88,21 @@ def chart_svg(
             bar_vals[i], line_vals[i] = h[bars], h[line]
     peak_b, peak_l = max(bar_vals) or 1, max(line_vals) or 1
     base = top + plot_h
+    first_label = f"{bar_label} (peak {max(bar_vals)})"
+    second_label = f"{line_label} (peak {max(line_vals)})"
+    second = left + 14 + round(len(first_label) * 6.5) + 20
+    width = max(width, second + 24 + round(len(second_label) * 6.5) + 8)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'role="img" aria-label="{_e(title)}: {_e(bar_label)} and {_e(line_label)} per hour" '
         'font-family="Helvetica,Arial,sans-serif">',
-        # legend
+        # legend: the second entry starts after the first one's text (about 6.5 px a
+        # character at 11 px)
         f'<rect x="{left}" y="4" width="10" height="10" fill="{bar_colour}"/>'
-        f'<text x="{left + 14}" y="13" font-size="11">{_e(bar_label)} (peak {max(bar_vals)})'
-        "</text>"
-        f'<line x1="{left + 230}" y1="9" x2="{left + 250}" y2="9" stroke="{_LINE}" '
+        f'<text x="{left + 14}" y="13" font-size="11">{_e(first_label)}</text>'
+        f'<line x1="{second}" y1="9" x2="{second + 20}" y2="9" stroke="{_LINE}" '
         'stroke-width="2"/>'
-        f'<text x="{left + 254}" y="13" font-size="11">{_e(line_label)} (peak {max(line_vals)})'
-        "</text>",
+        f'<text x="{second + 24}" y="13" font-size="11">{_e(second_label)}</text>',
         # axes
         f'<line x1="{left}" y1="{top}" x2="{left}" y2="{base}" stroke="#999"/>'
         f'<line x1="{left}" y1="{base}" x2="{width - 8}" y2="{base}" stroke="#999"/>'
