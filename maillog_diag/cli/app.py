@@ -51,7 +51,7 @@ from maillog_diag.core.analysis import GROUPINGS
 from maillog_diag.core.model import Message
 from maillog_diag.core.window import parse_duration
 from maillog_diag.errors import MaillogError
-from maillog_diag.output.digest import DEFAULT_TOP
+from maillog_diag.output.digest import DEFAULT_TOP, summary_line
 from maillog_diag.output.html import render_html
 from maillog_diag.output.mail import daily_message
 from maillog_diag.output.monitor import CheckState, Thresholds, evaluate, unknown
@@ -71,7 +71,6 @@ from maillog_diag.output.render import (
     render_trace,
     render_trace_table,
     render_why_text,
-    summary_line,
     write_json,
     write_jsonl,
 )
@@ -551,7 +550,7 @@ def main() -> None:
     recorder: _Recorder | None = None
     if sys.argv[1:2] == ["check"]:
         recorder = _Recorder(sys.stderr)
-        sys.stderr = recorder  # type: ignore[assignment]
+        sys.stderr = recorder
     try:
         app()
     except MaillogError as exc:

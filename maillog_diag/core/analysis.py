@@ -61,6 +61,19 @@ class ReasonStat:
     example_ref: LineRef | None = None
     suspended: int = 0
     """Of `count`, deferrals the MTA logged without trying (they rank after real replies)."""
+    example_repeat: bool = False
+    """Whether the example is a repeat by the MTA (a real reply replaces it when seen)."""
+
+    def offer(
+        self, reply: str | None, ref: LineRef | None, repeat: bool, order: dict[str, int]
+    ) -> None:
+        """Keep the better example: a real reply over a repeat, then the earliest line."""
+        if (
+            self.example is None
+            or (self.example_repeat and not repeat)
+            or (self.example_repeat == repeat and _earlier(ref, self.example_ref, order))
+        ):
+            self.example, self.example_ref, self.example_repeat = reply, ref, repeat
 
 
 CauseKey = tuple[Cause, str | None, str | None]
@@ -283,8 +296,7 @@ class DestinationStats:
             mine.count += reason.count
             mine.recipients += reason.recipients
             mine.suspended += reason.suspended
-            if _earlier(reason.example_ref, mine.example_ref, order):
-                mine.example, mine.example_ref = reason.example, reason.example_ref
+            mine.offer(reason.example, reason.example_ref, reason.example_repeat, order)
         for ckey, cause in other.causes.items():
             existing = self.causes.get(ckey)
             if existing is None:
@@ -486,13 +498,7 @@ class ReportBuilder:
             reason = stats.reasons.get(key)
             if reason is None:
                 reason = stats.reasons[key] = ReasonStat(key)
-            if not attempt.suspended and (
-                reason.example is None or _earlier(attempt.ref, reason.example_ref, self.order)
-            ):
-                reason.example = attempt.reply
-                reason.example_ref = attempt.ref
-            elif reason.example is None:
-                reason.example, reason.example_ref = attempt.reply, attempt.ref
+            reason.offer(attempt.reply, attempt.ref, attempt.suspended, self.order)
             reason.count += 1
             if attempt.suspended:
                 reason.suspended += 1

@@ -112,10 +112,10 @@ def chart_svg(
     ]
     for i, v in enumerate(bar_vals):
         if v:
-            h = v / peak_b * plot_h
+            bar_h = v / peak_b * plot_h
             parts.append(
-                f'<rect x="{left + 1 + i * bar_w}" y="{base - h:.1f}" width="{bar_w - 1}" '
-                f'height="{h:.1f}" fill="{bar_colour}"><title>{_e(labels.get(first + i, ""))}: '
+                f'<rect x="{left + 1 + i * bar_w}" y="{base - bar_h:.1f}" width="{bar_w - 1}" '
+                f'height="{bar_h:.1f}" fill="{bar_colour}"><title>{_e(labels.get(first + i, ""))}: '
                 f"{v} {_e(bar_label)}</title></rect>"
             )
     points = " ".join(

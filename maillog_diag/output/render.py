@@ -488,12 +488,13 @@ def report_lines(report: dict[str, Any], reasons: int, width: int, *, hourly: bo
 def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
     """The terminal report, laid out to the terminal's width: no cell is cut (a domain
     that does not fit takes a line of its own, the cause goes under its row)."""
-    fancy = console.is_terminal
+    fancy = console.is_terminal and not console.no_color
     lines = report_lines(report, reasons, console.width, hourly=True)
-    head = len(header_lines(report)) + 1
-    for i, line in enumerate(lines):
-        bold = fancy and i == head and bool(report["destinations"])
-        console.print(Text(line, style="bold" if bold else ""), highlight=False)
+    for line in lines:
+        title = line[:1] not in ("", " ") and line.endswith(":")
+        head = " p50 " in line or line.endswith(" max") and not line.startswith(" ")
+        style = "bold" if fancy and (title or head) else ""
+        console.print(Text(line, style=style), highlight=False)
 
 
 def render_report_text(
@@ -753,7 +754,7 @@ def render_trace_table(message: dict[str, Any], lines: list[str], console: Conso
     """One message's timeline as a table (attempts in time order) laid out to the
     terminal's width, then its log lines. Cause and reply go under their row when the
     terminal is too narrow for them."""
-    fancy = console.is_terminal
+    fancy = console.is_terminal and not console.no_color
     console.print(
         Text(
             f"{message['mta']} {message['host']} {message['queue_id']}  "
@@ -799,7 +800,7 @@ def render_trace_table(message: dict[str, Any], lines: list[str], console: Conso
 def render_messages_table(messages: list[dict[str, Any]], console: Console) -> None:
     """Recipients of the messages as one table (for `messages --format table`), laid out
     to the terminal's width: queue ids are never cut (they are what `trace` takes)."""
-    fancy = console.is_terminal
+    fancy = console.is_terminal and not console.no_color
     suffix = _zone_suffix([m["arrived"] or "" for m in messages])
     columns = [
         Column("Queue id"),

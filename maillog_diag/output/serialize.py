@@ -330,7 +330,7 @@ def traffic_list(builder: ReportBuilder, zone: tzinfo) -> list[dict[str, Any]]:
 def problems_list(result: ScanResult) -> list[dict[str, Any]]:
     """The MTA's own warnings, errors, fatal errors and panics, by kind (most first), each
     with its first line as an example."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for reason, n in result.counts.ignored_by_reason.items():
         kind = problem_kind(reason)
         if kind is None:

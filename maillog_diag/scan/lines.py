@@ -44,7 +44,7 @@ class LineCounts:
     ignored: int = 0
     unparsed: int = 0
     ignored_by_reason: dict[str, int] = field(default_factory=dict)
-    problem_examples: dict[str, tuple[str, int, str]] = field(default_factory=dict)
+    problem_examples: dict[str, tuple[str, int, str]] = field(default_factory=dict, compare=False)
     """For each ignored reason that is the MTA's own warning, error, fatal error or panic
     (`problem_kind`): the first line of it, as (source, line number, text)."""
 
