@@ -228,3 +228,13 @@ def test_mta_warnings_are_counted_by_kind_with_an_example(tmp_path: Path) -> Non
         lines_total["total"]
         == lines_total["used"] + lines_total["ignored"] + lines_total["unparsed"]
     )
+
+
+def test_csv_follows_the_grouping() -> None:
+    log = str(LOGS["postfix"])
+    data = _report(log, "--by", "relay")
+    code, out = _invoke("report", log, *COMMON, "--format", "csv", "--by", "relay")
+    assert code == 0
+    rows = out.splitlines()
+    assert rows[0].startswith("relay,recipients,")
+    assert [r.split(",")[0] for r in rows[1:]] == [g["key"] for g in data["groups"]]

@@ -526,10 +526,11 @@ _CSV_FIELDS = (
 
 
 def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
-    """One CSV row per destination (seconds for durations)."""
+    """One CSV row per destination, or per group of `--by` (seconds for durations)."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_CSV_FIELDS)
-    for d in report["destinations"]:
+    grouped = "groups" in report  # report --by: the first column is the group's key
+    writer.writerow((report["by"], *_CSV_FIELDS[1:]) if grouped else _CSV_FIELDS)
+    for d in report["groups"] if grouped else report["destinations"]:
         held = d["held_seconds"]
         top = d["reasons"][0] if d["reasons"] else {"reason": "", "count": ""}
         writer.writerow(
