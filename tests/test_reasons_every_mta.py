@@ -21,6 +21,7 @@ COMMON = ["--tz", "UTC", "--year", "2026"]
 EXIM = str(SAMPLE_LOGS / "exim" / "mainlog")
 SENDMAIL = str(SAMPLE_LOGS / "sendmail" / "maillog")
 POSTFIX = str(SAMPLE_LOGS / "postfix" / "mail.log")
+OPENSMTPD = str(SAMPLE_LOGS / "opensmtpd" / "maillog")
 
 
 def _run(*args: str) -> str:
@@ -54,7 +55,7 @@ def test_exim_repeats_rank_after_the_receivers_reply() -> None:
     assert not re.search(r"^\s+0 x ", text, re.M)
 
 
-@pytest.mark.parametrize("log", [EXIM, SENDMAIL, POSTFIX])
+@pytest.mark.parametrize("log", [EXIM, SENDMAIL, POSTFIX, OPENSMTPD])
 def test_no_cause_row_counts_zero(log: str) -> None:
     text = _run("report", log, *COMMON, "-f", "text", "--reasons", "9")
     html = _run("report", log, *COMMON, "-f", "html", "--reasons", "9")

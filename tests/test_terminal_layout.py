@@ -32,6 +32,7 @@ LOGS = {
     "postfix": SAMPLE_LOGS / "postfix" / "mail.log",
     "exim": SAMPLE_LOGS / "exim" / "mainlog",
     "sendmail": SAMPLE_LOGS / "sendmail" / "maillog",
+    "opensmtpd": SAMPLE_LOGS / "opensmtpd" / "maillog",
 }
 
 
@@ -90,7 +91,7 @@ def _fits(out: str, columns: int) -> None:
 
 CASES = [("postfix", colour, columns) for colour in sorted(COLOUR) for columns in WIDTHS] + [
     (mta, colour, columns)
-    for mta in ("exim", "sendmail")
+    for mta in ("exim", "sendmail", "opensmtpd")
     for colour, columns in (("no-color", 80), ("force-color", 100), ("dumb", 120))
 ]
 _REPORTS: dict[str, object] = {}

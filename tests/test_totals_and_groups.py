@@ -24,6 +24,7 @@ LOGS = {
     "postfix": SAMPLE_LOGS / "postfix" / "mail.log",
     "exim": SAMPLE_LOGS / "exim" / "mainlog",
     "sendmail": SAMPLE_LOGS / "sendmail" / "maillog",
+    "opensmtpd": SAMPLE_LOGS / "opensmtpd" / "maillog",
 }
 
 
