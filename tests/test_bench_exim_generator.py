@@ -192,6 +192,7 @@ def test_maillog_diag_parses_every_line(tmp_path: Path) -> None:
     assert set(counts.ignored_by_reason) <= {
         "exim daemon",
         "exim inbound session",
+        "exim inbound reject",
         "exim queue run",
         "exim Spool",
     }, counts.ignored_by_reason

@@ -155,7 +155,7 @@ def test_trace_finds_by_queue_id_message_id_or_address(runner: CliRunner, query:
     assert "queue id 4A1B2C3D4E" in result.stdout
     assert "5B2C3D4E5F" not in result.stdout
     assert "postfix_small.log:8: Nov 29 10:00:01 mx1 postfix/smtp[104]" in result.stdout
-    assert "dave@grey.example: delivered, 1 deferral(s), held 5m31s" in result.stdout
+    assert "dave@grey.example: delivered, 1 deferral(s), 5m31s in queue" in result.stdout
 
 
 def test_trace_shows_session_line_without_queue_id(runner: CliRunner) -> None:
@@ -273,4 +273,4 @@ def test_trace_and_messages_table_formats(runner: CliRunner) -> None:
         app, ["messages", SMALL, *COMMON, "--format", "table"], env={"COLUMNS": "200"}
     )
     assert listing.exit_code == 0
-    assert "ops@down.example" in listing.stdout and "held" in listing.stdout
+    assert "ops@down.example" in listing.stdout and "queued" in listing.stdout

@@ -37,16 +37,18 @@ def test_daily_is_plain_and_starts_with_the_summary(tmp_path: Path) -> None:
     assert code == 0
     assert not CONTROL.search(out)
     lines = out.splitlines()
-    assert (
-        lines[0]
-        == "2 destinations delayed mail; 1 still held; worst: down.example 50m00s, connection"
+    summary, rest = out.split("\n\n", 1)
+    assert " ".join(summary.split()) == (
+        "3 recipients delayed; 1 still queued; 0 bounced; 0 expired; "
+        "worst: down.example 50m00s in queue, connection"
     )
-    assert lines[1] == ""
-    assert lines[2] == "Window: 2026-11-29T00:00:00+00:00 to 2026-11-30T00:00:00+00:00"
+    assert rest.splitlines()[0] == "Window: 2026-11-29T00:00:00+00:00 to 2026-11-30T00:00:00+00:00"
+    # ordered for action: still-queued mail before the table, then the causes
+    queued = next(i for i, line in enumerate(lines) if line.startswith("Still queued at the end"))
     table = lines.index(next(line for line in lines if line.startswith("Destination")))
     causes = lines.index("Causes by destination:")
     per_hour = next(i for i, line in enumerate(lines) if line.startswith("Per hour from"))
-    assert table < per_hour < causes
+    assert queued < table < causes < per_hour
     assert plain("a\x1b[31mb\tc\rd\x9be\n") == "a?[31mb?c?d?e\n"
     # stable: the same bytes whatever the terminal width
     _, narrow, _ = _run("daily", str(log), *COMMON, env={**ENV, "COLUMNS": "40"})
@@ -64,7 +66,7 @@ def test_daily_quiet_if_clean() -> None:
     )
     assert (code, out) == (0, "")
     code, out, _ = _run("daily", SMALL, *COMMON, "--quiet-if-clean")
-    assert code == 0 and out.startswith("2 destinations delayed mail")
+    assert code == 0 and out.startswith("3 recipients delayed")
 
 
 def test_html_is_self_contained_with_an_svg_chart() -> None:
@@ -72,10 +74,12 @@ def test_html_is_self_contained_with_an_svg_chart() -> None:
         "report", str(SAMPLE_LOGS / "postfix" / "mail.log"), *COMMON, "--format", "html"
     )
     assert code == 0
-    assert out.startswith("<!DOCTYPE html>") and "<style>" in out and "<svg" in out
+    assert out.startswith("<!DOCTYPE html>") and "<style>" in out
     assert not re.search(r"(src|href)=|<script|<link|url\(", out)
+    # a log of a few minutes is too short to chart (tests/test_html_report.py charts one)
+    assert "<svg" not in out and "No chart" in out
     code, daily_html, _ = _run("daily", SMALL, *COMMON, "--format", "html")
-    assert code == 0 and "down.example" in daily_html and "<svg" in daily_html
+    assert code == 0 and "down.example" in daily_html
 
 
 def test_terminal_table_shows_the_per_hour_picture() -> None:
@@ -84,7 +88,7 @@ def test_terminal_table_shows_the_per_hour_picture() -> None:
     )
     assert code == 0
     assert "Per hour from 2026-11-29T10:00:00+00:00" in out
-    assert "down.example" in out and "held  |" in out
+    assert "down.example" in out and "queue |" in out
 
 
 @pytest.mark.parametrize(

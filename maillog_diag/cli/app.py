@@ -7,6 +7,10 @@ traceback). Data goes to stdout; the unparsed-line sample and errors go to stder
 
 from __future__ import annotations
 
+import io
+import shlex
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -22,22 +26,30 @@ from maillog_diag import __version__
 from maillog_diag.cli.config import ConfigError, load_config
 from maillog_diag.cli.options import (
     DEFAULT_LOG,
+    DEFAULT_SENDMAIL,
+    AllOpt,
+    ByOpt,
     DailyFormatOpt,
     FilesArg,
+    MailToOpt,
     MessagesFormatOpt,
     QueueFileOpt,
     QueueOpt,
     ReadArgs,
     ReasonsOpt,
     ReportFormatOpt,
+    SendmailOpt,
+    TopOpt,
     TraceFormatOpt,
     TzOpt,
     WatchFormatOpt,
     WhyFormatOpt,
     YearOpt,
+    at_least,
     reads_logs,
 )
 from maillog_diag.cli.reading import (
+    FAILURES,
     ExitCode,
     fail,
     finish,
@@ -51,11 +63,14 @@ from maillog_diag.cli.reading import (
     wait_for_stop,
     zone_of,
 )
+from maillog_diag.core.analysis import GROUPINGS
 from maillog_diag.core.model import Message
 from maillog_diag.core.window import parse_duration
 from maillog_diag.errors import InputError, MaillogError
 from maillog_diag.input.follow import Follower
+from maillog_diag.output.digest import DEFAULT_TOP, summary_line
 from maillog_diag.output.html import render_html
+from maillog_diag.output.mail import daily_message
 from maillog_diag.output.metrics import (
     DEFAULT_TOP_DESTINATIONS,
     LiveCollector,
@@ -83,7 +98,6 @@ from maillog_diag.output.render import (
     render_trace,
     render_trace_table,
     render_why_text,
-    summary_line,
     write_json,
     write_jsonl,
 )
@@ -130,19 +144,21 @@ def _main(
 def report(
     read: ReadArgs,
     fmt: ReportFormatOpt = None,
-    all_destinations: Annotated[
-        bool, typer.Option("--all", help="List every destination, not only troubled ones.")
-    ] = False,
+    all_destinations: AllOpt = False,
     reasons: ReasonsOpt = 3,
     queue: QueueOpt = False,
     queue_file: QueueFileOpt = None,
+    by: ByOpt = "destination",
 ) -> None:
-    """Per destination domain: delayed, bounced, expired and held mail, held times, reasons.
+    """Per destination domain: delayed, bounced, expired and still queued mail, time in
+    queue, causes and reasons.
 
     Example: maillog-diag report /var/log/mail.log
     """
+    if by not in GROUPINGS:
+        raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}", ExitCode.USAGE)
     setup = resolve(read)
-    builder, result = report_run(setup)
+    builder, result = report_run(setup, by=by)
     zone = setup.zone
     data = report_dict(
         builder,
@@ -158,7 +174,7 @@ def report(
     if chosen is OutputFormat.JSON or chosen is OutputFormat.JSONL:
         write_json(data, out)
     elif chosen is OutputFormat.HTML:
-        out.write(render_html(data, summary_line(data)))
+        out.write(render_html(data, summary_line(data), reasons=reasons))
     elif chosen is OutputFormat.CSV:
         render_report_csv(data, out)
     elif chosen is OutputFormat.TEXT:
@@ -181,17 +197,26 @@ def daily(
     fmt: DailyFormatOpt = None,
     quiet_if_clean: Annotated[
         bool,
-        typer.Option("--quiet-if-clean", help="Print nothing when no mail was delayed or held."),
+        typer.Option(
+            "--quiet-if-clean", help="Print nothing when no mail was delayed, queued or bounced."
+        ),
     ] = False,
     reasons: ReasonsOpt = 2,
     queue: QueueOpt = False,
     queue_file: QueueFileOpt = None,
+    top: TopOpt = DEFAULT_TOP,
+    everything: AllOpt = False,
+    mail_to: MailToOpt = None,
+    sendmail: SendmailOpt = DEFAULT_SENDMAIL,
 ) -> None:
-    """Yesterday's report for cron mail: summary line, table, per-hour picture, causes.
+    """Yesterday's report for cron mail, ordered for action: summary line, mail still
+    queued, the top destinations, causes, retry advice; the rest counted.
 
-    Plain text with no control characters and a fixed layout (or --format html).
+    Plain text of 80 columns with no control characters (or --format html), at most about
+    200 lines whatever the log size (--all keeps everything). With --mail-to, one message
+    with both the text and the HTML is piped to sendmail instead.
 
-    Example: maillog-diag daily --quiet-if-clean
+    Example: maillog-diag daily --quiet-if-clean --mail-to postmaster@example.org
     """
     setup = resolve(read)
     fmt = fmt or OutputFormat.TEXT
@@ -203,18 +228,59 @@ def daily(
         reasons=max(reasons, 1),
         window=setup.window,
         queue=queue_comparison(builder, setup, ask=queue, listing_file=queue_file),
+        include_all=everything,
     )
     totals = data["totals"]
     clean = not (totals["recipients_deferred"] or totals["held"] or totals["bounced"])
     if not (quiet_if_clean and clean and not result.input_errors):
-        out = sys.stdout
-        if fmt is OutputFormat.HTML:
-            out.write(render_html(data, summary_line(data), "maillog-diag daily report"))
+        title = "maillog-diag daily report"
+        if mail_to is not None:
+            text = io.StringIO()
+            render_daily_text(data, text, reasons, top=top, everything=everything)
+            html = render_html(
+                data, summary_line(data), title, reasons=reasons, top=top, everything=everything
+            )
+            message = daily_message(
+                mail_to,
+                f"{title} ({socket.gethostname()}): {summary_line(data)}",
+                text.getvalue(),
+                html,
+            )
+            send_mail(message.as_bytes(), sendmail)
+        elif fmt is OutputFormat.HTML:
+            sys.stdout.write(
+                render_html(
+                    data, summary_line(data), title, reasons=reasons, top=top, everything=everything
+                )
+            )
         elif fmt in (OutputFormat.JSON, OutputFormat.JSONL):
-            write_json(data, out)
+            write_json(data, sys.stdout)
         else:
-            render_daily_text(data, out, reasons)
+            render_daily_text(data, sys.stdout, reasons, top=top, everything=everything)
     finish(result, show_sample=not quiet_if_clean)
+
+
+def send_mail(message: bytes, command: str) -> None:
+    """Pipe `message` to `command` (split like a shell would, not run by one); a command
+    that cannot be run or fails is an error of its own (exit 75, EX_TEMPFAIL: cron
+    mails the stderr line)."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise fail(f"--sendmail {command!r}: {exc}", ExitCode.USAGE) from None
+    if not argv:
+        raise fail("--sendmail is empty", ExitCode.USAGE)
+    try:
+        done = subprocess.run(argv, input=message, capture_output=True, check=False, timeout=300)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise fail(f"cannot run {argv[0]}: {exc}", ExitCode.MAIL) from None
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise fail(
+            f"{argv[0]} exited with status {done.returncode}"
+            f"{': ' + why[-1] if why else ''}; the report was not sent",
+            ExitCode.MAIL,
+        )
 
 
 @app.command()
@@ -223,7 +289,13 @@ def why(
     read: ReadArgs,
     fmt: WhyFormatOpt = None,
     domains: Annotated[
-        int, typer.Option("--domains", min=1, metavar="N", help="Destinations named per cause.")
+        int,
+        typer.Option(
+            "--domains",
+            callback=at_least(1),
+            metavar="N",
+            help="Destinations named per cause (1 or more).",
+        ),
     ] = 5,
 ) -> None:
     """Causes of deferral across all destinations: counts, domains, what to do, an example.
@@ -396,12 +468,18 @@ def check(
     read: ReadArgs,
     warn_held_age: Annotated[
         str | None,
-        typer.Option("--warn-held-age", metavar="AGE", help="WARNING when mail is held this long."),
+        typer.Option(
+            "--warn-held-age",
+            metavar="AGE",
+            help="WARNING when mail has been in the queue this long.",
+        ),
     ] = None,
     crit_held_age: Annotated[
         str | None,
         typer.Option(
-            "--crit-held-age", metavar="AGE", help="CRITICAL when mail is held this long."
+            "--crit-held-age",
+            metavar="AGE",
+            help="CRITICAL when mail has been in the queue this long.",
         ),
     ] = None,
     warn_deferred: Annotated[
@@ -457,7 +535,8 @@ def check(
         setup = resolve(replace(read, since=since) if since else read)
         builder, result = report_run(setup, jobs=1)
     except typer.Exit:
-        sys.stdout.write(unknown("cannot read the input or the options (see stderr)") + "\n")
+        why = FAILURES[-1] if FAILURES else "cannot read the input or the options"
+        sys.stdout.write(unknown(why) + "\n")
         raise typer.Exit(int(CheckState.UNKNOWN)) from None
     if result.input_errors:
         sys.stdout.write(unknown(str(result.input_errors[0])) + "\n")
@@ -722,8 +801,37 @@ _CHECK_RAN: list[CheckState] = []
 """Set when `check` reached a verdict: its exit 2 is CRITICAL, not a usage error."""
 
 
+class _Recorder:
+    """A text stream that passes writes on and keeps the last line written (for `check`,
+    whose usage errors must be readable in its one status line)."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+        self.last = ""
+
+    def write(self, text: str) -> int:
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if lines:
+            self.last = lines[-1]
+        return int(self.stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _usage_text(recorder: _Recorder | None) -> str:
+    """The usage error `check` reports: Click's own `Error: ...` line when it was seen."""
+    last = recorder.last if recorder is not None else ""
+    last = last.removeprefix("Error: ").removeprefix("maillog-diag: ")
+    return f"usage error: {last}" if last else "usage error"
+
+
 def main() -> None:
     """Console entry point: run the app; no traceback ever reaches the user."""
+    recorder: _Recorder | None = None
+    if sys.argv[1:2] == ["check"]:
+        recorder = _Recorder(sys.stderr)
+        sys.stderr = recorder
     try:
         app()
     except MaillogError as exc:
@@ -738,7 +846,7 @@ def main() -> None:
     except SystemExit as exc:
         # A monitoring system reads 2 as CRITICAL: a usage error of `check` is UNKNOWN.
         if exc.code == int(ExitCode.USAGE) and sys.argv[1:2] == ["check"] and not _CHECK_RAN:
-            sys.stdout.write(unknown("usage error (see stderr)") + "\n")
+            sys.stdout.write(unknown(_usage_text(recorder)) + "\n")
             sys.exit(int(CheckState.UNKNOWN))
         raise
     except Exception as exc:  # the promise: one line, never a traceback

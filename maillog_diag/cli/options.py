@@ -21,6 +21,19 @@ from maillog_diag.output.render import OutputFormat
 
 DEFAULT_LOG = "/var/log/mail.log"
 
+
+def at_least(lowest: int) -> Callable[[int | None], int | None]:
+    """A callback that refuses a number below `lowest` (a usage error). Used instead of
+    Typer's `min=`, whose help shows a Python-like `[x>=1]`; the help text says it."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and value < lowest:
+            raise typer.BadParameter(f"must be {lowest} or more, not {value}")
+        return value
+
+    return check
+
+
 FilesArg = Annotated[
     list[str] | None,
     typer.Argument(
@@ -50,9 +63,10 @@ JobsOpt = Annotated[
     typer.Option(
         "--jobs",
         "-j",
-        min=1,
+        callback=at_least(1),
         metavar="N",
-        help="Processes to use (default: one per core for logs of 32 MB or more, else one).",
+        help="Processes to use, 1 or more (default: one per core for logs of 32 MB or more, "
+        "else one).",
     ),
 ]
 JournalOpt = Annotated[
@@ -80,7 +94,10 @@ UnparsedOpt = Annotated[
     ),
 ]
 
-SINCE_FORMS = "yesterday, today, -24h, '3 days ago', 2026-11-28, '2026-11-28 06:00', ISO 8601"
+SINCE_FORMS = (
+    "yesterday, today, -24h or '24h ago' (a bare 24h is refused), '3 days ago', 06:00, "
+    "2026-11-28, '2026-11-28 06:00', ISO 8601"
+)
 
 
 def since_option(default: str | None) -> Any:
@@ -156,9 +173,60 @@ QueueFileOpt = Annotated[
         "measured to the file's modification time).",
     ),
 ]
+AllOpt = Annotated[
+    bool,
+    typer.Option(
+        "--all",
+        help="Everything: every destination (healthy ones too, with their delivery times), "
+        "all mail still queued, every suggestion.",
+    ),
+]
+TopOpt = Annotated[
+    int,
+    typer.Option(
+        "--top",
+        callback=at_least(1),
+        metavar="N",
+        help="Destinations in the table (the rest are counted in one line).",
+    ),
+]
+ByOpt = Annotated[
+    str,
+    typer.Option(
+        "--by",
+        metavar="KEY",
+        help="Group by destination (recipient domain), sender (sender domain), relay "
+        "(receiving MX host) or instance (MTA host and instance).",
+    ),
+]
+DEFAULT_SENDMAIL = "/usr/sbin/sendmail -t -oi"
+"""How `daily --mail-to` hands the message over (as logwatch does): recipients from To."""
+
+MailToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mail-to",
+        metavar="ADDRESS",
+        help="Mail the report (text and HTML in one message) to ADDRESS instead of printing it.",
+    ),
+]
+SendmailOpt = Annotated[
+    str,
+    typer.Option(
+        "--sendmail",
+        metavar="COMMAND",
+        help="The command that takes the message on standard input, with --mail-to.",
+    ),
+]
 
 ReasonsOpt = Annotated[
-    int, typer.Option("--reasons", min=0, metavar="N", help="Reasons shown per destination.")
+    int,
+    typer.Option(
+        "--reasons",
+        callback=at_least(0),
+        metavar="N",
+        help="Reasons shown per destination (0 or more).",
+    ),
 ]
 
 

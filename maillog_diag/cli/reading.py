@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from enum import IntEnum
 from pathlib import Path
@@ -41,10 +41,19 @@ class ExitCode(IntEnum):
     USAGE = 2
     INPUT = 3
     INTERNAL = 70
+    MAIL = 75
+    """`daily --mail-to`: the message could not be handed to sendmail (EX_TEMPFAIL)."""
+
+
+FAILURES: list[str] = []
+"""Every message `fail` wrote, in order: `check` repeats the last one in its status line,
+which is all a monitoring system shows."""
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
+    """Write `message` on stderr (one line) and return the `typer.Exit` to raise."""
     sys.stderr.write(f"maillog-diag: {message}\n")
+    FAILURES.append(message)
     return typer.Exit(int(code))
 
 
@@ -224,15 +233,17 @@ def run(setup: Setup, emit: Callable[[Message], None], *, keep_lines: bool = Fal
     return result
 
 
-def report_run(setup: Setup, *, jobs: int | None = None) -> tuple[ReportBuilder, ScanResult]:
+def report_run(
+    setup: Setup, *, jobs: int | None = None, by: str = "destination"
+) -> tuple[ReportBuilder, ScanResult]:
     """A pass into the report statistics, with `jobs` processes (default: `--jobs`, else
-    what the input size justifies)."""
+    what the input size justifies), grouped also `by` (see `analysis.GROUPINGS`)."""
     names = setup.names
     sink = UnparsedSink(setup.read.unparsed)
     jobs = jobs or setup.read.jobs
     try:
         with progress_bar(names) as progress:
-            options = _scan_options(setup, sink, progress=progress)
+            options = replace(_scan_options(setup, sink, progress=progress), group_by=by)
             builder, result = scan_report(names, options, jobs or default_jobs(names))
     finally:
         sink.close()

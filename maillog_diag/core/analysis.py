@@ -61,6 +61,21 @@ class ReasonStat:
     recipients: int = 0
     example: str | None = None
     example_ref: LineRef | None = None
+    suspended: int = 0
+    """Of `count`, deferrals the MTA logged without trying (they rank after real replies)."""
+    example_repeat: bool = False
+    """Whether the example is a repeat by the MTA (a real reply replaces it when seen)."""
+
+    def offer(
+        self, reply: str | None, ref: LineRef | None, repeat: bool, order: dict[str, int]
+    ) -> None:
+        """Keep the better example: a real reply over a repeat, then the earliest line."""
+        if (
+            self.example is None
+            or (self.example_repeat and not repeat)
+            or (self.example_repeat == repeat and _earlier(ref, self.example_ref, order))
+        ):
+            self.example, self.example_ref, self.example_repeat = reply, ref, repeat
 
 
 CauseKey = tuple[Cause, str | None, str | None]
@@ -80,6 +95,9 @@ class CauseStat:
     suspended: int = 0
     """Deferrals the MTA logged without trying, repeating this cause (not counted in `count`)."""
     hints: Counter[int] = field(default_factory=Counter)
+    stated: Counter[int] = field(default_factory=Counter)
+    """Retry intervals (seconds) of the receiver's own replies (repeats by the MTA left out):
+    their median is the interval the reports show."""
     hint_kinds: Counter[str] = field(default_factory=Counter)
     domains: Counter[str] = field(default_factory=Counter)
     detail: str | None = None
@@ -98,6 +116,8 @@ class CauseStat:
         self.hint_kinds[cls.hint.kind.value] += 1
         if cls.hint.seconds is not None:
             self.hints[cls.hint.seconds] += 1
+            if not attempt.suspended:  # what the receiver stated, not the MTA's repeats
+                self.stated[cls.hint.seconds] += 1
         if self.example is None or _earlier(attempt.ref, self.example_ref, order):
             self.example = attempt.reply
             self.example_ref = attempt.ref
@@ -109,6 +129,7 @@ class CauseStat:
         self.recipients += other.recipients
         self.suspended += other.suspended
         self.hints.update(other.hints)
+        self.stated.update(other.stated)
         self.hint_kinds.update(other.hint_kinds)
         self.domains.update(other.domains)
         if _earlier(other.example_ref, self.example_ref, order):
@@ -146,6 +167,7 @@ class ScheduleStats:
         """Count one hinted deferral."""
         if check.verdict == "pending" or check.next_attempt_at is None:
             self.pending += 1
+            self.hints.append(check.hint_seconds)  # what the receiver asked, all the same
             return
         gap = check.next_attempt_at - check.deferred_at
         self.hints.append(check.hint_seconds)
@@ -233,6 +255,15 @@ class DestinationStats:
     deferrals_by_mta: Counter[tuple[str, Cause, bool]] = field(default_factory=Counter)
     """Deferred attempts by (mta, cause, suspended): the causes' counts split by the MTA
     that logged them (`suspended`: the MTA repeated an earlier failure without trying)."""
+    delivery_seconds_total: float = 0.0
+    """Time in queue summed over the delivered recipients whose arrival is known (delayed
+    or not): with `delivery_timed`, the average delivery time of `report --all`."""
+    delivery_timed: int = 0
+    delivery_seconds_max: float = 0.0
+    bytes_delivered: int = 0
+    """Message size times delivered recipients (as pflogsumm counts bytes delivered)."""
+    senders: Counter[str] = field(default_factory=Counter)
+    """Sender domains of the delayed recipients (whose mail this destination delays)."""
 
     def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
         """Add another process's figures for the same destination."""
@@ -250,8 +281,13 @@ class DestinationStats:
             "split_recipients",
             "split_delay_seconds",
             "other_deferrals",
+            "delivery_seconds_total",
+            "delivery_timed",
+            "bytes_delivered",
         ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.delivery_seconds_max = max(self.delivery_seconds_max, other.delivery_seconds_max)
+        self.senders.update(other.senders)
         self.held_times += other.held_times
         self.mtas.update(other.mtas)
         self.hourly_deferrals.update(other.hourly_deferrals)
@@ -265,8 +301,8 @@ class DestinationStats:
                 continue
             mine.count += reason.count
             mine.recipients += reason.recipients
-            if _earlier(reason.example_ref, mine.example_ref, order):
-                mine.example, mine.example_ref = reason.example, reason.example_ref
+            mine.suspended += reason.suspended
+            mine.offer(reason.example, reason.example_ref, reason.example_repeat, order)
         for ckey, cause in other.causes.items():
             existing = self.causes.get(ckey)
             if existing is None:
@@ -296,8 +332,11 @@ class DestinationStats:
         }
 
     def top_reasons(self, limit: int = 3) -> list[ReasonStat]:
-        """The most frequent reasons, most frequent first (ties: alphabetical)."""
-        return sorted(self.reasons.values(), key=lambda r: (-r.count, r.key))[:limit]
+        """The most frequent reasons: the receivers' real replies first (most deferrals
+        with an attempt of their own), then repeats by the MTA (ties: alphabetical)."""
+        return sorted(
+            self.reasons.values(), key=lambda r: (-(r.count - r.suspended), -r.count, r.key)
+        )[:limit]
 
     def top_causes(self, limit: int = 3) -> list[CauseStat]:
         """The leading causes (with provider and token): most deferrals by the receiver first,
@@ -330,9 +369,24 @@ class ReportBuilder:
     `order` ranks input names (first input 0); examples are the earliest lines in it.
     """
 
-    def __init__(self, order: dict[str, int] | None = None) -> None:
+    def __init__(self, order: dict[str, int] | None = None, by: str = "destination") -> None:
+        if by not in GROUPINGS:
+            raise ValueError(f"cannot group by {by!r} (use {', '.join(GROUPINGS)})")
         self.order: dict[str, int] = order or {}
+        self.by = by
+        """What `groups` are keyed by (see `GROUPINGS`); `destinations` are always kept."""
         self.destinations: dict[str, DestinationStats] = {}
+        self.groups: dict[str, DestinationStats] = {}
+        self.bytes_received = 0
+        """Sizes of the messages counted in `messages`, added up (where logged)."""
+        self.sized = 0
+        """Messages counted in `messages` whose size was logged."""
+        self.rejected = 0
+        """Messages rejected or discarded while being received (after a queue id)."""
+        self.hourly_received: Counter[int] = Counter()
+        """Messages that arrived in each hour (POSIX hour number)."""
+        self.hourly_delivered: Counter[int] = Counter()
+        """Recipients delivered in each hour."""
         self.messages = 0
         self.handed_off = 0
         """Recipients passed to a local next hop (see `Delivery.handoff`): counted there."""
@@ -355,6 +409,8 @@ class ReportBuilder:
         deferral inside the window. `messages` counts messages with at least one recipient
         that was not merely handed to a local next hop (Sendmail's submission queue).
         """
+        if msg.rejected is not None:
+            self.rejected += 1
         if not msg.recipients:
             return
         if any(
@@ -362,6 +418,11 @@ class ReportBuilder:
             for r in msg.recipients.values()
         ):
             self.messages += 1  # a submission copy handed whole to the local MTA is not counted
+            if msg.size is not None:
+                self.bytes_received += msg.size
+                self.sized += 1
+            if msg.arrived is not None:
+                self.hourly_received[int(msg.arrived // 3600)] += 1
         diagnoses: dict[str, RecipientDiagnosis] | None = None
         if any(
             a.status is not Status.SENT for r in msg.recipients.values() for a in r.attempts
@@ -371,53 +432,95 @@ class ReportBuilder:
             if rcpt.outcome is Outcome.DELIVERED and rcpt.attempts[-1].handoff:
                 self.handed_off += 1
                 continue
+            if rcpt.outcome is Outcome.DELIVERED and rcpt.final_time is not None:
+                self.hourly_delivered[int(rcpt.final_time // 3600)] += 1
+            diag = diagnoses.get(address) if diagnoses is not None else None
+            deferred = bool(rcpt.deferrals) or address in carried
             domain = rcpt.domain
             stats = self.destinations.get(domain)
             if stats is None:
                 stats = self.destinations[domain] = DestinationStats(domain)
-            stats.recipients += 1
-            outcome = rcpt.outcome
-            if outcome is Outcome.DELIVERED:
-                stats.delivered += 1
-            elif outcome is Outcome.BOUNCED:
-                stats.bounced += 1
-            elif outcome is Outcome.EXPIRED:
-                stats.expired += 1
-            elif outcome is Outcome.HELD:
-                stats.held += 1
-            else:
-                stats.unknown += 1
-            stats.mtas[msg.mta] += 1
-            if outcome in _FINAL_OUTCOMES:
+            if rcpt.outcome in _FINAL_OUTCOMES:
                 self._final(msg, rcpt)
-            diag = diagnoses.get(address) if diagnoses is not None else None
-            if diag is not None:
-                self._diagnosis(msg, rcpt, diag, stats)
-            if not rcpt.deferrals and address not in carried:
+            self._account(stats, msg, rcpt, diag, deferred, held_list=True)
+            if self.by != "destination":
+                key = group_key(self.by, msg, rcpt)
+                group = self.groups.get(key)
+                if group is None:
+                    group = self.groups[key] = DestinationStats(key)
+                self._account(group, msg, rcpt, diag, deferred, held_list=False)
+
+    def _account(
+        self,
+        stats: DestinationStats,
+        msg: Message,
+        rcpt: Recipient,
+        diag: RecipientDiagnosis | None,
+        deferred: bool,
+        *,
+        held_list: bool,
+    ) -> None:
+        """Count one recipient in one row (a destination, or a group of `--by`)."""
+        stats.recipients += 1
+        outcome = rcpt.outcome
+        if outcome is Outcome.DELIVERED:
+            stats.delivered += 1
+            if msg.size is not None:
+                stats.bytes_delivered += msg.size
+            took = held_seconds(msg, rcpt)
+            if took is not None:
+                stats.delivery_seconds_total += took
+                stats.delivery_timed += 1
+                stats.delivery_seconds_max = max(stats.delivery_seconds_max, took)
+        elif outcome is Outcome.BOUNCED:
+            stats.bounced += 1
+        elif outcome is Outcome.EXPIRED:
+            stats.expired += 1
+        elif outcome is Outcome.HELD:
+            stats.held += 1
+        else:
+            stats.unknown += 1
+        stats.mtas[msg.mta] += 1
+        if diag is not None:
+            self._diagnosis(msg, rcpt, diag, stats, held_list=held_list)
+        if not deferred:
+            return
+        stats.senders[sender_domain(msg.sender)] += 1
+        _hourly(msg, rcpt, stats)
+        stats.recipients_deferred += 1
+        stats.deferrals += rcpt.deferrals
+        if outcome is Outcome.DELIVERED:
+            stats.delivered_after_delay += 1
+        held = held_seconds(msg, rcpt)
+        if held is not None:
+            stats.held_times.append(held)
+        seen: set[str] = set()
+        last_key: str | None = None
+        for attempt in rcpt.attempts:
+            if attempt.status is not Status.DEFERRED:
                 continue
-            _hourly(msg, rcpt, stats)
-            stats.recipients_deferred += 1
-            stats.deferrals += rcpt.deferrals
-            if outcome is Outcome.DELIVERED:
-                stats.delivered_after_delay += 1
-            held = held_seconds(msg, rcpt)
-            if held is not None:
-                stats.held_times.append(held)
-            seen: set[str] = set()
-            for attempt in rcpt.attempts:
-                if attempt.status is not Status.DEFERRED:
-                    continue
-                key = reason_key(_original(attempt.reply) or "(no reason logged)")
-                reason = stats.reasons.get(key)
-                if reason is None:
-                    reason = stats.reasons[key] = ReasonStat(key)
-                if reason.example is None or _earlier(attempt.ref, reason.example_ref, self.order):
-                    reason.example = attempt.reply
-                    reason.example_ref = attempt.ref
-                reason.count += 1
-                if key not in seen:
-                    seen.add(key)
-                    reason.recipients += 1
+            original = _original(attempt.reply)
+            if attempt.suspended and original == attempt.reply and last_key is not None:
+                # Exim's "retry time not reached", Sendmail's bare "Deferred": the MTA
+                # repeating the last real failure without naming it counts under it, as
+                # Postfix's "delivery temporarily suspended: X" counts under X.
+                key = last_key
+            elif attempt.suspended and _bare(original):
+                key = REPEATED_WITHOUT_REPLY
+            else:
+                key = reason_key(original or "(no reason logged)")
+            if not attempt.suspended:
+                last_key = key
+            reason = stats.reasons.get(key)
+            if reason is None:
+                reason = stats.reasons[key] = ReasonStat(key)
+            reason.offer(attempt.reply, attempt.ref, attempt.suspended, self.order)
+            reason.count += 1
+            if attempt.suspended:
+                reason.suspended += 1
+            if key not in seen:
+                seen.add(key)
+                reason.recipients += 1
 
     def _final(self, msg: Message, rcpt: Recipient) -> None:
         """Account for one recipient at its final outcome: held time, last delivery."""
@@ -430,12 +533,23 @@ class ReportBuilder:
                 self.last_delivered = rcpt.final_time
 
     def _diagnosis(
-        self, msg: Message, rcpt: Recipient, diag: RecipientDiagnosis, stats: DestinationStats
+        self,
+        msg: Message,
+        rcpt: Recipient,
+        diag: RecipientDiagnosis,
+        stats: DestinationStats,
+        *,
+        held_list: bool = True,
     ) -> None:
         domain = stats.domain
         seen: set[CauseKey] = set()
         for attempt, cls in zip(rcpt.attempts, diag.classifications, strict=True):
-            if cls is None or attempt.status is not Status.DEFERRED:
+            if attempt.status is not Status.DEFERRED:
+                continue
+            if cls is None:
+                # A repeat by the MTA with no cause of its own nor an earlier one to take:
+                # still a deferral (the metrics' counters add up to the report's).
+                stats.deferrals_by_mta[(msg.mta, Cause.UNKNOWN, attempt.suspended)] += 1
                 continue
             key: CauseKey = (cls.cause, cls.provider, cls.token)
             cstat = stats.causes.get(key)
@@ -443,14 +557,17 @@ class ReportBuilder:
                 cstat = stats.causes[key] = CauseStat(*key)
             cstat.add(attempt, cls, domain, self.order)
             stats.deferrals_by_mta[(msg.mta, cls.cause, attempt.suspended)] += 1
-            gstat = self.causes.get(cls.cause)
-            if gstat is None:
-                gstat = self.causes[cls.cause] = CauseStat(cls.cause, None, None)
-            gstat.add(attempt, cls, domain, self.order)
+            gstat = None
+            if held_list:  # causes across all destinations: counted once, by destination
+                gstat = self.causes.get(cls.cause)
+                if gstat is None:
+                    gstat = self.causes[cls.cause] = CauseStat(cls.cause, None, None)
+                gstat.add(attempt, cls, domain, self.order)
             if key not in seen:
                 seen.add(key)
                 cstat.recipients += 1
-                gstat.recipients += 1
+                if gstat is not None:
+                    gstat.recipients += 1
             if not attempt.suspended and cls.cause is not Cause.FORCED_SPLIT:
                 stats.other_deferrals += 1
         if diag.split_deferrals:
@@ -471,7 +588,7 @@ class ReportBuilder:
         )
         for check in diag.checks:
             stats.schedule.add(check)
-        if rcpt.outcome is Outcome.HELD:
+        if rcpt.outcome is Outcome.HELD and held_list:
             last = next((a for a in reversed(rcpt.attempts) if not a.suspended), None)
             self.held_mail.append(
                 HeldRecipient(
@@ -502,12 +619,21 @@ class ReportBuilder:
             self.last_delivered is None or other.last_delivered > self.last_delivered
         ):
             self.last_delivered = other.last_delivered
-        for domain, stats in other.destinations.items():
-            mine = self.destinations.get(domain)
-            if mine is None:
-                self.destinations[domain] = stats
-            else:
-                mine.merge(stats, order)
+        self.bytes_received += other.bytes_received
+        self.sized += other.sized
+        self.rejected += other.rejected
+        self.hourly_received.update(other.hourly_received)
+        self.hourly_delivered.update(other.hourly_delivered)
+        for mine_rows, other_rows in (
+            (self.destinations, other.destinations),
+            (self.groups, other.groups),
+        ):
+            for domain, stats in other_rows.items():
+                mine = mine_rows.get(domain)
+                if mine is None:
+                    mine_rows[domain] = stats
+                else:
+                    mine.merge(stats, order)
         for cause, cstat in other.causes.items():
             existing = self.causes.get(cause)
             if existing is None:
@@ -515,9 +641,11 @@ class ReportBuilder:
             else:
                 existing.merge(cstat, order)
 
-    def ranked(self, include_all: bool = False) -> list[DestinationStats]:
-        """Destinations by impact; only troubled ones unless `include_all`."""
-        rows = [d for d in self.destinations.values() if include_all or d.troubled]
+    def ranked(self, include_all: bool = False, *, groups: bool = False) -> list[DestinationStats]:
+        """Destinations (or the `--by` groups) by impact; only troubled ones unless
+        `include_all`."""
+        source = self.groups if groups else self.destinations
+        rows = [d for d in source.values() if include_all or d.troubled]
         rows.sort(
             key=lambda d: (
                 d.forced_split_only,
@@ -550,7 +678,54 @@ class ReportBuilder:
             total.hourly_deferrals.update(d.hourly_deferrals)
             total.hourly_held.update(d.hourly_held)
             total.deferrals_by_mta.update(d.deferrals_by_mta)
+            total.delivery_seconds_total += d.delivery_seconds_total
+            total.delivery_timed += d.delivery_timed
+            total.delivery_seconds_max = max(total.delivery_seconds_max, d.delivery_seconds_max)
+            total.bytes_delivered += d.bytes_delivered
+            total.senders.update(d.senders)
         return total
+
+
+GROUPINGS = ("destination", "sender", "relay", "instance")
+"""What `report --by` groups recipients by: recipient domain, sender domain, the relay
+(MX host) of the last attempt, or the MTA instance (host and program) that tried."""
+
+
+def sender_domain(sender: str | None) -> str:
+    """The sender's domain, lower-cased; `(null sender)` for bounces (`<>`),
+    `(unknown sender)` when the log does not name one."""
+    if sender is None:
+        return "(unknown sender)"
+    if not sender:
+        return "(null sender)"
+    _, at, domain = sender.rpartition("@")
+    return (domain if at else sender).lower()
+
+
+def relay_name(relay: str | None) -> str | None:
+    """`mx.example.com` from `mx.example.com[192.0.2.1]:25` (the name, else the address:
+    Sendmail logs `[192.0.2.1]` alone)."""
+    if not relay or relay == "none":
+        return None
+    name, bracket, rest = relay.partition("[")
+    if name:
+        return name.lower()
+    return rest.split("]", 1)[0] if bracket else relay
+
+
+def group_key(by: str, msg: Message, rcpt: Recipient) -> str:
+    """A recipient's row under `report --by` (see `GROUPINGS`)."""
+    if by == "sender":
+        return sender_domain(msg.sender)
+    if by == "relay":
+        for attempt in reversed(rcpt.attempts):
+            host = relay_name(attempt.relay)
+            if host is not None:
+                return host
+        return "(no relay)"
+    program = next((a.program for a in reversed(rcpt.attempts) if a.program), None)
+    instance = program.split("/", 1)[0] if program else msg.mta
+    return f"{msg.host} {instance}"
 
 
 MAX_HELD_HOURS = 24 * 45
@@ -576,6 +751,14 @@ def _hourly(msg: Message, rcpt: Recipient, stats: DestinationStats) -> None:
 
 
 SUSPENDED_PREFIX = "delivery temporarily suspended: "
+REPEATED_WITHOUT_REPLY = "(the MTA repeated an earlier failure without a reply of its own)"
+"""The reason of a repeat that names nothing (Sendmail's bare `stat=Deferred` from its
+host-status cache) when the recipient has no real failure of its own to repeat."""
+
+
+def _bare(reply: str | None) -> bool:
+    """A status without reply text (one word or nothing)."""
+    return reply is None or len(reply.split()) <= 1
 
 
 def _original(reply: str | None) -> str | None:

@@ -250,6 +250,7 @@ class Correlator:
                 ev.stage,
                 ev.ref,
                 ev.handoff,
+                ev.program,
             )
         )
         if ev.status is Status.DEFERRED:

@@ -191,12 +191,22 @@ def _with_repeats(
     out: list[Classification | None] = []
     for attempt, cls in zip(attempts, classes, strict=True):
         if attempt.suspended:
-            if last is not None and (cls is None or cls.cause in (Cause.LOCAL, Cause.UNKNOWN)):
+            if last is not None and (
+                cls is None or cls.cause in (Cause.LOCAL, Cause.UNKNOWN) or _bare(attempt.reply)
+            ):
                 cls = last
+            elif last is None and _bare(attempt.reply):
+                cls = None  # a cached status repeating a failure of another message: no cause
         elif cls is not None and attempt.status is Status.DEFERRED:
             last = cls
         out.append(cls)
     return out
+
+
+def _bare(reply: str | None) -> bool:
+    """A status without a reply (Sendmail's `stat=Deferred` from its host-status cache):
+    whatever its DSN says is the cached status, not a new cause."""
+    return reply is None or len(reply.split()) <= 1
 
 
 def _splits(

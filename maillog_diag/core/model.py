@@ -187,6 +187,9 @@ class Attempt:
     stage: str | None = None
     ref: LineRef | None = field(default=None, repr=False)
     handoff: bool = False
+    program: str | None = None
+    """The MTA program that logged it (`postfix-out/smtp`), when the line names one: an
+    MTA instance for `report --by instance`."""
 
 
 @dataclass(slots=True)

@@ -32,6 +32,9 @@ _COMPACT_INTERVAL = re.compile(r"([0-9]+)(s|m|h|secs?|mins?|hrs?|seconds?|minute
 _UNITS = frozenset(
     "s m h sec secs second seconds min mins minute minutes hr hrs hour hours".split()
 )
+_COUNTED = _UNITS | {"bytes", "byte"}
+"""Words after a number that make the number volatile: an interval, or Exim's
+`(802 bytes written)` of a protocol trace."""
 
 
 @lru_cache(maxsize=16384)
@@ -104,12 +107,17 @@ def fold(reply: str, *, detailed: bool = False) -> str:
             continue
         if (
             not detailed
-            and tok.isdigit()
+            and tok.strip(_EDGE).isdigit()
             and i + 1 < len(tokens)
-            and tokens[i + 1].strip(_EDGE).lower() in _UNITS
+            and tokens[i + 1].strip(_EDGE).lower() in _COUNTED
         ):
-            out.append("<n>")
+            out.append(tok.replace(tok.strip(_EDGE), "<n>"))
             continue
+        if not detailed and "=" in tok:
+            name, eq, value = tok.partition("=")
+            if value.strip(_EDGE).isdigit():  # a protocol parameter: SIZE=1594
+                out.append(f"{name}=<n>{value[len(value.rstrip(_EDGE)) :]}")
+                continue
         out.append(_token(tok, detailed))
     return " ".join(out)
 

@@ -28,7 +28,7 @@ def schedule_suggestion(d: DestinationStats) -> str | None:
     n = s.compared
     if n < 3:
         return None
-    hint = int(median(s.hints) or 0)
+    hint = round(median(s.hints) or 0)  # as every report rounds the same figure
     mta = min(d.mtas.items(), key=lambda kv: (-kv[1], kv[0]))[0] if d.mtas else "postfix"
     if s.early / n >= 0.6:
         gap = int(median(s.early_gaps) or 0)

@@ -4,7 +4,8 @@ The times people type (`parse_moment`): `now`, `today`, `yesterday`, `tomorrow` 
 in the report zone), `-24h`, `-30m`, `-2d`, `-1w` and `3 days ago`, `90 minutes ago`
 (that many seconds before now), and absolute dates and times through python-dateutil:
 `2026-11-28` (midnight), `2026-11-28 06:00`, ISO 8601 with or without a zone (without one:
-the report zone).
+the report zone). A bare span such as `1h` or `90` is refused with a hint: dateutil would
+read it as 01:00 today or as the 90th of nothing, never as "an hour ago".
 
 What a report over the window [since, until) counts (`MessageFilter.clip`); the README's
 "Time windows" section says the same:
@@ -90,6 +91,13 @@ def parse_moment(text: str, zone: tzinfo, now: float | None = None) -> float:
             if unit not in _UNITS:
                 raise ValueError(f"unknown unit {unit!r} in {text!r} (use s, m, h, d or w)")
             return current - float(m[1]) * _UNITS[unit]
+    bare = _DURATION.match(word)
+    if bare is not None and (bare[2] in _UNITS or (not bare[2] and len(bare[1]) < 8)):
+        raise ValueError(
+            f"{text!r} is ambiguous as a moment (a time of day? a date? a span?): write "
+            f"-{text.strip()} or '{text.strip()} ago' for that long before now, or a clock time "
+            "such as 06:00"
+        )
     default = datetime(here.year, here.month, here.day, tzinfo=zone)
     try:
         moment = _dateparser.parse(text, default=default)

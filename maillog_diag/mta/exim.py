@@ -546,7 +546,9 @@ def _no_message_reason(line: str, pos: int) -> str:
     for prefixes, reason in _NO_MESSAGE_REASONS:
         if line.startswith(prefixes, pos):
             return reason
-    if " rejected " in line or "authenticator failed" in line:
+    if " rejected " in line:
+        return "exim inbound reject"
+    if "authenticator failed" in line:
         return "exim inbound session"
     if line.startswith(("no host name found", "no IP address found"), pos):
         return "exim inbound session"

@@ -311,6 +311,8 @@ class PostfixReader:
         q = self._qid(line, end)
         if q is None:
             if daemon in POSTFIX_RECEIVING_DAEMONS:
+                if line.startswith("NOQUEUE: reject: ", end):
+                    return f"postfix/{daemon} inbound reject"
                 return f"postfix/{daemon} inbound session"
             pre: tuple[tuple[str, str], ...] = (("HEADER", header), ("POSTFIX_PROGRAM", program))
             start = end

@@ -331,6 +331,7 @@ IGNORED_MESSAGE_PREFIXES = (
 (rulesets, milters, RCPT answers, timeouts, attacks, TLS and AUTH), informational notes."""
 
 _NO_QUEUE_ID = (
+    (("SYSERR",), "sendmail SYSERR"),
     (("NOQUEUE: ",), "sendmail inbound session"),
     (
         (
@@ -445,6 +446,8 @@ def _ignored_reason(line: str, pos: int) -> str:
         return "sendmail answer to an inbound RCPT"
     if line.startswith("[", pos):
         return "sendmail inbound session"
+    if line.startswith("ruleset=", pos) and ", reject=" in line:
+        return "sendmail inbound reject"
     for prefix in IGNORED_MESSAGE_PREFIXES:
         if line.startswith(prefix, pos):
             return f"sendmail {prefix.strip(' =:')}"

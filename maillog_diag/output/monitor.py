@@ -87,11 +87,11 @@ def evaluate(report: dict[str, Any], t: Thresholds) -> tuple[CheckState, str]:
     parts = []
     if held:
         parts.append(
-            f"{held} held, oldest {format_duration(oldest)} ({oldest_domain})"
+            f"{held} still queued, oldest {format_duration(oldest)} in queue ({oldest_domain})"
             + _reached(age_state, t.warn_held_age, t.crit_held_age, duration=True)
         )
     else:
-        parts.append("no mail held")
+        parts.append("no mail queued")
     parts.append(
         f"{deferrals} deferral(s) {where}"
         + _reached(deferral_state, t.warn_deferred, t.crit_deferred)

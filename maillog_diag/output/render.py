@@ -20,6 +20,21 @@ from rich.table import Table
 from rich.text import Text
 
 from maillog_diag.input.timestamps import format_duration, format_time
+from maillog_diag.output.digest import (
+    DEFAULT_TOP,
+    TABLE_LEGEND,
+    Plan,
+    cause_label,
+    cause_line,
+    daily_plan,
+    leading_cause,
+    number,
+    plan,
+    plural,
+    summary_line,
+    totals_lines,
+)
+from maillog_diag.output.layout import GAP, Column, fit_table, wrap
 from maillog_diag.scan.live import Snapshot
 
 
@@ -39,7 +54,7 @@ def _dur(value: float | None) -> str:
 
 
 def header_lines(report: dict[str, Any]) -> list[str]:
-    """The two header lines: the time span covered and the line accounting."""
+    """The header: window, time span, line accounting, traffic totals, warnings."""
     span = report["span"]
     lines = report["lines"]
     totals = report["totals"]
@@ -49,12 +64,12 @@ def header_lines(report: dict[str, Any]) -> list[str]:
         else "Log span: no dated mail lines"
     )
     second = (
-        f"Lines: {lines['total']} read, {lines['used']} used, {lines['ignored']} ignored, "
-        f"{lines['unparsed']} unparsed. Messages: {report['messages']}; recipients: "
-        f"{totals['recipients']}, delayed {totals['recipients_deferred']}, "
-        f"still held {totals['held']}."
+        f"Lines: {number(lines['total'])} read, {number(lines['used'])} used, "
+        f"{number(lines['ignored'])} ignored, {number(lines['unparsed'])} unparsed. "
+        f"Messages: {number(report['messages'])}; recipients: {number(totals['recipients'])}, "
+        f"delayed {number(totals['recipients_deferred'])}, still queued {number(totals['held'])}."
     )
-    out = [first, second]
+    out = [first, second, *totals_lines(report)]
     window = report.get("window") or {}
     if window.get("since") or window.get("until"):
         out.insert(
@@ -68,104 +83,106 @@ def header_lines(report: dict[str, Any]) -> list[str]:
     return out
 
 
-_COLUMNS = (
-    ("domain", "Destination"),
-    ("recipients_deferred", "Delayed"),
-    ("delivered_after_delay", "Late"),
-    ("bounced", "Bounced"),
-    ("expired", "Expired"),
-    ("held", "Held"),
-    ("deferrals", "Deferrals"),
+TEXT_WIDTH = 80
+"""Columns of the plain text report (files, cron mail): the same whatever the terminal."""
+
+_LONG_HEADS = ("Delayed", "Late", "Bounced", "Expired", "Queued", "Deferrals")
+_SHORT_HEADS = ("Delay", "Late", "Bnc", "Exp", "Queue", "Defer")
+_COUNT_KEYS = (
+    "recipients_deferred",
+    "delivered_after_delay",
+    "bounced",
+    "expired",
+    "held",
+    "deferrals",
 )
-
-
-def cause_label(c: dict[str, Any]) -> str:
-    """`greylisting (postgrey) · retry 300s` style label for one cause entry."""
-    who = "/".join(x for x in (c.get("provider"), c.get("token")) if x)
-    label: str = c["cause"] + (f" ({who})" if who else "")
-    seconds = c.get("retry_hint_seconds")
-    if seconds is not None:
-        kind = "asked" if c.get("retry_hint") == "explicit" else "documented"
-        label += f", retry {format_duration(seconds)} {kind}"
-    elif c.get("retry_hint") == "vague":
-        label += ", retry later"
-    return label
 
 
 def _row(d: dict[str, Any]) -> list[str]:
     held = d["held_seconds"]
-    top = cause_label(d["causes"][0]) if d.get("causes") else "-"
-    if d.get("forced_split_only"):
-        top = "forced split only (not a failure)"
     return [
-        *(str(d[key]) for key, _ in _COLUMNS),
-        _dur(held["p50"]),
-        _dur(held["p95"]),
-        _dur(held["max"]),
-        top,
+        d["domain"],
+        *(number(d[key]) for key in _COUNT_KEYS),
+        format_duration(held["p50"]),
+        format_duration(held["p95"]),
+        format_duration(held["max"]),
+        leading_cause(d),
     ]
 
 
-_HEADS = [title for _, title in _COLUMNS] + ["Held p50", "p95", "max", "Leading cause"]
+def destination_table(
+    rows: list[dict[str, Any]], width: int, *, key_head: str = "Destination"
+) -> tuple[list[str], bool]:
+    """The destination table laid out to `width` (see `layout.fit_table`): long column
+    heads when they fit beside a 24-column destination, else short ones (then the caller
+    prints `TABLE_LEGEND`). Returns the lines and whether the short heads were used."""
+    cells = [_row(d) for d in rows]
+    for heads in (_LONG_HEADS, _SHORT_HEADS):
+        columns = [
+            Column(key_head, flex=True),
+            *(Column(h, right=True) for h in heads),
+            Column("p50" if heads is _SHORT_HEADS else "queue p50", right=True),
+            Column("p95", right=True),
+            Column("max", right=True),
+            Column("Leading cause", tail=True, label="cause: "),
+        ]
+        lines = fit_table(columns, cells, width)
+        fixed = sum(
+            max([len(c.head)] + [len(r[i]) for r in cells])
+            for i, c in enumerate(columns)
+            if not c.tail and not c.flex
+        ) + len(GAP) * (len(columns) - 2)
+        if heads is _SHORT_HEADS or fixed + 24 <= width:
+            return lines, heads is _SHORT_HEADS
+    raise AssertionError("unreachable")
 
 
-def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
-    """The sections under the table: causes and reasons per destination, forced splits,
-    the retry schedule against the receivers' hints, and mail still held."""
+def healthy_table(rows: list[dict[str, Any]], width: int) -> list[str]:
+    """Destinations without trouble (`--all`): recipients delivered and the average and
+    longest delivery time (time in queue of delivered recipients)."""
+    columns = [
+        Column("Destination", flex=True),
+        Column("Delivered", right=True),
+        Column("avg", right=True),
+        Column("max", right=True),
+    ]
+    cells = [
+        [
+            d["domain"],
+            number(d["delivered"]),
+            format_duration((d.get("delivery_seconds") or {}).get("mean")),
+            format_duration((d.get("delivery_seconds") or {}).get("max")),
+        ]
+        for d in rows
+    ]
+    return fit_table(columns, cells, width)
+
+
+def table_section(report: dict[str, Any], chosen: Plan, width: int) -> list[str]:
+    """The destination table with its legend and the count of what it leaves out."""
+    rows = [d for d in chosen.destinations if _troubled(d)]
+    healthy = [d for d in chosen.destinations if not _troubled(d)]
+    if not rows and not healthy:
+        return ["No delayed, bounced, expired or queued mail."]
     out: list[str] = []
-    if reasons:
-        out += ["", "Causes by destination:"]
-        for d in report["destinations"]:
-            if not d["causes"] and not d["reasons"]:
-                continue
-            out.append(d["domain"])
-            for c in d["causes"][:reasons]:
-                extra = f" (+{c['suspended']} repeated by the MTA)" if c["suspended"] else ""
-                out.append(f"  {c['count']:>6} x {cause_label(c)}{extra}")
-                if c.get("detail"):
-                    out.append(f"           {c['detail']}")
-            for r in d["reasons"][:reasons]:
-                out.append(f"  {r['count']:>6} x {r['reason']}")
-                if r["example_line"]:
-                    out.append(f"           e.g. {r['example_line']}")
-            split = d["forced_split"]
-            if split["deferrals"]:
-                out.append(
-                    f"  forced splits: {split['deferrals']} deferral(s) of {split['recipients']}"
-                    f" recipient(s) while others in the same transaction were accepted; "
-                    f"delay added {format_duration(split['delay_seconds'])}"
-                )
-            sched = d["retry_schedule"]
-            if sched["compared"]:
-                out.append(
-                    f"  retries vs the receiver's stated interval: {sched['early']} early "
-                    f"({sched['wasted']} wasted), {sched['on_time']} on time, {sched['late']} late "
-                    f"(avoidable delay {format_duration(sched['avoidable_seconds'])})"
-                )
-            if sched["suggestion"]:
-                out.append(f"  suggestion: {sched['suggestion']}")
-    splits = [d for d in report["destinations"] if d.get("forced_split_only")]
-    if splits:
-        out += ["", "Forced splits (the receiver asked for fewer recipients per transaction):"]
-        for d in splits:
-            out.append(
-                f"  {d['domain']}: {d['forced_split']['recipients']} recipient(s) split off, "
-                f"delay added {format_duration(d['forced_split']['delay_seconds'])}"
-            )
-    held = report.get("held_mail") or []
-    if held:
-        out += ["", f"Still held at the end of the log ({len(held)}):"]
-        for h in held[:20]:
-            retry = (
-                f", receiver accepts a retry from {h['retry_after']}" if h["retry_after"] else ""
-            )
-            out.append(
-                f"  {h['address']} ({h['queue_id']}) since {h['since'] or 'before the log'}, "
-                f"{h['deferrals']} deferral(s), last cause {h['last_cause'] or 'unknown'}{retry}"
-            )
-        if len(held) > 20:
-            out.append(f"  ... and {len(held) - 20} more (see --format json)")
-    return out + queue_lines(report)
+    by = report.get("by", "destination")
+    head = "Destination" if by == "destination" else by.capitalize()
+    if rows:
+        lines, short = destination_table(rows, width, key_head=head)
+        out += lines
+        if short:
+            out += wrap(TABLE_LEGEND, width)
+    else:
+        out.append("No delayed, bounced, expired or queued mail.")
+    if chosen.more_destinations:
+        out.append(
+            f"... and {plural(chosen.more_destinations, 'more destination')} with "
+            f"{plural(chosen.more_delayed, 'delayed recipient')} (--all lists them)"
+        )
+    if healthy:
+        out += ["", "Destinations without trouble (delivery time: average, longest):"]
+        out += healthy_table(healthy, width)
+    return out
 
 
 def queue_lines(report: dict[str, Any]) -> list[str]:
@@ -212,6 +229,171 @@ def queue_lines(report: dict[str, Any]) -> list[str]:
     return out
 
 
+def _troubled(d: dict[str, Any]) -> bool:
+    return bool(
+        d["recipients_deferred"] or d["bounced"] or d["expired"] or d["held"] or d["unknown"]
+    )
+
+
+def queued_section(chosen: Plan, total: int, width: int) -> list[str]:
+    """Mail still queued at the end, oldest first: queue id (whole: it is what `trace`
+    takes), address, since when, time in queue, deferrals, then the last cause and when
+    the receiver accepts a retry."""
+    if not chosen.queued:
+        return []
+    suffix = _zone_suffix([h["since"] or "" for h in chosen.queued])
+    columns = [
+        Column("Queue id"),
+        Column("Recipient", flex=True),
+        Column(f"Since ({suffix})" if suffix else "Since"),
+        Column("In queue", right=True),
+        Column("Dfr", right=True),
+        Column("Last cause", tail=True, label="last cause: "),
+    ]
+    rows = []
+    for h in chosen.queued:
+        who = "/".join(x for x in (h.get("provider"), h.get("token")) if x)
+        cause = (h.get("last_cause") or "unknown") + (f" ({who})" if who else "")
+        if h.get("retry_after"):
+            cause += f"; receiver accepts a retry from {h['retry_after']}"
+        since = h["since"][:16].replace("T", " ") if suffix and h["since"] else h["since"]
+        rows.append(
+            [
+                h["queue_id"],
+                h["address"],
+                since or "before the log",
+                format_duration(h["held_seconds"]),
+                number(h["deferrals"]),
+                cause,
+            ]
+        )
+    out = ["", f"Still queued at the end ({number(total)}), oldest first:"]
+    out += fit_table(columns, rows, width)
+    if chosen.more_queued:
+        out.append(f"... and {number(chosen.more_queued)} more (--all or --format json)")
+    return out
+
+
+def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
+    """Per destination: causes (with provider, token, stated retry interval, repeats by
+    the MTA), the condensed replies with a file:line example, forced splits and how the
+    retries compared with the receiver's stated interval."""
+    out: list[str] = []
+    if not reasons or not chosen.detailed:
+        return out
+    out += ["", "Causes by destination:"]
+    for d in chosen.detailed:
+        out.append(d["domain"])
+        for c in d["causes"][:reasons]:
+            out += wrap(cause_line(c), width, "  ", " " * 11)
+            if c.get("detail"):
+                out += wrap(c["detail"], width, "           ")
+        for r in d["reasons"][:reasons]:
+            out += wrap(f"{number(r['count']):>6} x {r['reason']}", width, "  ", " " * 11)
+            if r["example_line"]:
+                out.append(f"           e.g. {r['example_line']}")
+        split = d["forced_split"]
+        if split["deferrals"]:
+            out += wrap(
+                f"forced splits: {plural(split['deferrals'], 'deferral')} of "
+                f"{plural(split['recipients'], 'recipient')} while others in the same "
+                f"transaction were accepted; delay added "
+                f"{format_duration(split['delay_seconds'])}",
+                width,
+                "  ",
+            )
+        sched = d["retry_schedule"]
+        if sched["compared"]:
+            out += wrap(schedule_text(sched), width, "  ")
+    return out
+
+
+def schedule_text(sched: dict[str, Any]) -> str:
+    """How the retries compared with the receiver's stated interval (median)."""
+    asked = sched.get("median_hint_seconds")
+    asked_text = f" ({format_duration(asked)}, median)" if asked is not None else ""
+    return (
+        f"retries vs the receiver's stated interval{asked_text}: {sched['early']} early "
+        f"({sched['wasted']} wasted), {sched['on_time']} on time, {sched['late']} late "
+        f"(avoidable delay {format_duration(sched['avoidable_seconds'])})"
+    )
+
+
+def advice_section(chosen: Plan, width: int) -> list[str]:
+    """Retry-schedule suggestions, one per destination."""
+    if not chosen.advice:
+        return []
+    out = ["", "Retry schedule advice:"]
+    for d in chosen.advice:
+        out += wrap(f"{d['domain']}: {d['retry_schedule']['suggestion']}", width, "  ")
+    if chosen.more_advice:
+        out.append(f"  ... and {plural(chosen.more_advice, 'more destination')} (--all)")
+    return out
+
+
+def split_section(chosen: Plan, width: int) -> list[str]:
+    """Destinations whose only delays were forced splits."""
+    if not chosen.splits:
+        return []
+    out = ["", "Forced splits (the receiver asked for fewer recipients per transaction):"]
+    for d in chosen.splits:
+        out += wrap(
+            f"{d['domain']}: {plural(d['forced_split']['recipients'], 'recipient')} split "
+            f"off, delay added {format_duration(d['forced_split']['delay_seconds'])}",
+            width,
+            "  ",
+        )
+    return out
+
+
+def warnings_section(report: dict[str, Any], width: int) -> list[str]:
+    """The MTA's own warnings, fatal errors and panics: counted by kind, one example each."""
+    rows = report.get("mta_problems") or []
+    if not rows:
+        return []
+    out = ["", "MTA warnings, errors and panics (often the cause of a delay):"]
+    for p in rows:
+        out += wrap(f"{number(p['count']):>6} x {p['kind']}", width, "  ")
+        if p.get("example"):
+            out += wrap(p["example"], width, "           ")
+        if p.get("example_line"):
+            out.append(f"           e.g. {p['example_line']}")
+    return out
+
+
+def global_causes_section(report: dict[str, Any], width: int, limit: int = 8) -> list[str]:
+    """Causes across all destinations, one line each (the daily mail's overview)."""
+    causes = report.get("causes") or []
+    if not causes:
+        return []
+    out = ["", "Causes across all destinations:"]
+    for c in causes[:limit]:
+        repeated = f", +{number(c['suspended'])} repeated by the MTA" if c["suspended"] else ""
+        out += wrap(
+            f"{number(c['count']):>6} x {c['cause']}: {plural(c['recipients'], 'recipient')} "
+            f"at {plural(c.get('domain_count', 0), 'destination')}{repeated}",
+            width,
+            "  ",
+        )
+    if len(causes) > limit:
+        out.append(f"  ... and {plural(len(causes) - limit, 'more cause')}")
+    return out
+
+
+def detail_lines(report: dict[str, Any], reasons: int, width: int = TEXT_WIDTH) -> list[str]:
+    """The sections under the table of a full report: causes and reasons per destination,
+    retry advice, forced splits, the MTA's warnings, and mail still queued."""
+    chosen = plan(report)
+    return [
+        *cause_section(chosen, reasons, width),
+        *advice_section(chosen, width),
+        *split_section(chosen, width),
+        *warnings_section(report, width),
+        *queued_section(chosen, len(report.get("held_mail") or []), width),
+        *queue_lines(report),
+    ]
+
+
 _CONTROL = {c: "?" for c in range(32) if c != 10} | {127: "?"} | dict.fromkeys(range(128, 160), "?")
 
 
@@ -221,139 +403,156 @@ def plain(text: str) -> str:
     return text.translate(_CONTROL)
 
 
-def summary_line(report: dict[str, Any]) -> str:
-    """One line for the top of a mailed report: how many destinations delayed mail, how
-    many recipients are still held, and the worst destination with its longest held time
-    and leading cause."""
-    failing = [d for d in report["destinations"] if not d.get("forced_split_only")]
-    delayed = [d for d in failing if d["recipients_deferred"] or d["held"]]
-    held = report["totals"]["held"]
-    if not delayed and not held:
-        return "No mail was delayed."
-    n = len(delayed)
-    parts = [f"{n} destination{'s' if n != 1 else ''} delayed mail", f"{held} still held"]
-    if failing:
-        worst = failing[0]
-        cause = worst["causes"][0]["cause"] if worst.get("causes") else "cause unknown"
-        parts.append(
-            f"worst: {worst['domain']} {format_duration(worst['held_seconds']['max'])}, {cause}"
-        )
-    return "; ".join(parts)
-
-
 _LEVELS_ASCII = " .:-=+*#%@"
 _LEVELS_UNICODE = " ▁▂▃▄▅▆▇█"
 
 
 def hourly_picture(
-    report: dict[str, Any], *, unicode: bool = False, top: int = 5, width: int = 48
+    report: dict[str, Any],
+    *,
+    unicode: bool = False,
+    top: int = 5,
+    width: int = 48,
+    line_width: int = TEXT_WIDTH,
 ) -> list[str]:
-    """Delayed and held mail per hour for the top destinations, one character per hour
-    (or per few hours, to fit `width`), scaled to each row's peak."""
+    """Per hour: all mail (recipients delivered, deferrals) and, for the top destinations,
+    delayed recipients in the queue and deferrals; one character per hour (or per few
+    hours, to fit `width`), each row scaled to its peak."""
     rows = [d for d in report["destinations"] if d.get("hourly") and not d.get("forced_split_only")]
     rows = rows[:top]
-    if not rows:
+    traffic = report.get("traffic") or []
+    if not rows and not traffic:
         return []
-    hours = sorted({h["hour"] for d in rows for h in d["hourly"]})
+    hours = sorted({h["hour"] for d in rows for h in d["hourly"]} | {t["hour"] for t in traffic})
     stamps = [datetime.fromisoformat(h).timestamp() for h in hours]
     first, last = int(min(stamps) // 3600), int(max(stamps) // 3600)
     step = max(1, -(-(last - first + 1) // width))
     columns = -(-(last - first + 1) // step)
     levels = _LEVELS_UNICODE if unicode else _LEVELS_ASCII
-    name_width = max(len(d["domain"]) for d in rows)
+    names = [d["domain"] for d in rows] + (["all mail"] if traffic else [])
+    name_width = max(len(n) for n in names)
+    width = max(8, min(width, line_width - name_width - 25))
+    step = max(1, -(-(last - first + 1) // width))
+    columns = -(-(last - first + 1) // step)
+
+    def strip(series: list[dict[str, Any]], key: str) -> tuple[str, int]:
+        buckets = [0] * columns
+        for h in series:
+            i = (int(datetime.fromisoformat(h["hour"]).timestamp() // 3600) - first) // step
+            buckets[i] = max(buckets[i], h[key])
+        peak = max(buckets)
+        chars = "".join(
+            levels[0] if v == 0 else levels[max(1, round(v / peak * (len(levels) - 1)))]
+            for v in buckets
+        )
+        return chars, peak
+
     out = [
         "",
-        f"Per hour from {hours[0]} ({step} hour(s) per column; held recipients, then "
-        "deferrals; each row scaled to its peak):",
+        f"Per hour from {hours[0]} ({step} hour(s) per column; each row scaled to its peak):",
     ]
+    if traffic:
+        for key, label, name in (("delivered", "sent ", "all mail"), ("deferrals", "defer", "")):
+            chars, peak = strip(traffic, key)
+            out.append(f"  {name.ljust(name_width)}  {label} |{chars}| peak {number(peak)}")
     for d in rows:
-        for key, label, name in (("held", "held ", d["domain"]), ("deferrals", "defer", "")):
-            buckets = [0] * columns
-            for h in d["hourly"]:
-                i = (int(datetime.fromisoformat(h["hour"]).timestamp() // 3600) - first) // step
-                buckets[i] = max(buckets[i], h[key])
-            peak = max(buckets)
-            chars = "".join(
-                levels[0] if v == 0 else levels[max(1, round(v / peak * (len(levels) - 1)))]
-                for v in buckets
-            )
-            out.append(f"  {name.ljust(name_width)}  {label} |{chars}| peak {peak}")
+        for key, label, name in (("held", "queue", d["domain"]), ("deferrals", "defer", "")):
+            chars, peak = strip(d["hourly"], key)
+            out.append(f"  {name.ljust(name_width)}  {label} |{chars}| peak {number(peak)}")
+    out.append(
+        "  sent: recipients delivered; queue: delayed recipients in the queue during the "
+        "hour; defer: deferred attempts"
+    )
     return out
 
 
-def render_daily_text(report: dict[str, Any], out: IO[str], reasons: int) -> None:
-    """The report for cron mail: the summary line first, then the window and accounting,
-    the per-destination table, the per-hour picture and the causes. Plain ASCII layout,
-    no control characters, the same width whatever the terminal."""
-    buf = io.StringIO()
-    render_report_text(report, buf, reasons, hourly=True)
-    out.write(plain(summary_line(report)) + "\n\n")
-    out.write(plain(buf.getvalue()))
+def fitted(lines: list[str], width: int) -> list[str]:
+    """Lines longer than `width` wrapped at spaces (continued two columns in), so that no
+    terminal wraps or cuts them."""
+    out: list[str] = []
+    for line in lines:
+        if len(line) <= width:
+            out.append(line)
+        else:
+            lead = line[: len(line) - len(line.lstrip())]
+            out += wrap(line.strip(), width, lead, lead + "  ")
+    return out
+
+
+def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool) -> list[str]:
+    """The daily mail, ordered for action: summary, header, mail still queued, the top
+    destinations, causes, advice, forced splits, the MTA's warnings, the per-hour picture."""
+    width = TEXT_WIDTH
+    chosen = daily_plan(report, top, everything)
+    held = report.get("held_mail") or []
+    return fitted(
+        [
+            summary_line(report),
+            "",
+            *header_lines(report),
+            *queued_section(chosen, len(held), width),
+            *queue_lines(report),
+            "",
+            *table_section(report, chosen, width),
+            *([] if everything else global_causes_section(report, width)),
+            *cause_section(chosen, reasons, width),
+            *advice_section(chosen, width),
+            *split_section(chosen, width),
+            *warnings_section(report, width),
+            *hourly_picture(report, line_width=width),
+        ],
+        width,
+    )
+
+
+def render_daily_text(
+    report: dict[str, Any],
+    out: IO[str],
+    reasons: int,
+    *,
+    top: int = DEFAULT_TOP,
+    everything: bool = False,
+) -> None:
+    """The report for cron mail (see `daily_lines`): plain ASCII layout of 80 columns, no
+    control characters, the same whatever the terminal."""
+    for line in daily_lines(report, reasons, top, everything):
+        out.write(plain(line) + "\n")
+
+
+def report_lines(report: dict[str, Any], reasons: int, width: int, *, hourly: bool) -> list[str]:
+    """The full report: header, the destination table, the per-hour picture (terminal),
+    then the detail sections."""
+    return fitted(
+        [
+            *header_lines(report),
+            "",
+            *table_section(report, plan(report), width),
+            *(hourly_picture(report, unicode=True, line_width=width) if hourly else []),
+            *detail_lines(report, reasons, width),
+        ],
+        width,
+    )
 
 
 def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
-    """The terminal report: header, the destination table, then reasons per destination."""
-    for line in header_lines(report):
-        console.print(line, highlight=False, markup=False)
-    if not report["destinations"]:
-        console.print("No delayed, bounced, expired or held mail.", highlight=False)
-        for line in queue_lines(report):
-            console.print(Text(line), highlight=False)
-        return
-    fancy = console.is_terminal
-    table = Table(
-        box=box.SIMPLE_HEAD if fancy else None,
-        show_edge=False,
-        pad_edge=False,
-        header_style="bold" if fancy else "",
-    )
-    for i, title in enumerate(_HEADS):
-        table.add_column(
-            title,
-            justify="left" if i in (0, len(_HEADS) - 1) else "right",
-            overflow="fold" if i == len(_HEADS) - 1 else "ellipsis",
-            ratio=3 if i == len(_HEADS) - 1 else None,
-            no_wrap=i != len(_HEADS) - 1,
-        )
-    for d in report["destinations"]:
-        table.add_row(*_row(d))
-    console.print(table)
-    for line in hourly_picture(report, unicode=True):
-        console.print(Text(line), highlight=False)
-    for line in detail_lines(report, reasons):
-        console.print(Text(line), highlight=False)
+    """The terminal report, laid out to the terminal's width: no cell is cut (a domain
+    that does not fit takes a line of its own, the cause goes under its row)."""
+    fancy = console.is_terminal and not console.no_color
+    lines = report_lines(report, reasons, console.width, hourly=True)
+    for line in lines:
+        title = line[:1] not in ("", " ") and line.endswith(":")
+        head = " p50 " in line or line.endswith(" max") and not line.startswith(" ")
+        style = "bold" if fancy and (title or head) else ""
+        console.print(Text(line, style=style), highlight=False)
 
 
 def render_report_text(
     report: dict[str, Any], out: IO[str], reasons: int, *, hourly: bool = False
 ) -> None:
-    """A plain report of stable layout, for mail and files: fixed columns sized to their
-    content, and the leading cause, last, written out in full."""
-    for line in header_lines(report):
-        out.write(line + "\n")
-    out.write("\n")
-    rows = [_row(d) for d in report["destinations"]]
-    if not rows:
-        out.write("No delayed, bounced, expired or held mail.\n")
-        for line in queue_lines(report):
-            out.write(line + "\n")
-        return
-    fixed = [_HEADS] + [r[:-1] + [""] for r in rows]
-    widths = [max(len(r[i]) for r in fixed) for i in range(len(_HEADS) - 1)]
-
-    def fmt(cells: list[str]) -> str:
-        parts = [cells[0].ljust(widths[0])]
-        parts += [c.rjust(w) for c, w in zip(cells[1:-1], widths[1:], strict=True)]
-        parts.append(cells[-1])
-        return "  ".join(parts).rstrip()
-
-    out.write(fmt(_HEADS) + "\n")
-    for r in rows:
-        out.write(fmt(r) + "\n")
-    for line in hourly_picture(report) if hourly else []:
-        out.write(line + "\n")
-    for line in detail_lines(report, reasons):
-        out.write(line + "\n")
+    """A plain report of stable layout, for mail and files: 80 columns whatever the
+    terminal, no cell cut."""
+    for line in report_lines(report, reasons, TEXT_WIDTH, hourly=hourly):
+        out.write(plain(line) + "\n")
 
 
 _CSV_FIELDS = (
@@ -376,10 +575,11 @@ _CSV_FIELDS = (
 
 
 def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
-    """One CSV row per destination (seconds for durations)."""
+    """One CSV row per destination, or per group of `--by` (seconds for durations)."""
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_CSV_FIELDS)
-    for d in report["destinations"]:
+    grouped = "groups" in report  # report --by: the first column is the group's key
+    writer.writerow((report["by"], *_CSV_FIELDS[1:]) if grouped else _CSV_FIELDS)
+    for d in report["groups"] if grouped else report["destinations"]:
         held = d["held_seconds"]
         top = d["reasons"][0] if d["reasons"] else {"reason": "", "count": ""}
         writer.writerow(
@@ -461,7 +661,7 @@ def message_text(message: dict[str, Any]) -> str:
     for r in message["recipients"]:
         buf.write(
             f"  {r['address']}: {r['outcome']}, {r['deferrals']} deferral(s), "
-            f"held {_dur(r['held_seconds'])}\n"
+            f"{_dur(r['held_seconds'])} in queue\n"
         )
     return buf.getvalue()
 
@@ -485,7 +685,7 @@ def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> Non
         out.write(
             f"\n   {r['address']}"
             f"{' (for ' + r['orig_address'] + ')' if r['orig_address'] else ''}: "
-            f"{r['outcome']}, {r['deferrals']} deferral(s), held {_dur(r['held_seconds'])}"
+            f"{r['outcome']}, {r['deferrals']} deferral(s), {_dur(r['held_seconds'])} in queue"
             f"{', final ' + r['final'] if r['final'] else ''}\n"
         )
         for a in r["attempts"]:
@@ -587,9 +787,24 @@ def attempts_csv_writer(out: IO[str]) -> Any:
     return writer
 
 
+def _zone_suffix(stamps: list[str]) -> str:
+    """The UTC offset all these ISO 8601 times share (`+00:00`), or "" when they differ."""
+    offsets = {t[19:] for t in stamps if t}
+    return offsets.pop() if len(offsets) == 1 else ""
+
+
+def _short_time(stamp: str | None, suffix: str) -> str:
+    """`2026-11-29 13:41:16` when the column head names the offset, else the ISO text."""
+    if not stamp:
+        return ""
+    return stamp[:19].replace("T", " ") if suffix else stamp
+
+
 def render_trace_table(message: dict[str, Any], lines: list[str], console: Console) -> None:
-    """One message's timeline as a Rich table (attempts in time order), then its log lines."""
-    fancy = console.is_terminal
+    """One message's timeline as a table (attempts in time order) laid out to the
+    terminal's width, then its log lines. Cause and reply go under their row when the
+    terminal is too narrow for them."""
+    fancy = console.is_terminal and not console.no_color
     console.print(
         Text(
             f"{message['mta']} {message['host']} {message['queue_id']}  "
@@ -598,54 +813,74 @@ def render_trace_table(message: dict[str, Any], lines: list[str], console: Conso
             style="bold" if fancy else "",
         )
     )
-    table = Table(box=box.SIMPLE_HEAD if fancy else None, show_edge=False, pad_edge=False)
-    for title in ("Time", "Recipient", "Status", "DSN", "Cause", "Reply"):
-        last = title == "Reply"
-        table.add_column(title, overflow="fold" if last else "ellipsis", no_wrap=not last)
+    times = [a["time"] for r in message["recipients"] for a in r["attempts"]]
+    suffix = _zone_suffix(times)
+    columns = [
+        Column(f"Time ({suffix})" if suffix else "Time"),
+        Column("Recipient", flex=True),
+        Column("Status"),
+        Column("DSN"),
+        Column("Cause", tail=True, label="cause: "),
+        Column("Reply", tail=True, label="reply: "),
+    ]
+    rows: list[list[str]] = []
     for r in message["recipients"]:
         for a in r["attempts"]:
             status = a["status"] + (" (repeat)" if a["suspended"] else "")
-            table.add_row(
-                a["time"] or "",
-                r["address"],
-                status,
-                a["dsn"] or "",
-                cause_label(a) if a["cause"] else "",
-                a["reply"] or "",
+            rows.append(
+                [
+                    _short_time(a["time"], suffix),
+                    r["address"],
+                    status,
+                    a["dsn"] or "",
+                    cause_label(a) if a["cause"] else "",
+                    a["reply"] or "",
+                ]
             )
-        table.add_row(
-            "", f"= {r['outcome']}, held {format_duration(r['held_seconds'])}", "", "", "", ""
+        rows.append(
+            ["", f"= {r['outcome']}, {format_duration(r['held_seconds'])} in queue", "", "", "", ""]
         )
-    console.print(table)
+    for i, line in enumerate(fit_table(columns, rows, console.width)):
+        console.print(Text(line, style="bold" if fancy and i == 0 else ""), highlight=False)
     for line in lines:
         console.print(Text(line, style="dim" if fancy else ""), highlight=False)
     console.print()
 
 
 def render_messages_table(messages: list[dict[str, Any]], console: Console) -> None:
-    """Recipients of the messages as one Rich table (for `messages --format table`)."""
-    fancy = console.is_terminal
-    table = Table(box=box.SIMPLE_HEAD if fancy else None, show_edge=False, pad_edge=False)
-    for title in ("Queue id", "Arrived", "Recipient", "Outcome", "Deferrals", "Held", "Last reply"):
-        last = title == "Last reply"
-        table.add_column(
-            title,
-            overflow="fold" if last else "ellipsis",
-            no_wrap=not last,
-            min_width=None if last else len(title),
+    """Recipients of the messages as one table (for `messages --format table`), laid out
+    to the terminal's width: queue ids are never cut (they are what `trace` takes)."""
+    fancy = console.is_terminal and not console.no_color
+    suffix = _zone_suffix([m["arrived"] or "" for m in messages])
+    columns = [
+        Column("Queue id"),
+        Column(f"Arrived ({suffix})" if suffix else "Arrived"),
+        Column("Recipient", flex=True),
+        Column("Outcome"),
+        Column("Dfr", right=True),
+        Column("In queue", right=True),
+        Column("Last reply", tail=True, label="last reply: "),
+    ]
+    rows = [
+        [
+            str(row[1]),
+            _short_time(row[4], suffix),
+            str(row[5]),
+            "queued" if row[7] == "held" else str(row[7]),
+            str(row[8]),
+            format_duration(row[11]),
+            str(row[12] or ""),
+        ]
+        for m in messages
+        for row in recipient_rows(m)
+    ]
+    for i, line in enumerate(fit_table(columns, rows, console.width)):
+        console.print(Text(line, style="bold" if fancy and i == 0 else ""), highlight=False)
+    if not fancy or rows:
+        console.print(
+            Text("Dfr: deferrals; In queue: time in queue (to the outcome, or to the end)"),
+            highlight=False,
         )
-    for m in messages:
-        for row in recipient_rows(m):
-            table.add_row(
-                str(row[1]),
-                str(row[4] or ""),
-                str(row[5]),
-                str(row[7]),
-                str(row[8]),
-                format_duration(row[11]),
-                str(row[12] or ""),
-            )
-    console.print(table)
 
 
 LIVE_ROWS = 20

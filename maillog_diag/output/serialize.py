@@ -7,6 +7,7 @@ offset; durations are seconds.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import tzinfo
 from typing import Any
 
@@ -26,6 +27,7 @@ from maillog_diag.core.queuecheck import QueueComparison
 from maillog_diag.core.tuning import schedule_suggestion
 from maillog_diag.core.window import MessageFilter, coverage_warnings
 from maillog_diag.input.timestamps import format_time
+from maillog_diag.scan.lines import problem_kind
 from maillog_diag.scan.live import AttemptSeen
 from maillog_diag.scan.pipeline import ScanResult
 
@@ -177,6 +179,7 @@ def cause_dict(c: CauseStat, *, domains: int = 0) -> dict[str, Any]:
         "suspended": c.suspended,
         "recipients": c.recipients,
         "retry_hint_seconds": seconds,
+        "retry_hint_median_seconds": _counter_median(c.stated),
         "retry_hint": kind,
         "detail": c.detail,
         "explanation": info.explanation if info else None,
@@ -189,6 +192,11 @@ def cause_dict(c: CauseStat, *, domains: int = 0) -> dict[str, Any]:
         data["domains"] = [{"domain": dom, "count": n} for dom, n in ranked]
         data["domain_count"] = len(c.domains)
     return data
+
+
+def _counter_median(counts: Counter[int]) -> float | None:
+    """The median of the values a Counter counts (each as often as counted)."""
+    return median([value for value, n in counts.items() for _ in range(n)])
 
 
 def schedule_dict(d: DestinationStats) -> dict[str, Any]:
@@ -244,7 +252,22 @@ def destination_dict(
         "forced_split_only": d.forced_split_only,
         "retry_schedule": schedule_dict(d),
         "hourly": hourly_list(d, zone) if zone is not None else [],
+        "delivery_seconds": {
+            "mean": _round(d.delivery_seconds_total / d.delivery_timed)
+            if d.delivery_timed
+            else None,
+            "max": _round(d.delivery_seconds_max) if d.delivery_timed else None,
+        },
+        "bytes_delivered": d.bytes_delivered,
+        "senders": [
+            {"domain": dom, "count": n}
+            for dom, n in sorted(d.senders.items(), key=lambda kv: (-kv[1], kv[0]))[:SENDERS]
+        ],
     }
+
+
+SENDERS = 5
+"""Sender domains named per destination (the ones whose mail it delayed most)."""
 
 
 def held_dict(h: HeldRecipient, zone: tzinfo) -> dict[str, Any]:
@@ -274,6 +297,59 @@ def causes_dict(builder: ReportBuilder, *, domains: int = 5) -> list[dict[str, A
     return [cause_dict(c, domains=domains) for c in ordered]
 
 
+def totals_dict(builder: ReportBuilder, result: ScanResult, zone: tzinfo) -> dict[str, Any]:
+    """All destinations added up, plus the traffic figures pflogsumm users look for first:
+    `received` (messages), `rejected` (inbound rejects: refused before or after a queue id),
+    `bytes_received` (null when no size was logged), `bytes_delivered`."""
+    data = destination_dict(builder.totals(), reasons=0, zone=zone)
+    inbound = sum(
+        n for reason, n in result.counts.ignored_by_reason.items() if reason.endswith(" reject")
+    )
+    data["received"] = builder.messages
+    data["rejected"] = builder.rejected + inbound
+    data["bytes_received"] = builder.bytes_received if builder.sized else None
+    return data
+
+
+def traffic_list(builder: ReportBuilder, zone: tzinfo) -> list[dict[str, Any]]:
+    """All mail per hour (not only delayed mail): `hour`, `received` (messages),
+    `delivered` (recipients), `deferrals` (deferred attempts)."""
+    deferrals: Counter[int] = Counter()
+    for d in builder.destinations.values():
+        deferrals.update(d.hourly_deferrals)
+    hours = sorted(set(builder.hourly_received) | set(builder.hourly_delivered) | set(deferrals))
+    return [
+        {
+            "hour": format_time(h * 3600.0, zone),
+            "received": builder.hourly_received.get(h, 0),
+            "delivered": builder.hourly_delivered.get(h, 0),
+            "deferrals": deferrals.get(h, 0),
+        }
+        for h in hours
+    ]
+
+
+def problems_list(result: ScanResult) -> list[dict[str, Any]]:
+    """The MTA's own warnings, errors, fatal errors and panics, by kind (most first), each
+    with its first line as an example."""
+    rows: list[dict[str, Any]] = []
+    for reason, n in result.counts.ignored_by_reason.items():
+        kind = problem_kind(reason)
+        if kind is None:
+            continue
+        example = result.counts.problem_examples.get(reason)
+        rows.append(
+            {
+                "kind": kind,
+                "count": n,
+                "example": example[2] if example else None,
+                "example_line": f"{example[0]}:{example[1]}" if example else None,
+            }
+        )
+    rows.sort(key=lambda r: (-r["count"], r["kind"]))
+    return rows
+
+
 def report_dict(
     builder: ReportBuilder,
     result: ScanResult,
@@ -294,10 +370,13 @@ def report_dict(
         "coverage": coverage_dict(window, result, zone),
         "messages": builder.messages,
         "handed_off": builder.handed_off,
-        "totals": destination_dict(builder.totals(), reasons=0, zone=zone),
+        "totals": totals_dict(builder, result, zone),
         "destinations": [
             destination_dict(d, reasons, zone) for d in builder.ranked(include_all=include_all)
         ],
+        **_groups(builder, include_all, reasons, zone),
+        "traffic": traffic_list(builder, zone),
+        "mta_problems": problems_list(result),
         "held_mail": [
             held_dict(h, zone)
             for h in sorted(
@@ -378,4 +457,19 @@ def attempt_event_dict(seen: AttemptSeen, zone: tzinfo) -> dict[str, Any]:
         "suspended": ev.suspended,
         "line": _ref(ev.ref),
         **classification_dict(seen.classification),
+    }
+
+
+def _groups(
+    builder: ReportBuilder, include_all: bool, reasons: int, zone: tzinfo
+) -> dict[str, Any]:
+    """`by` and `groups` for `report --by sender|relay|instance` (nothing by default)."""
+    if builder.by == "destination":
+        return {}
+    return {
+        "by": builder.by,
+        "groups": [
+            {"key": d.domain, **destination_dict(d, reasons, zone)}
+            for d in builder.ranked(include_all=include_all, groups=True)
+        ],
     }

@@ -44,6 +44,25 @@ class LineCounts:
     ignored: int = 0
     unparsed: int = 0
     ignored_by_reason: dict[str, int] = field(default_factory=dict)
+    problem_examples: dict[str, tuple[str, int, str]] = field(default_factory=dict, compare=False)
+    """For each ignored reason that is the MTA's own warning, error, fatal error or panic
+    (`problem_kind`): the first line of it, as (source, line number, text)."""
+
+
+_PROBLEM_WORDS = ("warning", "error", "fatal", "panic", "syserr")
+
+
+def problem_kind(reason: str) -> str | None:
+    """The kind of MTA problem an ignored reason names (`postfix/smtp warning`,
+    `exim warning`, ...), or None when it is not a warning, error or panic of the MTA."""
+    words = reason.lower().rstrip(":").split()
+    if len(words) >= 2 and words[-1].rstrip(":") in _PROBLEM_WORDS:
+        return " ".join(words)
+    return None
+
+
+PROBLEM_EXAMPLE_CHARS = 300
+"""An example problem line is kept up to this many characters (it is shown, not parsed)."""
 
 
 class LineParser:
@@ -106,7 +125,7 @@ class LineParser:
                 return None
             bare = self._bare(line, source, lineno)
             if bare is not None:
-                return self._count(bare)
+                return self._count(bare, line, source, lineno)
             raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
         program = head["program"]
         try:
@@ -119,14 +138,14 @@ class LineParser:
                 # time, then a word ending in ":") that merely looks like syslog.
                 bare = self._bare(line, source, lineno)
                 if bare is not None:
-                    return self._count(bare)
+                    return self._count(bare, line, source, lineno)
             self._ignore(f"program {program}")
             return None
         try:
             result = reader.parse_syslog(line, head.end(), head["header"], head["program_full"])
         except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
             raise self._unparsed(line, source, lineno, _why(exc, line)) from None
-        return self._count(result)
+        return self._count(result, line, source, lineno)
 
     def _bare(self, line: str, source: str, lineno: int) -> Event | str | None:
         """The first reader's reading of a line without a syslog header, or None."""
@@ -204,9 +223,12 @@ class LineParser:
         except (BadTimestamp, ValueError):
             return None
 
-    def _count(self, result: Event | str) -> Event | None:
+    def _count(self, result: Event | str, line: str, source: str, lineno: int) -> Event | None:
         if isinstance(result, str):
             self._ignore(result)
+            examples = self.counts.problem_examples
+            if result not in examples and problem_kind(result) is not None:
+                examples[result] = (source, lineno, line[:PROBLEM_EXAMPLE_CHARS])
             return None
         self.counts.used += 1
         return result

@@ -59,6 +59,8 @@ class ScanOptions:
     are compressed bytes for compressed files, 0 for pipes."""
     window: MessageFilter | None = None
     """Which mail a report covers (`--since`, `--until`, left-out domains); None: all."""
+    group_by: str = "destination"
+    """What a report's `groups` are keyed by (`analysis.GROUPINGS`)."""
 
 
 PROGRESS_EVERY = 8192
@@ -181,7 +183,7 @@ def report_emitter(
 
 
 def _partition_scan(inputs: list[str], options: ScanOptions) -> tuple[ReportBuilder, ScanResult]:
-    builder = ReportBuilder(input_order(inputs))
+    builder = ReportBuilder(input_order(inputs), by=options.group_by)
     result = scan(inputs, options, report_emitter(builder, options.window))
     return builder, result
 
@@ -227,6 +229,11 @@ def _merge_results(into: ScanResult, other: ScanResult, order: dict[str, int]) -
     c.unparsed += o.unparsed
     for reason, n in o.ignored_by_reason.items():
         c.ignored_by_reason[reason] = c.ignored_by_reason.get(reason, 0) + n
+    for reason, example in o.problem_examples.items():
+        mine = c.problem_examples.get(reason)
+        theirs = (order.get(example[0], 0), example[1])
+        if mine is None or theirs < (order.get(mine[0], 0), mine[1]):
+            c.problem_examples[reason] = example
     if other.first_time is not None and (
         into.first_time is None or other.first_time < into.first_time
     ):
