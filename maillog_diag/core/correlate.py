@@ -7,13 +7,26 @@ closes the old message first.
 
 Memory is bounded by the mail in flight: a message is handed to the `emit` callback and
 forgotten as soon as the MTA removes it from its queue. Messages whose removal line never
-comes (a lost line, a rejected message) are swept after a quiet period; deferred mail
-stays, because it is still in flight.
+comes (a lost line, a rejected message) are done after a quiet period; deferred mail
+stays, because it is still in flight. Whether a message is done by quiet is decided from
+its own lines only (at its next line, or at the end), so the answer does not depend on
+where a log was cut into slices; a periodic sweep frees memory for messages quiet well
+beyond those periods.
+
+*Slices.* A correlator can also read a slice of a log that does not start at the log's
+beginning (`prior_unknown=True`). What such a slice cannot decide alone is kept for the
+merge with the slice before it (`absorb`): the events of messages first seen without their
+arrival (the *head*, replayed in order onto the earlier slice's state), the keys of
+messages that arrived in the slice (`born`: an open message of the same key before them is
+closed then), and the messages whose first delivery line of a process may take session
+notes logged before the slice (`parked`, `awaiting`). Merging slices in log order gives
+the one-pass answer; the rare case it cannot reproduce sets `inexact`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from maillog_diag.core.model import (
     Arrival,
@@ -21,6 +34,7 @@ from maillog_diag.core.model import (
     Delivery,
     Event,
     Expired,
+    LineRef,
     Message,
     MessageInfo,
     Notification,
@@ -60,11 +74,97 @@ PENDING_NOTE_SECONDS = 600.0
 to the next delivery line of the same process within this many seconds."""
 
 
+SWEEP_MARGIN_SECONDS = 3600.0
+"""The periodic memory sweep frees a message only once it has been quiet this much longer
+than the period that makes it done, so that it never decides earlier than the message's
+next line would (unless the log's stamps go back by more than this)."""
+
+MAX_PENDING_NOTES = 8
+"""Session notes without queue id kept per process (the most recent ones)."""
+
+Key = tuple[str, str]
+"""(host, queue id) of a message, or (host, pid) of a process."""
+
+
+@dataclass(slots=True)
+class PidRequest:
+    """A delivery line whose process may have logged session notes before the slice began.
+
+    When the earlier slice is merged, its pending notes for `(host, pid)` are inserted at
+    `index` of the message's notes (the notes of this slice come after them); `own` counts
+    the notes already in the process's list (at most `MAX_PENDING_NOTES` are kept)."""
+
+    host: str
+    pid: str
+    time: float
+    """POSIX seconds of the delivery line (notes older than `PENDING_NOTE_SECONDS` drop)."""
+    index: int
+    own: int
+
+
+@dataclass(slots=True)
+class ParkedMessage:
+    """A finished message held back until its `requests` are answered by an earlier slice."""
+
+    message: Message
+    requests: list[PidRequest]
+
+
+@dataclass(slots=True)
+class HeadEvent:
+    """An event of a slice that depends on what came before the slice, kept to be replayed.
+
+    `notes` are the slice's own session notes that a delivery line took (None: not a
+    delivery with a pid); `prior_notes` whether notes from before the slice may come first;
+    `notice` a notice time this slice's own lines set for the key (None: none)."""
+
+    event: Event
+    notes: list[SessionNote] | None = None
+    prior_notes: bool = False
+    notice: float | None = None
+
+
+@dataclass(slots=True)
+class HeadReference:
+    """An arrival that reports on a message the slice has not seen (Exim `R=<id>`)."""
+
+    time: float
+    host: str
+    reference: str
+    kind: str
+    queue_id: str
+    ref: LineRef | None = None
+
+
+HeadItem = HeadEvent | HeadReference
+
+STATE_FIELDS = (
+    "_open",
+    "_pending",
+    "_closed_recently",
+    "_notices",
+    "last_time",
+    "first_time",
+    "max_open",
+    "prior_unknown",
+    "_seen",
+    "_buffering",
+    "_pids_done",
+    "head",
+    "born",
+    "awaiting",
+    "parked",
+    "inexact",
+)
+"""The attributes that make up a correlator's state between slices (see `export`)."""
+
+
 class Correlator:
     """Consumes events in log order; calls `emit(message)` for each finished message.
 
     `keep_lines` keeps every line of a message (for `trace`); otherwise only the lines of
-    delivery attempts are kept, as examples.
+    delivery attempts are kept, as examples. `prior_unknown` reads a slice that does not
+    start the log (see the module docstring).
     """
 
     def __init__(
@@ -73,21 +173,59 @@ class Correlator:
         *,
         keep_lines: bool = False,
         no_removal_line: frozenset[str] = frozenset(),
+        prior_unknown: bool = False,
     ) -> None:
         self._emit = emit
         self._no_removal = no_removal_line
         """The `mta` values of MTAs that log no removal line: their messages close when
         every recipient is final (readers declare it, `Reader.logs_removal`)."""
         self._keep_lines = keep_lines
-        self._open: dict[tuple[str, str], Message] = {}
-        self._pending: dict[tuple[str, str], list[SessionNote]] = {}
-        self._closed_recently: dict[tuple[str, str], float] = {}
-        self._notices: dict[tuple[str, str], float] = {}
+        self._open: dict[Key, Message] = {}
+        self._pending: dict[Key, list[SessionNote]] = {}
+        self._closed_recently: dict[Key, float] = {}
+        self._notices: dict[Key, float] = {}
         """Queue ids of notices announced by their parent (MTAs that log no removal line)."""
         self._events = 0
         self.last_time: float | None = None
         self.first_time: float | None = None
         self.max_open = 0
+        self.prior_unknown = prior_unknown
+        self._seen: set[Key] = set()
+        """(prior_unknown) Message keys this slice has met."""
+        self._buffering: set[Key] = set()
+        """(prior_unknown) Keys met without an arrival: their events go to `head`."""
+        self._pids_done: set[Key] = set()
+        """(prior_unknown) Processes whose pending notes this slice knows in full."""
+        self.head: list[HeadItem] = []
+        self.born: dict[Key, float] = {}
+        """(prior_unknown) Keys whose first line here was an arrival, with its time."""
+        self.awaiting: dict[Key, list[PidRequest]] = {}
+        self.parked: list[ParkedMessage] = []
+        self.inexact: str | None = None
+        """Why merging could not reproduce the one-pass answer (None: it did)."""
+
+    # -- state between slices -------------------------------------------------------
+
+    def set_emit(self, emit: Callable[[Message], None]) -> None:
+        """Where finished messages go from now on (after restoring a saved state)."""
+        self._emit = emit
+
+    def export(self) -> dict[str, object]:
+        """The state between slices, by attribute name (`STATE_FIELDS`)."""
+        return {name: getattr(self, name) for name in STATE_FIELDS}
+
+    def restore(self, state: dict[str, object]) -> None:
+        """Take a state `export` gave (possibly decoded from a summary file)."""
+        for name in STATE_FIELDS:
+            if name in state:
+                setattr(self, name, state[name])
+
+    @property
+    def open_messages(self) -> int:
+        """Messages open now."""
+        return len(self._open)
+
+    # -- reading --------------------------------------------------------------------
 
     def _message(self, event: Event, queue_id: str) -> Message:
         key = (event.host, queue_id)
@@ -129,37 +267,107 @@ class Correlator:
             if isinstance(event, SessionNote):
                 pending = self._pending.setdefault((event.host, event.pid), [])
                 pending.append(event)
-                if len(pending) > 8:
+                if len(pending) > MAX_PENDING_NOTES:
                     del pending[0]
             return
+        if self.prior_unknown:
+            key = (event.host, qid)
+            if key in self._buffering:
+                self._buffer(HeadEvent(event), key)
+                return
+            if key not in self._seen:
+                self._seen.add(key)
+                if isinstance(event, Arrival):
+                    self.born[key] = t
+                else:
+                    self._buffering.add(key)
+                    self._buffer(HeadEvent(event), key)
+                    return
+        self._apply(event, qid, None)
 
+    def _buffer(self, item: HeadEvent, key: Key) -> None:
+        """Keep an event for the merge; take this slice's notes and notice it would use."""
+        event = item.event
+        if isinstance(event, Delivery) and event.pid is not None:
+            pkey = (event.host, event.pid)
+            if item.notes is None:
+                item.notes, item.prior_notes = self._pending.pop(pkey, None) or [], True
+            elif item.prior_notes:
+                own = self._pending.pop(pkey, None) or []
+                item.notes = (own + item.notes)[-MAX_PENDING_NOTES:]
+            if item.prior_notes and pkey in self._pids_done:
+                item.prior_notes = False
+            self._pids_done.add(pkey)
+        if self._notices:
+            noticed = self._notices.pop(key, None)
+            if item.notice is None and noticed is not None:
+                item.notice = noticed
+        self.head.append(item)
+        if isinstance(event, Removed):
+            # After a removal the key starts afresh: later lines need nothing earlier.
+            self._buffering.discard(key)
+
+    def replay(self, item: HeadItem) -> None:
+        """Apply an item of a later slice's head (see `absorb`)."""
+        if isinstance(item, HeadReference):
+            self._reference(
+                item.host, item.reference, item.time, item.kind, item.queue_id, item.ref
+            )
+            return
+        event = item.event
+        assert event.queue_id is not None
+        t = event.time
+        if self.first_time is None or t < self.first_time:
+            self.first_time = t
+        if self.last_time is None or t > self.last_time:
+            self.last_time = t
+        if self.prior_unknown:
+            key = (event.host, event.queue_id)
+            if key in self._buffering or key not in self._seen:
+                self._seen.add(key)
+                self._buffering.add(key)
+                self._buffer(item, key)
+                return
+        self._apply(event, event.queue_id, item)
+
+    def _apply(self, event: Event, qid: str, item: HeadEvent | None) -> None:
+        t = event.time
+        key = (event.host, qid)
         if self._closed_recently:
-            closed_at = self._closed_recently.get((event.host, qid))
+            closed_at = self._closed_recently.get(key)
             if closed_at is not None:
                 if (
                     isinstance(event, (Arrival, Delivery))
                     or t - closed_at > RECENTLY_CLOSED_SECONDS
                 ):
-                    del self._closed_recently[(event.host, qid)]
+                    del self._closed_recently[key]
                 else:
+                    if item is not None and item.notice is not None:
+                        self._notices[key] = item.notice
                     return  # a late line about a message already closed without removal line
+        old = self._open.get(key)
+        if old is not None and _stale(old, t):
+            self._close(old, end_of_log=False)
+            old = None
         if isinstance(event, Arrival):
-            old = self._open.get((event.host, qid))
             if old is not None and (old.recipients or old.removed_at is not None):
                 # The queue id was reused and we missed the old message's removal.
                 self._close(old, end_of_log=False)
         msg = self._message(event, qid)
+        noticed: float | None = None
         if self._notices:
-            noticed = self._notices.pop((event.host, qid), None)
-            if noticed is not None:
-                self._notice_message(msg, noticed)
+            noticed = self._notices.pop(key, None)
+        if item is not None and item.notice is not None:
+            noticed = item.notice
+        if noticed is not None and t - noticed <= RECENTLY_CLOSED_SECONDS:
+            self._notice_message(msg, noticed)
         if t > msg.last_seen:
             msg.last_seen = t
         if self._keep_lines and event.ref is not None:
             msg.lines.append(event.ref)
 
         if isinstance(event, Delivery):
-            self._delivery(msg, event)
+            self._delivery(msg, event, item)
         elif isinstance(event, MessageInfo):
             _take_info(msg, event)
         elif isinstance(event, Arrival):
@@ -171,11 +379,8 @@ class Correlator:
             _take_info(msg, event)
             if event.reference is not None:
                 # A notice about another queued message (Exim: "<= <> R=<its id>").
-                about = self._open.get((event.host, event.reference))
-                if about is not None:
-                    about.notifications.append((t, event.notice or "sender notification", qid))
-                    if self._keep_lines and event.ref is not None:
-                        about.lines.append(event.ref)
+                kind = event.notice or "sender notification"
+                self._reference(event.host, event.reference, t, kind, qid, event.ref)
         elif isinstance(event, Removed):
             msg.removed_at = t
             self._close(msg, end_of_log=False)
@@ -209,15 +414,38 @@ class Correlator:
                 SessionNote(t, event.host, event.mta, qid, event.ref, text=event.action)
             )
 
-    def _delivery(self, msg: Message, ev: Delivery) -> None:
+    def _reference(
+        self, host: str, reference: str, t: float, kind: str, qid: str, ref: LineRef | None
+    ) -> None:
+        """Note a notice (queue id `qid`) on the message it reports on, if that is open."""
+        target = (host, reference)
+        about = self._open.get(target)
+        if about is not None:
+            about.notifications.append((t, kind, qid))
+            if self._keep_lines and ref is not None:
+                about.lines.append(ref)
+        elif self.prior_unknown and (target not in self._seen or target in self._buffering):
+            self.head.append(HeadReference(t, host, reference, kind, qid, ref))
+
+    def _delivery(self, msg: Message, ev: Delivery, item: HeadEvent | None) -> None:
         if ev.pid is not None:
-            pending = self._pending.pop((ev.host, ev.pid), None)
-            if pending:
-                for note in pending:
-                    if ev.time - note.time <= PENDING_NOTE_SECONDS:
-                        msg.notes.append(note)
-                        if self._keep_lines and note.ref is not None:
-                            msg.lines.append(note.ref)
+            pkey = (ev.host, ev.pid)
+            if item is None or item.prior_notes:
+                pending = self._pending.pop(pkey, None) or []
+                if item is not None and item.notes:
+                    pending = (pending + item.notes)[-MAX_PENDING_NOTES:]
+                if self.prior_unknown and pkey not in self._pids_done:
+                    request = PidRequest(ev.host, ev.pid, ev.time, len(msg.notes), len(pending))
+                    self.awaiting.setdefault((msg.host, msg.queue_id), []).append(request)
+                if self.prior_unknown:
+                    self._pids_done.add(pkey)
+            else:
+                pending = item.notes or []
+            for note in pending:
+                if ev.time - note.time <= PENDING_NOTE_SECONDS:
+                    msg.notes.append(note)
+                    if self._keep_lines and note.ref is not None:
+                        msg.lines.append(note.ref)
         if ev.delay is not None and not msg.arrival_seen:
             inferred = ev.time - ev.delay
             if msg.arrived is None or inferred < msg.arrived:
@@ -277,8 +505,7 @@ class Correlator:
         with the notice line of its parent, from the null sender, for one recipient.
         Sendmail logs no `from=` for the notices it makes, so without this the notice would
         have no arrival line and stay open to the end of the log. The link is kept by key
-        until the notice's own first line: in a parallel report that line may be another
-        process's, and then nothing is made of it here."""
+        until the notice's own first line (at most `RECENTLY_CLOSED_SECONDS` later)."""
         if msg.arrived is None or not msg.arrival_seen:
             msg.arrived = noticed
             msg.arrival_seen = True
@@ -295,7 +522,8 @@ class Correlator:
 
     def _close(self, msg: Message, *, end_of_log: bool) -> None:
         """Settle outcomes that the log does not state, emit, and forget the message."""
-        self._open.pop((msg.host, msg.queue_id), None)
+        key = (msg.host, msg.queue_id)
+        self._open.pop(key, None)
         if end_of_log:
             msg.log_end = self.last_time
         for rcpt in msg.recipients.values():
@@ -304,37 +532,130 @@ class Correlator:
                     rcpt.outcome = Outcome.HELD
                 else:
                     rcpt.outcome = Outcome.UNKNOWN
+        if self.awaiting:
+            requests = self.awaiting.pop(key, None)
+            if requests is not None:
+                self.parked.append(ParkedMessage(msg, requests))
+                return
         self._emit(msg)
 
     def _sweep(self, now: float) -> None:
+        """Free memory: messages done by quiet long ago, expired links and notes."""
+        margin = SWEEP_MARGIN_SECONDS
         for msg in list(self._open.values()):
-            quiet = now - msg.last_seen
-            if msg.rejected is not None and not msg.recipients and quiet > 60:
-                self._close(msg, end_of_log=False)
-            elif not msg.recipients:
-                if quiet > EMPTY_QUIET_SECONDS:
-                    self._close(msg, end_of_log=False)
-            elif quiet > DONE_QUIET_SECONDS and all(
-                r.outcome is not None for r in msg.recipients.values()
-            ):
+            if _stale(msg, now - margin):
                 self._close(msg, end_of_log=False)
         for key, closed_at in list(self._closed_recently.items()):
-            if now - closed_at > RECENTLY_CLOSED_SECONDS:
+            if now - closed_at > RECENTLY_CLOSED_SECONDS + margin:
                 del self._closed_recently[key]
         for key, noticed in list(self._notices.items()):
-            if now - noticed > RECENTLY_CLOSED_SECONDS:
+            if now - noticed > RECENTLY_CLOSED_SECONDS + margin:
                 del self._notices[key]
         for key, notes in list(self._pending.items()):
-            if now - notes[-1].time > PENDING_NOTE_SECONDS:
+            if now - notes[-1].time > PENDING_NOTE_SECONDS + margin and (
+                not self.prior_unknown or key in self._pids_done
+            ):
                 del self._pending[key]
 
     def finish(self) -> None:
         """The log has ended: what is still open is held (or unknown), emit it all."""
         for msg in list(self._open.values()):
             self._close(msg, end_of_log=True)
+        for parked in self.parked:
+            self._emit(parked.message)
+        self.parked.clear()
         self._pending.clear()
         self._closed_recently.clear()
         self._notices.clear()
+
+    # -- merging slices -------------------------------------------------------------
+
+    def absorb(self, later: Correlator) -> None:
+        """Continue this correlator's state with a later slice's correlator: afterwards
+        this one stands for both slices read one after the other."""
+        if later.inexact and not self.inexact:
+            self.inexact = later.inexact
+        for item in later.head:
+            self.replay(item)
+        for key, t in later.born.items():
+            self._born(key, t)
+        for key, requests in later.awaiting.items():
+            msg = later._open[key]
+            left = [r for r in requests if not self._answer(msg, r)]
+            if left:
+                self.awaiting[key] = left
+        for parked in later.parked:
+            left = [r for r in parked.requests if not self._answer(parked.message, r)]
+            if left:
+                self.parked.append(ParkedMessage(parked.message, left))
+            else:
+                self._emit(parked.message)
+        for pkey, notes in later._pending.items():
+            if pkey in later._pids_done or not later.prior_unknown:
+                self._pending[pkey] = notes
+            else:
+                self._pending[pkey] = (self._pending.get(pkey, []) + notes)[-MAX_PENDING_NOTES:]
+        self._closed_recently.update(later._closed_recently)
+        self._notices.update(later._notices)
+        self._open.update(later._open)
+        if self.prior_unknown:
+            self._seen |= later._seen
+            self._pids_done |= later._pids_done
+        for name in ("first_time", "last_time"):
+            mine, theirs = getattr(self, name), getattr(later, name)
+            if theirs is not None and (
+                mine is None or (theirs < mine if name == "first_time" else theirs > mine)
+            ):
+                setattr(self, name, theirs)
+        self.max_open = max(self.max_open, later.max_open)
+
+    def _born(self, key: Key, t: float) -> None:
+        """A later slice's message `key` arrived at `t`: settle what this state holds for
+        the same key, as the arrival line would have in one pass."""
+        if self.prior_unknown and (key not in self._seen or key in self._buffering):
+            self._seen.add(key)
+            self._buffering.discard(key)
+            self.born.setdefault(key, t)
+            return
+        self._closed_recently.pop(key, None)
+        old = self._open.get(key)
+        if old is not None:
+            if _stale(old, t) or old.recipients or old.removed_at is not None:
+                self._close(old, end_of_log=False)
+            else:
+                self.inexact = f"queue id {key[1]} of {key[0]} arrived again across a cut"
+        noticed = self._notices.pop(key, None)
+        if noticed is not None and t - noticed <= RECENTLY_CLOSED_SECONDS:
+            self.inexact = f"a notice for queue id {key[1]} of {key[0]} spans a cut"
+
+    def _answer(self, msg: Message, request: PidRequest) -> bool:
+        """Insert this state's pending notes for a later slice's delivery line; True when
+        nothing earlier can add more."""
+        pkey = (request.host, request.pid)
+        earlier = self._pending.pop(pkey, None) or []
+        room = MAX_PENDING_NOTES - request.own
+        kept = earlier[-room:] if room > 0 else []
+        notes = [n for n in kept if request.time - n.time <= PENDING_NOTE_SECONDS]
+        msg.notes[request.index : request.index] = notes
+        if not self.prior_unknown or pkey in self._pids_done:
+            return True
+        self._pids_done.add(pkey)
+        request.own += len(earlier)
+        return False
+
+
+def _stale(msg: Message, now: float) -> bool:
+    """Whether a message is done by quiet at `now` (POSIX seconds): rejected without
+    recipients for a minute, without recipients for `EMPTY_QUIET_SECONDS`, or with every
+    recipient final for `DONE_QUIET_SECONDS`."""
+    quiet = now - msg.last_seen
+    if quiet <= 60:
+        return False
+    if not msg.recipients:
+        return msg.rejected is not None or quiet > EMPTY_QUIET_SECONDS
+    return quiet > DONE_QUIET_SECONDS and all(
+        r.outcome is not None for r in msg.recipients.values()
+    )
 
 
 def _take_info(msg: Message, event: Arrival | MessageInfo) -> None:
