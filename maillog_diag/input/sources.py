@@ -318,3 +318,107 @@ def read_journal(cmd: Sequence[str]) -> tuple[Source, Iterator[str]]:
             raise InputError(JOURNAL_INPUT, error)
 
     return Source(JOURNAL_INPUT, None), lines()
+
+
+# ---------------------------------------------------------------------------
+# Byte ranges of plain files (parallel reading)
+# ---------------------------------------------------------------------------
+
+
+def splittable(name: str) -> tuple[int, float] | None:
+    """`(size in bytes, mtime)` of a regular, uncompressed, non-journal file that can be
+    read in byte ranges; None for anything else (pipes, compressed files, journal JSON,
+    files that cannot be opened: those are read whole, where errors are reported)."""
+    if name == "-":
+        return None
+    try:
+        with open(name, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            head = f.read(4096)
+    except OSError:
+        return None
+    if _compression(head[:8]) is not None or looks_like_journal(head):
+        return None
+    return st.st_size, st.st_mtime
+
+
+def cut_points(name: str, size: int, pieces: int) -> list[int]:
+    """Byte offsets that cut a plain file into about `pieces` ranges at line starts:
+    `[0, c1, …, size]`, each cut just after a newline (so a `\\r\\n` pair, and any UTF-8
+    sequence, stays whole)."""
+    cuts = [0]
+    with open(name, "rb") as f:
+        for i in range(1, pieces):
+            target = size * i // pieces
+            if target <= cuts[-1]:
+                continue
+            f.seek(target - 1)
+            while True:
+                block = f.read(65536)
+                if not block:
+                    at = size
+                    break
+                nl = block.find(b"\n")
+                if nl >= 0:
+                    at = f.tell() - len(block) + nl + 1
+                    break
+            if cuts[-1] < at < size:
+                cuts.append(at)
+    cuts.append(size)
+    return cuts
+
+
+class _Range(io.RawIOBase):
+    """The bytes `[start, end)` of an open file, as a raw stream."""
+
+    def __init__(self, f: IO[bytes], start: int, end: int) -> None:
+        f.seek(start)
+        self._f = f
+        self._left = end - start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        n = self._f.readinto(view) or 0
+        self._left -= n
+        return n
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+
+def read_range(name: str, start: int, end: int) -> Iterator[str]:
+    """The lines of bytes `[start, end)` of a plain file, decoded as `read_lines` does
+    (UTF-8, undecodable bytes replaced, any newline convention)."""
+    try:
+        f = open(name, "rb")  # noqa: SIM115 - closed with the wrapper
+    except OSError as exc:
+        raise InputError(name, exc.strerror or str(exc)) from None
+    text = io.TextIOWrapper(
+        io.BufferedReader(_Range(f, start, end), 1 << 16),
+        encoding="utf-8",
+        errors="replace",
+        newline=None,
+    )
+    try:
+        for line in text:
+            yield line.rstrip("\n")
+    except _READ_ERRORS as exc:
+        reason = str(exc) or type(exc).__name__
+        raise InputError(name, f"read failed: {reason}") from None
+    finally:
+        text.close()
+
+
+def first_line_at(name: str, offset: int, limit: int = 1 << 16) -> str:
+    """The first line that starts at `offset` (up to `limit` bytes), decoded."""
+    with open(name, "rb") as f:
+        f.seek(offset)
+        return f.read(limit).split(b"\n", 1)[0].decode("utf-8", "replace")

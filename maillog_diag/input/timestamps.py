@@ -68,9 +68,23 @@ class YearInference:
     year: int | None = None
     last_month: int = 0
     rolled_over: bool = False
+    trail: list[tuple[int, int]] | None = None
+    """When a list: each (month, day) whose month differs from the previous call's is
+    appended (capped at `TRAIL_LIMIT`), so that a slice's years can be checked against the
+    state the slice before it ended in (see `replays_alike`)."""
+
+    def state(self) -> tuple[int | None, int, bool]:
+        """What decides the next years: (year, last month, rolled over)."""
+        return (self.year, self.last_month, self.rolled_over)
 
     def year_for(self, month: int, day: int, zone: tzinfo) -> int:
         """The year of a stamp in `month`/`day`, updating the running state."""
+        trail = self.trail
+        if trail is not None and (not trail or trail[-1][0] != month):
+            if len(trail) < TRAIL_LIMIT:
+                trail.append((month, day))
+            else:
+                self.trail = None  # too many to check: the merge will not trust it
         if self.year is None:
             if self.fixed is not None:
                 self.year = self.fixed
@@ -91,6 +105,27 @@ class YearInference:
         elif month > self.last_month:
             self.last_month = month
         return self.year
+
+
+TRAIL_LIMIT = 256
+"""Month changes a slice records at most (a log has about one a month)."""
+
+
+def replays_alike(
+    earlier: YearInference, later_start: YearInference, trail: list[tuple[int, int]], zone: tzinfo
+) -> bool:
+    """Whether a slice that began in state `later_start` and met the month changes `trail`
+    chose the same years as it would have starting from `earlier` (the state the slice
+    before it ended in), and ended in the same state. (A slice that placed no yearless
+    stamp chose nothing.)"""
+    if not trail:
+        return True
+    a = YearInference(earlier.reference, earlier.fixed, *earlier.state())
+    b = YearInference(later_start.reference, later_start.fixed, *later_start.state())
+    for month, day in trail:
+        if a.year_for(month, day, zone) != b.year_for(month, day, zone):
+            return False
+    return a.state() == b.state()
 
 
 class TimeParser:

@@ -1,70 +1,61 @@
-"""One pass over the inputs: read, parse, correlate, and hand finished messages on.
+"""Running a scan: one pass in one process, or slices read by several and merged.
 
-This is the library entry point (`iter_messages`, `scan`); the CLI adds options and output.
-Inputs are read one after another as one stream, so a message that starts in one file and
-ends in the next is one message. Each input gets its own year inference (yearless syslog
-stamps are placed relative to that file's modification time).
+This is the library entry point (`scan`, `collect_messages`, `scan_report`); the CLI adds
+options and output. Inputs are read one after another as one stream, so a message that
+starts in one file and ends in the next is one message. Each input gets its own year
+inference (yearless syslog stamps are placed relative to that file's modification time).
+
+`scan_report` is built on partial scans (`scan.partial`): with several processes, plain
+files are cut into byte ranges at line starts and each worker reads only its ranges;
+compressed inputs and pipes are read by this process, which hands blocks of lines to the
+workers. The partial scans are merged in log order, which gives exactly the one-process
+report (`tests/test_engine_equality.py`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import tzinfo
+import signal
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import replace
 
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.correlate import Correlator
 from maillog_diag.core.model import LineRef, Message
-from maillog_diag.core.window import MessageFilter
 from maillog_diag.errors import InputError, UnparsableLine
-from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines
-from maillog_diag.input.timestamps import TimeParser, YearInference
+from maillog_diag.input.sources import (
+    JOURNAL_INPUT,
+    cut_points,
+    first_line_at,
+    read_journal,
+    read_lines,
+    splittable,
+)
+from maillog_diag.input.timestamps import MONTHS, TimeParser, YearInference
 from maillog_diag.mta import no_removal_line
-from maillog_diag.scan.lines import LineCounts, LineParser
+from maillog_diag.scan.base import (
+    PROGRESS_EVERY,
+    UNPARSED_SAMPLE,
+    ScanOptions,
+    ScanResult,
+    input_order,
+    report_emitter,
+)
+from maillog_diag.scan.lines import LineParser
+from maillog_diag.scan.partial import PartialScan, Slice, finish, merge, scan_slices
 
-UNPARSED_SAMPLE = 5
-"""How many unparsed lines a run keeps as a sample for stderr."""
-
-
-@dataclass(slots=True)
-class ScanResult:
-    """What a pass saw besides messages: line accounting, time span, unparsed lines."""
-
-    counts: LineCounts = field(default_factory=LineCounts)
-    first_time: float | None = None
-    last_time: float | None = None
-    unparsed_sample: list[UnparsableLine] = field(default_factory=list)
-    input_errors: list[InputError] = field(default_factory=list)
-    max_open_messages: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ScanOptions:
-    """How to read: the zone of yearless stamps, a fixed year, whether to keep all lines."""
-
-    zone: tzinfo
-    year: int | None = None
-    keep_lines: bool = False
-    on_unparsed: Callable[[UnparsableLine], None] | None = None
-    partition: tuple[int, int] | None = None
-    """`(k, n)`: read only the messages whose queue ids fall in partition k of n (see
-    `scan_parallel`); None reads everything."""
-    journal_cmd: tuple[str, ...] | None = None
-    """The `journalctl` command the input `sources.JOURNAL_INPUT` stands for."""
-    progress: Callable[[int, int], None] | None = None
-    """Called now and then with (bytes of the inputs consumed, lines read) so far; bytes
-    are compressed bytes for compressed files, 0 for pipes."""
-    window: MessageFilter | None = None
-    """Which mail a report covers (`--since`, `--until`, left-out domains); None: all."""
-    group_by: str = "destination"
-    """What a report's `groups` are keyed by (`analysis.GROUPINGS`)."""
-
-
-PROGRESS_EVERY = 8192
-"""Lines between two progress callbacks."""
+__all__ = [
+    "ScanOptions",
+    "ScanResult",
+    "collect_messages",
+    "default_jobs",
+    "input_order",
+    "report_emitter",
+    "scan",
+    "scan_report",
+]
 
 
 def scan(
@@ -78,7 +69,7 @@ def scan(
     result = ScanResult()
     correlator = Correlator(emit, keep_lines=options.keep_lines, no_removal_line=no_removal_line())
     time_parser = TimeParser(options.zone)
-    parser = LineParser(time_parser, options.partition)
+    parser = LineParser(time_parser)
     parse = parser.parse
     feed = correlator.feed
     sample = result.unparsed_sample
@@ -122,8 +113,7 @@ def scan(
         if progress is not None:
             progress(done_bytes, total_lines)
         if line:
-            # The log ends at its last line, used or not: held time runs to it. (Every
-            # partition of a parallel scan sees that line, so all agree.)
+            # The log ends at its last line, used or not: held time runs to it.
             last = parser.line_time(line)
             if last is not None and (correlator.last_time is None or last > correlator.last_time):
                 correlator.last_time = last
@@ -159,88 +149,212 @@ def default_jobs(inputs: Sequence[str], *, min_bytes: int = 32 * 1024 * 1024) ->
     return min(cores, 4) if total >= min_bytes else 1
 
 
-def input_order(inputs: Sequence[str]) -> dict[str, int]:
-    """Rank of each input's display name (as line references name it)."""
-    order = {("<stdin>" if name == "-" else name): i for i, name in enumerate(inputs)}
-    return order
+MIN_SLICE_BYTES = 4 * 1024 * 1024
+"""A byte range is worth a worker's time only from about this size."""
+
+MAX_SLICE_BYTES = 64 * 1024 * 1024
+"""Plain files are cut into slices of at most this size (more slices than workers for a
+big file), so that what a slice keeps for its merge stays bounded however long the log."""
+
+BLOCK_BYTES = 8 * 1024 * 1024
+"""Text handed to a worker at a time from an input this process reads (compressed
+files, pipes, journal)."""
 
 
-def report_emitter(
-    builder: ReportBuilder, window: MessageFilter | None
-) -> Callable[[Message], None]:
-    """The callback that adds each finished message to `builder`, as `window` sees it."""
-    if window is None or window.is_open:
-        return builder.add
-    clip = window.clip
-    add = builder.add
-
-    def emit(msg: Message) -> None:
-        clipped = clip(msg)
-        if clipped is not None:
-            add(*clipped)
-
-    return emit
-
-
-def _partition_scan(inputs: list[str], options: ScanOptions) -> tuple[ReportBuilder, ScanResult]:
-    builder = ReportBuilder(input_order(inputs), by=options.group_by)
-    result = scan(inputs, options, report_emitter(builder, options.window))
-    return builder, result
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
 
 
 def scan_report(
-    inputs: Sequence[str], options: ScanOptions, jobs: int = 1
+    inputs: Sequence[str],
+    options: ScanOptions,
+    jobs: int = 1,
+    *,
+    min_slice_bytes: int = MIN_SLICE_BYTES,
+    processes: int | None = None,
 ) -> tuple[ReportBuilder, ScanResult]:
-    """Read the inputs into a `ReportBuilder`, with `jobs` processes.
+    """Read the inputs into a `ReportBuilder`, in `jobs` slices per large input.
 
-    With several processes each one reads every line but parses and correlates only the
-    messages whose queue ids fall in its partition (a stable hash of the id), so every
-    message is whole in exactly one process; lines of other MTAs and lines without a queue
-    id are read by the first. The partial reports are merged. The result is the same as
-    with one process (`tests/test_parallel.py` checks it); it is faster because parsing,
-    the dominant cost, is spread over the cores.
+    With `jobs` 1 (or when every line must stream to a callback, or be kept) the inputs are
+    one partial scan read here. Otherwise plain files are cut into about `jobs` byte ranges
+    (at least `min_slice_bytes` each, at most `MAX_SLICE_BYTES`) read by worker processes
+    (`processes`, default: `jobs` capped at the usable cores), other inputs are read here
+    and handed over in blocks, and the partial scans are merged in log order. The result
+    is the one-process report; in the rare case the merge cannot vouch for that
+    (`PartialScan.inexact`) the inputs are read again in one pass.
     """
     names = list(inputs)
     if jobs <= 1 or options.keep_lines or options.on_unparsed is not None:
-        return _partition_scan(names, options)
+        part = scan_slices([Slice(n) for n in names], options, names, prior_unknown=False)
+        return finish(part, options)
+    tasks = plan_tasks(names, options, jobs, min_slice_bytes)
+    workers = min(processes or jobs, usable_cores())
+    part = run_tasks(tasks, options, names, workers)
+    if part.inexact is not None:
+        return scan_report(names, options, 1)
+    return finish(part, options)
+
+
+def plan_tasks(
+    names: list[str], options: ScanOptions, jobs: int, min_slice_bytes: int
+) -> Iterator[list[Slice]]:
+    """The work of a scan as consecutive groups of slices, in log order (lazily: inputs
+    this process reads are read as the groups are taken)."""
+    for name in names:
+        plain = splittable(name)
+        if plain is None:
+            yield from _stream_blocks(name, options)
+            continue
+        size, mtime = plain
+        pieces = min(jobs, size // max(1, min_slice_bytes))
+        pieces = max(pieces, -(-size // MAX_SLICE_BYTES), 1)
+        if pieces <= 1:
+            yield [Slice(name)]
+            continue
+        cuts = cut_points(name, size, pieces)
+        guesses = _year_guesses([first_line_at(name, at) for at in cuts[:-1]], mtime, options)
+        for i in range(len(cuts) - 1):
+            yield [
+                Slice(
+                    name,
+                    cuts[i],
+                    cuts[i + 1],
+                    first=i == 0,
+                    last=i == len(cuts) - 2,
+                    years=guesses[i] if i else None,
+                )
+            ]
+
+
+def _stream_blocks(name: str, options: ScanOptions) -> Iterator[list[Slice]]:
+    """An input read here, handed on in blocks of about `BLOCK_BYTES` of text."""
+    try:
+        if name == JOURNAL_INPUT and options.journal_cmd is not None:
+            source, lines = read_journal(options.journal_cmd)
+        else:
+            source, lines = read_lines(name)
+    except InputError as exc:
+        yield [Slice(name, error=exc)]
+        return
+    probes: list[str] = []
+    block: list[str] = []
+    size = 0
+    first = True
+    error: InputError | None = None
+    try:
+        for line in lines:
+            if not block:
+                probes.append(line)
+            block.append(line)
+            size += len(line)
+            if size >= BLOCK_BYTES:
+                guess = _year_guesses(probes, source.mtime, options)[-1] if not first else None
+                yield [
+                    Slice(
+                        name, first=first, last=False, lines=block, mtime=source.mtime, years=guess
+                    )
+                ]
+                first, block, size = False, [], 0
+    except InputError as exc:
+        error = exc
+    guess = _year_guesses(probes, source.mtime, options)[-1] if not first and probes else None
+    yield [
+        Slice(
+            name,
+            first=first,
+            last=True,
+            lines=block,
+            mtime=source.mtime,
+            years=guess,
+            error=error,
+        )
+    ]
+
+
+def _year_guesses(
+    first_lines: list[str], mtime: float | None, options: ScanOptions
+) -> list[YearInference]:
+    """For each slice of an input (given its first line), a guess of the year state it
+    starts in: the state after the first traditional syslog stamps of it and the slices
+    before it. The merge checks each guess (`timestamps.replays_alike`)."""
+    years = YearInference(reference=mtime, fixed=options.year)
+    guesses = []
+    for line in first_lines:
+        month = MONTHS.get(line[:3])
+        if month is not None and line[3:4] == " ":
+            day = line[4:6].strip()
+            if day.isdigit():
+                years.year_for(month, int(day), options.zone)
+        guesses.append(YearInference(years.reference, years.fixed, *years.state()))
+    return guesses
+
+
+def run_tasks(
+    tasks: Iterable[list[Slice]], options: ScanOptions, names: list[str], workers: int
+) -> PartialScan:
+    """Read the groups of slices in `workers` processes (at most two groups per process
+    queued at a time) and merge their partial scans in order."""
+    quiet = replace(options, progress=None, on_unparsed=None)
     context = multiprocessing.get_context("fork")
-    quiet = replace(options, progress=None)
-    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
-        futures = [
-            pool.submit(_partition_scan, names, replace(quiet, partition=(k, jobs)))
-            for k in range(1, jobs)
-        ]
-        # The first partition runs here, so that it can report progress.
-        parts = [_partition_scan(names, replace(options, partition=(0, jobs)))]
-        parts += [f.result() for f in futures]
-    builder, result = parts[0]
-    order = input_order(names)
-    for other_builder, other_result in parts[1:]:
-        builder.merge(other_builder, order)
-        _merge_results(result, other_result, order)
-    return builder, result
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_worker_start,
+        initargs=(os.getpid(),),
+    )
+    done_lines = 0
+    merged: PartialScan | None = None
+    pending: list[Future[PartialScan]] = []
+    try:
+        first = True
+        for task in tasks:
+            pending.append(pool.submit(scan_slices, task, quiet, names, prior_unknown=not first))
+            first = False
+            while len(pending) > 2 * workers:
+                merged, done_lines = _take(pending.pop(0), merged, options, done_lines)
+        while pending:
+            merged, done_lines = _take(pending.pop(0), merged, options, done_lines)
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
+    assert merged is not None
+    return merged
 
 
-def _merge_results(into: ScanResult, other: ScanResult, order: dict[str, int]) -> None:
-    c, o = into.counts, other.counts
-    c.total += o.total
-    c.used += o.used
-    c.ignored += o.ignored
-    c.unparsed += o.unparsed
-    for reason, n in o.ignored_by_reason.items():
-        c.ignored_by_reason[reason] = c.ignored_by_reason.get(reason, 0) + n
-    for reason, example in o.problem_examples.items():
-        mine = c.problem_examples.get(reason)
-        theirs = (order.get(example[0], 0), example[1])
-        if mine is None or theirs < (order.get(mine[0], 0), mine[1]):
-            c.problem_examples[reason] = example
-    if other.first_time is not None and (
-        into.first_time is None or other.first_time < into.first_time
-    ):
-        into.first_time = other.first_time
-    if other.last_time is not None and (into.last_time is None or other.last_time > into.last_time):
-        into.last_time = other.last_time
-    sample = into.unparsed_sample + other.unparsed_sample
-    sample.sort(key=lambda e: (order.get(e.source, 0), e.lineno))
-    into.unparsed_sample = sample[:UNPARSED_SAMPLE]
-    into.max_open_messages += other.max_open_messages
+def _take(
+    future: Future[PartialScan], merged: PartialScan | None, options: ScanOptions, lines: int
+) -> tuple[PartialScan, int]:
+    part = future.result()
+    lines += part.counts.total
+    merged = part if merged is None else merge(merged, part, options)
+    if options.progress is not None:
+        options.progress(0, lines)
+    return merged, lines
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now (an interrupt, or a failure): none outlives the scan."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker: leave Ctrl-C to the parent (which stops the workers), and die
+    with the parent whatever ends it (Linux `PR_SET_PDEATHSIG`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before the line above ran
+        os._exit(1)

@@ -1,0 +1,324 @@
+"""Partial scans: one slice of input read into a mergeable summary.
+
+Every way of running a scan is built on this model. A *slice* is a byte range of a plain
+file cut at line starts, a whole input (compressed file, pipe, journal), or a block of
+lines a reader handed over. `scan_slices` reads consecutive slices into a `PartialScan`:
+line accounting, per-destination statistics and reasons (the `ReportBuilder` of the
+messages finished in it), the correlator's state at its end (messages still open, session
+notes pending per process) and, for a slice that does not start the scan, what it could
+not decide alone (`core.correlate`). `merge(a, b)` continues `a` with `b`, the scan that
+follows it: merging the slices of a log in order gives exactly the one-process answer, and
+merging is associative. `finish` closes what is still open and gives the report.
+
+Line numbers of a slice that starts inside an input count from the slice's start until it
+is merged after the slice before it (which knows how many lines came first).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+from maillog_diag.core.analysis import ReportBuilder
+from maillog_diag.core.correlate import Correlator
+from maillog_diag.core.model import LineRef
+from maillog_diag.errors import InputError, UnparsableLine
+from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines, read_range
+from maillog_diag.input.timestamps import TimeParser, YearInference, replays_alike
+from maillog_diag.mta import no_removal_line
+from maillog_diag.scan.base import (
+    PROGRESS_EVERY,
+    UNPARSED_SAMPLE,
+    ScanOptions,
+    ScanResult,
+    input_order,
+    report_emitter,
+)
+from maillog_diag.scan.lines import LineCounts, LineParser
+
+
+@dataclass(slots=True)
+class Slice:
+    """One piece of one input: a byte range `[start, end)` of a plain file, the whole input
+    (`end` None), or lines handed over in `text`."""
+
+    name: str
+    """The input as given (`-` for stdin)."""
+    start: int = 0
+    end: int | None = None
+    first: bool = True
+    """Whether the slice starts its input."""
+    last: bool = True
+    """Whether the slice ends its input."""
+    years: YearInference | None = None
+    """For a slice inside an input: the year inference state it starts in (a guess the
+    merge checks)."""
+    lines: list[str] | None = None
+    """Lines handed over by a reader instead of a range."""
+    mtime: float | None = None
+    """With `lines`: the modification time of the input (year inference)."""
+    error: InputError | None = None
+    """With `lines`: the error that ended reading the input after them."""
+
+    @property
+    def label(self) -> str:
+        """The name line references use."""
+        return "<stdin>" if self.name == "-" else self.name
+
+
+@dataclass(slots=True)
+class PartialScan:
+    """What one or more consecutive slices gave (see the module docstring)."""
+
+    inputs: list[str]
+    """Display names of all inputs of the scan, in order (ranks examples)."""
+    builder: ReportBuilder
+    state: dict[str, Any]
+    """The correlator's state at the end (`Correlator.export`)."""
+    counts: LineCounts = field(default_factory=LineCounts)
+    unparsed_sample: list[UnparsableLine] = field(default_factory=list)
+    input_errors: list[InputError] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+    """Lines read per input name."""
+    relative: str | None = None
+    """The input whose line numbers here count from this scan's start (not the input's)."""
+    years_start: YearInference | None = None
+    """For a scan starting inside an input: the year state it started in."""
+    years_trail: list[tuple[int, int]] | None = None
+    years_end: YearInference | None = None
+    """The year state of the last input at the end (None: no input read)."""
+    end_time: float | None = None
+    """The latest time stamp of an input's last line (the log ends there, used or not)."""
+    inexact: str | None = None
+    """Why this scan is not the one-pass answer (then scan again in one pass)."""
+
+
+def _new_correlator(prior_unknown: bool) -> Correlator:
+    return Correlator(_no_emit, no_removal_line=no_removal_line(), prior_unknown=prior_unknown)
+
+
+def _no_emit(msg: object) -> None:  # pragma: no cover - replaced before use
+    raise AssertionError("correlator without a report")
+
+
+def scan_slices(
+    slices: Iterable[Slice],
+    options: ScanOptions,
+    inputs: list[str],
+    *,
+    prior_unknown: bool,
+) -> PartialScan:
+    """Read consecutive slices (in log order) into one partial scan.
+
+    `options` is a `pipeline.ScanOptions`; `prior_unknown` is False only when the first
+    slice starts the whole scan (the first input's beginning).
+    """
+    builder = ReportBuilder(input_order(inputs))
+    correlator = _new_correlator(prior_unknown)
+    correlator.set_emit(report_emitter(builder, options.window))
+    time_parser = TimeParser(options.zone)
+    parser = LineParser(time_parser)
+    part = PartialScan(inputs, builder, {}, parser.counts)
+    parse = parser.parse
+    feed = correlator.feed
+    sample = part.unparsed_sample
+    progress = options.progress
+    on_unparsed = options.on_unparsed
+    done_bytes = 0
+    total_lines = 0
+    years: YearInference | None = None
+    first_years: YearInference | None = None
+    previous = ""
+    for piece in slices:
+        label = piece.label
+        try:
+            lines, mtime, position = _open_slice(piece, options)
+        except InputError as exc:
+            part.input_errors.append(exc)
+            continue
+        if piece.first:
+            years = YearInference(reference=mtime, fixed=options.year)
+        elif years is None or label != previous:
+            # A slice inside an input: start from the guess; the merge checks it.
+            guess = piece.years or YearInference(reference=mtime, fixed=options.year)
+            years = YearInference(guess.reference, guess.fixed, *guess.state(), trail=[])
+            if first_years is None:
+                first_years = years
+                part.years_start = YearInference(guess.reference, guess.fixed, *guess.state())
+        previous = label
+        if not piece.first and part.relative is None and not part.lines:
+            part.relative = label
+        parser.start_input(years)
+        lineno = 0
+        line = ""
+        try:
+            for line in lines:
+                lineno += 1
+                if progress is not None and not lineno % PROGRESS_EVERY:
+                    progress(done_bytes + position(), total_lines + lineno)
+                try:
+                    event = parse(line, label, lineno)
+                except UnparsableLine as exc:
+                    if len(sample) < UNPARSED_SAMPLE:
+                        sample.append(exc)
+                    if on_unparsed is not None:
+                        on_unparsed(exc)
+                    continue
+                if event is not None:
+                    event.ref = LineRef(label, lineno, line)
+                    feed(event)
+        except InputError as exc:
+            part.input_errors.append(exc)
+        if piece.error is not None and piece.lines is not None:
+            part.input_errors.append(piece.error)
+        part.lines[label] = part.lines.get(label, 0) + lineno
+        total_lines += lineno
+        done_bytes += position()
+        if progress is not None:
+            progress(done_bytes, total_lines)
+        if line and piece.last:
+            last = parser.line_time(line)
+            if last is not None and (part.end_time is None or last > part.end_time):
+                part.end_time = last
+    if first_years is not None:
+        part.years_trail = first_years.trail
+    if years is not None:
+        part.years_end = YearInference(years.reference, years.fixed, *years.state())
+    part.state = correlator.export()
+    part.inexact = correlator.inexact
+    return part
+
+
+def _open_slice(
+    piece: Slice, options: ScanOptions
+) -> tuple[Iterator[str], float | None, Callable[[], int]]:
+    """The lines of a slice, the modification time of its input (for year inference) and
+    how many bytes of it have been consumed (for progress)."""
+    if piece.lines is not None:
+        size = sum(map(len, piece.lines))
+        return iter(piece.lines), piece.mtime, lambda: size
+    if piece.error is not None:
+        raise piece.error
+    if piece.end is not None:
+        try:
+            mtime = os.stat(piece.name).st_mtime
+        except OSError as exc:
+            raise InputError(piece.name, exc.strerror or str(exc)) from None
+        size = piece.end - piece.start
+        return read_range(piece.name, piece.start, piece.end), mtime, lambda: size
+    if piece.name == JOURNAL_INPUT and options.journal_cmd is not None:
+        source, lines = read_journal(options.journal_cmd)
+    else:
+        source, lines = read_lines(piece.name)
+    return lines, source.mtime, source.position
+
+
+def merge(a: PartialScan, b: PartialScan, options: ScanOptions) -> PartialScan:
+    """`a` continued by `b`, the partial scan of the slices that follow `a`'s.
+
+    `a` is changed and returned; `b` must not be used afterwards.
+    """
+    if b.relative is not None:
+        delta = a.lines.get(b.relative, 0)
+        if delta:
+            shift_lines(b, b.relative, delta)
+    inexact = a.inexact or b.inexact
+    if b.years_start is not None:
+        trail = b.years_trail
+        if a.years_end is None or trail is None:
+            inexact = inexact or "a slice's years could not be checked"
+        elif not replays_alike(a.years_end, b.years_start, trail, options.zone):
+            inexact = inexact or "yearless stamps would get another year across a cut"
+    mine = _new_correlator(False)
+    mine.restore(a.state)
+    mine.set_emit(report_emitter(a.builder, options.window))
+    theirs = _new_correlator(False)
+    theirs.restore(b.state)
+    mine.absorb(theirs)
+    a.builder.merge(b.builder, a.builder.order)
+    a.state = mine.export()
+    a.inexact = inexact or mine.inexact
+    counts, other = a.counts, b.counts
+    counts.total += other.total
+    counts.used += other.used
+    counts.ignored += other.ignored
+    counts.unparsed += other.unparsed
+    for reason, n in other.ignored_by_reason.items():
+        counts.ignored_by_reason[reason] = counts.ignored_by_reason.get(reason, 0) + n
+    order = a.builder.order
+    merged = a.unparsed_sample + b.unparsed_sample
+    merged.sort(key=lambda e: (order.get(e.source, 0), e.lineno))
+    a.unparsed_sample = merged[:UNPARSED_SAMPLE]
+    a.input_errors += b.input_errors
+    for name, n in b.lines.items():
+        a.lines[name] = a.lines.get(name, 0) + n
+    if b.end_time is not None and (a.end_time is None or b.end_time > a.end_time):
+        a.end_time = b.end_time
+    if b.years_end is not None and (b.years_trail != [] or len(b.lines) > 1):
+        a.years_end = b.years_end  # (a slice that never placed a yearless stamp: a's stands)
+    if a.years_start is not None and a.years_trail is not None:
+        a.years_trail = _joined_trail(a.years_trail, b.years_trail)
+    return a
+
+
+def _joined_trail(
+    first: list[tuple[int, int]], second: list[tuple[int, int]] | None
+) -> list[tuple[int, int]] | None:
+    if second is None:
+        return None
+    joined = list(first)
+    for month, day in second:
+        if not joined or joined[-1][0] != month:
+            joined.append((month, day))
+    return joined
+
+
+def finish(part: PartialScan, options: ScanOptions) -> tuple[ReportBuilder, ScanResult]:
+    """Close what is still open at the end of the log; the report and the `ScanResult`."""
+    correlator = _new_correlator(False)
+    correlator.restore(part.state)
+    correlator.set_emit(report_emitter(part.builder, options.window))
+    end = part.end_time
+    if end is not None and (correlator.last_time is None or end > correlator.last_time):
+        correlator.last_time = end
+    correlator.finish()
+    result = ScanResult(
+        counts=part.counts,
+        first_time=correlator.first_time,
+        last_time=correlator.last_time,
+        unparsed_sample=part.unparsed_sample,
+        input_errors=part.input_errors,
+        max_open_messages=correlator.max_open,
+    )
+    return part.builder, result
+
+
+def shift_lines(part: PartialScan, source: str, delta: int) -> None:
+    """Add `delta` to every line number of `source` in a partial scan (line references in
+    statistics, open messages and pending events, unparsed samples)."""
+    seen: set[int] = set()
+    stack: list[Any] = [part.builder, part.state]
+    for exc in part.unparsed_sample:
+        if exc.source == source:
+            exc.lineno += delta
+    while stack:
+        obj = stack.pop()
+        if isinstance(obj, (str, int, float, bool)) or obj is None:
+            continue
+        ident = id(obj)
+        if ident in seen:
+            continue
+        seen.add(ident)
+        if isinstance(obj, LineRef):
+            if obj.source == source:
+                obj.lineno += delta
+        elif isinstance(obj, dict):
+            stack.extend(v for v in obj.values() if not isinstance(v, (str, int, float)))
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(v for v in obj if not isinstance(v, (str, int, float)))
+        elif isinstance(obj, ReportBuilder):
+            stack.extend((obj.destinations, obj.causes, obj.held_mail))
+        elif is_dataclass(obj):
+            stack.extend(getattr(obj, f.name) for f in fields(obj))

@@ -1,0 +1,130 @@
+"""The equality contract of the scan engine: however a scan is cut and merged, the JSON
+report is the one a single process gives (except the fields in `NOT_COMPARED`)."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.output.serialize import report_dict
+from maillog_diag.scan.partial import Slice, finish, merge, scan_slices
+from maillog_diag.scan.pipeline import ScanOptions, scan_report
+
+from .conftest import FIXTURES, SAMPLE_LOGS
+from .test_bench_generator import gen_postfix
+from .test_inputs import week  # noqa: F401 - the rotated-week fixture
+
+NOT_COMPARED = ("max_open_messages",)
+"""Fields that describe how a scan ran, not what the log says (see the README)."""
+
+UTC = resolve_zone("UTC")
+
+SAMPLES = [
+    SAMPLE_LOGS / "postfix" / "mail.log",
+    SAMPLE_LOGS / "postfix" / "mail.log.rfc3339",
+    SAMPLE_LOGS / "postfix" / "maillog_file.log",
+    SAMPLE_LOGS / "exim" / "mainlog",
+    SAMPLE_LOGS / "exim" / "mainlog.millisec_tz",
+    SAMPLE_LOGS / "sendmail" / "maillog",
+    SAMPLE_LOGS / "sendmail" / "maillog.rfc3339",
+    FIXTURES / "mixed_mta.log",
+]
+
+
+def _strip(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _strip(v) for k, v in data.items() if k not in NOT_COMPARED}
+    if isinstance(data, list):
+        return [_strip(v) for v in data]
+    return data
+
+
+def report(paths: list[str], jobs: int, *, year: int | None = 2026, **kw: Any) -> dict[str, Any]:
+    """The JSON report (as a dict) of `paths` read with `jobs` slices per input."""
+    options = ScanOptions(zone=UTC, year=year)
+    builder, result = scan_report(paths, options, jobs, **kw)
+    data = report_dict(builder, result, UTC, include_all=True, reasons=5)
+    data["ignored_by_reason"] = result.counts.ignored_by_reason
+    return _strip(data)  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def straddling(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated Postfix log: deferred mail retried for hours, so messages (and session
+    notes waiting for their process's next delivery) straddle every cut."""
+    path = tmp_path_factory.mktemp("gen") / "mail.log"
+    buf = io.StringIO()
+    gen_postfix.Generator(seed=23).run(40_000, buf)
+    path.write_text(buf.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)
+def test_sample_logs_cut_anywhere_give_the_one_process_report(sample: Path) -> None:
+    one = report([str(sample)], 1)
+    assert one["lines"]["total"] > 0
+    for jobs in (2, 7):
+        assert report([str(sample)], jobs, min_slice_bytes=1) == one, jobs
+
+
+def test_cut_at_every_line_gives_the_one_process_report() -> None:
+    """The hardest cut: every line its own slice, merged in order."""
+    for sample in (SAMPLE_LOGS / "postfix" / "mail.log", SAMPLE_LOGS / "exim" / "mainlog"):
+        options = ScanOptions(zone=UTC, year=2026)
+        names = [str(sample)]
+        data = sample.read_bytes()
+        offsets = [0] + [i + 1 for i, b in enumerate(data) if b == 0x0A]
+        if offsets[-1] != len(data):
+            offsets.append(len(data))
+        parts = [
+            scan_slices(
+                [Slice(str(sample), a, b, first=a == 0, last=b == len(data))],
+                options,
+                names,
+                prior_unknown=a != 0,
+            )
+            for a, b in zip(offsets, offsets[1:], strict=False)
+        ]
+        # Merge as a tree (associativity), not only left to right.
+        while len(parts) > 1:
+            parts = [
+                merge(parts[i], parts[i + 1], options) if i + 1 < len(parts) else parts[i]
+                for i in range(0, len(parts), 2)
+            ]
+        assert parts[0].inexact is None
+        builder, result = finish(parts[0], options)
+        data_tree = report_dict(builder, result, UTC, include_all=True, reasons=5)
+        data_tree["ignored_by_reason"] = result.counts.ignored_by_reason
+        assert _strip(data_tree) == report(names, 1), sample
+
+
+def test_generated_log_whose_messages_straddle_every_cut(straddling: Path) -> None:
+    one = report([str(straddling)], 1)
+    assert one["totals"]["recipients_deferred"] > 50
+    size = os.path.getsize(straddling)
+    for jobs in (2, 3, 7, 16):
+        assert report([str(straddling)], jobs, min_slice_bytes=size // 40) == one, jobs
+
+
+def test_several_inputs_and_mixed_mtas(straddling: Path) -> None:
+    paths = [str(FIXTURES / "postfix_small.log"), str(straddling), str(FIXTURES / "exim_small.log")]
+    one = report(paths, 1)
+    assert report(paths, 5, min_slice_bytes=1) == one
+
+
+def test_rotated_week_over_new_year(week: tuple[Path, Path]) -> None:  # noqa: F811
+    """Compressed rotations streamed in blocks, plain ones cut, yearless stamps across
+    New Year: the same report as one pass, and as the week in one plain file."""
+    from maillog_diag.input.sources import expand_inputs
+
+    one_file, rot = week
+    names = expand_inputs([str(rot / "mail.log")], rotated=True)
+    serial = report(names, 1, year=None)
+    assert report(names, 3, year=None, min_slice_bytes=1) == serial
+    whole = report([str(one_file)], 1, year=None)
+    assert report([str(one_file)], 7, year=None, min_slice_bytes=1) == whole
