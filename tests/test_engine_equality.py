@@ -59,7 +59,7 @@ def straddling(tmp_path_factory: pytest.TempPathFactory) -> Path:
     notes waiting for their process's next delivery) straddle every cut."""
     path = tmp_path_factory.mktemp("gen") / "mail.log"
     buf = io.StringIO()
-    gen_postfix.Generator(seed=23).run(40_000, buf)
+    gen_postfix.Generator(seed=23).run(25_000, buf)
     path.write_text(buf.getvalue())
     return path
 
@@ -74,7 +74,7 @@ def test_sample_logs_cut_anywhere_give_the_one_process_report(sample: Path) -> N
 
 def test_cut_at_every_line_gives_the_one_process_report() -> None:
     """The hardest cut: every line its own slice, merged in order."""
-    for sample in (SAMPLE_LOGS / "postfix" / "mail.log", SAMPLE_LOGS / "exim" / "mainlog"):
+    for sample in (SAMPLE_LOGS / "postfix" / "mail.log", FIXTURES / "exim_small.log"):
         options = ScanOptions(zone=UTC, year=2026)
         names = [str(sample)]
         data = sample.read_bytes()
@@ -107,7 +107,7 @@ def test_generated_log_whose_messages_straddle_every_cut(straddling: Path) -> No
     one = report([str(straddling)], 1)
     assert one["totals"]["recipients_deferred"] > 50
     size = os.path.getsize(straddling)
-    for jobs in (2, 3, 7, 16):
+    for jobs in (2, 7, 16):
         assert report([str(straddling)], jobs, min_slice_bytes=size // 40) == one, jobs
 
 
@@ -119,7 +119,7 @@ def test_several_inputs_and_mixed_mtas(straddling: Path) -> None:
 
 def test_rotated_week_over_new_year(week: tuple[Path, Path]) -> None:  # noqa: F811
     """Compressed rotations streamed in blocks, plain ones cut, yearless stamps across
-    New Year: the same report as one pass, and as the week in one plain file."""
+    New Year: the same report as one pass, and the week in one plain file cut in 7."""
     from maillog_diag.input.sources import expand_inputs
 
     one_file, rot = week

@@ -373,7 +373,7 @@ def cut_points(name: str, size: int, pieces: int) -> list[int]:
 class _Range(io.RawIOBase):
     """The bytes `[start, end)` of an open file, as a raw stream."""
 
-    def __init__(self, f: IO[bytes], start: int, end: int) -> None:
+    def __init__(self, f: io.BufferedReader, start: int, end: int) -> None:
         f.seek(start)
         self._f = f
         self._left = end - start

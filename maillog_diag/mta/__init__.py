@@ -9,7 +9,7 @@ schedule advice (`maillog_diag.core.diagnosis`).
 from __future__ import annotations
 
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import EVERY_PARTITION, LineShapeError, Reader
+from maillog_diag.mta.base import LineShapeError, Reader
 from maillog_diag.mta.exim import EximReader
 from maillog_diag.mta.opensmtpd import OpenSMTPDReader
 from maillog_diag.mta.postfix import PostfixReader
@@ -19,7 +19,6 @@ READERS: tuple[type[Reader], ...] = (PostfixReader, EximReader, SendmailReader, 
 """Every reader, in the order they are asked about a line without a syslog header."""
 
 __all__ = [
-    "EVERY_PARTITION",
     "READERS",
     "LineShapeError",
     "Reader",

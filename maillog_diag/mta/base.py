@@ -1,24 +1,19 @@
 """The one small interface every MTA reader implements.
 
 A reader is all that is specific to one MTA on the reading side: which lines it claims, how
-it parses them into the shared events of `maillog_diag.core.model`, the time stamp of its
-lines without a syslog header, and the key that keeps a message's lines together when a
-scan is split up. Each reader brings a grammar in `grammars/` and is registered once, in
-`maillog_diag.mta.READERS`. The line classifier (`maillog_diag.scan.lines`), the correlator,
-the statistics and the reports are shared: nothing downstream is per-MTA.
+it parses them into the shared events of `maillog_diag.core.model`, and the time stamp of
+its lines without a syslog header. Each reader brings a grammar in `grammars/` and is
+registered once, in `maillog_diag.mta.READERS`. The line classifier
+(`maillog_diag.scan.lines`), the correlator, the statistics and the reports are shared:
+nothing downstream is per-MTA.
 """
 
 from __future__ import annotations
 
-from typing import Final, Protocol
+from typing import Protocol
 
 from maillog_diag.core.model import Event
 from maillog_diag.input.timestamps import TimeParser
-
-EVERY_PARTITION: Final = "\0every"
-"""`partition_key` result for a line every partition must parse (without counting it):
-e.g. a Postfix session failure without a queue id, which attaches to the next delivery of
-its process, whichever partition that belongs to."""
 
 
 class LineShapeError(ValueError):
@@ -75,13 +70,3 @@ class Reader(Protocol):
     def line_time(self, line: str) -> float | None:
         """The time stamp (POSIX seconds) of a line without a syslog header that is of this
         MTA's shape, else None: where the log ends when its last lines are not events."""
-
-    def partition_key(self, line: str, end: int, program: str) -> str | None:
-        """The key (a message's queue id) that owns a syslog line of a claimed program
-        (`program` and `end` as for `parse_syslog`), None
-        when the line names no message (it goes to the first partition), or
-        `EVERY_PARTITION`."""
-
-    def bare_partition_key(self, line: str) -> str | None:
-        """As `partition_key`, for a line without a syslog header; None when the line is
-        not this MTA's or names no message."""

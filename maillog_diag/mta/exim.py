@@ -450,12 +450,6 @@ _NO_MESSAGE_REASONS = (
 
 SYSLOG_PROGRAMS = frozenset({"exim", "exim4"})
 
-# Exim's mainlog: stamp, optional milliseconds, zone and [pid], then the message id.
-_BARE_ID = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{3})?(?: [+-][0-9]{4})?"
-    r"(?: \[[0-9]+\])? ([0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}) "
-)
-
 
 class EximReader:
     """Exim's mainlog (bare lines) and Exim through syslog (`exim[PID]:`, `exim4[PID]:`)."""
@@ -480,17 +474,6 @@ class EximReader:
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: forget the remembered stamp and admin removals."""
         self._transformer.time_parser = time_parser
-
-    def partition_key(self, line: str, end: int, program: str) -> str | None:
-        """The message id after `exim[pid]: ` and Exim's own stamp or pid."""
-        m = self._lead(line, end)
-        q = self._qid(line, m.end() if m is not None else end)
-        return None if q is None else q.group()[:-1]
-
-    def bare_partition_key(self, line: str) -> str | None:
-        """The message id of a mainlog line."""
-        bare = _BARE_ID.match(line)
-        return None if bare is None else bare[1]
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`exim[pid]: [exim stamp] [[pid]] <id> ...` after the syslog header."""

@@ -26,7 +26,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import EVERY_PARTITION, LineShapeError
+from maillog_diag.mta.base import LineShapeError
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -331,15 +331,4 @@ class PostfixReader:
 
     def line_time(self, line: str) -> float | None:
         """Postfix lines always have a syslog header (read by the line classifier)."""
-        return None
-
-    def partition_key(self, line: str, end: int, program: str) -> str | None:
-        """The queue id; smtp/lmtp session lines without one go to every partition."""
-        q = self._qid(line, end)
-        if q is not None:
-            return q.group()[:-2]
-        return EVERY_PARTITION if ("/smtp[" in program or "/lmtp[" in program) else None
-
-    def bare_partition_key(self, line: str) -> str | None:
-        """No Postfix line lacks a header."""
         return None

@@ -380,15 +380,6 @@ class SendmailReader:
         """A new input: forget the remembered header."""
         self._transformer.time_parser = time_parser
 
-    def partition_key(self, line: str, end: int, program: str) -> str | None:
-        """The queue id after the program name."""
-        q = self._qid(line, end)
-        return None if q is None else q.group().partition(":")[0].partition("[")[0]
-
-    def bare_partition_key(self, line: str) -> str | None:
-        """Tagged lines (`<mail.info>` before the host) all go to the first partition."""
-        return None
-
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`sm-mta[pid]: <qid>: ...` after the syslog header."""
         return self._message(line, line[:end], end)

@@ -18,7 +18,7 @@ from lark import UnexpectedInput
 from maillog_diag.core.model import Event
 from maillog_diag.errors import UnparsableLine
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser, YearInference
-from maillog_diag.mta import EVERY_PARTITION, LineShapeError, Reader, readers
+from maillog_diag.mta import LineShapeError, Reader, readers
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 
 # After the syslog header: the program name, an optional [pid], a colon and a space.
@@ -72,10 +72,9 @@ class LineParser:
     `UnparsableLine` otherwise. `counts` is kept up to date.
     """
 
-    def __init__(self, time_parser: TimeParser, partition: tuple[int, int] | None = None) -> None:
+    def __init__(self, time_parser: TimeParser) -> None:
         self._time_parser = time_parser
         self.counts = LineCounts()
-        self._partition = partition
         self._head = syslog_head().match
         self._readers: list[Reader] = readers(time_parser)
         self._claimed: dict[str, Reader | None] = {}
@@ -109,13 +108,6 @@ class LineParser:
         counts = self.counts
         counts.total += 1
         head = self._head(line)
-        if self._partition is not None:
-            mine = self._mine(line, head)
-            if mine is not True:
-                counts.total -= 1
-                if mine is None:  # needed by every partition, counted by the first
-                    return self._shadow(line, source, lineno)
-                return None
         if head is None:
             if not line or line.isspace():
                 self._ignore("blank line")
@@ -158,53 +150,6 @@ class LineParser:
                 return result
         return None
 
-    def _mine(self, line: str, head: re.Match[str] | None) -> bool | None:
-        """In a partition: True for a line this partition owns; False for another's;
-        None for a line every partition must see (`EVERY_PARTITION`).
-
-        Lines are shared out by the message key their reader names; lines without one,
-        and lines of programs no reader claims, belong to the first partition."""
-        assert self._partition is not None
-        k, n = self._partition
-        if head is None:
-            for reader in self._readers:
-                key = reader.bare_partition_key(line)
-                if key is not None:
-                    return partition_of(key, n) == k
-            return k == 0
-        program = head["program"]
-        try:
-            owner = self._claimed[program]
-        except KeyError:
-            owner = self._reader_of(program)
-        if owner is None:
-            return k == 0
-        key = owner.partition_key(line, head.end(), head["program_full"])
-        if key is None:
-            return k == 0
-        if key == EVERY_PARTITION:
-            return True if k == 0 else None
-        return partition_of(key, n) == k
-
-    def _shadow(self, line: str, source: str, lineno: int) -> Event | None:
-        """Parse without counting (the first partition counts this line)."""
-        saved = self.counts
-        self.counts = LineCounts()
-        try:
-            return self.parse_counted(line, source, lineno)
-        except UnparsableLine:
-            return None
-        finally:
-            self.counts = saved
-
-    def parse_counted(self, line: str, source: str, lineno: int) -> Event | None:
-        """`parse` without partitioning (used for shadow parses)."""
-        partition, self._partition = self._partition, None
-        try:
-            return self.parse(line, source, lineno)
-        finally:
-            self._partition = partition
-
     def line_time(self, line: str) -> float | None:
         """The time stamp of a line (POSIX seconds), or None: a syslog header, else a
         reader's own (Exim's mainlog)."""
@@ -236,11 +181,6 @@ class LineParser:
     def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
         self.counts.unparsed += 1
         return UnparsableLine(source, lineno, line, why)
-
-
-def partition_of(queue_id: str, n: int) -> int:
-    """Which of `n` partitions owns a queue id (stable across processes and runs)."""
-    return (ord(queue_id[-1]) * 31 + ord(queue_id[-2])) % n
 
 
 def _why(exc: UnexpectedInput | BadTimestamp | LineShapeError, line: str) -> str:
