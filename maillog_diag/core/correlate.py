@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from maillog_diag.core.model import (
     Arrival,
@@ -211,14 +212,21 @@ class Correlator:
         self._emit = emit
 
     def export(self) -> dict[str, object]:
-        """The state between slices, by attribute name (`STATE_FIELDS`)."""
-        return {name: getattr(self, name) for name in STATE_FIELDS}
+        """The state between slices, by attribute name (`STATE_FIELDS`). The keys met
+        (`_seen`) are left out: they are the keys of `born` and of the head's events."""
+        return {name: getattr(self, name) for name in STATE_FIELDS if name != "_seen"}
 
-    def restore(self, state: dict[str, object]) -> None:
+    def restore(self, state: dict[str, Any]) -> None:
         """Take a state `export` gave (possibly decoded from a summary file)."""
         for name in STATE_FIELDS:
             if name in state:
                 setattr(self, name, state[name])
+        if self.prior_unknown and "_seen" not in state:
+            seen = set(self.born)
+            for item in self.head:
+                if isinstance(item, HeadEvent) and item.event.queue_id is not None:
+                    seen.add((item.event.host, item.event.queue_id))
+            self._seen = seen
 
     @property
     def open_messages(self) -> int:

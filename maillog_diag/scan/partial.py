@@ -298,15 +298,16 @@ def finish(part: PartialScan, options: ScanOptions) -> tuple[ReportBuilder, Scan
 def shift_lines(part: PartialScan, source: str, delta: int) -> None:
     """Add `delta` to every line number of `source` in a partial scan (line references in
     statistics, open messages and pending events, unparsed samples)."""
-    seen: set[int] = set()
-    stack: list[Any] = [part.builder, part.state]
     for exc in part.unparsed_sample:
         if exc.source == source:
             exc.lineno += delta
+    state = part.state
+    roots = [part.builder.destinations, part.builder.causes, part.builder.held_mail]
+    roots += [state.get(name) for name in ("_open", "_pending", "head", "parked")]
+    seen: set[int] = set()
+    stack: list[Any] = [r for r in roots if r]
     while stack:
         obj = stack.pop()
-        if isinstance(obj, (str, int, float, bool)) or obj is None:
-            continue
         ident = id(obj)
         if ident in seen:
             continue
@@ -314,11 +315,42 @@ def shift_lines(part: PartialScan, source: str, delta: int) -> None:
         if isinstance(obj, LineRef):
             if obj.source == source:
                 obj.lineno += delta
-        elif isinstance(obj, dict):
-            stack.extend(v for v in obj.values() if not isinstance(v, (str, int, float)))
-        elif isinstance(obj, (list, tuple, set, frozenset)):
-            stack.extend(v for v in obj if not isinstance(v, (str, int, float)))
-        elif isinstance(obj, ReportBuilder):
-            stack.extend((obj.destinations, obj.causes, obj.held_mail))
+            continue
+        if isinstance(obj, dict):
+            values: Any = obj.values()
+        elif isinstance(obj, (list, tuple)):
+            values = obj
         elif is_dataclass(obj):
-            stack.extend(getattr(obj, f.name) for f in fields(obj))
+            values = [getattr(obj, name) for name in _field_names(type(obj))]
+        else:
+            continue
+        for value in values:
+            if isinstance(value, _LEAVES) or value is None:
+                continue
+            if isinstance(value, (list, tuple, dict)) and _plain(value):
+                continue
+            stack.append(value)
+
+
+_LEAVES = (str, int, float, bool, frozenset, set)
+"""Values that hold no line reference (sets hold keys)."""
+
+
+def _plain(container: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> bool:
+    """Whether a container holds only leaves (its first item says: they are uniform)."""
+    if not container:
+        return True
+    first = next(iter(container.values())) if isinstance(container, dict) else container[0]
+    return isinstance(first, _LEAVES) or (
+        isinstance(first, tuple) and all(isinstance(x, _LEAVES) or x is None for x in first)
+    )
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
+    return names

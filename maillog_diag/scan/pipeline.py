@@ -152,7 +152,7 @@ def default_jobs(inputs: Sequence[str], *, min_bytes: int = 32 * 1024 * 1024) ->
 MIN_SLICE_BYTES = 4 * 1024 * 1024
 """A byte range is worth a worker's time only from about this size."""
 
-MAX_SLICE_BYTES = 64 * 1024 * 1024
+MAX_SLICE_BYTES = 32 * 1024 * 1024
 """Plain files are cut into slices of at most this size (more slices than workers for a
 big file), so that what a slice keeps for its merge stays bounded however long the log."""
 
@@ -295,8 +295,8 @@ def _year_guesses(
 def run_tasks(
     tasks: Iterable[list[Slice]], options: ScanOptions, names: list[str], workers: int
 ) -> PartialScan:
-    """Read the groups of slices in `workers` processes (at most two groups per process
-    queued at a time) and merge their partial scans in order."""
+    """Read the groups of slices in `workers` processes (one more group than workers
+    under way at a time) and merge their partial scans in order."""
     quiet = replace(options, progress=None, on_unparsed=None)
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(
@@ -313,7 +313,7 @@ def run_tasks(
         for task in tasks:
             pending.append(pool.submit(scan_slices, task, quiet, names, prior_unknown=not first))
             first = False
-            while len(pending) > 2 * workers:
+            while len(pending) > workers:
                 merged, done_lines = _take(pending.pop(0), merged, options, done_lines)
         while pending:
             merged, done_lines = _take(pending.pop(0), merged, options, done_lines)
