@@ -29,9 +29,11 @@ from maillog_diag.cli.options import (
     DEFAULT_SENDMAIL,
     AllOpt,
     ByOpt,
+    ContinuedOpt,
     DailyFormatOpt,
     FilesArg,
     MailToOpt,
+    MergedOutOpt,
     MessagesFormatOpt,
     QueueFileOpt,
     QueueOpt,
@@ -39,6 +41,8 @@ from maillog_diag.cli.options import (
     ReasonsOpt,
     ReportFormatOpt,
     SendmailOpt,
+    SummariesArg,
+    SummaryOutOpt,
     TopOpt,
     TraceFormatOpt,
     TzOpt,
@@ -53,6 +57,7 @@ from maillog_diag.cli.reading import (
     ExitCode,
     fail,
     finish,
+    partial_run,
     queue_comparison,
     report_run,
     resolve,
@@ -65,7 +70,7 @@ from maillog_diag.cli.reading import (
 )
 from maillog_diag.core.analysis import GROUPINGS
 from maillog_diag.core.model import Message
-from maillog_diag.core.window import parse_duration
+from maillog_diag.core.window import MessageFilter, parse_duration
 from maillog_diag.errors import InputError, MaillogError
 from maillog_diag.input.follow import Follower
 from maillog_diag.output.digest import DEFAULT_TOP, summary_line
@@ -110,6 +115,16 @@ from maillog_diag.output.serialize import (
     span_dict,
 )
 from maillog_diag.scan.live import Fed, LiveScan
+from maillog_diag.scan.partial import finish as finish_scan
+from maillog_diag.scan.pipeline import ScanOptions
+from maillog_diag.scan.summary import (
+    SummaryError,
+    decode,
+    merge_summaries,
+    read_summary,
+    settings_of,
+    write_summary,
+)
 
 app = typer.Typer(
     name="maillog-diag",
@@ -159,16 +174,99 @@ def report(
         raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}", ExitCode.USAGE)
     setup = resolve(read)
     builder, result = report_run(setup, by=by)
-    zone = setup.zone
     data = report_dict(
         builder,
         result,
-        zone,
+        setup.zone,
         include_all=all_destinations,
         reasons=max(reasons, 1),
         window=setup.window,
         queue=queue_comparison(builder, setup, ask=queue, listing_file=queue_file),
     )
+    _render_report(data, fmt, reasons)
+    finish(result)
+
+
+@app.command()
+@reads_logs(window=False, jobs=True)
+def summarize(
+    read: ReadArgs,
+    output: SummaryOutOpt,
+    continued: ContinuedOpt = False,
+) -> None:
+    """Read logs into a summary file, to merge with other hosts' (or later days') later.
+
+    Example: maillog-diag summarize /var/log/mail.log -o mx1.summary.gz
+    """
+    setup = resolve(read)
+    part, result = partial_run(setup, continued=continued)
+    settings = settings_of(read.tz or setup.config.tz, read.year, setup.window)
+    try:
+        with open(output, "wb") as out:
+            write_summary(part, settings, out, compress=output.name.endswith(".gz"))
+    except OSError as exc:
+        raise fail(f"{output}: cannot write: {exc.strerror}", ExitCode.USAGE) from None
+    finish(result)
+
+
+@app.command("merge")
+def merge_summaries_cmd(
+    summaries: SummariesArg,
+    fmt: ReportFormatOpt = None,
+    all_destinations: AllOpt = False,
+    reasons: ReasonsOpt = 3,
+    output: MergedOutOpt = None,
+) -> None:
+    """Report on summaries (from summarize) as if all their logs had been read together.
+
+    Example: maillog-diag merge mx1.summary.gz mx2.summary.gz --format json
+    """
+    parts = []
+    for path in summaries:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise fail(f"{path}: {exc.strerror}", ExitCode.INPUT) from None
+        try:
+            part, settings = read_summary(str(path), data)
+        except SummaryError as exc:
+            raise fail(str(exc), ExitCode.INPUT) from None
+        parts.append((str(path), part, settings))
+    settings = parts[0][2]
+    zone_name = settings.get("zone")
+    zone = resolve(ReadArgs(tz=zone_name if isinstance(zone_name, str) else None, files=[])).zone
+    try:
+        window = decode(settings.get("window"))
+        year = settings.get("year")
+        options = ScanOptions(
+            zone=zone, year=year if isinstance(year, int) else None, window=window
+        )
+        merged = merge_summaries(parts, options)
+        if output is not None:
+            with open(output, "wb") as out:
+                write_summary(merged, settings, out, compress=output.name.endswith(".gz"))
+            return
+        builder, result = finish_scan(merged, options)
+        report = report_dict(
+            builder,
+            result,
+            zone,
+            include_all=all_destinations,
+            reasons=max(reasons, 1),
+            window=window if isinstance(window, MessageFilter) else None,
+        )
+    except SummaryError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except OSError as exc:
+        raise fail(f"{output}: cannot write: {exc.strerror}", ExitCode.USAGE) from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        raise fail(f"a summary is damaged ({type(exc).__name__})", ExitCode.INPUT) from None
+    _render_report(report, fmt, reasons)
+    finish(result)
+
+
+def _render_report(data: dict[str, Any], fmt: OutputFormat | None, reasons: int) -> None:
+    """Write a report in the chosen format (default: table on a terminal, else text)."""
     out = sys.stdout
     chosen = fmt or (OutputFormat.TABLE if out.isatty() else OutputFormat.TEXT)
     if chosen is OutputFormat.JSON or chosen is OutputFormat.JSONL:
@@ -181,7 +279,6 @@ def report(
         render_report_text(data, out, reasons)
     else:
         render_report_table(data, make_console(), reasons)
-    finish(result)
 
 
 @app.command()

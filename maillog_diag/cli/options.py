@@ -228,6 +228,36 @@ ReasonsOpt = Annotated[
         help="Reasons shown per destination (0 or more).",
     ),
 ]
+SummaryOutOpt = Annotated[
+    Path,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Summary file to write (gzip-compressed when the name ends in .gz).",
+    ),
+]
+MergedOutOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the merged summary to FILE instead of a report (for a merge tree).",
+    ),
+]
+ContinuedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--continued",
+        help="These logs continue ones summarized before (e.g. today's after yesterday's): "
+        "keep what cannot be settled without them, to merge after that summary.",
+    ),
+]
+SummariesArg = Annotated[
+    list[Path],
+    typer.Argument(help="Summary files (from summarize), in log order.", metavar="SUMMARY"),
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,15 @@ from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
 from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
 from maillog_diag.output.render import make_console
-from maillog_diag.scan.pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
+from maillog_diag.scan.partial import PartialScan
+from maillog_diag.scan.pipeline import (
+    ScanOptions,
+    ScanResult,
+    default_jobs,
+    scan,
+    scan_partial,
+    scan_report,
+)
 
 
 class ExitCode(IntEnum):
@@ -289,6 +297,23 @@ def wait_for_stop(stop: threading.Event) -> int:
             pass
         stop.set()
     return stop_status(got)
+
+
+def partial_run(setup: Setup, *, continued: bool = False) -> tuple[PartialScan, ScanResult]:
+    """A pass into a partial scan (for a summary file) and what it saw so far."""
+    names = setup.names
+    sink = UnparsedSink(setup.read.unparsed)
+    try:
+        with progress_bar(names) as progress:
+            options = _scan_options(setup, sink, progress=progress)
+            jobs = setup.read.jobs or default_jobs(names)
+            part = scan_partial(names, options, jobs, prior_unknown=continued)
+    finally:
+        sink.close()
+    result = ScanResult(
+        counts=part.counts, unparsed_sample=part.unparsed_sample, input_errors=part.input_errors
+    )
+    return part, result
 
 
 def finish(result: ScanResult, *, show_sample: bool = True) -> None:

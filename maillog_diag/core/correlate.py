@@ -156,6 +156,7 @@ STATE_FIELDS = (
     "awaiting",
     "parked",
     "inexact",
+    "hosts",
 )
 """The attributes that make up a correlator's state between slices (see `export`)."""
 
@@ -204,6 +205,8 @@ class Correlator:
         self.parked: list[ParkedMessage] = []
         self.inexact: str | None = None
         """Why merging could not reproduce the one-pass answer (None: it did)."""
+        self.hosts: set[str] = set()
+        """Hosts whose messages were met (summaries of different hosts merge)."""
 
     # -- state between slices -------------------------------------------------------
 
@@ -228,11 +231,6 @@ class Correlator:
                     seen.add((item.event.host, item.event.queue_id))
             self._seen = seen
 
-    @property
-    def open_messages(self) -> int:
-        """Messages open now."""
-        return len(self._open)
-
     # -- reading --------------------------------------------------------------------
 
     def _message(self, event: Event, queue_id: str) -> Message:
@@ -247,6 +245,8 @@ class Correlator:
                 last_seen=event.time,
             )
             self._open[key] = msg
+            if event.host not in self.hosts:
+                self.hosts.add(event.host)
             if len(self._open) > self.max_open:
                 self.max_open = len(self._open)
         return msg
@@ -616,6 +616,7 @@ class Correlator:
             ):
                 setattr(self, name, theirs)
         self.max_open = max(self.max_open, later.max_open)
+        self.hosts |= later.hosts
 
     def _born(self, key: Key, t: float) -> None:
         """A later slice's message `key` arrived at `t`: settle what this state holds for

@@ -54,6 +54,7 @@ __all__ = [
     "input_order",
     "report_emitter",
     "scan",
+    "scan_partial",
     "scan_report",
 ]
 
@@ -186,16 +187,30 @@ def scan_report(
     is the one-process report; in the rare case the merge cannot vouch for that
     (`PartialScan.inexact`) the inputs are read again in one pass.
     """
+    part = scan_partial(inputs, options, jobs, min_slice_bytes=min_slice_bytes, processes=processes)
+    return finish(part, options)
+
+
+def scan_partial(
+    inputs: Sequence[str],
+    options: ScanOptions,
+    jobs: int = 1,
+    *,
+    prior_unknown: bool = False,
+    min_slice_bytes: int = MIN_SLICE_BYTES,
+    processes: int | None = None,
+) -> PartialScan:
+    """The inputs as one partial scan (see `scan_report`), not yet finished: what a summary
+    file holds. `prior_unknown`: the inputs continue a log read before (`--continued`)."""
     names = list(inputs)
     if jobs <= 1 or options.keep_lines or options.on_unparsed is not None:
-        part = scan_slices([Slice(n) for n in names], options, names, prior_unknown=False)
-        return finish(part, options)
+        return scan_slices([Slice(n) for n in names], options, names, prior_unknown=prior_unknown)
     tasks = plan_tasks(names, options, jobs, min_slice_bytes)
     workers = min(processes or jobs, usable_cores())
-    part = run_tasks(tasks, options, names, workers)
+    part = run_tasks(tasks, options, names, workers, prior_unknown=prior_unknown)
     if part.inexact is not None:
-        return scan_report(names, options, 1)
-    return finish(part, options)
+        return scan_partial(names, options, 1, prior_unknown=prior_unknown)
+    return part
 
 
 def plan_tasks(
@@ -293,7 +308,12 @@ def _year_guesses(
 
 
 def run_tasks(
-    tasks: Iterable[list[Slice]], options: ScanOptions, names: list[str], workers: int
+    tasks: Iterable[list[Slice]],
+    options: ScanOptions,
+    names: list[str],
+    workers: int,
+    *,
+    prior_unknown: bool = False,
 ) -> PartialScan:
     """Read the groups of slices in `workers` processes (one more group than workers
     under way at a time) and merge their partial scans in order."""
@@ -309,7 +329,7 @@ def run_tasks(
     merged: PartialScan | None = None
     pending: list[Future[PartialScan]] = []
     try:
-        first = True
+        first = not prior_unknown
         for task in tasks:
             pending.append(pool.submit(scan_slices, task, quiet, names, prior_unknown=not first))
             first = False

@@ -1,0 +1,262 @@
+"""Summary files: a partial scan written to disk, to merge later (fleets, `--state`).
+
+A summary may come from another machine, so it is plain JSON (never pickle), optionally
+gzip-compressed (recognised by its magic bytes), and decoding builds only the classes
+listed in `CLASSES`. The format is documented in `docs/summary-format.md`:
+
+    {"format": "maillog-diag-summary", "version": 1, "producer": "maillog-diag 0.1.0",
+     "settings": {"zone": "UTC", "year": null, "window": {...}},
+     "scan": <PartialScan>}
+
+Values are encoded field by field, so a field another module adds to one of these classes
+is written and read without a change here (a reader of an older file fills it with its
+default). A dataclass or other object becomes `{"@": "ClassName", "field": value, ...}`;
+an enum member `{"@e": "Status", "v": "sent"}`; a dict `{"@d": [[key, value], ...]}` (keys
+may be tuples); a tuple `{"@t": [...]}`; a set `{"@s": [...]}` (sorted, so the same scan
+gives the same bytes); a `Counter` `{"@c": [[key, count], ...]}`. Lists, strings, numbers,
+booleans and null are themselves.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections import Counter
+from dataclasses import fields, is_dataclass
+from enum import Enum
+from typing import IO, Any
+
+from maillog_diag.core import analysis, causes, classify, correlate, diagnosis, hints, model, window
+from maillog_diag.errors import InputError, MaillogError, UnparsableLine
+from maillog_diag.input import timestamps
+from maillog_diag.scan import lines, partial
+from maillog_diag.scan.partial import PartialScan
+
+FORMAT = "maillog-diag-summary"
+VERSION = 1
+"""Bumped when a reader of this version could misread a newer file."""
+
+
+class SummaryError(MaillogError):
+    """A summary file that cannot be used: damaged, foreign, newer, or not mergeable."""
+
+
+def _registry() -> tuple[dict[str, type], dict[str, type[Enum]]]:
+    classes: dict[str, type] = {}
+    enums: dict[str, type[Enum]] = {}
+    for module in (
+        model,
+        analysis,
+        causes,
+        classify,
+        correlate,
+        diagnosis,
+        hints,
+        window,
+        timestamps,
+        lines,
+        partial,
+    ):
+        for name, value in vars(module).items():
+            if not isinstance(value, type) or value.__module__ != module.__name__:
+                continue
+            if issubclass(value, Enum):
+                enums[name] = value
+            elif is_dataclass(value):
+                classes[name] = value
+    classes["ReportBuilder"] = analysis.ReportBuilder
+    return classes, enums
+
+
+CLASSES, ENUMS = _registry()
+"""The only classes a summary may build, by name."""
+
+_EXCEPTIONS: dict[str, type[Exception]] = {
+    "UnparsableLine": UnparsableLine,
+    "InputError": InputError,
+}
+
+
+def encode(value: Any) -> Any:
+    """A JSON-ready form of a partial scan's values (see the module docstring)."""
+    if isinstance(value, Enum):  # before str: the enums here are StrEnums
+        return {"@e": type(value).__name__, "v": value.value}
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, Counter):
+        return {"@c": [[encode(k), n] for k, n in value.items()]}
+    if isinstance(value, dict):
+        return {"@d": [[encode(k), encode(v)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"@t": [encode(v) for v in value]}
+    if isinstance(value, (set, frozenset)):
+        return {"@s": sorted((encode(v) for v in value), key=_sort_key)}
+    if isinstance(value, UnparsableLine):
+        args = [value.source, value.lineno, value.text, value.context]
+        return {"@x": "UnparsableLine", "a": args}
+    if isinstance(value, InputError):
+        return {"@x": "InputError", "a": [value.source, value.reason]}
+    name = type(value).__name__
+    if CLASSES.get(name) is not type(value):
+        raise TypeError(f"{name} cannot be written to a summary")
+    items: list[tuple[str, Any]]
+    if is_dataclass(value):
+        items = [(f.name, getattr(value, f.name)) for f in fields(value)]
+    else:
+        items = list(vars(value).items())
+    out: dict[str, Any] = {"@": name}
+    for key, item in items:
+        if not callable(item):
+            out[key] = encode(item)
+    return out
+
+
+def _sort_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def decode(value: Any) -> Any:
+    """Build the values `encode` wrote; `ValueError` for anything else."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    if not isinstance(value, dict):
+        raise ValueError(f"unexpected {type(value).__name__}")
+    if "@d" in value:
+        return {_hashable(decode(k)): decode(v) for k, v in value["@d"]}
+    if "@t" in value:
+        return tuple(decode(v) for v in value["@t"])
+    if "@s" in value:
+        return {_hashable(decode(v)) for v in value["@s"]}
+    if "@c" in value:
+        return Counter({_hashable(decode(k)): int(n) for k, n in value["@c"]})
+    if "@e" in value:
+        enum = ENUMS.get(value["@e"])
+        if enum is None:
+            raise ValueError(f"unknown value kind {value['@e']!r}")
+        return enum(value["v"])
+    if "@x" in value:
+        exc = _EXCEPTIONS.get(value["@x"])
+        if exc is None:
+            raise ValueError(f"unknown error kind {value['@x']!r}")
+        return exc(*value["a"])
+    name = value.get("@")
+    cls = CLASSES.get(name) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"unknown record kind {name!r}")
+    data = {k: decode(v) for k, v in value.items() if k != "@"}
+    if is_dataclass(cls):
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"{name} has unknown fields {sorted(unknown)}")
+        return cls(**data)
+    obj: Any = object.__new__(cls)
+    obj.__dict__.update(data)
+    return obj
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def settings_of(zone: str | None, year: int | None, window: Any) -> dict[str, Any]:
+    """What a summary's numbers depend on besides the log: the zone of stamps without one
+    (as named; None: the local zone), a fixed year, and the window (which mail counts).
+    Summaries merge only when these agree."""
+    return {"zone": zone, "year": year, "window": encode(window)}
+
+
+def write_summary(
+    part: PartialScan, settings: dict[str, Any], out: IO[bytes], *, compress: bool
+) -> None:
+    """Write a partial scan as a summary file (gzip-compressed when `compress`)."""
+    from maillog_diag import __version__
+
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "producer": f"maillog-diag {__version__}",
+        "settings": settings,
+        "scan": encode(part),
+    }
+    data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    out.write(gzip.compress(data, compresslevel=6, mtime=0) if compress else data)
+
+
+def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
+    """A summary file's partial scan and settings; `SummaryError` (one line) otherwise."""
+    try:
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        doc = json.loads(data)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+        raise SummaryError(f"{name}: not a readable summary ({type(exc).__name__})") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SummaryError(f"{name}: not a maillog-diag summary")
+    version = doc.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise SummaryError(
+            f"{name}: summary format version {version!r} is newer than this maillog-diag "
+            f"reads ({VERSION}): upgrade maillog-diag"
+        )
+    try:
+        part = decode(doc["scan"])
+        settings = doc["settings"]
+        if not isinstance(part, PartialScan) or not isinstance(settings, dict):
+            raise ValueError("no partial scan")
+        _check(part)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SummaryError(f"{name}: damaged summary ({exc})") from None
+    return part, settings
+
+
+def _check(part: PartialScan) -> None:
+    """The shape checks a merge relies on (a damaged file fails here, not in a merge)."""
+    if not isinstance(part.builder, analysis.ReportBuilder) or not isinstance(part.state, dict):
+        raise ValueError("no report or state")
+    for name in ("destinations", "causes", "held_mail", "order"):
+        if not hasattr(part.builder, name):
+            raise ValueError(f"report without {name}")
+    if not isinstance(part.counts, lines.LineCounts) or not isinstance(part.inputs, list):
+        raise ValueError("no line counts")
+    for name in correlate.STATE_FIELDS:
+        if name != "_seen" and name not in part.state:
+            raise ValueError(f"state without {name}")
+
+
+def merge_summaries(
+    parts: list[tuple[str, PartialScan, dict[str, Any]]], options: Any
+) -> PartialScan:
+    """Merge summaries in the order given: each one either continues the ones before it
+    (made with `--continued`) or covers other hosts. `SummaryError` when they cannot be
+    merged (other settings, or the same host in two summaries that each start a log)."""
+    from maillog_diag.scan.base import input_order
+    from maillog_diag.scan.partial import merge
+
+    first_name, merged, settings = parts[0]
+    hosts = set(merged.state.get("hosts", ()))
+    for name, part, other in parts[1:]:
+        if other != settings:
+            raise SummaryError(
+                f"{name} was made with other settings (zone, year or window) than {first_name}"
+            )
+        theirs = set(part.state.get("hosts", ()))
+        if not part.state.get("prior_unknown"):
+            shared = sorted(hosts & theirs)
+            if shared:
+                raise SummaryError(
+                    f"{name} and an earlier summary both start the log of host {shared[0]!r}:"
+                    " summarize a host's logs once (or later ones with --continued)"
+                )
+        hosts |= theirs
+        merged.inputs = merged.inputs + [n for n in part.inputs if n not in merged.inputs]
+        merged.builder.order = input_order(merged.inputs)
+        merged = merge(merged, part, options)
+    return merged

@@ -1,0 +1,152 @@
+"""Summary files: `summarize` then `merge` renders what reading all the logs together gives;
+damaged, foreign, newer or unmergeable summaries give one line and an exit status."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from maillog_diag.cli.app import app
+from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.scan.pipeline import ScanOptions, scan_partial
+from maillog_diag.scan.summary import decode, encode
+
+from .conftest import FIXTURES, SAMPLE_LOGS
+
+RUN = CliRunner()
+SETTINGS = ["--tz", "UTC", "--year", "2026"]
+
+
+def _invoke(*args: str) -> Any:
+    return RUN.invoke(app, list(args))
+
+
+def _json(*args: str) -> Any:
+    res = _invoke(*args, "--format", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    return data
+
+
+def _summarize(tmp: Path, name: str, *files: str, extra: tuple[str, ...] = ()) -> str:
+    out = tmp / name
+    res = _invoke("summarize", *files, *SETTINGS, *extra, "-o", str(out))
+    assert res.exit_code == 0, res.output
+    assert out.stat().st_size > 0
+    return str(out)
+
+
+def test_fleet_of_hosts_merges_to_the_report_of_all_logs(tmp_path: Path) -> None:
+    """Three MTAs' logs as three hosts: every report format from the summaries equals
+    reading the logs together, in the order given."""
+    sendmail = tmp_path / "maillog"  # the sample's host is the Postfix sample's: rename it
+    sendmail.write_text((SAMPLE_LOGS / "sendmail" / "maillog").read_text().replace(" vm ", " mx3 "))
+    logs = [
+        str(SAMPLE_LOGS / "postfix" / "mail.log"),
+        str(SAMPLE_LOGS / "exim" / "mainlog"),
+        str(sendmail),
+    ]
+    parts = [
+        _summarize(tmp_path, "pf.summary.gz", logs[0]),
+        _summarize(tmp_path, "ex.summary", logs[1]),
+        _summarize(tmp_path, "sm.summary", logs[2]),
+    ]
+    with gzip.open(parts[0]) as f:
+        assert json.load(f)["format"] == "maillog-diag-summary"
+    together = _json("report", *logs, *SETTINGS)
+    assert together["lines"]["total"] > 1000
+    assert _json("merge", *parts) == together
+    for fmt in ("text", "csv", "html"):
+        merged = _invoke("merge", *parts, "--format", fmt)
+        read = _invoke("report", *logs, *SETTINGS, "--format", fmt)
+        assert merged.exit_code == read.exit_code == 0
+        assert merged.stdout == read.stdout, fmt
+
+
+def test_merge_tree_equals_one_merge(tmp_path: Path) -> None:
+    logs = [str(SAMPLE_LOGS / "postfix" / "mail.log"), str(SAMPLE_LOGS / "exim" / "mainlog")]
+    a = _summarize(tmp_path, "a.summary", logs[0])
+    b = _summarize(tmp_path, "b.summary", logs[1])
+    ab = tmp_path / "ab.summary"
+    assert _invoke("merge", a, b, "-o", str(ab)).exit_code == 0
+    assert _json("merge", str(ab)) == _json("merge", a, b)
+
+
+def test_a_later_days_log_continues_the_summary_before_it(tmp_path: Path) -> None:
+    """The same host's log cut in two (messages straddle the cut): the second summary made
+    with --continued merges after the first into the report of both files read in order."""
+    text = (SAMPLE_LOGS / "postfix" / "mail.log").read_text().splitlines(keepends=True)
+    first, second = tmp_path / "mail.log.1", tmp_path / "mail.log"
+    half = len(text) // 2
+    first.write_text("".join(text[:half]))
+    second.write_text("".join(text[half:]))
+    a = _summarize(tmp_path, "day1.summary", str(first))
+    b = _summarize(tmp_path, "day2.summary", str(second), extra=("--continued",))
+    together = _json("report", str(first), str(second), *SETTINGS)
+    assert together["totals"]["recipients_deferred"] > 0
+    assert _json("merge", a, b) == together
+    # Without --continued the second day's log claims to start the host's log.
+    c = _summarize(tmp_path, "day2-alone.summary", str(second))
+    res = _invoke("merge", a, c)
+    assert res.exit_code == 2
+    assert "both start the log of host" in res.stderr
+
+
+def _one_line_error(res: Any, code: int, words: str) -> None:
+    assert res.exit_code == code
+    assert words in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in res.output
+
+
+def test_damaged_foreign_and_newer_summaries(tmp_path: Path) -> None:
+    good = Path(_summarize(tmp_path, "good.summary", str(SAMPLE_LOGS / "exim" / "mainlog")))
+    doc = json.loads(good.read_text())
+    bad = tmp_path / "bad.summary"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    _one_line_error(_invoke("merge", str(bad)), 3, "not a readable summary")
+    bad.write_bytes(gzip.compress(b"{not json"))
+    _one_line_error(_invoke("merge", str(bad)), 3, "not a readable summary")
+    bad.write_text(json.dumps({"format": "something-else", "version": 1}))
+    _one_line_error(_invoke("merge", str(bad)), 3, "not a maillog-diag summary")
+    bad.write_text(json.dumps({**doc, "version": 99}))
+    _one_line_error(_invoke("merge", str(bad)), 3, "newer than this maillog-diag")
+    foreign = json.loads(good.read_text())
+    foreign["scan"]["builder"] = {"@": "Popen", "args": ["rm", "-rf", "/"]}
+    bad.write_text(json.dumps(foreign))
+    _one_line_error(_invoke("merge", str(bad)), 3, "unknown record kind 'Popen'")
+    wrong = json.loads(good.read_text())
+    wrong["scan"]["counts"]["total"] = "many"
+    bad.write_text(json.dumps(wrong))
+    res = _invoke("merge", str(bad), "--format", "json")
+    assert res.exit_code in (0, 3)
+    assert "Traceback" not in res.output
+    other = tmp_path / "other.summary"
+    res = _invoke(
+        "summarize", str(FIXTURES / "postfix_small.log"), "--tz", "Europe/Berlin", "-o", str(other)
+    )
+    assert res.exit_code == 0
+    _one_line_error(_invoke("merge", str(good), str(other)), 2, "other settings")
+    _one_line_error(_invoke("merge", str(tmp_path / "missing.summary")), 3, "missing.summary")
+
+
+def test_encoding_round_trips_a_partial_scan_with_open_state() -> None:
+    """A partial scan that starts inside a log (head, born keys, open messages, pending
+    notes) survives JSON unchanged: encoding it again gives the same document."""
+    zone = resolve_zone("UTC")
+    options = ScanOptions(zone=zone, year=2026)
+    part = scan_partial([str(SAMPLE_LOGS / "postfix" / "mail.log")], options, prior_unknown=True)
+    assert part.state["head"] and part.state["born"]
+    doc = json.dumps(encode(part))
+    again = decode(json.loads(doc))
+    assert json.dumps(encode(again)) == doc
+
+
+@pytest.mark.parametrize("value", [{(1, "a"): {2.5}}, ("x", None, [1, {"k": (2,)}])])
+def test_containers_round_trip(value: Any) -> None:
+    assert decode(json.loads(json.dumps(encode(value)))) == value
