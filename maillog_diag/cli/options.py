@@ -69,6 +69,15 @@ JobsOpt = Annotated[
         "else one).",
     ),
 ]
+DaskOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dask",
+        metavar="ADDRESS",
+        help="Run the scan on this Dask scheduler (e.g. tcp://10.0.0.5:8786); needs "
+        "maillog-diag[dask] and the same files at the same paths on every worker.",
+    ),
+]
 JournalOpt = Annotated[
     bool,
     typer.Option(
@@ -274,6 +283,7 @@ class ReadArgs:
     config: Path | None = None
     unparsed: Path | None = None
     jobs: int | None = None
+    dask: str | None = None
     rotated_default: bool = False
     since_default: str | None = None
     until_default: str | None = None
@@ -307,6 +317,7 @@ def reads_logs(
         extra["unparsed"] = (UnparsedOpt, None)
     if jobs:
         extra["jobs"] = (JobsOpt, None)
+        extra["dask"] = (DaskOpt, None)
     known = {f.name for f in fields(ReadArgs)}
     assert set(extra) <= known
 

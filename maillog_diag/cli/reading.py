@@ -31,7 +31,9 @@ from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
 from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
 from maillog_diag.output.render import make_console
+from maillog_diag.scan.cluster import ClusterError, scan_on_cluster
 from maillog_diag.scan.partial import PartialScan
+from maillog_diag.scan.partial import finish as finish_partial
 from maillog_diag.scan.pipeline import (
     ScanOptions,
     ScanResult,
@@ -252,6 +254,8 @@ def report_run(
     try:
         with progress_bar(names) as progress:
             options = replace(_scan_options(setup, sink, progress=progress), group_by=by)
+            if setup.read.dask:
+                return finish_partial(_on_cluster(names, options, setup.read.dask), options)
             builder, result = scan_report(names, options, jobs or default_jobs(names))
     finally:
         sink.close()
@@ -299,6 +303,18 @@ def wait_for_stop(stop: threading.Event) -> int:
     return stop_status(got)
 
 
+def _on_cluster(
+    names: list[str], options: ScanOptions, address: str, *, continued: bool = False
+) -> PartialScan:
+    """The scan as tasks on a Dask cluster (`--dask`); a usage error when it cannot run."""
+    if options.on_unparsed is not None:
+        raise fail("--unparsed streams every line here: it does not go with --dask", ExitCode.USAGE)
+    try:
+        return scan_on_cluster(names, options, address, prior_unknown=continued)
+    except ClusterError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+
+
 def partial_run(setup: Setup, *, continued: bool = False) -> tuple[PartialScan, ScanResult]:
     """A pass into a partial scan (for a summary file) and what it saw so far."""
     names = setup.names
@@ -306,8 +322,11 @@ def partial_run(setup: Setup, *, continued: bool = False) -> tuple[PartialScan, 
     try:
         with progress_bar(names) as progress:
             options = _scan_options(setup, sink, progress=progress)
-            jobs = setup.read.jobs or default_jobs(names)
-            part = scan_partial(names, options, jobs, prior_unknown=continued)
+            if setup.read.dask:
+                part = _on_cluster(names, options, setup.read.dask, continued=continued)
+            else:
+                jobs = setup.read.jobs or default_jobs(names)
+                part = scan_partial(names, options, jobs, prior_unknown=continued)
     finally:
         sink.close()
     result = ScanResult(

@@ -237,19 +237,24 @@ def floor_tools(args: argparse.Namespace) -> list[Tool]:
     return tools
 
 
-def subject_tool(args: argparse.Namespace) -> Tool:
+def subject_tools(args: argparse.Namespace) -> list[Tool]:
+    """maillog-diag with its default processes, then with -j 1 and -j 2 (the scaling)."""
     cli, missing = find_cli(args.cli)
     if not missing:
         probe = subprocess.run([*cli, "report", "--help"], capture_output=True, text=True)
         if probe.returncode != 0:
             missing = f"'{' '.join(cli)} report --help' failed: {probe.stderr.strip()[-200:]}"
-    return Tool(
-        "maillog-diag report --format json",
-        [*cli, "report", "{file}", "--format", "json"],
-        "subject",
-        missing,
-        _check_maillog_json,
-    )
+    variants = [("", [])] + [(f" -j {j}", ["-j", str(j)]) for j in args.jobs]
+    return [
+        Tool(
+            f"maillog-diag report --format json{label}",
+            [*cli, "report", "{file}", "--format", "json", *extra],
+            "subject",
+            missing,
+            _check_maillog_json,
+        )
+        for label, extra in variants
+    ]
 
 
 def postfix_tools(args: argparse.Namespace) -> list[Tool]:
@@ -267,7 +272,7 @@ def postfix_tools(args: argparse.Namespace) -> list[Tool]:
                 "" if pf else "pflogsumm not found (apt-get install pflogsumm)",
             )
         )
-    tools.append(subject_tool(args))
+    tools.extend(subject_tools(args))
     return tools
 
 
@@ -300,7 +305,7 @@ def exim_tools(args: argparse.Namespace) -> list[Tool]:
                 _check_eximstats,
             )
         )
-    tools.append(subject_tool(args))
+    tools.extend(subject_tools(args))
     return tools
 
 
@@ -472,6 +477,32 @@ def summarize(results: list[Result], lines: int) -> list[dict[str, Any]]:
     return rows
 
 
+def targets(rows: list[dict[str, Any]], anchor: str) -> list[tuple[str, float | None, str]]:
+    """The ratios issue #12 sets as targets: (what, measured, target)."""
+    by = {r["tool"]: r for r in rows if "wall_s" in r}
+    base = "maillog-diag report --format json"
+    anchor_row = by.get(anchor)
+    out: list[tuple[str, float | None, str]] = []
+
+    def ratio(a: str, b: str, key: str = "wall_s") -> float | None:
+        ra, rb = by.get(a), by.get(b)
+        if not ra or not rb or not rb.get(key):
+            return None
+        return round(ra[key] / rb[key], 3)
+
+    goal = "<= 0.7 (goal 0.5)" if anchor == "pflogsumm" else "<= 1.0 (goal 0.5)"
+    out.append((f"report wall / {anchor} wall", ratio(base, anchor), goal))
+    out.append((f"report -j 1 wall / {anchor} wall", ratio(f"{base} -j 1", anchor), "<= 1.0"))
+    if anchor_row:
+        largest = max(
+            (r["peak_rss_mib"] for n, r in by.items() if n.startswith(base)), default=None
+        )
+        peak = round(largest / anchor_row["peak_rss_mib"], 3) if largest else None
+        out.append((f"largest maillog-diag process / {anchor} peak RSS", peak, "<= 1.0"))
+    out.append(("speed-up -j 1 -> -j 2 (wall)", ratio(f"{base} -j 1", f"{base} -j 2"), ">= 1.8"))
+    return out
+
+
 def human(n: float) -> str:
     if n >= 1e6:
         return f"{n / 1e6:.2f} M"
@@ -527,6 +558,11 @@ def print_table(report: dict[str, Any]) -> None:
         if row["failed_runs"] or row["notes"]:
             print(f"{'':<4}note: {row['failed_runs']} failed run(s); {'; '.join(row['notes'])}")
     print()
+    print("targets (issue #12):")
+    for what, value, goal in targets(report["results"], anchor):
+        shown = f"{value:.2f}" if value is not None else "-"
+        print(f"  {what:<52}{shown:>8}   target {goal}")
+    print()
     print(
         f"wall / {anchor} < 1 means faster than {anchor}.  Runs (s): "
         + "; ".join(
@@ -557,6 +593,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--eximstats", help="path of eximstats (default: on PATH or in /usr/sbin)")
     ap.add_argument("--skip-baseline", action="store_true", help="skip wc -l and Python iteration")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        nargs="*",
+        default=[1, 2],
+        metavar="N",
+        help="also run maillog-diag with -j N for each N (default: 1 2; none: only the default)",
+    )
     ap.add_argument(
         "--cli", help="path of the maillog-diag command (default: beside this Python or on PATH)"
     )
@@ -630,6 +674,10 @@ def main(argv: list[str] | None = None) -> int:
         else None,
         "results": summarize(results, lines),
     }
+    anchor_name = "eximstats" if args.mta == "exim" else "pflogsumm"
+    report["targets"] = [
+        {"what": w, "value": v, "target": g} for w, v, g in targets(report["results"], anchor_name)
+    ]
     if args.json:
         print(json.dumps(report, indent=1))
     else:
