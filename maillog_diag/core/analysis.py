@@ -24,6 +24,7 @@ from maillog_diag.core.causes import Cause
 from maillog_diag.core.classify import Classification
 from maillog_diag.core.diagnosis import RecipientDiagnosis, ScheduleCheck, diagnose_message
 from maillog_diag.core.model import Attempt, LineRef, Message, Outcome, Recipient, Status
+from maillog_diag.core.quantiles import HeldTimes
 from maillog_diag.core.reasons import reason_key
 
 _FINAL_OUTCOMES = frozenset({Outcome.DELIVERED, Outcome.BOUNCED, Outcome.EXPIRED})
@@ -235,7 +236,8 @@ class DestinationStats:
     unknown: int = 0
     deferrals: int = 0
     """Deferred attempts (not recipients)."""
-    held_times: list[float] = field(default_factory=list)
+    held_times: HeldTimes = field(default_factory=HeldTimes)
+    """Held times (seconds) of the delayed recipients: exact while few, else sketched."""
     reasons: dict[str, ReasonStat] = field(default_factory=dict)
     causes: dict[CauseKey, CauseStat] = field(default_factory=dict)
     split_deferrals: int = 0
@@ -288,7 +290,7 @@ class DestinationStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.delivery_seconds_max = max(self.delivery_seconds_max, other.delivery_seconds_max)
         self.senders.update(other.senders)
-        self.held_times += other.held_times
+        self.held_times.merge(other.held_times)
         self.mtas.update(other.mtas)
         self.hourly_deferrals.update(other.hourly_deferrals)
         self.hourly_held.update(other.hourly_held)
@@ -313,7 +315,7 @@ class DestinationStats:
     @property
     def impact(self) -> float:
         """Recipient-seconds of delay: the sort key of the report."""
-        return sum(self.held_times)
+        return self.held_times.total
 
     @property
     def troubled(self) -> bool:
@@ -324,12 +326,8 @@ class DestinationStats:
 
     def held_summary(self) -> dict[str, float | None]:
         """`{"p50", "p95", "max"}` of the held times of delayed recipients, in seconds."""
-        values = sorted(self.held_times)
-        return {
-            "p50": percentile(values, 0.50),
-            "p95": percentile(values, 0.95),
-            "max": values[-1] if values else None,
-        }
+        held = self.held_times
+        return {"p50": held.quantile(0.50), "p95": held.quantile(0.95), "max": held.largest}
 
     def top_reasons(self, limit: int = 3) -> list[ReasonStat]:
         """The most frequent reasons: the receivers' real replies first (most deferrals
@@ -493,7 +491,7 @@ class ReportBuilder:
             stats.delivered_after_delay += 1
         held = held_seconds(msg, rcpt)
         if held is not None:
-            stats.held_times.append(held)
+            stats.held_times.add(held)
         seen: set[str] = set()
         last_key: str | None = None
         for attempt in rcpt.attempts:
@@ -670,7 +668,7 @@ class ReportBuilder:
             total.held += d.held
             total.unknown += d.unknown
             total.deferrals += d.deferrals
-            total.held_times.extend(d.held_times)
+            total.held_times.merge(d.held_times)
             total.split_deferrals += d.split_deferrals
             total.split_recipients += d.split_recipients
             total.split_delay_seconds += d.split_delay_seconds

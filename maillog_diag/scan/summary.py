@@ -27,7 +27,17 @@ from dataclasses import fields, is_dataclass
 from enum import Enum
 from typing import IO, Any
 
-from maillog_diag.core import analysis, causes, classify, correlate, diagnosis, hints, model, window
+from maillog_diag.core import (
+    analysis,
+    causes,
+    classify,
+    correlate,
+    diagnosis,
+    hints,
+    model,
+    quantiles,
+    window,
+)
 from maillog_diag.errors import InputError, MaillogError, UnparsableLine
 from maillog_diag.input import timestamps
 from maillog_diag.scan import lines, partial
@@ -53,6 +63,7 @@ def _registry() -> tuple[dict[str, type], dict[str, type[Enum]]]:
         correlate,
         diagnosis,
         hints,
+        quantiles,
         window,
         timestamps,
         lines,
