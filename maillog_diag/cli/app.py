@@ -119,7 +119,6 @@ from maillog_diag.scan.partial import finish as finish_scan
 from maillog_diag.scan.pipeline import ScanOptions
 from maillog_diag.scan.summary import (
     SummaryError,
-    decode,
     merge_summaries,
     read_summary,
     settings_of,
@@ -236,7 +235,7 @@ def merge_summaries_cmd(
     zone_name = settings.get("zone")
     zone = resolve(ReadArgs(tz=zone_name if isinstance(zone_name, str) else None, files=[])).zone
     try:
-        window = decode(settings.get("window"))
+        window = settings.get("window")  # built by read_summary
         year = settings.get("year")
         options = ScanOptions(
             zone=zone, year=year if isinstance(year, int) else None, window=window
@@ -244,7 +243,8 @@ def merge_summaries_cmd(
         merged = merge_summaries(parts, options)
         if output is not None:
             with open(output, "wb") as out:
-                write_summary(merged, settings, out, compress=output.name.endswith(".gz"))
+                kept = settings_of(settings.get("zone"), options.year, window)
+                write_summary(merged, kept, out, compress=output.name.endswith(".gz"))
             return
         builder, result = finish_scan(merged, options)
         report = report_dict(

@@ -130,21 +130,40 @@ def _sort_key(value: Any) -> str:
 
 
 def decode(value: Any) -> Any:
-    """Build the values `encode` wrote; `ValueError` for anything else."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    if not isinstance(value, dict):
-        raise ValueError(f"unexpected {type(value).__name__}")
-    if "@d" in value:
-        return {_hashable(decode(k)): decode(v) for k, v in value["@d"]}
-    if "@t" in value:
-        return tuple(decode(v) for v in value["@t"])
-    if "@s" in value:
-        return {_hashable(decode(v)) for v in value["@s"]}
-    if "@c" in value:
-        return Counter({_hashable(decode(k)): int(n) for k, n in value["@c"]})
+    """Build the values `encode` wrote (already parsed JSON); `ValueError` otherwise."""
+    return json.loads(json.dumps(value), object_hook=_record)
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse and build in one pass (each JSON object is built as soon as it is read)."""
+    return json.loads(text, object_hook=_record)
+
+
+def _record(value: dict[str, Any]) -> Any:
+    """One JSON object of a summary as the value it stands for."""
+    if "@" in value:
+        name = value.pop("@")
+        cls = CLASSES.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise ValueError(f"unknown record kind {name!r}")
+        if is_dataclass(cls):
+            unknown = set(value) - _known(cls)
+            if unknown:
+                raise ValueError(f"{name} has unknown fields {sorted(unknown)}")
+            return cls(**value)
+        obj: Any = object.__new__(cls)
+        obj.__dict__.update(value)
+        return obj
+    if len(value) == 1:
+        (tag, items), *_ = value.items()
+        if tag == "@d":
+            return {_hashable(k): v for k, v in items}
+        if tag == "@t":
+            return tuple(items)
+        if tag == "@s":
+            return {_hashable(v) for v in items}
+        if tag == "@c":
+            return Counter({_hashable(k): int(n) for k, n in items})
     if "@e" in value:
         enum = ENUMS.get(value["@e"])
         if enum is None:
@@ -155,20 +174,17 @@ def decode(value: Any) -> Any:
         if exc is None:
             raise ValueError(f"unknown error kind {value['@x']!r}")
         return exc(*value["a"])
-    name = value.get("@")
-    cls = CLASSES.get(name) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(f"unknown record kind {name!r}")
-    data = {k: decode(v) for k, v in value.items() if k != "@"}
-    if is_dataclass(cls):
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"{name} has unknown fields {sorted(unknown)}")
-        return cls(**data)
-    obj: Any = object.__new__(cls)
-    obj.__dict__.update(data)
-    return obj
+    return value  # the envelope and its settings are plain objects
+
+
+_KNOWN: dict[type, frozenset[str]] = {}
+
+
+def _known(cls: type) -> frozenset[str]:
+    names = _KNOWN.get(cls)
+    if names is None:
+        names = _KNOWN[cls] = frozenset(f.name for f in fields(cls))
+    return names
 
 
 def _hashable(value: Any) -> Any:
@@ -206,25 +222,27 @@ def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
     try:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
-        doc = json.loads(data)
+        text = data.decode("utf-8")
+        head = json.loads(text[: text.find(',"scan":')] + "}") if ',"scan":' in text else None
     except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
         raise SummaryError(f"{name}: not a readable summary ({type(exc).__name__})") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(head, dict) or head.get("format") != FORMAT:
         raise SummaryError(f"{name}: not a maillog-diag summary")
-    version = doc.get("version")
+    version = head.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise SummaryError(
             f"{name}: summary format version {version!r} is newer than this maillog-diag "
             f"reads ({VERSION}): upgrade maillog-diag"
         )
     try:
-        part = decode(doc["scan"])
+        doc = loads(text)
+        part = doc["scan"]
         settings = doc["settings"]
         if not isinstance(part, PartialScan) or not isinstance(settings, dict):
             raise ValueError("no partial scan")
         _check(part)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise SummaryError(f"{name}: damaged summary ({exc})") from None
+        raise SummaryError(f"{name}: damaged summary ({str(exc)[:200]})") from None
     return part, settings
 
 
