@@ -111,6 +111,8 @@ def test_damaged_foreign_and_newer_summaries(tmp_path: Path) -> None:
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     _one_line_error(_invoke("merge", str(bad)), 3, "damaged summary")
     bad.write_bytes(gzip.compress(b"{not json"))
+    _one_line_error(_invoke("merge", str(bad)), 3, "not a maillog-diag summary")
+    bad.write_bytes(b"\x1f\x8b broken gzip")
     _one_line_error(_invoke("merge", str(bad)), 3, "not a readable summary")
     bad.write_text(json.dumps({"format": "something-else", "version": 1}))
     _one_line_error(_invoke("merge", str(bad)), 3, "not a maillog-diag summary")
