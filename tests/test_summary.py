@@ -109,9 +109,9 @@ def test_damaged_foreign_and_newer_summaries(tmp_path: Path) -> None:
     doc = json.loads(good.read_text())
     bad = tmp_path / "bad.summary"
     bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    _one_line_error(_invoke("merge", str(bad)), 3, "damaged summary")
+    _one_line_error(_invoke("merge", str(bad)), 3, "not valid JSON")
     bad.write_bytes(gzip.compress(b"{not json"))
-    _one_line_error(_invoke("merge", str(bad)), 3, "not a maillog-diag summary")
+    _one_line_error(_invoke("merge", str(bad)), 3, "not valid JSON")
     bad.write_bytes(b"\x1f\x8b broken gzip")
     _one_line_error(_invoke("merge", str(bad)), 3, "not a readable summary")
     bad.write_text(json.dumps({"format": "something-else", "version": 1}))

@@ -223,19 +223,20 @@ def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         text = data.decode("utf-8")
-        head = json.loads(text[: text.find(',"scan":')] + "}") if ',"scan":' in text else None
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise SummaryError(f"{name}: not a readable summary ({type(exc).__name__})") from None
-    if not isinstance(head, dict) or head.get("format") != FORMAT:
-        raise SummaryError(f"{name}: not a maillog-diag summary")
-    version = head.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise SummaryError(
-            f"{name}: summary format version {version!r} is newer than this maillog-diag "
-            f"reads ({VERSION}): upgrade maillog-diag"
-        )
     try:
-        doc = loads(text)
+        doc = loads(text)  # builds the records as it parses
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        # Say why as precisely as the envelope allows: foreign, newer, or damaged.
+        try:
+            plain = json.loads(text)
+        except ValueError:
+            raise SummaryError(f"{name}: damaged or not a summary (not valid JSON)") from None
+        _check_envelope(name, plain)
+        raise SummaryError(f"{name}: damaged summary ({str(exc)[:200]})") from None
+    _check_envelope(name, doc)
+    try:
         part = doc["scan"]
         settings = doc["settings"]
         if not isinstance(part, PartialScan) or not isinstance(settings, dict):
@@ -244,6 +245,17 @@ def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SummaryError(f"{name}: damaged summary ({str(exc)[:200]})") from None
     return part, settings
+
+
+def _check_envelope(name: str, doc: Any) -> None:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SummaryError(f"{name}: not a maillog-diag summary")
+    version = doc.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise SummaryError(
+            f"{name}: summary format version {version!r} is newer than this maillog-diag "
+            f"reads ({VERSION}): upgrade maillog-diag"
+        )
 
 
 def _check(part: PartialScan) -> None:
