@@ -33,8 +33,8 @@ from maillog_diag.cli.options import (
     DailyFormatOpt,
     FilesArg,
     MailToOpt,
-    MergedOutOpt,
     MessagesFormatOpt,
+    OutputOpt,
     QueueFileOpt,
     QueueOpt,
     ReadArgs,
@@ -42,7 +42,6 @@ from maillog_diag.cli.options import (
     ReportFormatOpt,
     SendmailOpt,
     SummariesArg,
-    SummaryOutOpt,
     TopOpt,
     TraceFormatOpt,
     TzOpt,
@@ -190,13 +189,15 @@ def report(
 @reads_logs(window=False, jobs=True)
 def summarize(
     read: ReadArgs,
-    output: SummaryOutOpt,
+    output: OutputOpt = None,
     continued: ContinuedOpt = False,
 ) -> None:
     """Read logs into a summary file, to merge with other hosts' (or later days') later.
 
     Example: maillog-diag summarize /var/log/mail.log -o mx1.summary.gz
     """
+    if output is None:
+        raise fail("summarize needs --output FILE (the summary to write)", ExitCode.USAGE)
     setup = resolve(read)
     part, result = partial_run(setup, continued=continued)
     settings = settings_of(read.tz or setup.config.tz, read.year, setup.window)
@@ -214,7 +215,7 @@ def merge_summaries_cmd(
     fmt: ReportFormatOpt = None,
     all_destinations: AllOpt = False,
     reasons: ReasonsOpt = 3,
-    output: MergedOutOpt = None,
+    output: OutputOpt = None,
 ) -> None:
     """Report on summaries (from summarize) as if all their logs had been read together.
 

@@ -237,22 +237,14 @@ ReasonsOpt = Annotated[
         help="Reasons shown per destination (0 or more).",
     ),
 ]
-SummaryOutOpt = Annotated[
-    Path,
-    typer.Option(
-        "--output",
-        "-o",
-        metavar="FILE",
-        help="Summary file to write (gzip-compressed when the name ends in .gz).",
-    ),
-]
-MergedOutOpt = Annotated[
+OutputOpt = Annotated[
     Path | None,
     typer.Option(
         "--output",
         "-o",
         metavar="FILE",
-        help="Write the merged summary to FILE instead of a report (for a merge tree).",
+        help="Summary file to write (gzip-compressed when the name ends in .gz); for merge: "
+        "write the merged summary instead of a report (to merge in a tree).",
     ),
 ]
 ContinuedOpt = Annotated[
