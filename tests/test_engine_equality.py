@@ -32,6 +32,7 @@ SAMPLES = [
     SAMPLE_LOGS / "exim" / "mainlog.millisec_tz",
     SAMPLE_LOGS / "sendmail" / "maillog",
     SAMPLE_LOGS / "sendmail" / "maillog.rfc3339",
+    SAMPLE_LOGS / "opensmtpd" / "maillog",
     FIXTURES / "mixed_mta.log",
 ]
 
@@ -128,3 +129,24 @@ def test_rotated_week_over_new_year(week: tuple[Path, Path]) -> None:  # noqa: F
     assert report(names, 3, year=None, min_slice_bytes=1) == serial
     whole = report([str(one_file)], 1, year=None)
     assert report([str(one_file)], 7, year=None, min_slice_bytes=1) == whole
+
+
+def test_a_reader_with_state_across_lines_is_not_cut() -> None:
+    """OpenSMTPD's reader links sessions and routes across lines: a slice starting inside
+    such a log says it cannot stand alone (and the scan is read in one pass)."""
+    from maillog_diag.input.sources import cut_points
+
+    log = SAMPLE_LOGS / "opensmtpd" / "maillog"
+    size = log.stat().st_size
+    a, b, end = cut_points(str(log), size, 2)
+    options = ScanOptions(zone=UTC, year=2026)
+    later = scan_slices(
+        [Slice(str(log), b, end, first=False)], options, [str(log)], prior_unknown=True
+    )
+    assert later.inexact is not None and "opensmtpd" in later.inexact
+    postfix = SAMPLE_LOGS / "postfix" / "mail.log"
+    a, b, end = cut_points(str(postfix), postfix.stat().st_size, 2)
+    fine = scan_slices(
+        [Slice(str(postfix), b, end, first=False)], options, [str(postfix)], prior_unknown=True
+    )
+    assert fine.inexact is None

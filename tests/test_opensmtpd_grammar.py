@@ -23,7 +23,6 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.errors import UnparsableLine
-from maillog_diag.mta import EVERY_PARTITION
 from maillog_diag.mta.opensmtpd import OpenSMTPDReader, duration_seconds
 from maillog_diag.scan.lines import LineParser
 
@@ -434,38 +433,6 @@ def test_postfix_smtpd_is_not_claimed() -> None:
     reader = OpenSMTPDReader(TimeParser(resolve_zone("UTC")))
     assert reader.claims("smtpd")
     assert not reader.claims("postfix/smtpd")
-
-
-@pytest.mark.parametrize(
-    ("text", "key"),
-    [
-        (
-            "97d7ca02697e93ab mta delivery evpid=b0e92080ab3bdfa2 from=<a@b> to=<c@d> rcpt=<-> "
-            'source="-" relay="x" delay=1s result="Ok" stat="250 ok"',
-            "b0e92080",
-        ),
-        ("97d7c9f2ae28d4da smtp message msgid=98659ed9 size=530 nrcpt=1 proto=ESMTP", "98659ed9"),
-        ("97d7c9f2ae28d4da smtp envelope evpid=98659ed9c57a4c4f from=<a@b> to=<c@d>", "98659ed9"),
-        ("relay: Expire for 98659ed9c57a4c4f: from=<a@b>, to=<c@d>, stat=x", "98659ed9"),
-        ("97d7ca267d672e46 mta error reason=IO Error: Connection refused", EVERY_PARTITION),
-        ("97d7ca267d672e46 mta connecting address=smtp://[::1]:25 host=x", EVERY_PARTITION),
-        ("97d7ca267d672e46 smtp connected address=local host=x", EVERY_PARTITION),
-        ("smtp-out: Enabling route [] <-> 127.0.0.11 (127.0.0.11)", EVERY_PARTITION),
-        ("smtp-out: Disabling route [] <-> 127.0.0.11 (127.0.0.11) for 15s", EVERY_PARTITION),
-        (
-            "smtp-out: No valid route for [connector:[]->[relay:127.0.0.11,port=25,smtp,mx],0x0]",
-            EVERY_PARTITION,
-        ),
-        ("97d7ca267d672e46 smtp disconnected reason=quit", None),
-        ("info: OpenSMTPD 6.8.0p2 starting", None),
-    ],
-)
-def test_partition_key_is_the_message_id(text: str, key: str | None) -> None:
-    from maillog_diag.input.timestamps import TimeParser, resolve_zone
-
-    reader = OpenSMTPDReader(TimeParser(resolve_zone("UTC")))
-    line = f"{H} {text}"
-    assert reader.partition_key(line, len(H) + 1, "smtpd[8010]: ") == key
 
 
 @pytest.mark.parametrize(

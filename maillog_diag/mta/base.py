@@ -45,6 +45,11 @@ class Reader(Protocol):
     final outcome: at that delivery when all were delivered, else at the notice (bounce,
     expiry) that follows; lines about it that come a little later are dropped."""
 
+    carries_state: bool
+    """Whether reading a line depends on earlier lines beyond the message it names (e.g.
+    OpenSMTPD's sessions and routes): a slice that starts inside an input cannot be read
+    alone then, and the scan reads such an input in one pass."""
+
     journal_units: tuple[str, ...]
     """systemd units whose journal lines are this MTA's even without the mail facility."""
 

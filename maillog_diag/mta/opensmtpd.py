@@ -48,9 +48,9 @@ Choices worth knowing:
   `smtp-out: No valid route for [connector:...[relay:<name>,...]]` says that every route
   of that relay is out of use. If exactly one route is out of use then, it is that
   relay's, and its session's failure is the reason; if several are, the log does not say
-  which of them are the relay's and the summary stays the reason. Session and route
-  lines go to every partition of a parallel scan (`EVERY_PARTITION`), so all partitions
-  link alike.
+  which of them are the relay's and the summary stays the reason. That session and route
+  state lives in the reader (`carries_state`): a scan cut inside an OpenSMTPD log is read
+  again in one pass.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import EVERY_PARTITION, LineShapeError
+from maillog_diag.mta.base import LineShapeError
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -590,22 +590,6 @@ _IGNORED: tuple[tuple[tuple[str, ...], str], ...] = (
         "opensmtpd outbound routing",
     ),
 )
-_SESSION_LINES = (
-    "mta connecting ",
-    "mta connected",
-    "mta error ",
-    "smtp connected ",
-)
-"""Lines after a session id that every partition reads (they link deliveries to sessions)."""
-_SHARED_LINES = (
-    "smtp-out: Error on session ",
-    "smtp-out: Connecting to ",
-    "smtp-out: Enabling route ",
-    "smtp-out: Disabling route ",
-    "smtp-out: No valid route for ",
-    "smtp-in: New session ",
-)
-"""The same without a session id (and 5.x's forms)."""
 _PARSED = (
     "smtp-out: Error on session ",
     "smtp-out: Connecting to ",
@@ -618,10 +602,6 @@ _PARSED = (
     "delivery: ",
 )
 """Lines without a session id that the grammar reads (the rest of `_IGNORED` is not)."""
-_EVPID = re.compile(r"[a-z]+ [a-z]+ (?:evpid|msgid)=([0-9a-f]{8})")
-_QUEUE_KEY = re.compile(
-    r"(?:(?:relay|delivery): [A-Za-z]+ for |smtp-in: Accepted message )([0-9a-f]{8})"
-)
 
 
 class OpenSMTPDReader:
@@ -629,6 +609,7 @@ class OpenSMTPDReader:
 
     mta = MTA
     logs_removal = False
+    carries_state = True
     journal_units: tuple[str, ...] = ("opensmtpd.service",)
 
     def __init__(self, time_parser: TimeParser) -> None:
@@ -645,25 +626,6 @@ class OpenSMTPDReader:
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: forget the header and the sessions."""
         self._transformer.time_parser = time_parser
-
-    def partition_key(self, line: str, end: int, program: str) -> str | None:
-        """The message id (an envelope's first 8 hex digits); session lines go to every
-        partition, other lines to the first."""
-        s = self._sid(line, end)
-        if s is not None:
-            body = s.end()
-            if line.startswith(_SESSION_LINES, body):
-                return EVERY_PARTITION
-            m = _EVPID.match(line, body)
-            return m[1] if m is not None else None
-        if line.startswith(_SHARED_LINES, end):
-            return EVERY_PARTITION
-        q = _QUEUE_KEY.match(line, end)
-        return q[1] if q is not None else None
-
-    def bare_partition_key(self, line: str) -> str | None:
-        """OpenSMTPD logs only through syslog."""
-        return None
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`smtpd[pid]: [<session id> ]text` after the syslog header."""

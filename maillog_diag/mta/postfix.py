@@ -279,6 +279,7 @@ class PostfixReader:
 
     mta = MTA
     logs_removal = True
+    carries_state = False
     journal_units: tuple[str, ...] = ("postfix.service", "postfix@-.service")
 
     def __init__(self, time_parser: TimeParser) -> None:

@@ -359,6 +359,7 @@ class SendmailReader:
 
     mta = MTA
     logs_removal = False
+    carries_state = False
     journal_units: tuple[str, ...] = ("sendmail.service",)
 
     def __init__(self, time_parser: TimeParser) -> None:

@@ -78,10 +78,14 @@ class LineParser:
         self._head = syslog_head().match
         self._readers: list[Reader] = readers(time_parser)
         self._claimed: dict[str, Reader | None] = {}
+        self.stateful: str | None = None
+        """The `mta` of a reader that carries state across lines, once one claimed a line."""
 
     def _reader_of(self, program: str) -> Reader | None:
         """The reader that claims a program name (asked once per name)."""
         found = next((r for r in self._readers if r.claims(program)), None)
+        if found is not None and found.carries_state:
+            self.stateful = found.mta
         if len(self._claimed) < _MAX_PROGRAMS:
             self._claimed[program] = found
         return found

@@ -188,6 +188,9 @@ def scan_slices(
         part.years_end = YearInference(years.reference, years.fixed, *years.state())
     part.state = correlator.export()
     part.inexact = correlator.inexact
+    if parser.stateful is not None and part.years_start is not None and not part.inexact:
+        # (years_start is set exactly when the scan starts inside an input)
+        part.inexact = f"{parser.stateful} lines carry reader state across a cut"
     return part
 
 
