@@ -44,6 +44,8 @@ class ScanOptions:
     are compressed bytes for compressed files, 0 for pipes."""
     window: MessageFilter | None = None
     """Which mail a report covers (`--since`, `--until`, left-out domains); None: all."""
+    group_by: str = "destination"
+    """What a report's `groups` are keyed by (`analysis.GROUPINGS`)."""
 
 
 PROGRESS_EVERY = 8192

@@ -115,7 +115,7 @@ def scan_slices(
     `options` is a `pipeline.ScanOptions`; `prior_unknown` is False only when the first
     slice starts the whole scan (the first input's beginning).
     """
-    builder = ReportBuilder(input_order(inputs))
+    builder = ReportBuilder(input_order(inputs), by=options.group_by)
     correlator = _new_correlator(prior_unknown)
     correlator.set_emit(report_emitter(builder, options.window))
     time_parser = TimeParser(options.zone)
@@ -251,6 +251,11 @@ def merge(a: PartialScan, b: PartialScan, options: ScanOptions) -> PartialScan:
     for reason, n in other.ignored_by_reason.items():
         counts.ignored_by_reason[reason] = counts.ignored_by_reason.get(reason, 0) + n
     order = a.builder.order
+    for reason, example in other.problem_examples.items():
+        known = counts.problem_examples.get(reason)
+        rank = (order.get(example[0], 0), example[1])
+        if known is None or rank < (order.get(known[0], 0), known[1]):
+            counts.problem_examples[reason] = example
     merged = a.unparsed_sample + b.unparsed_sample
     merged.sort(key=lambda e: (order.get(e.source, 0), e.lineno))
     a.unparsed_sample = merged[:UNPARSED_SAMPLE]
@@ -304,8 +309,12 @@ def shift_lines(part: PartialScan, source: str, delta: int) -> None:
     for exc in part.unparsed_sample:
         if exc.source == source:
             exc.lineno += delta
+    examples = part.counts.problem_examples
+    for reason, (where, lineno, text) in list(examples.items()):
+        if where == source:
+            examples[reason] = (where, lineno + delta, text)
     state = part.state
-    roots = [part.builder.destinations, part.builder.causes, part.builder.held_mail]
+    roots: list[Any] = [v for v in vars(part.builder).values() if isinstance(v, (dict, list))]
     roots += [state.get(name) for name in ("_open", "_pending", "head", "parked")]
     seen: set[int] = set()
     stack: list[Any] = [r for r in roots if r]
