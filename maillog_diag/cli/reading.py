@@ -31,6 +31,7 @@ from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
 from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
 from maillog_diag.output.render import make_console
+from maillog_diag.scan.order import plan_inputs
 from maillog_diag.scan.pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
 
 
@@ -109,6 +110,8 @@ class Setup:
     config: Config
     now: float
     journal_cmd: tuple[str, ...] | None = None
+    overlap: tuple[float, float] | None = None
+    """Where the inputs overlap in time (`scan.order.InputPlan.overlap`)."""
 
 
 def resolve(read: ReadArgs) -> Setup:
@@ -151,7 +154,10 @@ def resolve(read: ReadArgs) -> Setup:
         )
     except InputError as exc:
         raise fail(str(exc), ExitCode.INPUT) from None
-    return Setup(read, names, zone, window, cfg, now)
+    plan = plan_inputs(names, zone, read.year)
+    for note in plan.notes:
+        sys.stderr.write(f"maillog-diag: {note}\n")
+    return Setup(read, plan.names, zone, window, cfg, now, overlap=plan.overlap)
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
@@ -200,6 +206,7 @@ def _scan_options(setup: Setup, sink: UnparsedSink, **extra: Any) -> ScanOptions
         on_unparsed=sink.callback,
         journal_cmd=setup.journal_cmd,
         window=setup.window,
+        overlap=setup.overlap,
         **extra,
     )
 
@@ -291,6 +298,8 @@ def finish(result: ScanResult, *, show_sample: bool = True) -> None:
         for exc in result.unparsed_sample:
             sys.stderr.write(f"  {exc.source}:{exc.lineno}: {exc.context}\n")
             sys.stderr.write(f"    {exc.text[:300]}\n")
+    for note in result.notes:
+        sys.stderr.write(f"maillog-diag: {note}\n")
     for err in result.input_errors:
         sys.stderr.write(f"maillog-diag: {err}\n")
     if result.input_errors:

@@ -85,6 +85,14 @@ class LineParser:
         by = counts.ignored_by_reason
         by[reason] = by.get(reason, 0) + 1
 
+    def ignore_line(self, reason: str) -> None:
+        """Count a line the scan itself set aside, unparsed (in a partitioned scan only
+        the first partition counts it, as every partition sees it)."""
+        if self._partition is not None and self._partition[0] != 0:
+            return
+        self.counts.total += 1
+        self._ignore(reason)
+
     def parse(self, line: str, source: str = "-", lineno: int = 0) -> Event | None:
         """Classify and parse one line (without its newline)."""
         counts = self.counts
