@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ from maillog_diag.cli.options import DEFAULT_LOG, ReadArgs
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.model import Message
 from maillog_diag.core.queuecheck import QueueComparison, compare_queue
-from maillog_diag.core.window import MessageFilter, parse_moment
+from maillog_diag.core.window import MessageFilter, parse_moment, stale_log_warning
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input.journal import journalctl_command
 from maillog_diag.input.queue import parse_listing, read_listing_file, run_queue_command
@@ -136,7 +137,10 @@ def resolve(read: ReadArgs) -> Setup:
             f"({format_time(until_t, zone)})",
             ExitCode.USAGE,
         )
-    window = MessageFilter(since_t, until_t, frozenset(cfg.exclude_domains))
+    ends_now = since_t is not None and (until_t is None or until_t > now)
+    window = MessageFilter(
+        since_t, until_t, frozenset(cfg.exclude_domains), held_until=now if ends_now else None
+    )
     files = read.files
     if read.journal or (cfg.journal and not files):
         if files:
@@ -149,7 +153,7 @@ def resolve(read: ReadArgs) -> Setup:
     chosen = read.rotated if read.rotated is not None else cfg.rotated
     try:
         names = expand_inputs(
-            files or cfg.inputs or [DEFAULT_LOG],
+            files or cfg.inputs or (["-"] if stdin_is_data() else [DEFAULT_LOG]),
             rotated=chosen if chosen is not None else read.rotated_default,
         )
     except InputError as exc:
@@ -158,6 +162,50 @@ def resolve(read: ReadArgs) -> Setup:
     for note in plan.notes:
         sys.stderr.write(f"maillog-diag: {note}\n")
     return Setup(read, plan.names, zone, window, cfg, now, overlap=plan.overlap)
+
+
+def stdin_is_data() -> bool:
+    """Whether standard input is a pipe or a redirected file (`cat mail.log | maillog-diag
+    report`): then it is read when no file is named. A terminal, `/dev/null` (a device, as
+    daemons and most schedulers give) or a closed stdin is not."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+
+
+def stale_note(setup: Setup, result: ScanResult, *, held: bool) -> str | None:
+    """The warning when the log ends long before the window ends (now, when the window is
+    open at the end; see `window.STALE_LOG_SECONDS`), else None. Without a window the log
+    is only called stale when mail was still queued at its end (`held`): then the held
+    times, which run to the log's last line, are a floor."""
+    window = setup.window
+    if result.last_time is None:
+        return None
+    if window.since is None and window.until is None and not held:
+        return None
+    end = setup.now if window.until is None else min(window.until, setup.now)
+    zone = setup.zone
+
+    def show(t: float) -> str:
+        return datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M %Z").rstrip()
+
+    return stale_log_warning(result.last_time, end, setup.now, show)
+
+
+def warn_if_stale(setup: Setup, result: ScanResult, *, held: bool) -> None:
+    """Write the stale-log warning (if any) on stderr."""
+    note = stale_note(setup, result, held=held)
+    if note is not None:
+        sys.stderr.write(f"maillog-diag: warning: {note}\n")
+
+
+def require_input(result: ScanResult) -> None:
+    """When no input could be read at all, say why and exit 3 before any report is
+    printed: an empty report beside the error would read as an all-clear."""
+    if result.input_errors and result.counts.total == 0:
+        finish(result)
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024

@@ -65,8 +65,14 @@ def _splits(row: dict[str, Any]) -> int:
     return int(split.get("deferrals") or 0)
 
 
-def evaluate(report: dict[str, Any], t: Thresholds) -> tuple[CheckState, str]:
-    """The state and the one-line plugin output for a report dict (the JSON contract)."""
+def evaluate(
+    report: dict[str, Any], t: Thresholds, stale: str | None = None
+) -> tuple[CheckState, str]:
+    """The state and the one-line plugin output for a report dict (the JSON contract).
+
+    `stale` says the log ends long before now: the check cannot vouch for the present, so
+    a state that would be OK is UNKNOWN (held mail aged to now may still reach WARNING or
+    CRITICAL), and the line starts with it."""
     held_mail = report.get("held_mail") or []
     held = len(held_mail)
     oldest = max((h["held_seconds"] or 0.0 for h in held_mail), default=0.0)
@@ -85,6 +91,10 @@ def evaluate(report: dict[str, Any], t: Thresholds) -> tuple[CheckState, str]:
     deferral_state = _level(deferrals, t.warn_deferred, t.crit_deferred)
     state = max(age_state, deferral_state)
     parts = []
+    if stale is not None:
+        parts.append(stale)
+        if state is CheckState.OK:
+            state = CheckState.UNKNOWN
     if held:
         parts.append(
             f"{held} held, oldest {format_duration(oldest)} ({oldest_domain})"
