@@ -212,7 +212,11 @@ class DestinationStats:
     held: int = 0
     unknown: int = 0
     deferrals: int = 0
-    """Deferred attempts (not recipients)."""
+    """Deferred attempts (not recipients): `deferrals_tried` plus `deferrals_repeated`."""
+    deferrals_repeated: int = 0
+    """Deferrals the MTA logged without trying (Postfix `delivery temporarily suspended`,
+    Exim `retry time not reached`, Sendmail's host-status cache): a repeat of an earlier
+    failure, not an attempt. Kept apart so that the figure means the same for all MTAs."""
     held_times: list[float] = field(default_factory=list)
     reasons: dict[str, ReasonStat] = field(default_factory=dict)
     causes: dict[CauseKey, CauseStat] = field(default_factory=dict)
@@ -246,6 +250,7 @@ class DestinationStats:
             "held",
             "unknown",
             "deferrals",
+            "deferrals_repeated",
             "split_deferrals",
             "split_recipients",
             "split_delay_seconds",
@@ -273,6 +278,12 @@ class DestinationStats:
                 self.causes[ckey] = cause
             else:
                 existing.merge(cause, order)
+
+    @property
+    def deferrals_tried(self) -> int:
+        """Deferrals that were attempts: the receiver answered, or connecting or resolving
+        failed (the Deferrals column and `check` count these)."""
+        return self.deferrals - self.deferrals_repeated
 
     @property
     def impact(self) -> float:
@@ -398,6 +409,7 @@ class ReportBuilder:
             _hourly(msg, rcpt, stats)
             stats.recipients_deferred += 1
             stats.deferrals += rcpt.deferrals
+            stats.deferrals_repeated += repeated_deferrals(rcpt)
             if outcome is Outcome.DELIVERED:
                 stats.delivered_after_delay += 1
             held = held_seconds(msg, rcpt)
@@ -542,6 +554,7 @@ class ReportBuilder:
             total.held += d.held
             total.unknown += d.unknown
             total.deferrals += d.deferrals
+            total.deferrals_repeated += d.deferrals_repeated
             total.held_times.extend(d.held_times)
             total.split_deferrals += d.split_deferrals
             total.split_recipients += d.split_recipients
@@ -573,6 +586,11 @@ def _hourly(msg: Message, rcpt: Recipient, stats: DestinationStats) -> None:
     last = min(int(end // 3600), first + MAX_HELD_HOURS)
     for hour in range(first, last + 1):
         stats.hourly_held[hour] += 1
+
+
+def repeated_deferrals(rcpt: Recipient) -> int:
+    """How many of a recipient's deferrals the MTA logged without trying (`suspended`)."""
+    return sum(1 for a in rcpt.attempts if a.suspended and a.status is Status.DEFERRED)
 
 
 SUSPENDED_PREFIX = "delivery temporarily suspended: "

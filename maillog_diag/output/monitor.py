@@ -10,7 +10,8 @@ What is measured, from a report over the check's window (`window.MessageFilter`)
 * `held`: recipients still queued at the end of the window (or of the log);
 * `oldest_held`: the longest held time among them, seconds (`--warn-held-age`,
   `--crit-held-age`);
-* `deferrals`: deferred attempts inside the window (`--warn-deferred`, `--crit-deferred`),
+* `deferrals`: deferred attempts inside the window (attempts made: the MTA's own repeats
+  without trying are left out) (`--warn-deferred`, `--crit-deferred`),
   per destination domain (`scope = domain`: the worst domain counts) or over all of them
   (`scope = total`). Forced splits (the receiver accepted part of a transaction and asked for
   the rest separately) are not failures and are left out.
@@ -65,6 +66,11 @@ def _splits(row: dict[str, Any]) -> int:
     return int(split.get("deferrals") or 0)
 
 
+def _tried(row: dict[str, Any]) -> int:
+    """Deferrals that were attempts (older report dicts: all deferrals)."""
+    return int(row.get("deferrals_tried", row["deferrals"]))
+
+
 def evaluate(
     report: dict[str, Any], t: Thresholds, stale: str | None = None
 ) -> tuple[CheckState, str]:
@@ -79,9 +85,10 @@ def evaluate(
     oldest_domain = next(
         (h["domain"] for h in held_mail if (h["held_seconds"] or 0.0) == oldest), None
     )
-    # A forced split is the receiver asking for smaller transactions, not a failure.
-    total_deferrals = report["totals"]["deferrals"] - _splits(report["totals"])
-    per_domain = {d["domain"]: d["deferrals"] - _splits(d) for d in report["destinations"]}
+    # A forced split is the receiver asking for smaller transactions, not a failure; the
+    # MTA's repeats without trying are not attempts.
+    total_deferrals = _tried(report["totals"]) - _splits(report["totals"])
+    per_domain = {d["domain"]: _tried(d) - _splits(d) for d in report["destinations"]}
     if t.scope == "total":
         deferrals, where = total_deferrals, "in all"
     else:

@@ -75,8 +75,10 @@ _COLUMNS = (
     ("bounced", "Bounced"),
     ("expired", "Expired"),
     ("held", "Held"),
-    ("deferrals", "Deferrals"),
+    ("deferrals_tried", "Deferrals"),
 )
+"""The table's columns. Deferrals are attempts that were made (the receiver answered, or the
+connection failed); the MTA's repeats without trying are listed under the causes."""
 
 
 def cause_label(c: dict[str, Any]) -> str:
@@ -119,6 +121,11 @@ def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
             if not d["causes"] and not d["reasons"]:
                 continue
             out.append(d["domain"])
+            if d.get("deferrals_repeated"):
+                out.append(
+                    f"  {d['deferrals_repeated']} more deferral(s) repeated by the MTA without"
+                    " trying (not in the Deferrals column)"
+                )
             for c in d["causes"][:reasons]:
                 extra = f" (+{c['suspended']} repeated by the MTA)" if c["suspended"] else ""
                 out.append(f"  {c['count']:>6} x {cause_label(c)}{extra}")

@@ -17,6 +17,7 @@ from maillog_diag.core.analysis import (
     ReportBuilder,
     held_seconds,
     median,
+    repeated_deferrals,
 )
 from maillog_diag.core.causes import CAUSE_INFO
 from maillog_diag.core.classify import Classification
@@ -82,6 +83,8 @@ def recipient_dict(msg: Message, rcpt: Recipient, zone: tzinfo) -> dict[str, Any
         "domain": rcpt.domain,
         "outcome": rcpt.outcome.value if rcpt.outcome is not None else None,
         "deferrals": rcpt.deferrals,
+        "deferrals_tried": rcpt.deferrals - repeated_deferrals(rcpt),
+        "deferrals_repeated": repeated_deferrals(rcpt),
         "first_deferred": format_time(rcpt.first_deferred, zone),
         "final": format_time(rcpt.final_time, zone),
         "held_seconds": _round(held_seconds(msg, rcpt)),
@@ -224,6 +227,8 @@ def destination_dict(
         "held": d.held,
         "unknown": d.unknown,
         "deferrals": d.deferrals,
+        "deferrals_tried": d.deferrals_tried,
+        "deferrals_repeated": d.deferrals_repeated,
         "held_seconds": {k: _round(v) for k, v in held.items()},
         "reasons": [
             {

@@ -1,0 +1,117 @@
+"""One meaning of a deferral for all MTAs (issue 9): the Deferrals column and `check` count
+attempts that were made (the receiver answered 4xx, or the connection failed); the MTA's own
+repeats (Exim `retry time not reached`, Sendmail's host-status cache, Postfix `delivery
+temporarily suspended`) are counted apart. Checked against the lab server's own record."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from maillog_diag.cli.app import app
+
+from .conftest import SAMPLE_LOGS
+
+LABS = [
+    ("postfix", SAMPLE_LOGS / "postfix" / "mail.log"),
+    ("exim", SAMPLE_LOGS / "exim" / "mainlog"),
+    ("sendmail", SAMPLE_LOGS / "sendmail" / "maillog"),
+]
+
+RCPT_STAGE = ("greylist", "greymilter", "greyplain", "ratelimit", "expire", "split")
+"""Lab profiles that defer at RCPT: one truth record per deferred recipient attempt."""
+
+ONE_RECIPIENT = ("slow", "throttle")
+"""Lab profiles whose messages have one recipient there and fail the whole session (a
+silent greeting, 421 at MAIL FROM): one failing session per deferred recipient attempt."""
+
+
+def _truth_attempts(mta: str) -> Counter[str]:
+    """Deferred attempts per destination as the receiving server recorded them."""
+    count: Counter[str] = Counter()
+    failed_sessions: set[tuple[str, str, int]] = set()
+    for line in (SAMPLE_LOGS / mta / "truth.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        code, profile, stage = rec["code"], rec["profile"], rec["stage"]
+        if profile in RCPT_STAGE and stage == "rcpt" and code and 400 <= code < 500:
+            count[f"{profile}.test"] += 1
+        if profile in ONE_RECIPIENT and (
+            (code is None and stage == "connect") or (code and 400 <= code < 500)
+        ):
+            failed_sessions.add((profile, rec["server"], rec["session"]))
+    for profile, _, _ in failed_sessions:
+        count[f"{profile}.test"] += 1
+    if mta == "exim":
+        # Exim resends 452-refused recipients on the same connection: no deferral logged.
+        del count["split.test"]
+    return count
+
+
+def _report(log: Path, *args: str) -> Any:
+    res = CliRunner().invoke(app, ["report", str(log), "--tz", "UTC", "--all", *args])
+    assert res.exit_code == 0, res.stderr
+    return res.stdout
+
+
+@pytest.mark.parametrize(("mta", "log"), LABS)
+def test_deferrals_tried_agree_with_the_receiving_server(mta: str, log: Path) -> None:
+    data = json.loads(_report(log, "--format", "json"))
+    tried = {d["domain"]: d["deferrals_tried"] for d in data["destinations"]}
+    truth = _truth_attempts(mta)
+    assert truth  # the lab record is there
+    for domain, n in truth.items():
+        assert tried.get(domain, 0) == n, domain
+    for d in [*data["destinations"], data["totals"]]:
+        assert d["deferrals"] == d["deferrals_tried"] + d["deferrals_repeated"]
+
+
+@pytest.mark.parametrize(("mta", "log"), LABS)
+def test_recipient_json_splits_tried_and_repeated(mta: str, log: Path) -> None:
+    res = CliRunner().invoke(app, ["messages", str(log), "--tz", "UTC", "--format", "jsonl"])
+    repeated = 0
+    for line in res.stdout.splitlines():
+        for r in json.loads(line)["recipients"]:
+            deferred = [a for a in r["attempts"] if a["status"] == "deferred"]
+            assert r["deferrals_repeated"] == sum(1 for a in deferred if a["suspended"])
+            assert r["deferrals_tried"] == len(deferred) - r["deferrals_repeated"]
+            assert r["deferrals"] == len(deferred)
+            repeated += r["deferrals_repeated"]
+    assert repeated > 0  # every lab MTA repeated some failure without trying
+
+
+@pytest.mark.parametrize(("mta", "log"), LABS)
+def test_the_deferrals_column_counts_attempts_made(mta: str, log: Path) -> None:
+    data = json.loads(_report(log, "--format", "json"))
+    text = _report(log, "--format", "text")
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Destination"))
+    column = lines[start].split().index("Deferrals")
+    end = lines.index("", start)
+    rows = {line.split()[0]: line.split() for line in lines[start + 1 : end]}
+    assert rows
+    for d in data["destinations"]:
+        row = rows.get(d["domain"])
+        if row is None:
+            continue
+        assert row[column] == str(d["deferrals_tried"]), d["domain"]
+
+
+def test_check_thresholds_count_attempts_made() -> None:
+    # Exim's down.test: 12 connection attempts, 67 repeats of the refusal without trying
+    log = SAMPLE_LOGS / "exim" / "mainlog"
+    env = {"MAILLOG_DIAG_NOW": "2026-11-29T15:00:00+00:00", "MAILLOG_DIAG_CONFIG": ""}
+    args = ["check", str(log), "--tz", "UTC", "--since", "2026-11-29"]
+    data = json.loads(_report(log, "--format", "json"))
+    worst = max(
+        data["destinations"], key=lambda d: d["deferrals_tried"] - d["forced_split"]["deferrals"]
+    )
+    n = worst["deferrals_tried"] - worst["forced_split"]["deferrals"]
+    res = CliRunner().invoke(app, [*args, "--warn-deferred", str(n + 1)], env=env)
+    assert f"{n} deferral(s) at {worst['domain']}" in res.stdout, res.stdout
+    res = CliRunner().invoke(app, [*args, "--warn-deferred", str(n)], env=env)
+    assert res.stdout.startswith("MAILLOG WARNING")
