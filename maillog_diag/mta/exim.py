@@ -124,9 +124,17 @@ IGNORED_MESSAGE_PREFIXES = (
     "recipient verify ",
     "Auto-replied",
     "error ignored",
+    "Delivery deferred by system filter",
+    "Process failed ",
+    "tmp-reject",
 )
 """Texts after a message id that say nothing about its delivery: another process has the
-message, content scanners, DKIM verdicts, inbound session notes."""
+message, content scanners, DKIM verdicts, inbound session notes; a system filter's deferral
+of the whole message and a failed bounce (`Process failed (1) when writing error message`),
+whose recipients' own lines carry the outcome."""
+
+_ERROR_IGNORED = ": error ignored"
+"""`<address>: error ignored`: a bounce to `<>` that failed, dropped as Exim always does."""
 
 
 def _unquote(value: str) -> str:
@@ -185,6 +193,10 @@ def _reason_info(raw: str) -> tuple[str, str | None, str | None, str | None, boo
     the reason keeps the words: `Connection timed out: SMTP timeout after initial connection`.
     Reasons repeat (one per recipient and retry), so the answers are cached.
     """
+    # A multi-line SMTP reply is logged with its lines joined by a literal `\n`
+    # ("450-4.2.1 The user ...\n450-4.2.1 prevents ..."): joined by a space it has the
+    # shape Postfix logs, and the continuation prefixes are condensed the same way.
+    raw = raw.replace("\\n", " ") if "\\n" in raw else raw
     reason = _DT_IN_TEXT.sub("", raw) if " DT=" in raw else raw
     relay = None
     inner = _H_IN_TEXT.match(reason) if " H=" in reason else None
@@ -471,7 +483,7 @@ class EximReader:
         self._lead = re.compile(terminal_regex(lark, "LEAD")).match
         self._qid = re.compile(terminal_regex(lark, "QID")).match
         # A flag right after the first word: a delivery line whose message id did not match.
-        self._flag_line = re.compile(r"[^ ]+ (?:<=|[=*-]>|==|\*\*) ").match
+        self._flag_line = re.compile(r"[^ ]+ (?:<=|[=*-]>|>>|==|\*\*) ").match
 
     def claims(self, program: str) -> bool:
         """`exim` and Debian's `exim4`."""
@@ -538,6 +550,8 @@ class EximReader:
         body = q.end()
         if line.startswith(IGNORED_MESSAGE_PREFIXES, body):
             return f"exim {line[body : line.find(' ', body)]}"
+        if line.endswith(_ERROR_IGNORED):
+            return "exim error ignored"
         event: Event | str = self._parse(line, body, (("LEAD", lead), ("QID", q.group())))
         return event
 

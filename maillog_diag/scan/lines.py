@@ -24,6 +24,10 @@ from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 # After the syslog header: the program name, an optional [pid], a colon and a space.
 _PROGRAM = r"(?P<program_full>(?P<program>[^ \[:]+)(?:\[[0-9]+\])?: )"
 
+_SOLARIS_TAG = re.compile(r"\[ID [0-9]{1,10} [a-z0-9]{1,12}\.[a-z]{1,8}\] ")
+"""Solaris and illumos syslogd insert a message-id tag after the program name
+(`postfix/qmgr[9657]: [ID 197553 mail.info] 292633780: ...`): not part of the message."""
+
 _MAX_PROGRAMS = 4096
 """Program names remembered with the reader that claims them (log text chooses them:
 bounded)."""
@@ -131,7 +135,9 @@ class LineParser:
             self._ignore(f"program {program}")
             return None
         try:
-            result = reader.parse_syslog(line, head.end(), head["header"], head["program_full"])
+            result = reader.parse_syslog(
+                line, _body_start(line, head), head["header"], head["program_full"]
+            )
         except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
             raise self._unparsed(line, source, lineno, _why(exc, line)) from None
         return self._count(result)
@@ -168,7 +174,7 @@ class LineParser:
             owner = self._reader_of(program)
         if owner is None:
             return k == 0
-        key = owner.partition_key(line, head.end(), head["program_full"])
+        key = owner.partition_key(line, _body_start(line, head), head["program_full"])
         if key is None:
             return k == 0
         if key == EVERY_PARTITION:
@@ -222,6 +228,16 @@ class LineParser:
     def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
         self.counts.unparsed += 1
         return UnparsableLine(source, lineno, line, why)
+
+
+def _body_start(line: str, head: re.Match[str]) -> int:
+    """Where the message starts after the program name, past a Solaris message-id tag."""
+    end = head.end()
+    if line.startswith("[ID ", end):
+        tag = _SOLARIS_TAG.match(line, end)
+        if tag is not None:
+            return tag.end()
+    return end
 
 
 def partition_of(queue_id: str, n: int) -> int:
