@@ -63,6 +63,19 @@ class ReasonStat:
     example_ref: LineRef | None = None
 
 
+@dataclass(slots=True)
+class FinalReason:
+    """Why recipients at one destination ended bounced or expired: the condensed reply of
+    the failure that ended them (for an expiry, the last deferral before it), its cause,
+    how many recipients, and the first real example."""
+
+    key: str
+    cause: Cause
+    count: int = 0
+    example: str | None = None
+    example_ref: LineRef | None = None
+
+
 CauseKey = tuple[Cause, str | None, str | None]
 """(cause, provider, token)."""
 
@@ -228,6 +241,8 @@ class DestinationStats:
     other_deferrals: int = 0
     """Deferrals for any cause other than a forced split (real attempts only)."""
     schedule: ScheduleStats = field(default_factory=ScheduleStats)
+    final_reasons: dict[tuple[str, Cause], FinalReason] = field(default_factory=dict)
+    """Why recipients ended bounced or expired, by (reason, cause)."""
     mtas: Counter[str] = field(default_factory=Counter)
     hourly_deferrals: Counter[int] = field(default_factory=Counter)
     """Deferred attempts per hour (key: POSIX hour number, `int(time // 3600)`)."""
@@ -278,6 +293,18 @@ class DestinationStats:
                 self.causes[ckey] = cause
             else:
                 existing.merge(cause, order)
+        for fkey, final in other.final_reasons.items():
+            known = self.final_reasons.get(fkey)
+            if known is None:
+                self.final_reasons[fkey] = final
+                continue
+            known.count += final.count
+            if _earlier(final.example_ref, known.example_ref, order):
+                known.example, known.example_ref = final.example, final.example_ref
+
+    def top_final_reasons(self) -> list[FinalReason]:
+        """Why recipients ended bounced or expired, most recipients first."""
+        return sorted(self.final_reasons.values(), key=lambda f: (-f.count, f.key, f.cause))
 
     @property
     def deferrals_tried(self) -> int:
@@ -404,6 +431,8 @@ class ReportBuilder:
             diag = diagnoses.get(address) if diagnoses is not None else None
             if diag is not None:
                 self._diagnosis(msg, rcpt, diag, stats)
+                if outcome is Outcome.BOUNCED or outcome is Outcome.EXPIRED:
+                    _add_final_reason(stats, rcpt, diag.classifications, self.order)
             if not rcpt.deferrals and address not in carried:
                 continue
             _hourly(msg, rcpt, stats)
@@ -563,6 +592,16 @@ class ReportBuilder:
             total.hourly_deferrals.update(d.hourly_deferrals)
             total.hourly_held.update(d.hourly_held)
             total.deferrals_by_mta.update(d.deferrals_by_mta)
+            for fkey, f in d.final_reasons.items():
+                known = total.final_reasons.get(fkey)
+                if known is None:
+                    total.final_reasons[fkey] = FinalReason(
+                        f.key, f.cause, f.count, f.example, f.example_ref
+                    )
+                else:
+                    known.count += f.count
+                    if _earlier(f.example_ref, known.example_ref, self.order):
+                        known.example, known.example_ref = f.example, f.example_ref
         return total
 
 
@@ -586,6 +625,55 @@ def _hourly(msg: Message, rcpt: Recipient, stats: DestinationStats) -> None:
     last = min(int(end // 3600), first + MAX_HELD_HOURS)
     for hour in range(first, last + 1):
         stats.hourly_held[hour] += 1
+
+
+def _final_attempt(
+    rcpt: Recipient, classes: list[Classification | None]
+) -> tuple[Attempt, Classification] | None:
+    """The attempt that explains why a recipient ended bounced or expired: its bounce; for
+    an expiry, the last deferral the receiver (or the network) gave, since the expiry line
+    itself speaks of the queue ("retry timeout exceeded", "have been failing for a long
+    time"), not of the receiver; the expiry line when there was none."""
+    pairs = list(zip(rcpt.attempts, classes, strict=True))
+    if rcpt.outcome is Outcome.EXPIRED:
+        deferred = [(a, c) for a, c in pairs if c is not None and a.status is Status.DEFERRED]
+        tried = [(a, c) for a, c in deferred if not a.suspended]
+        if tried or deferred:
+            return (tried or deferred)[-1]
+    return next(
+        ((a, c) for a, c in reversed(pairs) if c is not None and a.status is not Status.DEFERRED),
+        None,
+    )
+
+
+def _add_final_reason(
+    stats: DestinationStats,
+    rcpt: Recipient,
+    classes: list[Classification | None],
+    order: dict[str, int],
+) -> None:
+    """Count one bounced or expired recipient under its final reason (the example is the
+    earliest line, whatever order messages finish in)."""
+    found = _final_attempt(rcpt, classes)
+    if found is None:
+        # No line of this recipient says why (a message-level expiry, a window that cut off
+        # its attempts): counted all the same, so every bounced or expired recipient is in.
+        cause = Cause.EXPIRED if rcpt.outcome is Outcome.EXPIRED else Cause.UNKNOWN
+        attempt: Attempt | None = None
+        text = "(no reason logged)"
+    else:
+        attempt, cls = found
+        cause = cls.cause
+        text = _original(attempt.reply) or "(no reason logged)"
+    key = (reason_key(text), cause)
+    final = stats.final_reasons.get(key)
+    if final is None:
+        final = stats.final_reasons[key] = FinalReason(key[0], cause)
+    if attempt is not None and (
+        final.example is None or _earlier(attempt.ref, final.example_ref, order)
+    ):
+        final.example, final.example_ref = attempt.reply, attempt.ref
+    final.count += 1
 
 
 def repeated_deferrals(rcpt: Recipient) -> int:

@@ -97,6 +97,8 @@ def cause_label(c: dict[str, Any]) -> str:
 def _row(d: dict[str, Any]) -> list[str]:
     held = d["held_seconds"]
     top = cause_label(d["causes"][0]) if d.get("causes") else "-"
+    if top == "-" and d.get("final_reasons"):
+        top = d["final_reasons"][0]["cause"]  # only bounces or expiries: why they ended
     if d.get("forced_split_only"):
         top = "forced split only (not a failure)"
     return [
@@ -118,7 +120,7 @@ def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
     if reasons:
         out += ["", "Causes by destination:"]
         for d in report["destinations"]:
-            if not d["causes"] and not d["reasons"]:
+            if not d["causes"] and not d["reasons"] and not d.get("final_reasons"):
                 continue
             out.append(d["domain"])
             if d.get("deferrals_repeated"):
@@ -135,6 +137,13 @@ def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
                 out.append(f"  {r['count']:>6} x {r['reason']}")
                 if r["example_line"]:
                     out.append(f"           e.g. {r['example_line']}")
+            finals = d.get("final_reasons") or []
+            if finals:
+                out.append("  ended bounced or expired:")
+            for f in finals[:reasons]:
+                out.append(f"  {f['count']:>6} x {f['cause']}: {f['reason']}")
+                if f["example_line"]:
+                    out.append(f"           e.g. {f['example_line']}")
             split = d["forced_split"]
             if split["deferrals"]:
                 out.append(
@@ -234,14 +243,20 @@ def summary_line(report: dict[str, Any]) -> str:
     and leading cause."""
     failing = [d for d in report["destinations"] if not d.get("forced_split_only")]
     delayed = [d for d in failing if d["recipients_deferred"] or d["held"]]
-    held = report["totals"]["held"]
-    if not delayed and not held:
+    totals = report["totals"]
+    held = totals["held"]
+    bounced, expired = totals.get("bounced", 0), totals.get("expired", 0)
+    if not delayed and not held and not bounced and not expired:
         return "No mail was delayed."
     n = len(delayed)
     parts = [f"{n} destination{'s' if n != 1 else ''} delayed mail", f"{held} still held"]
+    if bounced or expired:
+        parts.append(f"{bounced} bounced, {expired} expired")
     if failing:
         worst = failing[0]
         cause = worst["causes"][0]["cause"] if worst.get("causes") else "cause unknown"
+        if not worst.get("causes") and worst.get("final_reasons"):
+            cause = worst["final_reasons"][0]["cause"]
         parts.append(
             f"worst: {worst['domain']} {format_duration(worst['held_seconds']['max'])}, {cause}"
         )

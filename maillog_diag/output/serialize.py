@@ -241,6 +241,16 @@ def destination_dict(
             for r in d.top_reasons(reasons)
         ],
         "causes": [cause_dict(c) for c in d.top_causes(reasons)],
+        "final_reasons": [
+            {
+                "reason": f.key,
+                "cause": f.cause.value,
+                "count": f.count,
+                "example": f.example,
+                "example_line": _ref(f.example_ref),
+            }
+            for f in d.top_final_reasons()
+        ],
         "forced_split": {
             "deferrals": d.split_deferrals,
             "recipients": d.split_recipients,
