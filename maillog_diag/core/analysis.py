@@ -209,6 +209,33 @@ class HeldRecipient:
     last_cause: Classification | None
     last_reply: str | None
     retry_after: float | None
+    on_hold: bool = False
+    """Put on hold by the admin or a content check, not waiting for a retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnHold:
+    """A message still on hold when the log (or the window) ends: since when (POSIX
+    seconds), for how long in all (seconds, earlier holds of it included), why, and the
+    recipients the log names for it (none when it was held before any delivery)."""
+
+    mta: str
+    host: str
+    queue_id: str
+    sender: str | None
+    since: float
+    hold_seconds: float
+    reason: str | None
+    recipients: tuple[str, ...]
+
+
+def on_hold_seconds(msg: Message) -> float:
+    """Seconds a message spent on hold: ended holds, plus the open one up to the end of the
+    log (`log_end`) when it is still on hold."""
+    total = msg.hold_seconds
+    if msg.hold_started is not None and msg.log_end is not None:
+        total += max(0.0, msg.log_end - msg.hold_started)
+    return total
 
 
 @dataclass(slots=True)
@@ -241,6 +268,8 @@ class DestinationStats:
     other_deferrals: int = 0
     """Deferrals for any cause other than a forced split (real attempts only)."""
     schedule: ScheduleStats = field(default_factory=ScheduleStats)
+    on_hold: int = 0
+    """Recipients still queued at the end whose message is on hold (admin or content check)."""
     final_reasons: dict[tuple[str, Cause], FinalReason] = field(default_factory=dict)
     """Why recipients ended bounced or expired, by (reason, cause)."""
     mtas: Counter[str] = field(default_factory=Counter)
@@ -266,6 +295,7 @@ class DestinationStats:
             "unknown",
             "deferrals",
             "deferrals_repeated",
+            "on_hold",
             "split_deferrals",
             "split_recipients",
             "split_delay_seconds",
@@ -384,6 +414,7 @@ class ReportBuilder:
         """The sum of those held times, seconds."""
         self.last_delivered: float | None = None
         """The latest delivery to a destination (POSIX seconds), None when none was seen."""
+        self.on_hold: list[OnHold] = []
 
     def add(self, msg: Message, carried: frozenset[str] = frozenset()) -> None:
         """Account for one finished message.
@@ -393,6 +424,19 @@ class ReportBuilder:
         deferral inside the window. `messages` counts messages with at least one recipient
         that was not merely handed to a local next hop (Sendmail's submission queue).
         """
+        if msg.hold_started is not None and msg.log_end is not None:
+            self.on_hold.append(
+                OnHold(
+                    msg.mta,
+                    msg.host,
+                    msg.queue_id,
+                    msg.sender,
+                    msg.hold_started,
+                    on_hold_seconds(msg),
+                    msg.hold_reason,
+                    tuple(msg.recipients),
+                )
+            )
         if not msg.recipients:
             return
         if any(
@@ -433,7 +477,10 @@ class ReportBuilder:
                 self._diagnosis(msg, rcpt, diag, stats)
                 if outcome is Outcome.BOUNCED or outcome is Outcome.EXPIRED:
                     _add_final_reason(stats, rcpt, diag.classifications, self.order)
-            if not rcpt.deferrals and address not in carried:
+            was_on_hold = msg.hold_started is not None or msg.hold_seconds > 0
+            if outcome is Outcome.HELD and msg.hold_started is not None:
+                stats.on_hold += 1
+            if not rcpt.deferrals and address not in carried and not was_on_hold:
                 continue
             _hourly(msg, rcpt, stats)
             stats.recipients_deferred += 1
@@ -528,6 +575,7 @@ class ReportBuilder:
                     diag.last_cause,
                     last.reply if last is not None else None,
                     diag.retry_after,
+                    msg.hold_started is not None,
                 )
             )
 
@@ -543,6 +591,7 @@ class ReportBuilder:
             self.last_delivered is None or other.last_delivered > self.last_delivered
         ):
             self.last_delivered = other.last_delivered
+        self.on_hold += other.on_hold
         for domain, stats in other.destinations.items():
             mine = self.destinations.get(domain)
             if mine is None:
@@ -584,6 +633,7 @@ class ReportBuilder:
             total.unknown += d.unknown
             total.deferrals += d.deferrals
             total.deferrals_repeated += d.deferrals_repeated
+            total.on_hold += d.on_hold
             total.held_times.extend(d.held_times)
             total.split_deferrals += d.split_deferrals
             total.split_recipients += d.split_recipients

@@ -150,6 +150,8 @@ class MessageFilter:
         until = self.until if self.until is not None else float("inf")
         start = msg.arrived if msg.arrived is not None else msg.first_seen
         if not msg.recipients:
+            if msg.hold_started is not None and msg.first_seen < until:
+                return msg, frozenset()  # held before any delivery: on hold in the window
             return (msg, frozenset()) if since <= msg.first_seen < until else None
         if start >= until:
             return None

@@ -168,6 +168,18 @@ def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
                 f"  {d['domain']}: {d['forced_split']['recipients']} recipient(s) split off, "
                 f"delay added {format_duration(d['forced_split']['delay_seconds'])}"
             )
+    holds = report.get("on_hold") or []
+    if holds:
+        out += [
+            "",
+            f"On hold at the end of the log (put there by the admin or a check: {len(holds)}):",
+        ]
+        for o in holds[:20]:
+            rcpts = ", ".join(o["recipients"]) or "recipients not logged yet"
+            out.append(
+                f"  {o['queue_id']} since {o['since']}, {format_duration(o['hold_seconds'])}"
+                f" on hold ({rcpts}): {o['reason'] or 'no reason logged'}"
+            )
     held = report.get("held_mail") or []
     if held:
         out += ["", f"Still held at the end of the log ({len(held)}):"]
@@ -176,7 +188,8 @@ def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
                 f", receiver accepts a retry from {h['retry_after']}" if h["retry_after"] else ""
             )
             out.append(
-                f"  {h['address']} ({h['queue_id']}) since {h['since'] or 'before the log'}, "
+                f"  {h['address']} ({h['queue_id']}{', on hold' if h.get('on_hold') else ''})"
+                f" since {h['since'] or 'before the log'}, "
                 f"{h['deferrals']} deferral(s), last cause {h['last_cause'] or 'unknown'}{retry}"
             )
         if len(held) > 20:
@@ -246,10 +259,13 @@ def summary_line(report: dict[str, Any]) -> str:
     totals = report["totals"]
     held = totals["held"]
     bounced, expired = totals.get("bounced", 0), totals.get("expired", 0)
-    if not delayed and not held and not bounced and not expired:
+    on_hold = len(report.get("on_hold") or [])
+    if not delayed and not held and not bounced and not expired and not on_hold:
         return "No mail was delayed."
     n = len(delayed)
     parts = [f"{n} destination{'s' if n != 1 else ''} delayed mail", f"{held} still held"]
+    if on_hold:
+        parts.append(f"{on_hold} on hold")
     if bounced or expired:
         parts.append(f"{bounced} bounced, {expired} expired")
     if failing:

@@ -14,8 +14,10 @@ from maillog_diag.core.analysis import (
     CauseStat,
     DestinationStats,
     HeldRecipient,
+    OnHold,
     ReportBuilder,
     held_seconds,
+    on_hold_seconds,
     median,
     repeated_deferrals,
 )
@@ -111,6 +113,8 @@ def message_dict(msg: Message, zone: tzinfo) -> dict[str, Any]:
         "expired": format_time(msg.expired_at, zone),
         "removed": format_time(msg.removed_at, zone),
         "rejected": msg.rejected,
+        "on_hold_since": format_time(msg.hold_started, zone),
+        "hold_seconds": _round(on_hold_seconds(msg)),
         "notifications": [
             {"time": format_time(t, zone), "kind": kind, "queue_id": new_qid}
             for t, kind, new_qid in msg.notifications
@@ -229,6 +233,7 @@ def destination_dict(
         "deferrals": d.deferrals,
         "deferrals_tried": d.deferrals_tried,
         "deferrals_repeated": d.deferrals_repeated,
+        "on_hold": d.on_hold,
         "held_seconds": {k: _round(v) for k, v in held.items()},
         "reasons": [
             {
@@ -280,6 +285,21 @@ def held_dict(h: HeldRecipient, zone: tzinfo) -> dict[str, Any]:
         "token": cls.token if cls else None,
         "last_reply": h.last_reply,
         "retry_after": format_time(h.retry_after, zone),
+        "on_hold": h.on_hold,
+    }
+
+
+def on_hold_dict(h: OnHold, zone: tzinfo) -> dict[str, Any]:
+    """A message on hold at the end of the log: since when, how long, why."""
+    return {
+        "mta": h.mta,
+        "host": h.host,
+        "queue_id": h.queue_id,
+        "sender": h.sender,
+        "since": format_time(h.since, zone),
+        "hold_seconds": _round(h.hold_seconds),
+        "reason": h.reason,
+        "recipients": list(h.recipients),
     }
 
 
@@ -320,6 +340,10 @@ def report_dict(
             )
         ],
         "causes": causes_dict(builder),
+        "on_hold": [
+            on_hold_dict(h, zone)
+            for h in sorted(builder.on_hold, key=lambda h: (h.since, h.host, h.queue_id))
+        ],
     }
     if queue is not None:
         order = sorted(
