@@ -17,8 +17,8 @@ from maillog_diag.core.analysis import (
     OnHold,
     ReportBuilder,
     held_seconds,
-    on_hold_seconds,
     median,
+    on_hold_seconds,
     repeated_deferrals,
 )
 from maillog_diag.core.causes import CAUSE_INFO
