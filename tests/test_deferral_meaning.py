@@ -115,3 +115,19 @@ def test_check_thresholds_count_attempts_made() -> None:
     assert f"{n} deferral(s) at {worst['domain']}" in res.stdout, res.stdout
     res = CliRunner().invoke(app, [*args, "--warn-deferred", str(n)], env=env)
     assert res.stdout.startswith("MAILLOG WARNING")
+
+
+@pytest.mark.parametrize(("mta", "log"), LABS)
+def test_a_repeat_claims_no_retry_hint_it_did_not_receive(mta: str, log: Path) -> None:
+    res = CliRunner().invoke(app, ["messages", str(log), "--tz", "UTC", "--format", "jsonl"])
+    repeats = 0
+    for line in res.stdout.splitlines():
+        for r in json.loads(line)["recipients"]:
+            for a in r["attempts"]:
+                if a["status"] != "deferred" or not a["suspended"]:
+                    continue
+                repeats += 1
+                # "retry time not reached", "delivery temporarily suspended", a host-status
+                # cache hit: the MTA did not ask the receiver, so no hint was received
+                assert (a["retry_hint"], a["retry_hint_seconds"]) == ("none", None), a["line"]
+    assert repeats > 0

@@ -102,15 +102,16 @@ class CauseStat:
     def add(
         self, attempt: Attempt, cls: Classification, domain: str, order: dict[str, int]
     ) -> None:
-        """Count one deferred attempt (the example is the earliest line seen)."""
+        """Count one deferred attempt (the example is the earliest line seen). Only attempts
+        that reached the receiver vote for the typical retry hint: a repeat received none."""
+        self.domains[domain] += 1
         if attempt.suspended:
             self.suspended += 1
         else:
             self.count += 1
-        self.domains[domain] += 1
-        self.hint_kinds[cls.hint.kind.value] += 1
-        if cls.hint.seconds is not None:
-            self.hints[cls.hint.seconds] += 1
+            self.hint_kinds[cls.hint.kind.value] += 1
+            if cls.hint.seconds is not None:
+                self.hints[cls.hint.seconds] += 1
         if self.example is None or _earlier(attempt.ref, self.example_ref, order):
             self.example = attempt.reply
             self.example_ref = attempt.ref
