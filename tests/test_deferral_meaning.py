@@ -131,3 +131,22 @@ def test_a_repeat_claims_no_retry_hint_it_did_not_receive(mta: str, log: Path) -
                 # cache hit: the MTA did not ask the receiver, so no hint was received
                 assert (a["retry_hint"], a["retry_hint_seconds"]) == ("none", None), a["line"]
     assert repeats > 0
+
+
+def test_gmails_two_split_replies_share_one_hint_convention() -> None:
+    from maillog_diag.core.classify import classify
+
+    relay = "gmail-smtp-in.l.google.com"
+    one_domain = classify(
+        "451-4.3.0 Multiple destination domains per transaction is unsupported. Please try again. abc - gsmtp",
+        relay=relay,
+    )
+    too_many = classify(
+        "452-4.5.3 Domain policy size per transaction exceeded, please try this recipient in a separate transaction. abc - gsmtp",
+        relay=relay,
+    )
+    assert one_domain.cause.value == too_many.cause.value == "forced_split"
+    assert (one_domain.hint.kind, one_domain.hint.seconds) == (
+        too_many.hint.kind,
+        too_many.hint.seconds,
+    )
