@@ -83,6 +83,10 @@ EXIM_MESSAGE_NOTES = [
     "2026-11-29 12:00:05 1vQfrz-000AbC-12 Message is frozen",
     "2026-11-29 12:00:06 1vQfrz-000AbC-12 dave@dest.example: error ignored",
     "2026-11-29 12:00:07 1vQfrz-000AbC-12 Process failed (1) when writing error message to dave@dest.example",
+    "2026-11-29 12:00:08 1vQfrz-000AbC-12 eve@dest.example marked delivered by root",
+    "2026-11-29 12:00:08 1vQfrz-000AbC-12 error in remote_smtp transport: failed to expand helo_data",
+    "2026-11-29 12:00:08 1vQfrz-000AbC-12 dnslookup router: defer for dave@dest.example: lookup of host failed",
+    "2026-11-29 12:00:08 1vQfrz-000AbC-12 delivery of bounce message failed (frozen)",
     "2026-11-29 12:00:08 1vQfrz-000AbC-12 Completed",
 ]
 

@@ -133,6 +133,18 @@ message, content scanners, DKIM verdicts, inbound session notes; a system filter
 of the whole message and a failed bounce (`Process failed (1) when writing error message`),
 whose recipients' own lines carry the outcome."""
 
+_MESSAGE_NOTE = re.compile(
+    r"[^ ]{1,512} marked (?:as )?delivered by |"
+    r"(?:.{0,300}\b)?(?:error in (?:the )?[-\w]{1,64} (?:router|transport)|"
+    r"[-\w]{1,64} (?:router|transport):? (?:forced )?(?:failure|error|defer)|"
+    r"(?:router|transport) [-\w]{1,64}: )"
+)
+"""Message-level notes that carry no recipient's outcome: an admin's `-Mmd` (`<address>
+marked delivered by root`: the message later leaves without a final status for it, so it
+is `unknown`, not delivered), router and transport errors (the recipient's own `==` or
+`**` line follows with the verdict), and notes ending `(frozen)`. Bounded repeats: the
+match costs linear time in the line's length."""
+
 _ERROR_IGNORED = ": error ignored"
 """`<address>: error ignored`: a bounce to `<>` that failed, dropped as Exim always does."""
 
@@ -552,8 +564,16 @@ class EximReader:
             return f"exim {line[body : line.find(' ', body)]}"
         if line.endswith(_ERROR_IGNORED):
             return "exim error ignored"
+        if line[body : body + 3] not in _FLAGS and (
+            line.endswith(" (frozen)") or _MESSAGE_NOTE.match(line, body)
+        ):
+            return "exim message note (admin mark, router or transport error, frozen)"
         event: Event | str = self._parse(line, body, (("LEAD", lead), ("QID", q.group())))
         return event
+
+
+_FLAGS = frozenset({"<= ", "=> ", "-> ", "*> ", ">> ", "== ", "** "})
+"""The delivery flags after a message id: such lines are read by the grammar."""
 
 
 def _no_message_reason(line: str, pos: int) -> str:
