@@ -6,6 +6,7 @@ temporarily suspended`) are counted apart. Checked against the lab server's own 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,39 @@ def test_gmails_two_split_replies_share_one_hint_convention() -> None:
         too_many.hint.kind,
         too_many.hint.seconds,
     )
+
+
+HOST_STATUS_LINE = re.compile(
+    r"sm-mta\[\d+\]: \w+: to=<?([^>,]+)>?, .*xdelay=(\S+), .*relay=([^,]+), dsn=[\d.]+, "
+    r"(?:reply=(.*), )?stat=(Deferred.*)$"
+)
+
+
+def test_a_sendmail_host_status_repeat_is_blamed_on_the_relays_failure() -> None:
+    """A bare `stat=Deferred` from the host-status cache repeats the last failure Sendmail
+    met at that relay (any message: the status is shared through HostStatusDirectory), not
+    the recipient's previous cause nor the DSN code alone."""
+    from maillog_diag.core.classify import classify
+
+    log = SAMPLE_LOGS / "sendmail" / "maillog"
+    last_failure: dict[str, str] = {}
+    expected: dict[int, str] = {}
+    for n, line in enumerate(log.read_text().splitlines(), 1):
+        m = HOST_STATUS_LINE.search(line)
+        if m is None:
+            continue
+        _, xdelay, relay, reply, stat = m.groups()
+        host = relay.split(" ")[0]
+        if " [" in relay or xdelay != "00:00:00":
+            last_failure[host] = reply or stat.removeprefix("Deferred: ")
+        elif stat == "Deferred" and host in last_failure:
+            expected[n] = classify(last_failure[host]).cause.value
+    assert expected  # the lab log has such repeats (busy.test)
+    res = CliRunner().invoke(app, ["messages", str(log), "--tz", "UTC", "--format", "jsonl"])
+    got = {}
+    for line in res.stdout.splitlines():
+        for r in json.loads(line)["recipients"]:
+            for a in r["attempts"]:
+                got[int(a["line"].rsplit(":", 1)[1])] = (a["cause"], a["suspended"])
+    for n, cause in expected.items():
+        assert got[n] == (cause, True), n

@@ -108,6 +108,8 @@ class LineParser:
                 counts.total -= 1
                 if mine is None:  # needed by every partition, counted by the first
                     return self._shadow(line, source, lineno)
+                if head is not None:
+                    self._observe(line, head)
                 return None
         if head is None:
             if not line or line.isspace():
@@ -180,6 +182,14 @@ class LineParser:
         if key == EVERY_PARTITION:
             return True if k == 0 else None
         return partition_of(key, n) == k
+
+    def _observe(self, line: str, head: re.Match[str]) -> None:
+        """Show a line of another partition to its reader, when the reader keeps state
+        across messages (Sendmail's host status: `observe`); others have no such method."""
+        owner = self._claimed.get(head["program"])
+        observe = getattr(owner, "observe", None)
+        if observe is not None:
+            observe(line, _body_start(line, head))
 
     def _shadow(self, line: str, source: str, lineno: int) -> Event | None:
         """Parse without counting (the first partition counts this line)."""
