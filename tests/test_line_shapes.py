@@ -138,3 +138,15 @@ def test_exim_multi_line_reply_is_condensed_like_postfix(tmp_path: Path) -> None
     (reason,) = dest["reasons"]
     assert "\\n" not in reason["reason"] and "450-4.2.1" not in reason["reason"]
     assert "receiving mail at a rate that prevents additional messages" in reason["reason"]
+
+
+def test_exim_4_97_long_ids_and_zone_offsets(tmp_path: Path) -> None:
+    lines = [
+        "2026-11-29 13:00:00.123 +0100 [4242] 1wN9t2-00000002BQv-3hr9 <= a@sender.example H=c [192.0.2.9] P=esmtp S=1",
+        '2026-11-29 13:00:01.456 +0100 [4243] 1wN9t2-00000002BQv-3hr9 >> b@dest.example R=dnslookup T=remote_smtp H=mx.dest.example [192.0.2.10] C="250 OK"',
+        "2026-11-29 13:00:02.000 +0100 [4243] 1wN9t2-00000002BQv-3hr9 Completed",
+    ]
+    (msg,), _ = _messages(tmp_path, lines)
+    assert msg["queue_id"] == "1wN9t2-00000002BQv-3hr9"
+    assert msg["arrived"] == "2026-11-29T12:00:00.123+00:00"
+    assert [r["outcome"] for r in msg["recipients"]] == ["delivered"]
