@@ -96,6 +96,10 @@ def plan_inputs(names: Sequence[str], zone: tzinfo, year: int | None = None) -> 
     if overlap is None:
         return InputPlan(names_in_order, notes)
     start, end, pairs = overlap
+    if not pairs:
+        # Only a shared second at a rotation boundary: no line is in both files (the log
+        # was moved, then written anew), and comparing lines would cost a stamp parse each.
+        return InputPlan(names_in_order, notes)
     if pairs:
         shown = "; ".join(f"{a} and {b}" for a, b in pairs[:3])
         notes.append(
@@ -106,8 +110,9 @@ def plan_inputs(names: Sequence[str], zone: tzinfo, year: int | None = None) -> 
 
 
 OVERLAP_NOTE_SECONDS = 5.0
-"""Inputs that overlap by more than this are named on stderr; a rotation's last line and the
-next file's first line often share a second, which is not worth a word."""
+"""Inputs that overlap by more than this are named on stderr and read with identical lines
+once; a rotation's last line and the next file's first line often share a second, which
+is neither worth a word nor a duplicate."""
 
 
 def _overlap(
@@ -115,10 +120,7 @@ def _overlap(
 ) -> tuple[float, float, list[tuple[str, str]]] | None:
     """The time range in which some input starts before (or in the same second as) an
     earlier one ends, with the pairs that overlap by more than `OVERLAP_NOTE_SECONDS`;
-    None when the inputs follow each other.
-
-    A rotation's last line and the next file's first line may share a second without
-    sharing a line; comparing lines in that one second costs nothing."""
+    None when the inputs follow each other."""
     start = math.inf
     end = -math.inf
     pairs: list[tuple[str, str]] = []

@@ -114,17 +114,20 @@ def scan(
         line = ""
         latest = -float("inf")
         warned = False
+        past_overlap = False
         this_input: set[int] = set()
         try:
             for line in lines:
                 lineno += 1
                 if progress is not None and not lineno % PROGRESS_EVERY:
                     progress(done_bytes + source.position(), total_lines + lineno)
-                if overlap is not None and _seen_before(
-                    parser, line, overlap, earlier_lines, this_input
-                ):
-                    parser.ignore_line(DUPLICATE_REASON)
-                    continue
+                if overlap is not None and not past_overlap:
+                    seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
+                    if seen is None:
+                        past_overlap = True  # the rest of this input is later still
+                    elif seen:
+                        parser.ignore_line(DUPLICATE_REASON)
+                        continue
                 try:
                     event = parse(line, label, lineno)
                 except UnparsableLine as exc:
@@ -168,10 +171,14 @@ def _seen_before(
     overlap: tuple[float, float],
     earlier: set[int],
     this_input: set[int],
-) -> bool:
+) -> bool | None:
     """Whether `line` lies in the overlap range and was read from an earlier input; a
-    line in the range is remembered (by its hash) for the inputs after this one."""
+    line in the range is remembered (by its hash) for the inputs after this one. None
+    when the line lies well past the range (more than `BACKWARD_SLACK_SECONDS`): the
+    rest of its input need not be looked at (each stamp costs a parse)."""
     when = parser.line_time(line)
+    if when is not None and when > overlap[1] + BACKWARD_SLACK_SECONDS:
+        return None
     if when is None or not overlap[0] <= when <= overlap[1]:
         return False
     key = hash(line)
