@@ -116,3 +116,22 @@ def test_a_pipe_on_standard_input_is_read_when_no_file_is_named() -> None:
     assert data["lines"]["total"] == len(
         (SAMPLE_LOGS / "postfix" / "mail.log").read_bytes().splitlines()
     )
+
+
+def test_an_empty_pipe_is_not_read_in_place_of_the_default_log() -> None:
+    # cron hands every job a pipe it closes at once: `daily` must still read the default log
+    default = Path("/var/log/mail.log")
+    if default.exists():
+        import pytest
+
+        pytest.skip("this machine has a default log")
+    env = {**os.environ, "MAILLOG_DIAG_CONFIG": "", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "maillog_diag", "report", "--format", "json"],
+        input=b"",
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert proc.returncode == 3 and proc.stdout == b""
+    assert proc.stderr.decode() == f"maillog-diag: {default}: no such file\n"

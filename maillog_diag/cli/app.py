@@ -470,7 +470,7 @@ def check(
         raise typer.Exit(int(CheckState.UNKNOWN)) from None
     try:
         since = read.since or pick(None, "since")
-        setup = resolve(replace(read, since=since) if since else read)
+        setup = resolve(replace(read, since=since) if since else read, stdin_default=False)
         builder, result = report_run(setup, jobs=1)
     except typer.Exit:
         sys.stdout.write(unknown("cannot read the input or the options (see stderr)") + "\n")

@@ -3,6 +3,7 @@ unparsed lines, and what goes to stderr and the exit status afterwards."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import stat
@@ -115,8 +116,12 @@ class Setup:
     """Where the inputs overlap in time (`scan.order.InputPlan.overlap`)."""
 
 
-def resolve(read: ReadArgs) -> Setup:
-    """Resolve what a command reads from its options, the config file and the defaults."""
+def resolve(read: ReadArgs, *, stdin_default: bool = True) -> Setup:
+    """Resolve what a command reads from its options, the config file and the defaults.
+
+    `stdin_default`: with no file named, read a standard input that brings data
+    (`stdin_is_data`); `check` turns it off, since monitoring daemons may hand a plugin a
+    pipe they never close."""
     config = read.config
     since = read.since or read.since_default
     until = read.until or read.until_default
@@ -153,7 +158,7 @@ def resolve(read: ReadArgs) -> Setup:
     chosen = read.rotated if read.rotated is not None else cfg.rotated
     try:
         names = expand_inputs(
-            files or cfg.inputs or (["-"] if stdin_is_data() else [DEFAULT_LOG]),
+            files or cfg.inputs or (["-"] if stdin_default and stdin_is_data() else [DEFAULT_LOG]),
             rotated=chosen if chosen is not None else read.rotated_default,
         )
     except InputError as exc:
@@ -165,14 +170,24 @@ def resolve(read: ReadArgs) -> Setup:
 
 
 def stdin_is_data() -> bool:
-    """Whether standard input is a pipe or a redirected file (`cat mail.log | maillog-diag
-    report`): then it is read when no file is named. A terminal, `/dev/null` (a device, as
-    daemons and most schedulers give) or a closed stdin is not."""
+    """Whether standard input brings a log (`cat mail.log | maillog-diag report`): then it
+    is read when no file is named. A terminal, `/dev/null` (a device, as daemons and most
+    schedulers give) or a closed stdin does not; nor does an empty pipe or file: cron
+    gives every job a pipe it closes at once, and `daily` from cron must still read the
+    default log. (Waiting for the first byte blocks until the writer writes or closes.)"""
     try:
         mode = os.fstat(sys.stdin.fileno()).st_mode
     except (OSError, ValueError, AttributeError):
         return False
-    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode)
+    if not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        return False
+    buffer = sys.stdin.buffer
+    if not isinstance(buffer, io.BufferedReader):
+        return False
+    try:
+        return bool(buffer.peek(1))
+    except (OSError, ValueError):
+        return False
 
 
 def stale_note(setup: Setup, result: ScanResult, *, held: bool) -> str | None:
