@@ -55,12 +55,15 @@ from maillog_diag.cli.reading import (
     finish,
     queue_comparison,
     report_run,
+    require_input,
     resolve,
     run,
+    stale_note,
     stop_on_signals,
     stop_status,
     unreadable,
     wait_for_stop,
+    warn_if_stale,
     zone_of,
 )
 from maillog_diag.core.analysis import GROUPINGS
@@ -159,6 +162,8 @@ def report(
         raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}", ExitCode.USAGE)
     setup = resolve(read)
     builder, result = report_run(setup, by=by)
+    require_input(result)
+    warn_if_stale(setup, result, held=bool(builder.held_mail))
     zone = setup.zone
     data = report_dict(
         builder,
@@ -221,6 +226,10 @@ def daily(
     setup = resolve(read)
     fmt = fmt or OutputFormat.TEXT
     builder, result = report_run(setup)
+    require_input(result)
+    stale = stale_note(setup, result, held=bool(builder.held_mail))
+    if stale is not None:
+        sys.stderr.write(f"maillog-diag: warning: {stale}\n")
     data = report_dict(
         builder,
         result,
@@ -232,6 +241,8 @@ def daily(
     )
     totals = data["totals"]
     clean = not (totals["recipients_deferred"] or totals["held"] or totals["bounced"])
+    # A day the log does not cover is not clean: cron mails what is printed, so say so.
+    clean = clean and data["coverage"]["complete"] and stale is None
     if not (quiet_if_clean and clean and not result.input_errors):
         title = "maillog-diag daily report"
         if mail_to is not None:
@@ -304,6 +315,8 @@ def why(
     """
     setup = resolve(read)
     builder, result = report_run(setup)
+    require_input(result)
+    warn_if_stale(setup, result, held=bool(builder.held_mail))
     data = report_dict(builder, result, setup.zone, window=setup.window)
     data["causes"] = causes_dict(builder, domains=domains)
     if fmt in (OutputFormat.JSON, OutputFormat.JSONL):
@@ -358,6 +371,7 @@ def trace(
             found.append(msg)
 
     result = run(setup, emit, keep_lines=True)
+    require_input(result)
     zone = setup.zone
     found.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
     out = sys.stdout
@@ -436,6 +450,7 @@ def messages(
             write_jsonl(data, out)
 
     result = run(setup, emit)
+    require_input(result)
     if fmt is OutputFormat.JSON:
         write_json(collected, out)
     elif fmt is OutputFormat.TABLE:
@@ -450,6 +465,7 @@ def stats(read: ReadArgs) -> None:
     setup = resolve(read)
     zone = setup.zone
     result = run(setup, lambda _m: None)
+    require_input(result)
     data = {
         "lines": lines_dict(result),
         "span": span_dict(result, zone),
@@ -532,7 +548,7 @@ def check(
         raise typer.Exit(int(CheckState.UNKNOWN)) from None
     try:
         since = read.since or pick(None, "since")
-        setup = resolve(replace(read, since=since) if since else read)
+        setup = resolve(replace(read, since=since) if since else read, stdin_default=False)
         builder, result = report_run(setup, jobs=1)
     except typer.Exit:
         why = FAILURES[-1] if FAILURES else "cannot read the input or the options"
@@ -544,8 +560,12 @@ def check(
     if result.counts.total and not result.counts.used and result.counts.unparsed:
         sys.stdout.write(unknown("no line of the input could be read as an MTA log") + "\n")
         raise typer.Exit(int(CheckState.UNKNOWN))
+    if result.last_time is None:
+        sys.stdout.write(unknown("the input has no dated log line: is the MTA logging?") + "\n")
+        raise typer.Exit(int(CheckState.UNKNOWN))
     data = report_dict(builder, result, setup.zone, window=setup.window)
-    state, line = evaluate(data, thresholds)
+    stale = stale_note(setup, result, held=bool(builder.held_mail))
+    state, line = evaluate(data, thresholds, stale=stale)
     sys.stdout.write(line + "\n")
     _CHECK_RAN.append(state)
     raise typer.Exit(int(state))

@@ -208,6 +208,7 @@ class Correlator:
             msg.notes.append(
                 SessionNote(t, event.host, event.mta, qid, event.ref, text=event.action)
             )
+            _track_hold(msg, event.action, t)
 
     def _delivery(self, msg: Message, ev: Delivery) -> None:
         if ev.pid is not None:
@@ -347,3 +348,20 @@ def _take_info(msg: Message, event: Arrival | MessageInfo) -> None:
         msg.size = event.size
     if event.nrcpt is not None:
         msg.nrcpt = event.nrcpt
+
+
+_HOLD_STARTS = ("placed on hold", "frozen by ")
+"""Queue actions that put a message on hold by decision of the admin or a content check
+(Postfix `postsuper -h` and HOLD actions, Exim's `-Mf` logged as `frozen by root`)."""
+_HOLD_ENDS = ("released from hold", "unfrozen by ")
+
+
+def _track_hold(msg: Message, action: str, t: float) -> None:
+    """Start or end a hold on `msg` at `t` (POSIX seconds), from a queue action's text."""
+    if action.startswith(_HOLD_STARTS):
+        if msg.hold_started is None:
+            msg.hold_started = t
+        msg.hold_reason = action
+    elif action.startswith(_HOLD_ENDS) and msg.hold_started is not None:
+        msg.hold_seconds += max(0.0, t - msg.hold_started)
+        msg.hold_started = None

@@ -14,6 +14,7 @@ becomes one syslog line with an RFC 3339 stamp (see `maillog_diag.journal`).
 from __future__ import annotations
 
 import bz2
+import collections
 import glob
 import gzip
 import io
@@ -318,3 +319,47 @@ def read_journal(cmd: Sequence[str]) -> tuple[Source, Iterator[str]]:
             raise InputError(JOURNAL_INPUT, error)
 
     return Source(JOURNAL_INPUT, None), lines()
+
+
+PEEK_LINES = 64
+"""How many lines at each end of a file `peek_ends` returns: enough to find a dated line
+past a few undated ones (a `last message repeated` notice, a blank line)."""
+
+_TAIL_BYTES = 64 * 1024
+"""How far from the end of a plain file `peek_ends` starts reading."""
+
+
+def peek_ends(name: str, count: int = PEEK_LINES) -> tuple[Source, list[str], list[str]]:
+    """The source and the first and last `count` lines of a file, for ordering inputs by
+    time without parsing them.
+
+    A plain file is read at its start and its last 64 KiB only; a compressed file has no
+    end to seek to and is decompressed once through (still no parsing). Journal exports
+    are turned into syslog lines like `read_lines` does. Raises `InputError` as
+    `read_lines` does.
+    """
+    source, lines = read_lines(name)
+    head: list[str] = []
+    tail: collections.deque[str] = collections.deque(maxlen=count)
+    plain = False
+    try:
+        with open(name, "rb") as raw:
+            start = raw.read(4096)
+        plain = source.size is not None and _compression(start) is None
+        plain = plain and not looks_like_journal(start)
+    except OSError:
+        plain = False
+    for line in lines:
+        if len(head) < count:
+            head.append(line)
+            continue
+        if plain and source.size is not None and source.size > 2 * _TAIL_BYTES:
+            break
+        tail.append(line)
+    lines.close()  # type: ignore[attr-defined]
+    if plain and source.size is not None and source.size > 2 * _TAIL_BYTES:
+        with open(name, "rb") as raw:
+            raw.seek(source.size - _TAIL_BYTES)
+            chunk = raw.read(_TAIL_BYTES).decode("utf-8", errors="replace")
+        tail.extend(chunk.splitlines()[1:])  # the first piece may be a partial line
+    return source, head, list(tail) if tail else head[-count:]

@@ -124,9 +124,29 @@ IGNORED_MESSAGE_PREFIXES = (
     "recipient verify ",
     "Auto-replied",
     "error ignored",
+    "Delivery deferred by system filter",
+    "Process failed ",
+    "tmp-reject",
 )
 """Texts after a message id that say nothing about its delivery: another process has the
-message, content scanners, DKIM verdicts, inbound session notes."""
+message, content scanners, DKIM verdicts, inbound session notes; a system filter's deferral
+of the whole message and a failed bounce (`Process failed (1) when writing error message`),
+whose recipients' own lines carry the outcome."""
+
+_MESSAGE_NOTE = re.compile(
+    r"[^ ]{1,512} marked (?:as )?delivered by |"
+    r"(?:.{0,300}\b)?(?:error in (?:the )?[-\w]{1,64} (?:router|transport)|"
+    r"[-\w]{1,64} (?:router|transport):? (?:forced )?(?:failure|error|defer)|"
+    r"(?:router|transport) [-\w]{1,64}: )"
+)
+"""Message-level notes that carry no recipient's outcome: an admin's `-Mmd` (`<address>
+marked delivered by root`: the message later leaves without a final status for it, so it
+is `unknown`, not delivered), router and transport errors (the recipient's own `==` or
+`**` line follows with the verdict), and notes ending `(frozen)`. Bounded repeats: the
+match costs linear time in the line's length."""
+
+_ERROR_IGNORED = ": error ignored"
+"""`<address>: error ignored`: a bounce to `<>` that failed, dropped as Exim always does."""
 
 
 def _unquote(value: str) -> str:
@@ -185,6 +205,10 @@ def _reason_info(raw: str) -> tuple[str, str | None, str | None, str | None, boo
     the reason keeps the words: `Connection timed out: SMTP timeout after initial connection`.
     Reasons repeat (one per recipient and retry), so the answers are cached.
     """
+    # A multi-line SMTP reply is logged with its lines joined by a literal `\n`
+    # ("450-4.2.1 The user ...\n450-4.2.1 prevents ..."): joined by a space it has the
+    # shape Postfix logs, and the continuation prefixes are condensed the same way.
+    raw = raw.replace("\\n", " ") if "\\n" in raw else raw
     reason = _DT_IN_TEXT.sub("", raw) if " DT=" in raw else raw
     relay = None
     inner = _H_IN_TEXT.match(reason) if " H=" in reason else None
@@ -471,7 +495,7 @@ class EximReader:
         self._lead = re.compile(terminal_regex(lark, "LEAD")).match
         self._qid = re.compile(terminal_regex(lark, "QID")).match
         # A flag right after the first word: a delivery line whose message id did not match.
-        self._flag_line = re.compile(r"[^ ]+ (?:<=|[=*-]>|==|\*\*) ").match
+        self._flag_line = re.compile(r"[^ ]+ (?:<=|[=*-]>|>>|==|\*\*) ").match
 
     def claims(self, program: str) -> bool:
         """`exim` and Debian's `exim4`."""
@@ -538,8 +562,18 @@ class EximReader:
         body = q.end()
         if line.startswith(IGNORED_MESSAGE_PREFIXES, body):
             return f"exim {line[body : line.find(' ', body)]}"
+        if line.endswith(_ERROR_IGNORED):
+            return "exim error ignored"
+        if line[body : body + 3] not in _FLAGS and (
+            line.endswith(" (frozen)") or _MESSAGE_NOTE.match(line, body)
+        ):
+            return "exim message note (admin mark, router or transport error, frozen)"
         event: Event | str = self._parse(line, body, (("LEAD", lead), ("QID", q.group())))
         return event
+
+
+_FLAGS = frozenset({"<= ", "=> ", "-> ", "*> ", ">> ", "== ", "** "})
+"""The delivery flags after a message id: such lines are read by the grammar."""
 
 
 def _no_message_reason(line: str, pos: int) -> str:

@@ -228,7 +228,7 @@ def _destination_table(rows: list[dict[str, Any]], key_head: str) -> list[str]:
             number(d["bounced"]),
             number(d["expired"]),
             number(d["held"]),
-            number(d["deferrals"]),
+            number(d.get("deferrals_tried", d["deferrals"])),
             format_duration(held["p50"]),
             format_duration(held["p95"]),
             format_duration(held["max"]),

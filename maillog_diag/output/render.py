@@ -94,8 +94,10 @@ _COUNT_KEYS = (
     "bounced",
     "expired",
     "held",
-    "deferrals",
+    "deferrals_tried",
 )
+"""The table's columns. Deferrals are attempts that were made (the receiver answered, or the
+connection failed); the MTA's repeats without trying are listed under the causes."""
 
 
 def _row(d: dict[str, Any]) -> list[str]:
@@ -235,6 +237,27 @@ def _troubled(d: dict[str, Any]) -> bool:
     )
 
 
+def on_hold_section(report: dict[str, Any], width: int, limit: int = 20) -> list[str]:
+    """Messages put on hold by the admin or a header/body check, with since when and how
+    long (apart from mail merely still queued)."""
+    holds = report.get("on_hold") or []
+    if not holds:
+        return []
+    out = ["", f"On hold at the end of the log (put there by the admin or a check: {len(holds)}):"]
+    for o in holds[:limit]:
+        rcpts = ", ".join(o["recipients"]) or "recipients not logged yet"
+        out += wrap(
+            f"{o['queue_id']} since {o['since']}, {format_duration(o['hold_seconds'])} on hold"
+            f" ({rcpts}): {o['reason'] or 'no reason logged'}",
+            width,
+            "  ",
+            "    ",
+        )
+    if len(holds) > limit:
+        out.append(f"  ... and {number(len(holds) - limit)} more (see --format json)")
+    return out
+
+
 def queued_section(chosen: Plan, total: int, width: int) -> list[str]:
     """Mail still queued at the end, oldest first: queue id (whole: it is what `trace`
     takes), address, since when, time in queue, deferrals, then the last cause and when
@@ -254,6 +277,8 @@ def queued_section(chosen: Plan, total: int, width: int) -> list[str]:
     for h in chosen.queued:
         who = "/".join(x for x in (h.get("provider"), h.get("token")) if x)
         cause = (h.get("last_cause") or "unknown") + (f" ({who})" if who else "")
+        if h.get("on_hold"):
+            cause = "on hold; " + cause
         if h.get("retry_after"):
             cause += f"; receiver accepts a retry from {h['retry_after']}"
         since = h["since"][:16].replace("T", " ") if suffix and h["since"] else h["since"]
@@ -274,7 +299,9 @@ def queued_section(chosen: Plan, total: int, width: int) -> list[str]:
     return out
 
 
-def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
+def cause_section(
+    chosen: Plan, reasons: int, width: int, *, compact_finals: bool = False
+) -> list[str]:
     """Per destination: causes (with provider, token, stated retry interval, repeats by
     the MTA), the condensed replies with a file:line example, forced splits and how the
     retries compared with the receiver's stated interval."""
@@ -284,6 +311,14 @@ def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
     out += ["", "Causes by destination:"]
     for d in chosen.detailed:
         out.append(d["domain"])
+        if d.get("deferrals_repeated"):
+            out += wrap(
+                f"{plural(d['deferrals_repeated'], 'more deferral')} repeated by the MTA "
+                "without trying (not in the Deferrals column)",
+                width,
+                "  ",
+                "    ",
+            )
         for c in d["causes"][:reasons]:
             out += wrap(cause_line(c), width, "  ", " " * 11)
             if c.get("detail"):
@@ -292,6 +327,27 @@ def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
             out += wrap(f"{number(r['count']):>6} x {r['reason']}", width, "  ", " " * 11)
             if r["example_line"]:
                 out.append(f"           e.g. {r['example_line']}")
+        finals = d.get("final_reasons") or []
+        if finals and compact_finals:
+            # The daily mail stays short: causes and counts with one example line; the
+            # replies themselves are in `report` and the JSON.
+            shown = ", ".join(f"{number(f['count'])} x {f['cause']}" for f in finals[:reasons])
+            example = finals[0]["example_line"]
+            out += wrap(
+                f"ended bounced or expired: {shown}" + (f" (e.g. {example})" if example else ""),
+                width,
+                "  ",
+                "    ",
+            )
+            finals = []
+        elif finals:
+            out.append("  ended bounced or expired:")
+        for f in finals[:reasons]:
+            out += wrap(
+                f"{number(f['count']):>6} x {f['cause']}: {f['reason']}", width, "  ", " " * 11
+            )
+            if f["example_line"]:
+                out.append(f"           e.g. {f['example_line']}")
         split = d["forced_split"]
         if split["deferrals"]:
             out += wrap(
@@ -389,6 +445,7 @@ def detail_lines(report: dict[str, Any], reasons: int, width: int = TEXT_WIDTH) 
         *advice_section(chosen, width),
         *split_section(chosen, width),
         *warnings_section(report, width),
+        *on_hold_section(report, width),
         *queued_section(chosen, len(report.get("held_mail") or []), width),
         *queue_lines(report),
     ]
@@ -490,12 +547,13 @@ def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool
             summary_line(report),
             "",
             *header_lines(report),
+            *on_hold_section(report, width),
             *queued_section(chosen, len(held), width),
             *queue_lines(report),
             "",
             *table_section(report, chosen, width),
             *([] if everything else global_causes_section(report, width)),
-            *cause_section(chosen, reasons, width),
+            *cause_section(chosen, reasons, width, compact_finals=True),
             *advice_section(chosen, width),
             *split_section(chosen, width),
             *warnings_section(report, width),

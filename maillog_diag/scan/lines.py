@@ -24,6 +24,10 @@ from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 # After the syslog header: the program name, an optional [pid], a colon and a space.
 _PROGRAM = r"(?P<program_full>(?P<program>[^ \[:]+)(?:\[[0-9]+\])?: )"
 
+_SOLARIS_TAG = re.compile(r"\[ID [0-9]{1,10} [a-z0-9]{1,12}\.[a-z]{1,8}\] ")
+"""Solaris and illumos syslogd insert a message-id tag after the program name
+(`postfix/qmgr[9657]: [ID 197553 mail.info] 292633780: ...`): not part of the message."""
+
 _MAX_PROGRAMS = 4096
 """Program names remembered with the reader that claims them (log text chooses them:
 bounded)."""
@@ -104,6 +108,14 @@ class LineParser:
         by = counts.ignored_by_reason
         by[reason] = by.get(reason, 0) + 1
 
+    def ignore_line(self, reason: str) -> None:
+        """Count a line the scan itself set aside, unparsed (in a partitioned scan only
+        the first partition counts it, as every partition sees it)."""
+        if self._partition is not None and self._partition[0] != 0:
+            return
+        self.counts.total += 1
+        self._ignore(reason)
+
     def parse(self, line: str, source: str = "-", lineno: int = 0) -> Event | None:
         """Classify and parse one line (without its newline)."""
         counts = self.counts
@@ -115,6 +127,8 @@ class LineParser:
                 counts.total -= 1
                 if mine is None:  # needed by every partition, counted by the first
                     return self._shadow(line, source, lineno)
+                if head is not None:
+                    self._observe(line, head)
                 return None
         if head is None:
             if not line or line.isspace():
@@ -142,7 +156,9 @@ class LineParser:
             self._ignore(f"program {program}")
             return None
         try:
-            result = reader.parse_syslog(line, head.end(), head["header"], head["program_full"])
+            result = reader.parse_syslog(
+                line, _body_start(line, head), head["header"], head["program_full"]
+            )
         except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
             raise self._unparsed(line, source, lineno, _why(exc, line)) from None
         return self._count(result, line, source, lineno)
@@ -179,12 +195,20 @@ class LineParser:
             owner = self._reader_of(program)
         if owner is None:
             return k == 0
-        key = owner.partition_key(line, head.end(), head["program_full"])
+        key = owner.partition_key(line, _body_start(line, head), head["program_full"])
         if key is None:
             return k == 0
         if key == EVERY_PARTITION:
             return True if k == 0 else None
         return partition_of(key, n) == k
+
+    def _observe(self, line: str, head: re.Match[str]) -> None:
+        """Show a line of another partition to its reader, when the reader keeps state
+        across messages (Sendmail's host status: `observe`); others have no such method."""
+        owner = self._claimed.get(head["program"])
+        observe = getattr(owner, "observe", None)
+        if observe is not None:
+            observe(line, _body_start(line, head))
 
     def _shadow(self, line: str, source: str, lineno: int) -> Event | None:
         """Parse without counting (the first partition counts this line)."""
@@ -236,6 +260,16 @@ class LineParser:
     def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
         self.counts.unparsed += 1
         return UnparsableLine(source, lineno, line, why)
+
+
+def _body_start(line: str, head: re.Match[str]) -> int:
+    """Where the message starts after the program name, past a Solaris message-id tag."""
+    end = head.end()
+    if line.startswith("[ID ", end):
+        tag = _SOLARIS_TAG.match(line, end)
+        if tag is not None:
+            return tag.end()
+    return end
 
 
 def partition_of(queue_id: str, n: int) -> int:

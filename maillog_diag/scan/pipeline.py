@@ -21,7 +21,7 @@ from maillog_diag.core.model import LineRef, Message
 from maillog_diag.core.window import MessageFilter
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines
-from maillog_diag.input.timestamps import TimeParser, YearInference
+from maillog_diag.input.timestamps import TimeParser, YearInference, format_duration
 from maillog_diag.mta import no_removal_line
 from maillog_diag.scan.lines import LineCounts, LineParser
 
@@ -39,6 +39,8 @@ class ScanResult:
     unparsed_sample: list[UnparsableLine] = field(default_factory=list)
     input_errors: list[InputError] = field(default_factory=list)
     max_open_messages: int = 0
+    notes: list[str] = field(default_factory=list)
+    """Warnings for stderr about the inputs (stamps that jump backwards inside a file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +63,20 @@ class ScanOptions:
     """Which mail a report covers (`--since`, `--until`, left-out domains); None: all."""
     group_by: str = "destination"
     """What a report's `groups` are keyed by (`analysis.GROUPINGS`)."""
+    overlap: tuple[float, float] | None = None
+    """The time range (POSIX seconds, inclusive) in which inputs overlap
+    (`order.InputPlan.overlap`): there a line already read from an earlier input is
+    ignored, so that a log named twice or beside a copy counts once."""
 
 
 PROGRESS_EVERY = 8192
+
+BACKWARD_SLACK_SECONDS = 60.0
+"""How far a line's stamp may lie before an earlier line's of the same input without a
+warning: processes write to syslog a little out of order."""
+
+DUPLICATE_REASON = "same line in an earlier input"
+"""The ignored-line reason of a line read once already from an overlapping input."""
 """Lines between two progress callbacks."""
 
 
@@ -86,6 +99,8 @@ def scan(
     progress = options.progress
     done_bytes = 0
     total_lines = 0
+    overlap = options.overlap
+    earlier_lines: set[int] = set()  # hashes of earlier inputs' lines inside `overlap`
     for name in inputs:
         try:
             if name == JOURNAL_INPUT and options.journal_cmd is not None:
@@ -99,11 +114,22 @@ def scan(
         label = "<stdin>" if name == "-" else name
         lineno = 0
         line = ""
+        latest = -float("inf")
+        warned = False
+        past_overlap = False
+        this_input: set[int] = set()
         try:
             for line in lines:
                 lineno += 1
                 if progress is not None and not lineno % PROGRESS_EVERY:
                     progress(done_bytes + source.position(), total_lines + lineno)
+                if overlap is not None and not past_overlap:
+                    seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
+                    if seen is None:
+                        past_overlap = True  # the rest of this input is later still
+                    elif seen:
+                        parser.ignore_line(DUPLICATE_REASON)
+                        continue
                 try:
                     event = parse(line, label, lineno)
                 except UnparsableLine as exc:
@@ -114,9 +140,15 @@ def scan(
                     continue
                 if event is not None:
                     event.ref = LineRef(label, lineno, line)
+                    if event.time > latest:
+                        latest = event.time
+                    elif event.time < latest - BACKWARD_SLACK_SECONDS and not warned:
+                        result.notes.append(_backwards(label, lineno, event.time, latest))
+                        warned = True  # one warning per input
                     feed(event)
         except InputError as exc:
             result.input_errors.append(exc)
+        earlier_lines |= this_input
         total_lines += lineno
         done_bytes += source.size if source.size is not None else source.position()
         if progress is not None:
@@ -133,6 +165,38 @@ def scan(
     result.last_time = correlator.last_time
     result.max_open_messages = correlator.max_open
     return result
+
+
+def _seen_before(
+    parser: LineParser,
+    line: str,
+    overlap: tuple[float, float],
+    earlier: set[int],
+    this_input: set[int],
+) -> bool | None:
+    """Whether `line` lies in the overlap range and was read from an earlier input; a
+    line in the range is remembered (by its hash) for the inputs after this one. None
+    when the line lies well past the range (more than `BACKWARD_SLACK_SECONDS`): the
+    rest of its input need not be looked at (each stamp costs a parse)."""
+    when = parser.line_time(line)
+    if when is not None and when > overlap[1] + BACKWARD_SLACK_SECONDS:
+        return None
+    if when is None or not overlap[0] <= when <= overlap[1]:
+        return False
+    key = hash(line)
+    if key in earlier:
+        return True
+    this_input.add(key)
+    return False
+
+
+def _backwards(label: str, lineno: int, when: float, latest: float) -> str:
+    """The warning for a line stamped well before an earlier line of the same input."""
+    back = format_duration(latest - when)
+    return (
+        f"{label}:{lineno}: time stamps jump backwards by {back} inside this file"
+        " (a concatenation out of order?): held times around it may be wrong"
+    )
 
 
 def collect_messages(
@@ -244,3 +308,4 @@ def _merge_results(into: ScanResult, other: ScanResult, order: dict[str, int]) -
     sample.sort(key=lambda e: (order.get(e.source, 0), e.lineno))
     into.unparsed_sample = sample[:UNPARSED_SAMPLE]
     into.max_open_messages += other.max_open_messages
+    into.notes += [note for note in other.notes if note not in into.notes]
