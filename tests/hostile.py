@@ -107,7 +107,9 @@ def run_lines(lines: list[str], *, check: bool = True) -> dict[str, str]:
     return render_all(builder, result, messages)
 
 
-def render_all(builder: ReportBuilder, result: ScanResult, messages: list[Message]) -> dict[str, str]:
+def render_all(
+    builder: ReportBuilder, result: ScanResult, messages: list[Message]
+) -> dict[str, str]:
     """What every renderer makes of one pass."""
     out: dict[str, str] = {}
     data = report_dict(builder, result, UTC, include_all=True)

@@ -40,8 +40,6 @@ def _run_cli(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProce
     )
 
 
-
-
 def test_nothing_is_written_to_the_temporary_directory(tmp_path: Path) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -107,7 +105,7 @@ def _open_folder_case(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     folder = cache / grammars.CACHE_DIR_NAME
     folder.mkdir(parents=True)
-    version = "%d%d" % sys.version_info[:2]
+    version = f"{sys.version_info[0]}{sys.version_info[1]}"
     import lark
 
     for stem in ("postfix", "exim", "sendmail", "syslog_head", "retry_hint"):

@@ -94,7 +94,9 @@ def test_known_pathological_inputs_are_fast() -> None:
     cases = [
         "Nov 29 13:41:20 vm postfix/smtp[1]: 4F2A31C02B9: to=<a@b.test>, relay=b.test[192.0.2.1]:25,"
         " delay=1, delays=0/0/0/1, dsn=4.0.0, status=deferred (host b.test[192.0.2.1] said: 451 "
-        + "a::" + "a" * 60 + "g)",
+        + "a::"
+        + "a" * 60
+        + "g)",
         '2026-11-29 13:57:54 1xXfPl-0005yy-0V => a@b.test R=r T=t H=b.test [192.0.2.1] C="250 '
         + "x\\" * 20_000,
         '2026-11-29 13:57:54 1xXfPl-0005yy-0V == a@b.test R=r T=t "' + "a:" * 20_000,

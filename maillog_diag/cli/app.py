@@ -55,6 +55,7 @@ from maillog_diag.core.model import Message
 from maillog_diag.core.window import parse_duration
 from maillog_diag.errors import InputError, MaillogError
 from maillog_diag.input.follow import Follower
+from maillog_diag.output.escape import visible
 from maillog_diag.output.html import render_html
 from maillog_diag.output.metrics import (
     DEFAULT_TOP_DESTINATIONS,
@@ -727,7 +728,7 @@ def main() -> None:
     try:
         app()
     except MaillogError as exc:
-        sys.stderr.write(f"maillog-diag: {exc}\n")
+        sys.stderr.write(f"maillog-diag: {visible(str(exc))}\n")
         sys.exit(int(ExitCode.INPUT))
     except KeyboardInterrupt:
         sys.stderr.write("maillog-diag: interrupted\n")
@@ -742,5 +743,7 @@ def main() -> None:
             sys.exit(int(CheckState.UNKNOWN))
         raise
     except Exception as exc:  # the promise: one line, never a traceback
-        sys.stderr.write(f"maillog-diag: internal error: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(
+            f"maillog-diag: internal error: {type(exc).__name__}: {visible(str(exc))}\n"
+        )
         sys.exit(int(ExitCode.INTERNAL))

@@ -30,6 +30,7 @@ from maillog_diag.input.queue import parse_listing, read_listing_file, run_queue
 from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
 from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
+from maillog_diag.output.escape import visible
 from maillog_diag.output.render import make_console
 from maillog_diag.scan.pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
 
@@ -44,7 +45,7 @@ class ExitCode(IntEnum):
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
-    sys.stderr.write(f"maillog-diag: {message}\n")
+    sys.stderr.write(f"maillog-diag: {visible(message)}\n")
     return typer.Exit(int(code))
 
 
@@ -72,7 +73,9 @@ class UnparsedSink:
 
     def __call__(self, exc: UnparsableLine) -> None:
         assert self._file is not None
-        self._file.write(f"{exc.source}:{exc.lineno}: {exc.context}\n    {exc.text}\n")
+        text = f"{exc.source}:{exc.lineno}: {exc.context}\n    {exc.text}\n"
+        # The file gets the exact text; a terminal (stderr) gets control characters escaped.
+        self._file.write(visible(text[:-1]) + "\n" if self._file is sys.stderr else text)
 
     @property
     def callback(self) -> Callable[[UnparsableLine], None] | None:
@@ -289,10 +292,10 @@ def finish(result: ScanResult, *, show_sample: bool = True) -> None:
             f" (all of them with --unparsed FILE); first ones:\n"
         )
         for exc in result.unparsed_sample:
-            sys.stderr.write(f"  {exc.source}:{exc.lineno}: {exc.context}\n")
-            sys.stderr.write(f"    {exc.text[:300]}\n")
+            sys.stderr.write(visible(f"  {exc.source}:{exc.lineno}: {exc.context}") + "\n")
+            sys.stderr.write(visible(f"    {exc.text[:300]}") + "\n")
     for err in result.input_errors:
-        sys.stderr.write(f"maillog-diag: {err}\n")
+        sys.stderr.write(visible(f"maillog-diag: {err}") + "\n")
     if result.input_errors:
         raise typer.Exit(int(ExitCode.INPUT))
     if unreadable(result):

@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from maillog_diag.input.timestamps import format_duration
+from maillog_diag.output.escape import shows_log_text
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#222;margin:1em}
@@ -73,6 +74,7 @@ def chart_svg(d: dict[str, Any], first: int, last: int) -> str:
     return "".join(parts)
 
 
+@shows_log_text
 def render_html(report: dict[str, Any], summary: str, title: str = "maillog-diag report") -> str:
     """The whole report as one HTML document (`summary` is the one-line summary)."""
     window, span = report.get("window") or {}, report["span"]

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from maillog_diag.input.timestamps import format_duration, format_time
+from maillog_diag.output.escape import json_safe, shows_log_text, visible
 from maillog_diag.scan.live import Snapshot
 
 
@@ -38,6 +39,7 @@ def _dur(value: float | None) -> str:
     return format_duration(value)
 
 
+@shows_log_text
 def header_lines(report: dict[str, Any]) -> list[str]:
     """The two header lines: the time span covered and the line accounting."""
     span = report["span"]
@@ -109,6 +111,7 @@ def _row(d: dict[str, Any]) -> list[str]:
 _HEADS = [title for _, title in _COLUMNS] + ["Held p50", "p95", "max", "Leading cause"]
 
 
+@shows_log_text
 def detail_lines(report: dict[str, Any], reasons: int) -> list[str]:
     """The sections under the table: causes and reasons per destination, forced splits,
     the retry schedule against the receivers' hints, and mail still held."""
@@ -212,15 +215,13 @@ def queue_lines(report: dict[str, Any]) -> list[str]:
     return out
 
 
-_CONTROL = {c: "?" for c in range(32) if c != 10} | {127: "?"} | dict.fromkeys(range(128, 160), "?")
-
-
 def plain(text: str) -> str:
-    """`text` without control characters (ANSI escapes, tabs, carriage returns become
-    `?`): log lines quoted in a report may hold anything."""
-    return text.translate(_CONTROL)
+    """`text` without control characters: the ones log text may bring become visible
+    escapes (`output.escape.visible`), tabs become spaces; newlines of the layout stay."""
+    return "\n".join(visible(line).replace("\t", " ") for line in text.split("\n"))
 
 
+@shows_log_text
 def summary_line(report: dict[str, Any]) -> str:
     """One line for the top of a mailed report: how many destinations delayed mail, how
     many recipients are still held, and the worst destination with its longest held time
@@ -245,6 +246,7 @@ _LEVELS_ASCII = " .:-=+*#%@"
 _LEVELS_UNICODE = " ▁▂▃▄▅▆▇█"
 
 
+@shows_log_text
 def hourly_picture(
     report: dict[str, Any], *, unicode: bool = False, top: int = 5, width: int = 48
 ) -> list[str]:
@@ -281,6 +283,7 @@ def hourly_picture(
     return out
 
 
+@shows_log_text
 def render_daily_text(report: dict[str, Any], out: IO[str], reasons: int) -> None:
     """The report for cron mail: the summary line first, then the window and accounting,
     the per-destination table, the per-hour picture and the causes. Plain ASCII layout,
@@ -291,6 +294,7 @@ def render_daily_text(report: dict[str, Any], out: IO[str], reasons: int) -> Non
     out.write(plain(buf.getvalue()))
 
 
+@shows_log_text
 def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
     """The terminal report: header, the destination table, then reasons per destination."""
     for line in header_lines(report):
@@ -316,7 +320,7 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
             no_wrap=i != len(_HEADS) - 1,
         )
     for d in report["destinations"]:
-        table.add_row(*_row(d))
+        table.add_row(*map(Text, _row(d)))
     console.print(table)
     for line in hourly_picture(report, unicode=True):
         console.print(Text(line), highlight=False)
@@ -324,6 +328,7 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
         console.print(Text(line), highlight=False)
 
 
+@shows_log_text
 def render_report_text(
     report: dict[str, Any], out: IO[str], reasons: int, *, hourly: bool = False
 ) -> None:
@@ -375,9 +380,20 @@ _CSV_FIELDS = (
 )
 
 
+class _CsvWriter:
+    """`csv.writer` whose text cells pass through `escape.visible` (README: CSV shows
+    control characters as `\\xHH`, like the text formats; JSON has the exact text)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([visible(c) if isinstance(c, str) else c for c in row])
+
+
 def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
     """One CSV row per destination (seconds for durations)."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     writer.writerow(_CSV_FIELDS)
     for d in report["destinations"]:
         held = d["held_seconds"]
@@ -396,13 +412,13 @@ def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
 
 def write_json(data: Any, out: IO[str]) -> None:
     """Pretty JSON with a trailing newline."""
-    json.dump(data, out, indent=2, ensure_ascii=False)
+    out.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
     out.write("\n")
 
 
 def write_jsonl(item: Any, out: IO[str]) -> None:
     """One compact JSON object on one line."""
-    out.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+    out.write(json_safe(json.dumps(item, ensure_ascii=False, separators=(",", ":"))))
     out.write("\n")
 
 
@@ -446,11 +462,12 @@ def recipient_rows(message: dict[str, Any]) -> Iterable[list[Any]]:
 
 def messages_csv_writer(out: IO[str]) -> Any:
     """A csv writer with the header row already written."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     writer.writerow(_RCPT_FIELDS)
     return writer
 
 
+@shows_log_text
 def message_text(message: dict[str, Any]) -> str:
     """A short plain-text block for one message (used by `messages --format text`)."""
     buf = io.StringIO()
@@ -466,6 +483,7 @@ def message_text(message: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+@shows_log_text
 def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> None:
     """One message's timeline, recipient by recipient, then its original log lines."""
     out.write(
@@ -507,9 +525,12 @@ def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> Non
 
 def make_console(file: IO[str] | None = None, stderr: bool = False) -> Console:
     """A console created per command, so `NO_COLOR`, `COLUMNS` and TTY state are honoured."""
-    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(
+        file=file, stderr=stderr, highlight=False, soft_wrap=False, markup=False, emoji=False
+    )
 
 
+@shows_log_text
 def render_why_text(data: dict[str, Any], out: IO[str]) -> None:
     """Causes across all destinations: counts, affected domains, what to do, one example."""
     for line in header_lines(data):
@@ -582,11 +603,12 @@ def attempt_rows(message: dict[str, Any]) -> Iterable[list[Any]]:
 
 def attempts_csv_writer(out: IO[str]) -> Any:
     """A csv writer for attempt rows with the header row already written."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     writer.writerow(_ATTEMPT_FIELDS)
     return writer
 
 
+@shows_log_text
 def render_trace_table(message: dict[str, Any], lines: list[str], console: Console) -> None:
     """One message's timeline as a Rich table (attempts in time order), then its log lines."""
     fancy = console.is_terminal
@@ -605,7 +627,7 @@ def render_trace_table(message: dict[str, Any], lines: list[str], console: Conso
     for r in message["recipients"]:
         for a in r["attempts"]:
             status = a["status"] + (" (repeat)" if a["suspended"] else "")
-            table.add_row(
+            cells = (
                 a["time"] or "",
                 r["address"],
                 status,
@@ -613,8 +635,9 @@ def render_trace_table(message: dict[str, Any], lines: list[str], console: Conso
                 cause_label(a) if a["cause"] else "",
                 a["reply"] or "",
             )
+            table.add_row(*map(Text, cells))
         table.add_row(
-            "", f"= {r['outcome']}, held {format_duration(r['held_seconds'])}", "", "", "", ""
+            "", Text(f"= {r['outcome']}, held {format_duration(r['held_seconds'])}"), "", "", "", ""
         )
     console.print(table)
     for line in lines:
@@ -622,6 +645,7 @@ def render_trace_table(message: dict[str, Any], lines: list[str], console: Conso
     console.print()
 
 
+@shows_log_text
 def render_messages_table(messages: list[dict[str, Any]], console: Console) -> None:
     """Recipients of the messages as one Rich table (for `messages --format table`)."""
     fancy = console.is_terminal
@@ -636,7 +660,7 @@ def render_messages_table(messages: list[dict[str, Any]], console: Console) -> N
         )
     for m in messages:
         for row in recipient_rows(m):
-            table.add_row(
+            cells = (
                 str(row[1]),
                 str(row[4] or ""),
                 str(row[5]),
@@ -645,6 +669,7 @@ def render_messages_table(messages: list[dict[str, Any]], console: Console) -> N
                 format_duration(row[11]),
                 str(row[12] or ""),
             )
+            table.add_row(*map(Text, cells))
     console.print(table)
 
 

@@ -94,7 +94,7 @@ def _cache_file(name: str) -> str | bool:
     folder = cache_dir()
     if folder is None:
         return False
-    version = "%d%d" % sys.version_info[:2]
+    version = f"{sys.version_info[0]}{sys.version_info[1]}"
     path = folder / f"{Path(name).stem}-lark{lark.__version__}-py{version}.pickle"
     try:
         st = os.lstat(path)
