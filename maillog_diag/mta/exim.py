@@ -47,6 +47,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser
+from maillog_diag.mta.base import LineShapeError, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -323,7 +324,8 @@ class EximTransformer(Transformer[Token, Any]):
     def _recipient(self, text: str) -> tuple[str, str | None, str]:
         """`(recipient, original or None, rest of the text)` for the address part."""
         m = _ADDRESS.match(text)
-        assert m is not None  # `[^ ]+` matches any non-empty text
+        if m is None:  # the line ends after its flag (cut short, or split by syslog)
+            raise LineShapeError("no address after the flag")
         first, top = m[1], m[3]
         rest = text[m.end() :]
         if first.endswith(":") and top is None and m[2] is None:
@@ -355,7 +357,9 @@ class EximTransformer(Transformer[Token, Any]):
             orig_recipient=orig,
             relay=_relay(tail),
             reply=confirmation,
-            delay=interval(tail[qt + 4 :].split(" ", 1)[0]) if qt >= 0 else None,
+            delay=checked_delay(
+                interval(tail[qt + 4 :].split(" ", 1)[0]) if qt >= 0 else None, "QT="
+            ),
             program=MTA,
             pid=pid,
         )
@@ -385,7 +389,9 @@ class EximTransformer(Transformer[Token, Any]):
             relay=_relay(head) or text_relay,
             dsn=dsn,
             reply=reason or None,
-            delay=interval(head[qt + 3 :].split(" ", 1)[0]) if qt >= 0 else None,
+            delay=checked_delay(
+                interval(head[qt + 3 :].split(" ", 1)[0]) if qt >= 0 else None, "QT="
+            ),
             program=MTA,
             pid=pid,
             suspended=suspended,

@@ -54,6 +54,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser
+from maillog_diag.mta.base import checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -248,7 +249,7 @@ class SendmailTransformer(Transformer[Token, Any]):
             relay=_relay(relay),
             dsn=dsn,
             reply=reply,
-            delay=delay_seconds(fields.get("delay")),
+            delay=checked_delay(delay_seconds(fields.get("delay")), "delay="),
             delays=f"xdelay={xdelay}" if xdelay else None,
             program=program,
             pid=pid,
