@@ -15,6 +15,7 @@ zone.
 
 from __future__ import annotations
 
+import re
 import time as _time
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -41,8 +42,8 @@ class BadTimestamp(ValueError):
     """A time stamp that matched the grammar but names no real moment (e.g. `Feb 31`)."""
 
 
-EARLIEST = datetime(2, 1, 1, tzinfo=UTC).timestamp()
-LATEST = datetime(9998, 12, 31, tzinfo=UTC).timestamp()
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
 """The moments (POSIX seconds) a stamp may name: a day inside years 1 and 9999 either way,
 so that every moment the tool accepts can be written back in any zone (Python's dates end
 at years 1 and 9999). A stamp outside is refused as impossible."""
@@ -57,10 +58,23 @@ def checked(seconds: float, stamp: str) -> float:
 
 def resolve_zone(name: str | None) -> tzinfo:
     """The zone for stamps without one: an IANA name, `UTC`, or None for the local zone."""
-    zone: tzinfo | None = _dtz.tzlocal() if name is None else _dtz.gettz(name)
+    if name is None:
+        return _dtz.tzlocal()
+    if not _ZONE_NAME.fullmatch(name) or ".." in name.split("/"):
+        # dateutil also reads a zone from any file named by a path: never let it.
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)")
+    try:
+        zone = _dtz.gettz(name)
+    except Exception:  # dateutil raises several types for a file that is not a zone
+        zone = None
     if zone is None:
         raise ValueError(f"unknown time zone {name!r}")
     return zone
+
+
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*")
+"""What an IANA zone name (`UTC`, `Europe/Berlin`, `Etc/GMT+5`) looks like: no absolute
+path, no `..`."""
 
 
 @dataclass(slots=True)
