@@ -277,6 +277,8 @@ def trace(
 
     Example: maillog-diag trace 4F2A31C02B9 /var/log/mail.log
     """
+    if not query.strip().strip("<>").strip():
+        raise typer.BadParameter("is empty: name a queue id, a Message-ID or an address")
     setup = resolve(read)
     fmt = fmt or OutputFormat.TEXT
     matches = _matches(query)

@@ -27,7 +27,12 @@ from maillog_diag.core.window import MessageFilter, parse_moment
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input.journal import journalctl_command
 from maillog_diag.input.queue import parse_listing, read_listing_file, run_queue_command
-from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
+from maillog_diag.input.sources import (
+    JOURNAL_INPUT,
+    MAX_LINE_BYTES,
+    expand_inputs,
+    total_bytes,
+)
 from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
 from maillog_diag.output.escape import visible
@@ -196,8 +201,22 @@ def progress_bar(names: list[str]) -> Iterator[Callable[[int, int], None] | None
         yield update
 
 
+MAX_LINE_VAR = "MAILLOG_DIAG_MAX_LINE"
+"""The longest line read, in bytes (default `sources.MAX_LINE_BYTES`, 1 MiB)."""
+
+
+def _max_line() -> int:
+    value = os.environ.get(MAX_LINE_VAR)
+    if not value:
+        return MAX_LINE_BYTES
+    if not value.isdigit() or not 0 < int(value) <= 1 << 30:
+        raise fail(f"{MAX_LINE_VAR}={value!r} is not a number of bytes (1 to 2^30)", ExitCode.USAGE)
+    return int(value)
+
+
 def _scan_options(setup: Setup, sink: UnparsedSink, **extra: Any) -> ScanOptions:
     return ScanOptions(
+        max_line=_max_line(),
         zone=setup.zone,
         year=setup.read.year,
         on_unparsed=sink.callback,

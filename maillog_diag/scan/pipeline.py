@@ -20,7 +20,12 @@ from maillog_diag.core.correlate import Correlator
 from maillog_diag.core.model import LineRef, Message
 from maillog_diag.core.window import MessageFilter
 from maillog_diag.errors import InputError, UnparsableLine
-from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines
+from maillog_diag.input.sources import (
+    JOURNAL_INPUT,
+    MAX_LINE_BYTES,
+    read_journal,
+    read_lines,
+)
 from maillog_diag.input.timestamps import TimeParser, YearInference
 from maillog_diag.mta import no_removal_line
 from maillog_diag.scan.lines import LineCounts, LineParser
@@ -59,6 +64,8 @@ class ScanOptions:
     are compressed bytes for compressed files, 0 for pipes."""
     window: MessageFilter | None = None
     """Which mail a report covers (`--since`, `--until`, left-out domains); None: all."""
+    max_line: int = MAX_LINE_BYTES
+    """The longest line read, in bytes; a longer one is counted as unparsed."""
 
 
 PROGRESS_EVERY = 8192
@@ -89,7 +96,7 @@ def scan(
             if name == JOURNAL_INPUT and options.journal_cmd is not None:
                 source, lines = read_journal(options.journal_cmd)
             else:
-                source, lines = read_lines(name)
+                source, lines = read_lines(name, options.max_line)
         except InputError as exc:
             result.input_errors.append(exc)
             continue
