@@ -133,3 +133,53 @@ def test_a_linked_cache_folder_is_not_used(tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("XDG_CACHE_HOME", str(cache))
         assert grammars.cache_dir() is None
+
+
+def _planted_dir(tmp_path: Path) -> tuple[Path, Path]:
+    """A log directory with a live log and a rotation that links to a secret elsewhere."""
+    secret = tmp_path / "secret"
+    secret.write_text("root:$6$SECRETHASH:19000:0:99999:7:::\n" * 3, encoding="utf-8")
+    logs = tmp_path / "log"
+    logs.mkdir()
+    (logs / "mail.log").write_bytes(SAMPLE.read_bytes())
+    (logs / "mail.log.1").symlink_to(secret)
+    return logs, secret
+
+
+@pytest.mark.parametrize("how", ["rotated", "directory", "daily"])
+def test_discovery_does_not_follow_links_out_of_the_log_directory(how: str, tmp_path: Path) -> None:
+    logs, _ = _planted_dir(tmp_path)
+    live = str(logs / "mail.log")
+    args = {
+        "rotated": ["report", live, "--rotated", "-f", "json"],
+        "directory": ["report", str(logs), "-f", "json"],
+        "daily": ["daily", live, "--since", "2026-11-29", "--until", "2026-11-30"],
+    }[how]
+    result = _run_cli({}, *args, "--tz", "UTC", "--year", "2026")
+    assert "SECRETHASH" not in result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_link_inside_the_directory_is_still_read(tmp_path: Path) -> None:
+    logs = tmp_path / "log"
+    logs.mkdir()
+    (logs / "mail.log").write_bytes(SAMPLE.read_bytes())
+    (logs / "old").write_bytes(SAMPLE.read_bytes())
+    (logs / "mail.log.1").symlink_to(logs / "old")
+    result = _run_cli({}, "stats", str(logs / "mail.log"), "--rotated", "--year", "2026")
+    assert result.returncode == 0, result.stderr
+    total = SAMPLE.read_bytes().count(b"\n")
+    assert f'"total": {2 * total}' in result.stdout
+
+
+def test_lines_of_a_file_that_is_no_mail_log_are_never_echoed(tmp_path: Path) -> None:
+    """Named explicitly (so it is read), a file with no mail log line has its lines counted
+    as unparsed but none of them shown on stderr."""
+    _, secret = _planted_dir(tmp_path)
+    result = _run_cli({}, "report", str(SAMPLE), str(secret), "-f", "json", "--year", "2026")
+    assert "SECRETHASH" not in result.stdout + result.stderr
+    assert "3 of" in result.stderr  # still counted
+    junk_then_log = tmp_path / "mixed.log"
+    junk_then_log.write_bytes(b"garbage line one\n" + SAMPLE.read_bytes())
+    result = _run_cli({}, "report", str(junk_then_log), "-f", "json", "--year", "2026")
+    assert "garbage line one" in result.stderr  # a mail log's bad lines are still sampled

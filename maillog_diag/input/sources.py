@@ -269,6 +269,19 @@ def read_lines(name: str, max_line: int = MAX_LINE_BYTES) -> tuple[Source, Itera
 # ---------------------------------------------------------------------------
 
 
+def _discoverable(directory: str, path: str) -> bool:
+    """Whether a file found in `directory` (not named by the user) may be read: a regular
+    file that is, or links to, a file inside that same directory. A link planted in the
+    log directory (`mail.log.1 -> /etc/shadow`) is not followed out of it."""
+    if not os.path.isfile(path):
+        return False
+    if not os.path.islink(path):
+        return True
+    home = os.path.realpath(directory or ".")
+    target = os.path.realpath(path)
+    return os.path.dirname(target) == home
+
+
 def rotation_key(path: str) -> tuple[str, int, int]:
     """Sort key putting a log's rotations oldest first and the live file last.
 
@@ -302,7 +315,7 @@ def rotations_of(path: str) -> list[str]:
         if not (m["num"] or m["date"]):
             continue  # `mail.log.gz` alone is not a rotation
         full = os.path.join(os.path.dirname(path), entry)
-        if os.path.isfile(full):
+        if _discoverable(directory, full):
             family.append(full)
     family.sort(key=rotation_key)
     return [*family, path]
@@ -321,7 +334,7 @@ def _logs_in_directory(directory: str) -> list[str]:
         if m is None or m["base"] not in LOG_BASE_NAMES:
             continue
         full = os.path.join(directory, entry)
-        if os.path.isfile(full):
+        if _discoverable(directory, full):
             found.append(full)
     if not found:
         names = ", ".join(LOG_BASE_NAMES)

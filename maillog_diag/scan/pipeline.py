@@ -104,6 +104,12 @@ def scan(
         label = "<stdin>" if name == "-" else name
         lineno = 0
         line = ""
+        # Unparsed lines go to the sample (stderr, cron mail) only once a line of the same
+        # input was read as a log line (used or ignored): a file that is no mail log at all
+        # (say a link planted as mail.log.1 -> /etc/shadow) never has its lines echoed.
+        held: list[UnparsableLine] | None = []
+        counts = parser.counts
+        readable_before = counts.used + counts.ignored
         try:
             for line in lines:
                 lineno += 1
@@ -112,11 +118,17 @@ def scan(
                 try:
                     event = parse(line, label, lineno)
                 except UnparsableLine as exc:
-                    if len(sample) < UNPARSED_SAMPLE:
-                        sample.append(exc)
+                    if held is None:
+                        if len(sample) < UNPARSED_SAMPLE:
+                            sample.append(exc)
+                    elif len(held) < UNPARSED_SAMPLE:
+                        held.append(exc)
                     if on_unparsed is not None:
                         on_unparsed(exc)
                     continue
+                if held is not None and counts.used + counts.ignored > readable_before:
+                    sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
+                    held = None
                 if event is not None:
                     event.ref = LineRef(label, lineno, line)
                     feed(event)
