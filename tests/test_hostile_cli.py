@@ -3,7 +3,6 @@ are exit 2 with a line naming the problem; no log text drives the terminal."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest

@@ -37,7 +37,14 @@ from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
 from maillog_diag.output.escape import visible
 from maillog_diag.output.render import make_console
-from maillog_diag.scan.pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
+from maillog_diag.scan.pipeline import (
+    ScanOptions,
+    ScanResult,
+    capped_jobs,
+    default_jobs,
+    scan,
+    scan_report,
+)
 
 
 class ExitCode(IntEnum):
@@ -255,7 +262,8 @@ def report_run(setup: Setup, *, jobs: int | None = None) -> tuple[ReportBuilder,
     try:
         with progress_bar(names) as progress:
             options = _scan_options(setup, sink, progress=progress)
-            builder, result = scan_report(names, options, jobs or default_jobs(names))
+            chosen = capped_jobs(jobs, names) if jobs else default_jobs(names)
+            builder, result = scan_report(names, options, chosen)
     finally:
         sink.close()
     return builder, result

@@ -36,17 +36,30 @@ def _hour(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() // 3600)
 
 
+MAX_COLUMNS = 240
+"""The most columns a per-hour chart has, whatever the time span of the log (a line dated
+a thousand years off must not make a chart of millions of columns): a longer span puts
+several hours in one column."""
+
+
+def hours_per_column(first: int, last: int) -> int:
+    """How many hours one chart column covers for hours `first` to `last` (POSIX hours)."""
+    return max(1, -(-(last - first + 1) // MAX_COLUMNS))
+
+
 def chart_svg(d: dict[str, Any], first: int, last: int) -> str:
-    """Held recipients per hour as bars, deferrals per hour as a line, one destination."""
-    n = last - first + 1
+    """Held recipients as bars, deferrals as a line, one destination; one column per hour,
+    or per `hours_per_column` hours (the highest value of the hours it covers)."""
+    step = hours_per_column(first, last)
+    n = (last - first) // step + 1
     bar_w = max(3, min(14, 720 // n))
     width, height, pad = n * bar_w + 40, 90, 14
     held = [0] * n
     defer = [0] * n
     for h in d["hourly"]:
-        i = _hour(h["hour"]) - first
+        i = (_hour(h["hour"]) - first) // step
         if 0 <= i < n:
-            held[i], defer[i] = h["held"], h["deferrals"]
+            held[i], defer[i] = max(held[i], h["held"]), max(defer[i], h["deferrals"])
     peak_h, peak_d = max(held) or 1, max(defer) or 1
     scale = height - 2 * pad
     parts = [
@@ -125,7 +138,8 @@ def render_html(report: dict[str, Any], summary: str, title: str = "maillog-diag
         first, last = min(hours), max(hours)
         out.append(
             "<h2>Per hour</h2>"
-            f'<p class="muted">From {_e(charted[0]["hourly"][0]["hour"])}, one column per hour: '
+            f'<p class="muted">From {_e(charted[0]["hourly"][0]["hour"])}, '
+            f"{hours_per_column(first, last)} hour(s) per column: "
             f'<span style="color:{_BAR}">bars: recipients held</span>, '
             f'<span style="color:{_LINE}">line: deferrals</span>; peaks at the left.</p>'
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -89,6 +90,7 @@ def scan(
     sample = result.unparsed_sample
     on_unparsed = options.on_unparsed
     progress = options.progress
+    keep_text = options.keep_lines
     done_bytes = 0
     total_lines = 0
     for name in inputs:
@@ -130,7 +132,9 @@ def scan(
                     sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
                     held = None
                 if event is not None:
-                    event.ref = LineRef(label, lineno, line)
+                    # The raw text only where an output shows it (`trace`): without it a
+                    # message in flight costs its events, not its log lines.
+                    event.ref = LineRef(label, lineno, line if keep_text else "")
                     feed(event)
         except InputError as exc:
             result.input_errors.append(exc)
@@ -174,6 +178,45 @@ def default_jobs(inputs: Sequence[str], *, min_bytes: int = 32 * 1024 * 1024) ->
         except OSError:
             return 1  # let the ordinary path report the error
     return min(cores, 4) if total >= min_bytes else 1
+
+
+JOB_MIN_BYTES = 4 * 1024 * 1024
+"""The least input (bytes on disk) that justifies one more process: below it, starting a
+process costs more than the parsing it takes over."""
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def capped_jobs(requested: int, inputs: Sequence[str]) -> int:
+    """`requested` processes (`--jobs`), at most one per core available and one per
+    `JOB_MIN_BYTES` of input; one for pipes."""
+    total = 0
+    for name in inputs:
+        if name == "-":
+            return 1
+        try:
+            total += os.stat(name).st_size
+        except OSError:
+            return 1
+    return max(1, min(requested, _cores(), total // JOB_MIN_BYTES))
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start-up: end this worker when the parent process ends, by any signal
+    (Linux `PR_SET_PDEATHSIG`); a worker left behind would block forever on its pipe."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent ended before the line above
+        os._exit(1)
 
 
 def input_order(inputs: Sequence[str]) -> dict[str, int]:
@@ -222,7 +265,12 @@ def scan_report(
         return _partition_scan(names, options)
     context = multiprocessing.get_context("fork")
     quiet = replace(options, progress=None)
-    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs - 1,
+        mp_context=context,
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [
             pool.submit(_partition_scan, names, replace(quiet, partition=(k, jobs)))
             for k in range(1, jobs)
