@@ -120,3 +120,21 @@ def test_an_empty_trace_query_is_a_usage_error(query: str) -> None:
     result = CliRunner().invoke(app, ["trace", query, str(SAMPLE), *COMMON[:4]])
     assert result.exit_code == 2
     assert "empty" in result.stderr
+
+
+def test_output_to_a_closed_pipe_follows_the_sigpipe_convention(tmp_path: Path) -> None:
+    import signal
+
+    log = tmp_path / "mail.log"
+    log.write_bytes(SAMPLE.read_bytes() * 4)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maillog_diag", "messages", str(log), *COMMON[:4]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == -signal.SIGPIPE
+    assert err == b""

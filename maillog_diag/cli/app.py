@@ -7,6 +7,7 @@ traceback). Data goes to stdout; the unparsed-line sample and errors go to stder
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 import time
@@ -726,7 +727,12 @@ _CHECK_RAN: list[CheckState] = []
 
 
 def main() -> None:
-    """Console entry point: run the app; no traceback ever reaches the user."""
+    """Console entry point: run the app; no traceback ever reaches the user.
+
+    Output to a closed pipe (`maillog-diag messages | head`) ends the process by SIGPIPE,
+    silently, as it ends `cat` or `grep` (a shell reports 141)."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         app()
     except MaillogError as exc:
