@@ -138,3 +138,18 @@ def test_output_to_a_closed_pipe_follows_the_sigpipe_convention(tmp_path: Path) 
     err = proc.stderr.read()
     assert proc.wait(timeout=60) == -signal.SIGPIPE
     assert err == b""
+
+
+@pytest.mark.parametrize("kind", ["gzip", "xz"])
+def test_a_cut_gzip_or_xz_file_keeps_what_was_read_and_exits_3(kind: str, tmp_path: Path) -> None:
+    import gzip
+    import lzma
+
+    data = SAMPLE.read_bytes() * 10
+    packed = gzip.compress(data) if kind == "gzip" else lzma.compress(data)
+    cut = tmp_path / f"mail.log.1.{kind}"
+    cut.write_bytes(packed[: len(packed) * 3 // 4])
+    code, stats, stderr = _stats(cut)
+    assert code == 3
+    assert stats is not None and stats["lines"]["total"] > 0
+    assert f"{cut}: read failed" in stderr
