@@ -43,6 +43,7 @@ SAMPLE_FILES = (
     ROOT / "sample_logs" / "exim" / "mainlog",
     ROOT / "sample_logs" / "exim" / "mainlog.millisec_tz",
     ROOT / "sample_logs" / "sendmail" / "maillog",
+    ROOT / "sample_logs" / "opensmtpd" / "maillog",
 )
 
 

@@ -21,6 +21,7 @@ from tests.hostile import SAMPLE_FILES, line_shapes, run_lines
 TAILS = ("a:", '"', "[", "(", "\\", "::", "=", " ", "a.", "H=a ", '"a\\')
 
 SHAPE_FILES = tuple(p for p in SAMPLE_FILES if p.name in ("mail.log", "mainlog", "maillog"))
+"""One sample log per MTA (Postfix, Exim, Sendmail, OpenSMTPD)."""
 SHORT = 5_000
 LONG = 20_000
 RATIO = 8.0
@@ -86,6 +87,7 @@ def test_shapes_cover_every_mta() -> None:
     assert "status=deferred" in joined
     assert re.search(r" == \S+ R=", joined)
     assert "stat=Deferred" in joined
+    assert "smtpd[" in joined and "result=" in joined
     assert len(SHAPES) >= 30
 
 
