@@ -39,6 +39,10 @@ SECONDS_PER_CHAR = 2e-4
 measured cost (about 2e-5) so that a loaded machine does not fail it; quadratic or
 exponential behaviour on lines of a few thousand characters exceeds it."""
 
+OVERHEAD = 5.0
+"""Seconds allowed on top, whatever the input: building the readers of a scan, and a loaded
+machine (the long run saw 2 s for a two-line file while a benchmark held both cores)."""
+
 NASTY = (
     '"',
     "\\",
@@ -140,7 +144,7 @@ def _check(lines: list[str]) -> None:
     first = run_lines(lines)
     elapsed = time.perf_counter() - start
     chars = sum(len(x) for x in lines) + len(lines)
-    assert elapsed < 1.0 + SECONDS_PER_CHAR * chars, (elapsed, chars)
+    assert elapsed < OVERHEAD + SECONDS_PER_CHAR * chars, (elapsed, chars)
     assert run_lines(lines) == first
 
 
@@ -207,5 +211,5 @@ def _through_file(data: bytes) -> None:
         fh.flush()
         start = time.perf_counter()
         first = _scan_file(fh.name)
-        assert time.perf_counter() - start < 1.0 + SECONDS_PER_CHAR * len(data)
+        assert time.perf_counter() - start < OVERHEAD + SECONDS_PER_CHAR * len(data)
         assert _scan_file(fh.name) == first
