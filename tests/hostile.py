@@ -62,14 +62,14 @@ def line_shapes(per_kind: int = 1, files: tuple[Path, ...] = SAMPLE_FILES) -> li
             try:
                 ev = parser.parse(line)
             except UnparsableLine:
-                key: tuple[str, ...] = (path.name, "unparsed")
+                key: tuple[str, ...] = (str(path), "unparsed")
             else:
                 if ev is None:
                     reason = max(parser.counts.ignored_by_reason.items(), key=lambda kv: kv[1])
-                    key = (path.name, "ignored", reason[0], line.split()[4][:6])
+                    key = (str(path), "ignored", reason[0], line.split()[4][:6])
                 else:
                     status = str(getattr(ev, "status", ""))
-                    key = (path.name, type(ev).__name__, status, str(bool(getattr(ev, "reply", 0))))
+                    key = (str(path), type(ev).__name__, status, str(bool(getattr(ev, "reply", 0))))
             if seen.get(key, 0) < per_kind:
                 seen[key] = seen.get(key, 0) + 1
                 out.append(line)
