@@ -339,7 +339,7 @@ _BARE_TRY_LATER_DETAIL = (
 # Searched for from the words on (`_no_reason`): a search for `(?:^|:)\W*` would rescan
 # a run of colons from every colon in it, in quadratic time.
 _NO_REASON = re.compile(
-    r"(?:4\d\d[\s-]++)?+(?:4\.4\.7\s++)?+message delayed\W*+(?:\(in reply to [^)]*+\))?+\s*+$"
+    r"(?:4\d\d[\s-]++)?+(?:4\.4\.7\s++)?+message delayed\W*(?:\(in reply to [^)]*+\))?+\s*+$"
 )
 
 
