@@ -25,7 +25,7 @@ SHAPE_FILES = tuple(p for p in SAMPLE_FILES if p.name in ("mail.log", "mainlog",
 SHORT = 5_000
 LONG = 20_000
 RATIO = 8.0
-SLACK = 0.02
+SLACK = 0.05
 """Seconds allowed on top of the ratio, for timer noise on tiny times."""
 
 
@@ -74,8 +74,11 @@ def test_adversarial_tails_cost_linear_time(piece: str) -> None:
         ):
             t_short = min(_cost([short]), _cost([short + " "]))
             t_long = _cost([long])
-            if t_long > RATIO * t_short + SLACK:
-                t_long = min(t_long, _cost([long + " "]))  # once more, in case of noise
+            for retry in range(3):  # again, in case of noise from other processes
+                if t_long <= RATIO * t_short + SLACK:
+                    break
+                t_short = min(t_short, _cost([short + " " * (retry + 2)]))
+                t_long = min(t_long, _cost([long + " " * (retry + 2)]))
             if t_long > RATIO * t_short + SLACK:
                 slow.append((line[:60], t_short, t_long))
     assert not slow, slow[:5]
