@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +73,7 @@ from maillog_diag.core.window import parse_duration
 from maillog_diag.errors import InputError, MaillogError
 from maillog_diag.input.follow import Follower
 from maillog_diag.output.digest import DEFAULT_TOP, summary_line
+from maillog_diag.output.escape import visible
 from maillog_diag.output.html import render_html
 from maillog_diag.output.mail import daily_message
 from maillog_diag.output.metrics import (
@@ -361,6 +363,8 @@ def trace(
 
     Example: maillog-diag trace 4F2A31C02B9 /var/log/mail.log
     """
+    if not query.strip().strip("<>").strip():
+        raise typer.BadParameter("is empty: name a queue id, a Message-ID or an address")
     setup = resolve(read)
     fmt = fmt or OutputFormat.TEXT
     matches = _matches(query)
@@ -847,7 +851,12 @@ def _usage_text(recorder: _Recorder | None) -> str:
 
 
 def main() -> None:
-    """Console entry point: run the app; no traceback ever reaches the user."""
+    """Console entry point: run the app; no traceback ever reaches the user.
+
+    Output to a closed pipe (`maillog-diag messages | head`) ends the process by SIGPIPE,
+    silently, as it ends `cat` or `grep` (a shell reports 141)."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     recorder: _Recorder | None = None
     if sys.argv[1:2] == ["check"]:
         recorder = _Recorder(sys.stderr)
@@ -855,7 +864,7 @@ def main() -> None:
     try:
         app()
     except MaillogError as exc:
-        sys.stderr.write(f"maillog-diag: {exc}\n")
+        sys.stderr.write(f"maillog-diag: {visible(str(exc))}\n")
         sys.exit(int(ExitCode.INPUT))
     except KeyboardInterrupt:
         sys.stderr.write("maillog-diag: interrupted\n")
@@ -870,5 +879,7 @@ def main() -> None:
             sys.exit(int(CheckState.UNKNOWN))
         raise
     except Exception as exc:  # the promise: one line, never a traceback
-        sys.stderr.write(f"maillog-diag: internal error: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(
+            f"maillog-diag: internal error: {type(exc).__name__}: {visible(str(exc))}\n"
+        )
         sys.exit(int(ExitCode.INTERNAL))

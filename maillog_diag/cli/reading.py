@@ -29,12 +29,25 @@ from maillog_diag.core.window import MessageFilter, parse_moment, stale_log_warn
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input.journal import journalctl_command
 from maillog_diag.input.queue import parse_listing, read_listing_file, run_queue_command
-from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
+from maillog_diag.input.sources import (
+    JOURNAL_INPUT,
+    MAX_LINE_BYTES,
+    expand_inputs,
+    total_bytes,
+)
 from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
+from maillog_diag.output.escape import visible
 from maillog_diag.output.render import make_console
 from maillog_diag.scan.order import plan_inputs
-from maillog_diag.scan.pipeline import ScanOptions, ScanResult, default_jobs, scan, scan_report
+from maillog_diag.scan.pipeline import (
+    ScanOptions,
+    ScanResult,
+    capped_jobs,
+    default_jobs,
+    scan,
+    scan_report,
+)
 
 
 class ExitCode(IntEnum):
@@ -54,8 +67,7 @@ which is all a monitoring system shows."""
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
-    """Write `message` on stderr (one line) and return the `typer.Exit` to raise."""
-    sys.stderr.write(f"maillog-diag: {message}\n")
+    sys.stderr.write(f"maillog-diag: {visible(message)}\n")
     FAILURES.append(message)
     return typer.Exit(int(code))
 
@@ -84,7 +96,9 @@ class UnparsedSink:
 
     def __call__(self, exc: UnparsableLine) -> None:
         assert self._file is not None
-        self._file.write(f"{exc.source}:{exc.lineno}: {exc.context}\n    {exc.text}\n")
+        text = f"{exc.source}:{exc.lineno}: {exc.context}\n    {exc.text}\n"
+        # The file gets the exact text; a terminal (stderr) gets control characters escaped.
+        self._file.write(visible(text[:-1]) + "\n" if self._file is sys.stderr else text)
 
     @property
     def callback(self) -> Callable[[UnparsableLine], None] | None:
@@ -271,8 +285,22 @@ def progress_bar(names: list[str]) -> Iterator[Callable[[int, int], None] | None
         yield update
 
 
+MAX_LINE_VAR = "MAILLOG_DIAG_MAX_LINE"
+"""The longest line read, in bytes (default `sources.MAX_LINE_BYTES`, 1 MiB)."""
+
+
+def _max_line() -> int:
+    value = os.environ.get(MAX_LINE_VAR)
+    if not value:
+        return MAX_LINE_BYTES
+    if not value.isdigit() or not 0 < int(value) <= 1 << 30:
+        raise fail(f"{MAX_LINE_VAR}={value!r} is not a number of bytes (1 to 2^30)", ExitCode.USAGE)
+    return int(value)
+
+
 def _scan_options(setup: Setup, sink: UnparsedSink, **extra: Any) -> ScanOptions:
     return ScanOptions(
+        max_line=_max_line(),
         zone=setup.zone,
         year=setup.read.year,
         on_unparsed=sink.callback,
@@ -314,7 +342,8 @@ def report_run(
     try:
         with progress_bar(names) as progress:
             options = replace(_scan_options(setup, sink, progress=progress), group_by=by)
-            builder, result = scan_report(names, options, jobs or default_jobs(names))
+            chosen = capped_jobs(jobs, names) if jobs else default_jobs(names)
+            builder, result = scan_report(names, options, chosen)
     finally:
         sink.close()
     return builder, result
@@ -370,12 +399,12 @@ def finish(result: ScanResult, *, show_sample: bool = True) -> None:
             f" (all of them with --unparsed FILE); first ones:\n"
         )
         for exc in result.unparsed_sample:
-            sys.stderr.write(f"  {exc.source}:{exc.lineno}: {exc.context}\n")
-            sys.stderr.write(f"    {exc.text[:300]}\n")
+            sys.stderr.write(visible(f"  {exc.source}:{exc.lineno}: {exc.context}") + "\n")
+            sys.stderr.write(visible(f"    {exc.text[:300]}") + "\n")
     for note in result.notes:
-        sys.stderr.write(f"maillog-diag: {note}\n")
+        sys.stderr.write(f"maillog-diag: {visible(note)}\n")
     for err in result.input_errors:
-        sys.stderr.write(f"maillog-diag: {err}\n")
+        sys.stderr.write(visible(f"maillog-diag: {err}") + "\n")
     if result.input_errors:
         raise typer.Exit(int(ExitCode.INPUT))
     if unreadable(result):

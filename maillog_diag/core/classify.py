@@ -389,9 +389,27 @@ _BARE_TRY_LATER_DETAIL = (
     "4.7.1 with only 'try again later': the usual reply of greylisting filters (rspamd, ASSP)"
 )
 # Delay notices that carry no reason at all (Exchange's "400 4.4.7 Message delayed").
+# Searched for from the words on (`_no_reason`): a search for `(?:^|:)\W*` would rescan
+# a run of colons from every colon in it, in quadratic time.
 _NO_REASON = re.compile(
-    r"(?:^|:)\W*(?:4\d\d[\s-]+)?(?:4\.4\.7\s+)?message delayed\W*(?:\(in reply to [^)]*\))?\s*$"
+    r"(?:4\d\d[\s-]++)?+(?:4\.4\.7\s++)?+message delayed\W*(?:\(in reply to [^)]*+\))?+\s*+$"
 )
+
+
+def _no_reason(lower: str) -> bool:
+    """Whether the reply is only a delay notice: `message delayed` (with an optional
+    reply code) at the end, after the start of the text or a colon and nothing but
+    punctuation and spaces."""
+    if "message delayed" not in lower:
+        return False
+    m = _NO_REASON.search(lower)
+    if m is None:
+        return False
+    i = m.start()
+    while i and not (lower[i - 1].isalnum() or lower[i - 1] == "_"):
+        i -= 1
+    return i == 0 or ":" in lower[i : m.start()]
+
 
 _SPLIT_STAGES = frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.UNKNOWN})
 
@@ -523,7 +541,7 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
 
     if reply.enhanced == (4, 7, 1) and _BARE_TRY_LATER.search(lower):
         return _Core(Cause.GREYLISTING, pid, token_name, _BARE_TRY_LATER_DETAIL, token_doc)
-    if _NO_REASON.search(lower):
+    if _no_reason(lower):
         return _Core(
             Cause.UNKNOWN, pid, token_name, "a delay notice that does not say why", token_doc
         )

@@ -60,6 +60,10 @@ PENDING_NOTE_SECONDS = 600.0
 to the next delivery line of the same process within this many seconds."""
 
 
+_MAX_TEXTS = 65536
+"""Distinct attempt texts remembered for sharing (bounded: log text chooses them)."""
+
+
 class Correlator:
     """Consumes events in log order; calls `emit(message)` for each finished message.
 
@@ -85,6 +89,9 @@ class Correlator:
         self._notices: dict[tuple[str, str], float] = {}
         """Queue ids of notices announced by their parent (MTAs that log no removal line)."""
         self._events = 0
+        self._texts: dict[str, str] = {}
+        """One copy of each reply, relay and dsn text of the attempts in flight: a message
+        retried ninety times with the same reply keeps that reply once, not ninety times."""
         self.last_time: float | None = None
         self.first_time: float | None = None
         self.max_open = 0
@@ -234,6 +241,18 @@ class Correlator:
         ):
             self._close_without_removal(msg, ev.time)
 
+    def _text(self, value: str | None) -> str | None:
+        """The shared copy of an attempt's text (see `_texts`)."""
+        if value is None:
+            return None
+        texts = self._texts
+        shared = texts.get(value)
+        if shared is None:
+            if len(texts) >= _MAX_TEXTS:
+                texts.clear()  # only a cache of copies: nothing is lost
+            texts[value] = shared = value
+        return shared
+
     def _attempt(self, msg: Message, ev: Delivery, address: str, orig: str | None) -> None:
         rcpt = msg.recipients.get(address)
         if rcpt is None:
@@ -243,10 +262,10 @@ class Correlator:
             Attempt(
                 ev.time,
                 ev.status,
-                ev.relay,
-                ev.dsn,
-                ev.reply,
-                ev.delays,
+                self._text(ev.relay),
+                self._text(ev.dsn),
+                self._text(ev.reply),
+                self._text(ev.delays),
                 ev.suspended,
                 ev.stage,
                 ev.ref,

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta, tzinfo
 from dateutil import parser as _dateparser
 
 from maillog_diag.core.model import Message, Outcome, Recipient, Status
+from maillog_diag.input.timestamps import BadTimestamp, checked
 
 _UNITS = {
     "s": 1,
@@ -76,6 +77,14 @@ def parse_moment(text: str, zone: tzinfo, now: float | None = None) -> float:
     `now` is injected by tests; default: the current time. Raises ValueError with a
     one-line message when the text is not understood.
     """
+    moment = _parse_moment(text, zone, now)
+    try:
+        return checked(moment, text)
+    except BadTimestamp:
+        raise ValueError(f"the time {text!r} is out of range (years 1 to 9999)") from None
+
+
+def _parse_moment(text: str, zone: tzinfo, now: float | None) -> float:
     current = _time.time() if now is None else now
     word = text.strip().lower()
     here = datetime.fromtimestamp(current, zone)
@@ -90,7 +99,7 @@ def parse_moment(text: str, zone: tzinfo, now: float | None = None) -> float:
             unit = m[2]
             if unit not in _UNITS:
                 raise ValueError(f"unknown unit {unit!r} in {text!r} (use s, m, h, d or w)")
-            return current - float(m[1]) * _UNITS[unit]
+            return current - float(m[1]) * _UNITS[unit]  # checked by the caller
     bare = _DURATION.match(word)
     if bare is not None and (bare[2] in _UNITS or (not bare[2] and len(bare[1]) < 8)):
         raise ValueError(
@@ -108,7 +117,10 @@ def parse_moment(text: str, zone: tzinfo, now: float | None = None) -> float:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.timestamp()
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError):
+        raise ValueError(f"the time {text!r} is out of range (years 1 to 9999)") from None
 
 
 @dataclass(frozen=True, slots=True)

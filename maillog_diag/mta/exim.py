@@ -47,6 +47,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser
+from maillog_diag.mta.base import LineShapeError, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -55,7 +56,7 @@ MAINLOG_HOST = "localhost"
 """The host of events read from Exim's own main log, which does not name it."""
 
 # A quoted field value (T="subject", C="250 ..."), with backslash escapes.
-_QUOTED = re.compile(r'"((?:[^"\\]+|\\.)*)"')
+_QUOTED = re.compile(r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"')
 # H=name (helo) [ip]:port, with the `*` Exim appends when a TLS/continued connection was used.
 _H_FIELD = re.compile(r"(?:^| )H=(?:([^ \[(][^ ]*) )?(?:\([^)]*\) )?\[([^\]]*)\](?::([0-9]+))?")
 # The old place of the host: "...: host mx.example.com [192.0.2.7]: 451 ..."
@@ -63,13 +64,16 @@ _HOST_IN_TEXT = re.compile(r"(?:^|: )host ([^ ]+) \[([^\]]*)\](?::([0-9]+))?")
 # An address as the first item: pipes may contain spaces (they run up to the `<original>`).
 _ADDRESS = re.compile(r"(\|[^<]*?(?= <)|[^ ]+)(?: \(([^)]*)\))?(?: <([^>]*)>)?")
 # Up to the first ": " outside quotes: the fields before the reason of `==` and `**` lines.
-_HEAD = re.compile(r'((?:[^":]+|"(?:[^"\\]|\\.)*"|:(?! ))*)(?:: ?|$)')
+# Possessive, so an unbalanced quote fails in linear time; `_HEAD_UNQUOTED` then reads the
+# quote as an ordinary character.
+_HEAD = re.compile(r'((?:[^":]++|"[^"\\]*+(?:\\.[^"\\]*+)*+"|:(?! ))*+)(?:: ?|$)')
+_HEAD_UNQUOTED = re.compile(r"((?:[^:]++|:(?! ))*+)(?:: ?|$)")
 # "+deliver_time" inside a reason: "Connection refused DT=0s", "... H=mx [ip]:25 DT=1s: ..."
 _DT_IN_TEXT = re.compile(r" DT=[0-9][0-9.ywdhms]*(?=:|$)")
 # A system error, then the host and the SMTP detail:
 #   "Connection timed out H=mx [ip]:25: SMTP timeout ..."
-_H_IN_TEXT = re.compile(r"(.*?) H=(?:([^ \[(][^ ]*) )?\[([^\]]*)\](?::([0-9]+))?: (.*)$")
-_INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)([ywdhms])")
+_H_IN_TEXT = re.compile(r"(.*?) H=(?:([^ \[(][^ ]*+) )?\[([^\] ]*+)\](?::([0-9]++))?: (.*)$")
+_INTERVAL = re.compile(r"([0-9]++(?:\.[0-9]++)?+)([ywdhms])")
 _UNIT = {"y": 31536000.0, "w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _ENHANCED = re.compile(r"\b[245][0-9][0-9][ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
 _SMTP_STAGE = re.compile(
@@ -162,12 +166,13 @@ def interval(text: str | None) -> float | None:
         return None
     total = 0.0
     pos = 0
-    for m in _INTERVAL.finditer(text):
-        if m.start() != pos:
+    while pos < len(text):
+        m = _INTERVAL.match(text, pos)
+        if m is None:
             return None
         total += float(m[1]) * _UNIT[m[2]]
         pos = m.end()
-    return total if pos == len(text) else None
+    return total
 
 
 def _value(text: str, key: str) -> str | None:
@@ -343,7 +348,8 @@ class EximTransformer(Transformer[Token, Any]):
     def _recipient(self, text: str) -> tuple[str, str | None, str]:
         """`(recipient, original or None, rest of the text)` for the address part."""
         m = _ADDRESS.match(text)
-        assert m is not None  # `[^ ]+` matches any non-empty text
+        if m is None:  # the line ends after its flag (cut short, or split by syslog)
+            raise LineShapeError("no address after the flag")
         first, top = m[1], m[3]
         rest = text[m.end() :]
         if first.endswith(":") and top is None and m[2] is None:
@@ -375,7 +381,9 @@ class EximTransformer(Transformer[Token, Any]):
             orig_recipient=orig,
             relay=_relay(tail),
             reply=confirmation,
-            delay=interval(tail[qt + 4 :].split(" ", 1)[0]) if qt >= 0 else None,
+            delay=checked_delay(
+                interval(tail[qt + 4 :].split(" ", 1)[0]) if qt >= 0 else None, "QT="
+            ),
             program=MTA,
             pid=pid,
         )
@@ -383,8 +391,8 @@ class EximTransformer(Transformer[Token, Any]):
     def _verdict(self, lead: str, qid: str, body: str, status: Status) -> Delivery:
         time, host, pid = self._head(lead)
         recipient, orig, tail = self._recipient(body[3:])
-        m = _HEAD.match(tail)
-        assert m is not None  # the pattern matches the empty string
+        m = _HEAD.match(tail) or _HEAD_UNQUOTED.match(tail)
+        assert m is not None  # the unquoted pattern matches any text
         head = m[1]
         reason, text_relay, dsn, stage, expiry = _reason_info(tail[m.end() :])
         suspended = False
@@ -405,7 +413,9 @@ class EximTransformer(Transformer[Token, Any]):
             relay=_relay(head) or text_relay,
             dsn=dsn,
             reply=reason or None,
-            delay=interval(head[qt + 3 :].split(" ", 1)[0]) if qt >= 0 else None,
+            delay=checked_delay(
+                interval(head[qt + 3 :].split(" ", 1)[0]) if qt >= 0 else None, "QT="
+            ),
             program=MTA,
             pid=pid,
             suspended=suspended,

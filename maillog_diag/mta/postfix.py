@@ -26,7 +26,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import EVERY_PARTITION, LineShapeError
+from maillog_diag.mta.base import EVERY_PARTITION, LineShapeError, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -219,7 +219,7 @@ class PostfixTransformer(Transformer[Token, Any]):
             relay=relay,
             dsn=fields.get("dsn"),
             reply=reply,
-            delay=_float(fields.get("delay")),
+            delay=checked_delay(_float(fields.get("delay")), "delay="),
             delays=fields.get("delays"),
             program=program[: program.index("[")],
             pid=program[program.index("[") + 1 : -3],

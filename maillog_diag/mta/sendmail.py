@@ -57,7 +57,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser
-from maillog_diag.mta.base import LineShapeError
+from maillog_diag.mta.base import LineShapeError, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -284,7 +284,7 @@ class SendmailTransformer(Transformer[Token, Any]):
             relay=_relay(relay),
             dsn=dsn,
             reply=reply,
-            delay=delay_seconds(fields.get("delay")),
+            delay=checked_delay(delay_seconds(fields.get("delay")), "delay="),
             delays=f"xdelay={xdelay}" if xdelay else None,
             program=program,
             pid=pid,

@@ -24,6 +24,7 @@ from enum import IntEnum
 from typing import Any
 
 from maillog_diag.input.timestamps import format_duration
+from maillog_diag.output.escape import visible
 
 
 class CheckState(IntEnum):
@@ -126,7 +127,8 @@ def evaluate(
     ]
     if t.scope != "total":
         perf.append(_perf("deferrals", total_deferrals, "", None, None))
-    return state, f"MAILLOG {state.name} - {'; '.join(parts)} | {' '.join(perf)}"
+    line = f"MAILLOG {state.name} - {'; '.join(parts)} | {' '.join(perf)}"
+    return state, visible(line)
 
 
 def _reached(
@@ -144,4 +146,4 @@ def _reached(
 
 def unknown(reason: str) -> str:
     """The plugin line for a check that could not run."""
-    return f"MAILLOG UNKNOWN - {reason}"
+    return visible(f"MAILLOG UNKNOWN - {reason}")

@@ -34,6 +34,7 @@ from maillog_diag.output.digest import (
     summary_line,
     totals_lines,
 )
+from maillog_diag.output.escape import json_safe, shows_log_text, visible
 from maillog_diag.output.layout import GAP, Column, fit_table, wrap
 from maillog_diag.scan.live import Snapshot
 
@@ -53,6 +54,7 @@ def _dur(value: float | None) -> str:
     return format_duration(value)
 
 
+@shows_log_text
 def header_lines(report: dict[str, Any]) -> list[str]:
     """The header: window, time span, line accounting, traffic totals, warnings."""
     span = report["span"]
@@ -451,19 +453,17 @@ def detail_lines(report: dict[str, Any], reasons: int, width: int = TEXT_WIDTH) 
     ]
 
 
-_CONTROL = {c: "?" for c in range(32) if c != 10} | {127: "?"} | dict.fromkeys(range(128, 160), "?")
-
-
 def plain(text: str) -> str:
-    """`text` without control characters (ANSI escapes, tabs, carriage returns become
-    `?`): log lines quoted in a report may hold anything."""
-    return text.translate(_CONTROL)
+    """`text` without control characters: the ones log text may bring become visible
+    escapes (`output.escape.visible`), tabs become spaces; newlines of the layout stay."""
+    return "\n".join(visible(line).replace("\t", " ") for line in text.split("\n"))
 
 
 _LEVELS_ASCII = " .:-=+*#%@"
 _LEVELS_UNICODE = " ▁▂▃▄▅▆▇█"
 
 
+@shows_log_text
 def hourly_picture(
     report: dict[str, Any],
     *,
@@ -563,6 +563,7 @@ def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool
     )
 
 
+@shows_log_text
 def render_daily_text(
     report: dict[str, Any],
     out: IO[str],
@@ -592,6 +593,7 @@ def report_lines(report: dict[str, Any], reasons: int, width: int, *, hourly: bo
     )
 
 
+@shows_log_text
 def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
     """The terminal report, laid out to the terminal's width: no cell is cut (a domain
     that does not fit takes a line of its own, the cause goes under its row)."""
@@ -604,6 +606,7 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
         console.print(Text(line, style=style), highlight=False)
 
 
+@shows_log_text
 def render_report_text(
     report: dict[str, Any], out: IO[str], reasons: int, *, hourly: bool = False
 ) -> None:
@@ -632,9 +635,20 @@ _CSV_FIELDS = (
 )
 
 
+class _CsvWriter:
+    """`csv.writer` whose text cells pass through `escape.visible` (README: CSV shows
+    control characters as `\\xHH`, like the text formats; JSON has the exact text)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([visible(c) if isinstance(c, str) else c for c in row])
+
+
 def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
     """One CSV row per destination, or per group of `--by` (seconds for durations)."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     grouped = "groups" in report  # report --by: the first column is the group's key
     writer.writerow((report["by"], *_CSV_FIELDS[1:]) if grouped else _CSV_FIELDS)
     for d in report["groups"] if grouped else report["destinations"]:
@@ -654,13 +668,13 @@ def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
 
 def write_json(data: Any, out: IO[str]) -> None:
     """Pretty JSON with a trailing newline."""
-    json.dump(data, out, indent=2, ensure_ascii=False)
+    out.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
     out.write("\n")
 
 
 def write_jsonl(item: Any, out: IO[str]) -> None:
     """One compact JSON object on one line."""
-    out.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+    out.write(json_safe(json.dumps(item, ensure_ascii=False, separators=(",", ":"))))
     out.write("\n")
 
 
@@ -704,11 +718,12 @@ def recipient_rows(message: dict[str, Any]) -> Iterable[list[Any]]:
 
 def messages_csv_writer(out: IO[str]) -> Any:
     """A csv writer with the header row already written."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     writer.writerow(_RCPT_FIELDS)
     return writer
 
 
+@shows_log_text
 def message_text(message: dict[str, Any]) -> str:
     """A short plain-text block for one message (used by `messages --format text`)."""
     buf = io.StringIO()
@@ -724,6 +739,7 @@ def message_text(message: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+@shows_log_text
 def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> None:
     """One message's timeline, recipient by recipient, then its original log lines."""
     out.write(
@@ -765,9 +781,12 @@ def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> Non
 
 def make_console(file: IO[str] | None = None, stderr: bool = False) -> Console:
     """A console created per command, so `NO_COLOR`, `COLUMNS` and TTY state are honoured."""
-    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(
+        file=file, stderr=stderr, highlight=False, soft_wrap=False, markup=False, emoji=False
+    )
 
 
+@shows_log_text
 def render_why_text(data: dict[str, Any], out: IO[str]) -> None:
     """Causes across all destinations: counts, affected domains, what to do, one example."""
     for line in header_lines(data):
@@ -840,7 +859,7 @@ def attempt_rows(message: dict[str, Any]) -> Iterable[list[Any]]:
 
 def attempts_csv_writer(out: IO[str]) -> Any:
     """A csv writer for attempt rows with the header row already written."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     writer.writerow(_ATTEMPT_FIELDS)
     return writer
 
@@ -858,6 +877,7 @@ def _short_time(stamp: str | None, suffix: str) -> str:
     return stamp[:19].replace("T", " ") if suffix else stamp
 
 
+@shows_log_text
 def render_trace_table(message: dict[str, Any], lines: list[str], console: Console) -> None:
     """One message's timeline as a table (attempts in time order) laid out to the
     terminal's width, then its log lines. Cause and reply go under their row when the
@@ -905,6 +925,7 @@ def render_trace_table(message: dict[str, Any], lines: list[str], console: Conso
     console.print()
 
 
+@shows_log_text
 def render_messages_table(messages: list[dict[str, Any]], console: Console) -> None:
     """Recipients of the messages as one table (for `messages --format table`), laid out
     to the terminal's width: queue ids are never cut (they are what `trace` takes)."""
@@ -945,6 +966,7 @@ LIVE_ROWS = 20
 """Destinations the live screen lists (most queued recipients first)."""
 
 
+@shows_log_text
 def render_live(snap: Snapshot, zone: tzinfo, files: list[str]) -> RenderableType:
     """The `watch` screen: mail queued now by destination (age of the oldest, last cause,
     when the receiver will take a retry), deferrals in the last minute, recent bounces.

@@ -17,6 +17,7 @@ from lark import UnexpectedInput
 
 from maillog_diag.core.model import Event
 from maillog_diag.errors import UnparsableLine
+from maillog_diag.input.sources import LongLine
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser, YearInference
 from maillog_diag.mta import EVERY_PARTITION, LineShapeError, Reader, readers
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
@@ -120,6 +121,13 @@ class LineParser:
         """Classify and parse one line (without its newline)."""
         counts = self.counts
         counts.total += 1
+        if type(line) is LongLine:
+            if self._partition is not None and self._partition[0]:
+                counts.total -= 1  # counted by the first partition
+                return None
+            raise self._unparsed(
+                line, source, lineno, f"line of {line.length} bytes, longer than the limit"
+            )
         head = self._head(line)
         if self._partition is not None:
             mine = self._mine(line, head)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,12 @@ from maillog_diag.core.correlate import Correlator
 from maillog_diag.core.model import LineRef, Message
 from maillog_diag.core.window import MessageFilter
 from maillog_diag.errors import InputError, UnparsableLine
-from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines
+from maillog_diag.input.sources import (
+    JOURNAL_INPUT,
+    MAX_LINE_BYTES,
+    read_journal,
+    read_lines,
+)
 from maillog_diag.input.timestamps import TimeParser, YearInference, format_duration
 from maillog_diag.mta import no_removal_line
 from maillog_diag.scan.lines import LineCounts, LineParser
@@ -67,6 +73,8 @@ class ScanOptions:
     """The time range (POSIX seconds, inclusive) in which inputs overlap
     (`order.InputPlan.overlap`): there a line already read from an earlier input is
     ignored, so that a log named twice or beside a copy counts once."""
+    max_line: int = MAX_LINE_BYTES
+    """The longest line read, in bytes; a longer one is counted as unparsed."""
 
 
 PROGRESS_EVERY = 8192
@@ -97,6 +105,7 @@ def scan(
     sample = result.unparsed_sample
     on_unparsed = options.on_unparsed
     progress = options.progress
+    keep_text = options.keep_lines
     done_bytes = 0
     total_lines = 0
     overlap = options.overlap
@@ -106,7 +115,7 @@ def scan(
             if name == JOURNAL_INPUT and options.journal_cmd is not None:
                 source, lines = read_journal(options.journal_cmd)
             else:
-                source, lines = read_lines(name)
+                source, lines = read_lines(name, options.max_line)
         except InputError as exc:
             result.input_errors.append(exc)
             continue
@@ -118,6 +127,12 @@ def scan(
         warned = False
         past_overlap = False
         this_input: set[int] = set()
+        # Unparsed lines go to the sample (stderr, cron mail) only once a line of the same
+        # input was read as a log line (used or ignored): a file that is no mail log at all
+        # (say a link planted as mail.log.1 -> /etc/shadow) never has its lines echoed.
+        held: list[UnparsableLine] | None = []
+        counts = parser.counts
+        readable_before = counts.used + counts.ignored
         try:
             for line in lines:
                 lineno += 1
@@ -133,13 +148,21 @@ def scan(
                 try:
                     event = parse(line, label, lineno)
                 except UnparsableLine as exc:
-                    if len(sample) < UNPARSED_SAMPLE:
-                        sample.append(exc)
+                    if held is None:
+                        if len(sample) < UNPARSED_SAMPLE:
+                            sample.append(exc)
+                    elif len(held) < UNPARSED_SAMPLE:
+                        held.append(exc)
                     if on_unparsed is not None:
                         on_unparsed(exc)
                     continue
+                if held is not None and counts.used + counts.ignored > readable_before:
+                    sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
+                    held = None
                 if event is not None:
-                    event.ref = LineRef(label, lineno, line)
+                    # The raw text only where an output shows it (`trace`): without it a
+                    # message in flight costs its events, not its log lines.
+                    event.ref = LineRef(label, lineno, line if keep_text else "")
                     if event.time > latest:
                         latest = event.time
                     elif event.time < latest - BACKWARD_SLACK_SECONDS and not warned:
@@ -223,6 +246,45 @@ def default_jobs(inputs: Sequence[str], *, min_bytes: int = 32 * 1024 * 1024) ->
     return min(cores, 4) if total >= min_bytes else 1
 
 
+JOB_MIN_BYTES = 4 * 1024 * 1024
+"""The least input (bytes on disk) that justifies one more process: below it, starting a
+process costs more than the parsing it takes over."""
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def capped_jobs(requested: int, inputs: Sequence[str]) -> int:
+    """`requested` processes (`--jobs`), at most one per core available and one per
+    `JOB_MIN_BYTES` of input; one for pipes."""
+    total = 0
+    for name in inputs:
+        if name == "-":
+            return 1
+        try:
+            total += os.stat(name).st_size
+        except OSError:
+            return 1
+    return max(1, min(requested, _cores(), total // JOB_MIN_BYTES))
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker start-up: end this worker when the parent process ends, by any signal
+    (Linux `PR_SET_PDEATHSIG`); a worker left behind would block forever on its pipe."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent ended before the line above
+        os._exit(1)
+
+
 def input_order(inputs: Sequence[str]) -> dict[str, int]:
     """Rank of each input's display name (as line references name it)."""
     order = {("<stdin>" if name == "-" else name): i for i, name in enumerate(inputs)}
@@ -269,7 +331,12 @@ def scan_report(
         return _partition_scan(names, options)
     context = multiprocessing.get_context("fork")
     quiet = replace(options, progress=None)
-    with ProcessPoolExecutor(max_workers=jobs - 1, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs - 1,
+        mp_context=context,
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         futures = [
             pool.submit(_partition_scan, names, replace(quiet, partition=(k, jobs)))
             for k in range(1, jobs)
