@@ -278,8 +278,9 @@ def test_relays_named_otherwise_than_their_hosts_are_linked_through_their_routes
 
     def reasons(path: Path) -> dict[tuple[str, str, float], tuple[str, bool]]:
         """Each deferral's reason, and whether its line is a relay failure (the summary)."""
+        # keep_lines: the raw text of each attempt's line (only `trace` keeps it otherwise)
         messages, result = collect_messages(
-            [str(path)], ScanOptions(zone=resolve_zone("UTC"), year=2026)
+            [str(path)], ScanOptions(zone=resolve_zone("UTC"), year=2026, keep_lines=True)
         )
         assert result.counts.unparsed == 0
         return {

@@ -20,6 +20,8 @@ from .conftest import FIXTURES, SAMPLE_LOGS
 SMALL = str(FIXTURES / "postfix_small.log")
 ENV = {"MAILLOG_DIAG_NOW": "2026-11-30T08:15:00+00:00", "MAILLOG_DIAG_CONFIG": ""}
 COMMON = ["--tz", "UTC", "--year", "2026"]
+AT_LOG_END = {**ENV, "MAILLOG_DIAG_NOW": "2026-11-29T11:00:00+00:00"}
+"""Now, for `check`: the moment SMALL's last line was written."""
 CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 
 
@@ -49,14 +51,15 @@ def test_daily_is_plain_and_starts_with_the_summary(tmp_path: Path) -> None:
     causes = lines.index("Causes by destination:")
     per_hour = next(i for i, line in enumerate(lines) if line.startswith("Per hour from"))
     assert queued < table < causes < per_hour
-    assert plain("a\x1b[31mb\tc\rd\x9be\n") == "a?[31mb?c?d?e\n"
+    assert plain("a\x1b[31mb\tc\rd\x9be\n") == "a\\x1b[31mb c\\x0dd\\x9be\n"  # visible escapes
     # stable: the same bytes whatever the terminal width
     _, narrow, _ = _run("daily", str(log), *COMMON, env={**ENV, "COLUMNS": "40"})
     assert narrow == out
 
 
 def test_daily_quiet_if_clean() -> None:
-    # the day after: nothing of this log is in the window, so nothing is printed
+    # days later: the log does not cover yesterday, which is not "clean" (issue 9): cron
+    # must get a word about it (a clean, covered day is in tests/test_stale_input.py)
     code, out, _ = _run(
         "daily",
         SMALL,
@@ -64,7 +67,7 @@ def test_daily_quiet_if_clean() -> None:
         "--quiet-if-clean",
         env={**ENV, "MAILLOG_DIAG_NOW": "2026-12-05T08:00:00+00:00"},
     )
-    assert (code, out) == (0, "")
+    assert code == 0 and "Warning: the logs end at" in out
     code, out, _ = _run("daily", SMALL, *COMMON, "--quiet-if-clean")
     assert code == 0 and out.startswith("3 recipients delayed")
 
@@ -97,16 +100,20 @@ def test_terminal_table_shows_the_per_hour_picture() -> None:
         ([], 0, "MAILLOG OK - "),
         (["--warn-held-age", "10m", "--crit-held-age", "1h"], 1, "MAILLOG WARNING - "),
         (["--warn-held-age", "10m", "--crit-held-age", "30m"], 2, "MAILLOG CRITICAL - "),
-        (["--warn-deferred", "2"], 1, "MAILLOG WARNING - "),
-        (["--warn-deferred", "3", "--scope", "total"], 1, "MAILLOG WARNING - "),
-        (["--warn-deferred", "3"], 0, "MAILLOG OK - "),
-        # 4 deferrals in all, one of them a forced split (not counted): 3
-        (["--crit-deferred", "3", "--scope", "total"], 2, "MAILLOG CRITICAL - "),
+        # each domain made one deferred attempt; down.example's second deferral is Postfix
+        # repeating the refusal without trying (`delivery temporarily suspended`): no attempt
+        (["--warn-deferred", "1"], 1, "MAILLOG WARNING - "),
+        (["--warn-deferred", "2"], 0, "MAILLOG OK - "),
+        (["--warn-deferred", "2", "--scope", "total"], 1, "MAILLOG WARNING - "),
+        (["--warn-deferred", "3", "--scope", "total"], 0, "MAILLOG OK - "),
+        # 4 deferrals in all: one a repeat, one a forced split (neither counted): 2
+        (["--crit-deferred", "2", "--scope", "total"], 2, "MAILLOG CRITICAL - "),
         (["--warn-held-age", "soon"], 3, "MAILLOG UNKNOWN - not a duration: 'soon'"),
     ],
 )
 def test_check_exit_codes(options: list[str], code: int, status: str) -> None:
-    got, out, _ = _run("check", SMALL, *COMMON, "--since", "yesterday", *options)
+    # run as the log ends (a check on a log that stopped long ago is in test_stale_input.py)
+    got, out, _ = _run("check", SMALL, *COMMON, "--since", "yesterday", *options, env=AT_LOG_END)
     assert got == code
     assert out.startswith(status) and out.count("\n") == 1
     if code != 3:
@@ -154,10 +161,11 @@ def test_config_file_settings_and_command_line_wins(tmp_path: Path) -> None:
         "report", "--year", "2026", "--format", "json", "--tz", "Europe/Berlin", env=env
     )
     assert json.loads(out)["span"]["start"] == "2026-11-29T10:00:00+01:00"
-    code, out, _ = _run("check", "--year", "2026", "--since", "yesterday", env=env)
+    at_end = {**env, "MAILLOG_DIAG_NOW": AT_LOG_END["MAILLOG_DIAG_NOW"]}
+    code, out, _ = _run("check", "--year", "2026", "--since", "yesterday", env=at_end)
     assert code == 1 and out.startswith("MAILLOG WARNING")
     code, out, _ = _run(
-        "check", "--year", "2026", "--since", "yesterday", "--warn-held-age", "2h", env=env
+        "check", "--year", "2026", "--since", "yesterday", "--warn-held-age", "2h", env=at_end
     )
     assert code == 0
     # --config names the file explicitly
@@ -180,7 +188,9 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
 
 
 def test_check_leaves_forced_splits_out_of_deferrals() -> None:
-    """split.test's 36 deferrals in the lab log are all forced splits: not a failure."""
+    """split.test's 36 deferrals in the lab log are all forced splits: not a failure;
+    down.test's 29 deferrals are 10 refused connections and 19 repeats without trying;
+    the worst is expire.test (22 RCPT deferrals)."""
     from typer.testing import CliRunner
 
     from maillog_diag.cli.app import app
@@ -195,8 +205,9 @@ def test_check_leaves_forced_splits_out_of_deferrals() -> None:
         "--since",
         "2026-11-29T13:00:00+00:00",
     ]
-    ok = CliRunner().invoke(app, [*args, "--warn-deferred", "30"])
+    at_end = {"MAILLOG_DIAG_NOW": "2026-11-29T13:49:00+00:00", "MAILLOG_DIAG_CONFIG": ""}
+    ok = CliRunner().invoke(app, [*args, "--warn-deferred", "23"], env=at_end)
     assert ok.exit_code == 0, ok.output
-    assert "29 deferral(s) at down.test" in ok.stdout
-    warn = CliRunner().invoke(app, [*args, "--warn-deferred", "29"])
+    assert "22 deferral(s) at expire.test" in ok.stdout
+    warn = CliRunner().invoke(app, [*args, "--warn-deferred", "22"], env=at_end)
     assert warn.exit_code == 1, warn.output

@@ -199,7 +199,9 @@ def test_host_status_cache_bare_deferred_is_suspended(parser: LineParser) -> Non
     assert isinstance(first, Delivery) and isinstance(second, Delivery)
     assert not first.suspended and second.suspended
     assert first.reply == "421 4.3.2 Service not available, closing transmission channel"
-    assert second.reply == "Deferred"  # names no cause: the report uses the earlier one
+    # names no cause itself: it repeats the failure at the same relay (another message's
+    # here: the host status is shared), not the recipient's previous cause (issue 9)
+    assert second.reply == first.reply and second.dsn == "4.5.0"
 
 
 def test_lab_connection_refused_then_cached(parser: LineParser) -> None:

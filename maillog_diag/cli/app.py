@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -59,12 +60,15 @@ from maillog_diag.cli.reading import (
     partial_run,
     queue_comparison,
     report_run,
+    require_input,
     resolve,
     run,
+    stale_note,
     stop_on_signals,
     stop_status,
     unreadable,
     wait_for_stop,
+    warn_if_stale,
     zone_of,
 )
 from maillog_diag.core.analysis import GROUPINGS
@@ -73,6 +77,7 @@ from maillog_diag.core.window import MessageFilter, parse_duration
 from maillog_diag.errors import InputError, MaillogError
 from maillog_diag.input.follow import Follower
 from maillog_diag.output.digest import DEFAULT_TOP, summary_line
+from maillog_diag.output.escape import visible
 from maillog_diag.output.html import render_html
 from maillog_diag.output.mail import daily_message
 from maillog_diag.output.metrics import (
@@ -172,6 +177,8 @@ def report(
         raise fail(f"--by must be one of {', '.join(GROUPINGS)}, not {by!r}", ExitCode.USAGE)
     setup = resolve(read)
     builder, result = report_run(setup, by=by)
+    require_input(result)
+    warn_if_stale(setup, result, held=bool(builder.held_mail))
     data = report_dict(
         builder,
         result,
@@ -319,6 +326,10 @@ def daily(
     setup = resolve(read)
     fmt = fmt or OutputFormat.TEXT
     builder, result = report_run(setup)
+    require_input(result)
+    stale = stale_note(setup, result, held=bool(builder.held_mail))
+    if stale is not None:
+        sys.stderr.write(f"maillog-diag: warning: {stale}\n")
     data = report_dict(
         builder,
         result,
@@ -330,6 +341,8 @@ def daily(
     )
     totals = data["totals"]
     clean = not (totals["recipients_deferred"] or totals["held"] or totals["bounced"])
+    # A day the log does not cover is not clean: cron mails what is printed, so say so.
+    clean = clean and data["coverage"]["complete"] and stale is None
     if not (quiet_if_clean and clean and not result.input_errors):
         title = "maillog-diag daily report"
         if mail_to is not None:
@@ -402,6 +415,8 @@ def why(
     """
     setup = resolve(read)
     builder, result = report_run(setup)
+    require_input(result)
+    warn_if_stale(setup, result, held=bool(builder.held_mail))
     data = report_dict(builder, result, setup.zone, window=setup.window)
     data["causes"] = causes_dict(builder, domains=domains)
     if fmt in (OutputFormat.JSON, OutputFormat.JSONL):
@@ -446,6 +461,8 @@ def trace(
 
     Example: maillog-diag trace 4F2A31C02B9 /var/log/mail.log
     """
+    if not query.strip().strip("<>").strip():
+        raise typer.BadParameter("is empty: name a queue id, a Message-ID or an address")
     setup = resolve(read)
     fmt = fmt or OutputFormat.TEXT
     matches = _matches(query)
@@ -456,6 +473,7 @@ def trace(
             found.append(msg)
 
     result = run(setup, emit, keep_lines=True)
+    require_input(result)
     zone = setup.zone
     found.sort(key=lambda m: (m.first_seen, m.host, m.queue_id))
     out = sys.stdout
@@ -534,6 +552,7 @@ def messages(
             write_jsonl(data, out)
 
     result = run(setup, emit)
+    require_input(result)
     if fmt is OutputFormat.JSON:
         write_json(collected, out)
     elif fmt is OutputFormat.TABLE:
@@ -548,6 +567,7 @@ def stats(read: ReadArgs) -> None:
     setup = resolve(read)
     zone = setup.zone
     result = run(setup, lambda _m: None)
+    require_input(result)
     data = {
         "lines": lines_dict(result),
         "span": span_dict(result, zone),
@@ -630,7 +650,7 @@ def check(
         raise typer.Exit(int(CheckState.UNKNOWN)) from None
     try:
         since = read.since or pick(None, "since")
-        setup = resolve(replace(read, since=since) if since else read)
+        setup = resolve(replace(read, since=since) if since else read, stdin_default=False)
         builder, result = report_run(setup, jobs=1)
     except typer.Exit:
         why = FAILURES[-1] if FAILURES else "cannot read the input or the options"
@@ -642,8 +662,12 @@ def check(
     if result.counts.total and not result.counts.used and result.counts.unparsed:
         sys.stdout.write(unknown("no line of the input could be read as an MTA log") + "\n")
         raise typer.Exit(int(CheckState.UNKNOWN))
+    if result.last_time is None:
+        sys.stdout.write(unknown("the input has no dated log line: is the MTA logging?") + "\n")
+        raise typer.Exit(int(CheckState.UNKNOWN))
     data = report_dict(builder, result, setup.zone, window=setup.window)
-    state, line = evaluate(data, thresholds)
+    stale = stale_note(setup, result, held=bool(builder.held_mail))
+    state, line = evaluate(data, thresholds, stale=stale)
     sys.stdout.write(line + "\n")
     _CHECK_RAN.append(state)
     raise typer.Exit(int(state))
@@ -925,7 +949,12 @@ def _usage_text(recorder: _Recorder | None) -> str:
 
 
 def main() -> None:
-    """Console entry point: run the app; no traceback ever reaches the user."""
+    """Console entry point: run the app; no traceback ever reaches the user.
+
+    Output to a closed pipe (`maillog-diag messages | head`) ends the process by SIGPIPE,
+    silently, as it ends `cat` or `grep` (a shell reports 141)."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     recorder: _Recorder | None = None
     if sys.argv[1:2] == ["check"]:
         recorder = _Recorder(sys.stderr)
@@ -933,7 +962,7 @@ def main() -> None:
     try:
         app()
     except MaillogError as exc:
-        sys.stderr.write(f"maillog-diag: {exc}\n")
+        sys.stderr.write(f"maillog-diag: {visible(str(exc))}\n")
         sys.exit(int(ExitCode.INPUT))
     except KeyboardInterrupt:
         sys.stderr.write("maillog-diag: interrupted\n")
@@ -948,5 +977,7 @@ def main() -> None:
             sys.exit(int(CheckState.UNKNOWN))
         raise
     except Exception as exc:  # the promise: one line, never a traceback
-        sys.stderr.write(f"maillog-diag: internal error: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write(
+            f"maillog-diag: internal error: {type(exc).__name__}: {visible(str(exc))}\n"
+        )
         sys.exit(int(ExitCode.INTERNAL))

@@ -105,6 +105,10 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: permission denied") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror or exc}") from None
     _validate(path, data)

@@ -54,6 +54,8 @@ YearOpt = Annotated[
     int | None,
     typer.Option(
         "--year",
+        min=1,
+        max=9999,
         metavar="YYYY",
         help="Year of the first yearless syslog stamp (default: inferred).",
     ),

@@ -3,8 +3,10 @@ unparsed lines, and what goes to stderr and the exit status afterwards."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -23,20 +25,28 @@ from maillog_diag.cli.options import DEFAULT_LOG, ReadArgs
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.model import Message
 from maillog_diag.core.queuecheck import QueueComparison, compare_queue
-from maillog_diag.core.window import MessageFilter, parse_moment
+from maillog_diag.core.window import MessageFilter, parse_moment, stale_log_warning
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input.journal import journalctl_command
 from maillog_diag.input.queue import parse_listing, read_listing_file, run_queue_command
-from maillog_diag.input.sources import JOURNAL_INPUT, expand_inputs, total_bytes
+from maillog_diag.input.sources import (
+    JOURNAL_INPUT,
+    MAX_LINE_BYTES,
+    expand_inputs,
+    total_bytes,
+)
 from maillog_diag.input.timestamps import format_time, resolve_zone
 from maillog_diag.mta import journal_units
+from maillog_diag.output.escape import visible
 from maillog_diag.output.render import make_console
 from maillog_diag.scan.cluster import ClusterError, scan_on_cluster
+from maillog_diag.scan.order import plan_inputs
 from maillog_diag.scan.partial import PartialScan
 from maillog_diag.scan.partial import finish as finish_partial
 from maillog_diag.scan.pipeline import (
     ScanOptions,
     ScanResult,
+    capped_jobs,
     default_jobs,
     scan,
     scan_partial,
@@ -61,8 +71,7 @@ which is all a monitoring system shows."""
 
 
 def fail(message: str, code: ExitCode) -> typer.Exit:
-    """Write `message` on stderr (one line) and return the `typer.Exit` to raise."""
-    sys.stderr.write(f"maillog-diag: {message}\n")
+    sys.stderr.write(f"maillog-diag: {visible(message)}\n")
     FAILURES.append(message)
     return typer.Exit(int(code))
 
@@ -91,7 +100,9 @@ class UnparsedSink:
 
     def __call__(self, exc: UnparsableLine) -> None:
         assert self._file is not None
-        self._file.write(f"{exc.source}:{exc.lineno}: {exc.context}\n    {exc.text}\n")
+        text = f"{exc.source}:{exc.lineno}: {exc.context}\n    {exc.text}\n"
+        # The file gets the exact text; a terminal (stderr) gets control characters escaped.
+        self._file.write(visible(text[:-1]) + "\n" if self._file is sys.stderr else text)
 
     @property
     def callback(self) -> Callable[[UnparsableLine], None] | None:
@@ -128,10 +139,16 @@ class Setup:
     config: Config
     now: float
     journal_cmd: tuple[str, ...] | None = None
+    overlap: tuple[float, float] | None = None
+    """Where the inputs overlap in time (`scan.order.InputPlan.overlap`)."""
 
 
-def resolve(read: ReadArgs) -> Setup:
-    """Resolve what a command reads from its options, the config file and the defaults."""
+def resolve(read: ReadArgs, *, stdin_default: bool = True) -> Setup:
+    """Resolve what a command reads from its options, the config file and the defaults.
+
+    `stdin_default`: with no file named, read a standard input that brings data
+    (`stdin_is_data`); `check` turns it off, since monitoring daemons may hand a plugin a
+    pipe they never close."""
     config = read.config
     since = read.since or read.since_default
     until = read.until or read.until_default
@@ -152,7 +169,10 @@ def resolve(read: ReadArgs) -> Setup:
             f"({format_time(until_t, zone)})",
             ExitCode.USAGE,
         )
-    window = MessageFilter(since_t, until_t, frozenset(cfg.exclude_domains))
+    ends_now = since_t is not None and (until_t is None or until_t > now)
+    window = MessageFilter(
+        since_t, until_t, frozenset(cfg.exclude_domains), held_until=now if ends_now else None
+    )
     files = read.files
     if read.journal or (cfg.journal and not files):
         if files:
@@ -165,12 +185,69 @@ def resolve(read: ReadArgs) -> Setup:
     chosen = read.rotated if read.rotated is not None else cfg.rotated
     try:
         names = expand_inputs(
-            files or cfg.inputs or [DEFAULT_LOG],
+            files or cfg.inputs or (["-"] if stdin_default and stdin_is_data() else [DEFAULT_LOG]),
             rotated=chosen if chosen is not None else read.rotated_default,
         )
     except InputError as exc:
         raise fail(str(exc), ExitCode.INPUT) from None
-    return Setup(read, names, zone, window, cfg, now)
+    plan = plan_inputs(names, zone, read.year)
+    for note in plan.notes:
+        sys.stderr.write(f"maillog-diag: {note}\n")
+    return Setup(read, plan.names, zone, window, cfg, now, overlap=plan.overlap)
+
+
+def stdin_is_data() -> bool:
+    """Whether standard input brings a log (`cat mail.log | maillog-diag report`): then it
+    is read when no file is named. A terminal, `/dev/null` (a device, as daemons and most
+    schedulers give) or a closed stdin does not; nor does an empty pipe or file: cron
+    gives every job a pipe it closes at once, and `daily` from cron must still read the
+    default log. (Waiting for the first byte blocks until the writer writes or closes.)"""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not (stat.S_ISFIFO(mode) or stat.S_ISREG(mode)):
+        return False
+    buffer = sys.stdin.buffer
+    if not isinstance(buffer, io.BufferedReader):
+        return False
+    try:
+        return bool(buffer.peek(1))
+    except (OSError, ValueError):
+        return False
+
+
+def stale_note(setup: Setup, result: ScanResult, *, held: bool) -> str | None:
+    """The warning when the log ends long before the window ends (now, when the window is
+    open at the end; see `window.STALE_LOG_SECONDS`), else None. Without a window the log
+    is only called stale when mail was still queued at its end (`held`): then the held
+    times, which run to the log's last line, are a floor."""
+    window = setup.window
+    if result.last_time is None:
+        return None
+    if window.since is None and window.until is None and not held:
+        return None
+    end = setup.now if window.until is None else min(window.until, setup.now)
+    zone = setup.zone
+
+    def show(t: float) -> str:
+        return datetime.fromtimestamp(t, zone).strftime("%Y-%m-%d %H:%M %Z").rstrip()
+
+    return stale_log_warning(result.last_time, end, setup.now, show)
+
+
+def warn_if_stale(setup: Setup, result: ScanResult, *, held: bool) -> None:
+    """Write the stale-log warning (if any) on stderr."""
+    note = stale_note(setup, result, held=held)
+    if note is not None:
+        sys.stderr.write(f"maillog-diag: warning: {note}\n")
+
+
+def require_input(result: ScanResult) -> None:
+    """When no input could be read at all, say why and exit 3 before any report is
+    printed: an empty report beside the error would read as an all-clear."""
+    if result.input_errors and result.counts.total == 0:
+        finish(result)
 
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
@@ -212,13 +289,28 @@ def progress_bar(names: list[str]) -> Iterator[Callable[[int, int], None] | None
         yield update
 
 
+MAX_LINE_VAR = "MAILLOG_DIAG_MAX_LINE"
+"""The longest line read, in bytes (default `sources.MAX_LINE_BYTES`, 1 MiB)."""
+
+
+def _max_line() -> int:
+    value = os.environ.get(MAX_LINE_VAR)
+    if not value:
+        return MAX_LINE_BYTES
+    if not value.isdigit() or not 0 < int(value) <= 1 << 30:
+        raise fail(f"{MAX_LINE_VAR}={value!r} is not a number of bytes (1 to 2^30)", ExitCode.USAGE)
+    return int(value)
+
+
 def _scan_options(setup: Setup, sink: UnparsedSink, **extra: Any) -> ScanOptions:
     return ScanOptions(
+        max_line=_max_line(),
         zone=setup.zone,
         year=setup.read.year,
         on_unparsed=sink.callback,
         journal_cmd=setup.journal_cmd,
         window=setup.window,
+        overlap=setup.overlap,
         **extra,
     )
 
@@ -256,7 +348,9 @@ def report_run(
             options = replace(_scan_options(setup, sink, progress=progress), group_by=by)
             if setup.read.dask:
                 return finish_partial(_on_cluster(names, options, setup.read.dask), options)
-            builder, result = scan_report(names, options, jobs or default_jobs(names))
+            builder, result = scan_report(
+                names, options, capped_jobs(jobs, names) if jobs else default_jobs(names)
+            )
     finally:
         sink.close()
     return builder, result
@@ -344,10 +438,12 @@ def finish(result: ScanResult, *, show_sample: bool = True) -> None:
             f" (all of them with --unparsed FILE); first ones:\n"
         )
         for exc in result.unparsed_sample:
-            sys.stderr.write(f"  {exc.source}:{exc.lineno}: {exc.context}\n")
-            sys.stderr.write(f"    {exc.text[:300]}\n")
+            sys.stderr.write(visible(f"  {exc.source}:{exc.lineno}: {exc.context}") + "\n")
+            sys.stderr.write(visible(f"    {exc.text[:300]}") + "\n")
+    for note in result.notes:
+        sys.stderr.write(f"maillog-diag: {visible(note)}\n")
     for err in result.input_errors:
-        sys.stderr.write(f"maillog-diag: {err}\n")
+        sys.stderr.write(visible(f"maillog-diag: {err}") + "\n")
     if result.input_errors:
         raise typer.Exit(int(ExitCode.INPUT))
     if unreadable(result):

@@ -79,6 +79,19 @@ class ReasonStat:
             self.example, self.example_ref, self.example_repeat = reply, ref, repeat
 
 
+@dataclass(slots=True)
+class FinalReason:
+    """Why recipients at one destination ended bounced or expired: the condensed reply of
+    the failure that ended them (for an expiry, the last deferral before it), its cause,
+    how many recipients, and the first real example."""
+
+    key: str
+    cause: Cause
+    count: int = 0
+    example: str | None = None
+    example_ref: LineRef | None = None
+
+
 CauseKey = tuple[Cause, str | None, str | None]
 """(cause, provider, token)."""
 
@@ -108,17 +121,17 @@ class CauseStat:
     def add(
         self, attempt: Attempt, cls: Classification, domain: str, order: dict[str, int]
     ) -> None:
-        """Count one deferred attempt (the example is the earliest line seen)."""
+        """Count one deferred attempt (the example is the earliest line seen). Only attempts
+        that reached the receiver vote for the typical retry hint: a repeat received none."""
+        self.domains[domain] += 1
         if attempt.suspended:
             self.suspended += 1
         else:
             self.count += 1
-        self.domains[domain] += 1
-        self.hint_kinds[cls.hint.kind.value] += 1
-        if cls.hint.seconds is not None:
-            self.hints[cls.hint.seconds] += 1
-            if not attempt.suspended:  # what the receiver stated, not the MTA's repeats
-                self.stated[cls.hint.seconds] += 1
+            self.hint_kinds[cls.hint.kind.value] += 1
+            if cls.hint.seconds is not None:
+                self.hints[cls.hint.seconds] += 1
+                self.stated[cls.hint.seconds] += 1  # what the receiver stated
         if self.example is None or _earlier(attempt.ref, self.example_ref, order):
             self.example = attempt.reply
             self.example_ref = attempt.ref
@@ -219,6 +232,33 @@ class HeldRecipient:
     last_cause: Classification | None
     last_reply: str | None
     retry_after: float | None
+    on_hold: bool = False
+    """Put on hold by the admin or a content check, not waiting for a retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnHold:
+    """A message still on hold when the log (or the window) ends: since when (POSIX
+    seconds), for how long in all (seconds, earlier holds of it included), why, and the
+    recipients the log names for it (none when it was held before any delivery)."""
+
+    mta: str
+    host: str
+    queue_id: str
+    sender: str | None
+    since: float
+    hold_seconds: float
+    reason: str | None
+    recipients: tuple[str, ...]
+
+
+def on_hold_seconds(msg: Message) -> float:
+    """Seconds a message spent on hold: ended holds, plus the open one up to the end of the
+    log (`log_end`) when it is still on hold."""
+    total = msg.hold_seconds
+    if msg.hold_started is not None and msg.log_end is not None:
+        total += max(0.0, msg.log_end - msg.hold_started)
+    return total
 
 
 @dataclass(slots=True)
@@ -235,7 +275,11 @@ class DestinationStats:
     held: int = 0
     unknown: int = 0
     deferrals: int = 0
-    """Deferred attempts (not recipients)."""
+    """Deferred attempts (not recipients): `deferrals_tried` plus `deferrals_repeated`."""
+    deferrals_repeated: int = 0
+    """Deferrals the MTA logged without trying (Postfix `delivery temporarily suspended`,
+    Exim `retry time not reached`, Sendmail's host-status cache): a repeat of an earlier
+    failure, not an attempt. Kept apart so that the figure means the same for all MTAs."""
     held_times: HeldTimes = field(default_factory=HeldTimes)
     """Held times (seconds) of the delayed recipients: exact while few, else sketched."""
     reasons: dict[str, ReasonStat] = field(default_factory=dict)
@@ -248,6 +292,10 @@ class DestinationStats:
     other_deferrals: int = 0
     """Deferrals for any cause other than a forced split (real attempts only)."""
     schedule: ScheduleStats = field(default_factory=ScheduleStats)
+    on_hold: int = 0
+    """Recipients still queued at the end whose message is on hold (admin or content check)."""
+    final_reasons: dict[tuple[str, Cause], FinalReason] = field(default_factory=dict)
+    """Why recipients ended bounced or expired, by (reason, cause)."""
     mtas: Counter[str] = field(default_factory=Counter)
     hourly_deferrals: Counter[int] = field(default_factory=Counter)
     """Deferred attempts per hour (key: POSIX hour number, `int(time // 3600)`)."""
@@ -279,6 +327,8 @@ class DestinationStats:
             "held",
             "unknown",
             "deferrals",
+            "deferrals_repeated",
+            "on_hold",
             "split_deferrals",
             "split_recipients",
             "split_delay_seconds",
@@ -311,6 +361,24 @@ class DestinationStats:
                 self.causes[ckey] = cause
             else:
                 existing.merge(cause, order)
+        for fkey, final in other.final_reasons.items():
+            known = self.final_reasons.get(fkey)
+            if known is None:
+                self.final_reasons[fkey] = final
+                continue
+            known.count += final.count
+            if _earlier(final.example_ref, known.example_ref, order):
+                known.example, known.example_ref = final.example, final.example_ref
+
+    def top_final_reasons(self) -> list[FinalReason]:
+        """Why recipients ended bounced or expired, most recipients first."""
+        return sorted(self.final_reasons.values(), key=lambda f: (-f.count, f.key, f.cause))
+
+    @property
+    def deferrals_tried(self) -> int:
+        """Deferrals that were attempts: the receiver answered, or connecting or resolving
+        failed (the Deferrals column and `check` count these)."""
+        return self.deferrals - self.deferrals_repeated
 
     @property
     def impact(self) -> float:
@@ -398,6 +466,7 @@ class ReportBuilder:
         """The sum of those held times, seconds."""
         self.last_delivered: float | None = None
         """The latest delivery to a destination (POSIX seconds), None when none was seen."""
+        self.on_hold: list[OnHold] = []
 
     def add(self, msg: Message, carried: frozenset[str] = frozenset()) -> None:
         """Account for one finished message.
@@ -409,6 +478,19 @@ class ReportBuilder:
         """
         if msg.rejected is not None:
             self.rejected += 1
+        if msg.hold_started is not None and msg.log_end is not None:
+            self.on_hold.append(
+                OnHold(
+                    msg.mta,
+                    msg.host,
+                    msg.queue_id,
+                    msg.sender,
+                    msg.hold_started,
+                    on_hold_seconds(msg),
+                    msg.hold_reason,
+                    tuple(msg.recipients),
+                )
+            )
         if not msg.recipients:
             return
         if any(
@@ -433,7 +515,8 @@ class ReportBuilder:
             if rcpt.outcome is Outcome.DELIVERED and rcpt.final_time is not None:
                 self.hourly_delivered[int(rcpt.final_time // 3600)] += 1
             diag = diagnoses.get(address) if diagnoses is not None else None
-            deferred = bool(rcpt.deferrals) or address in carried
+            was_on_hold = msg.hold_started is not None or msg.hold_seconds > 0
+            deferred = bool(rcpt.deferrals) or address in carried or was_on_hold
             domain = rcpt.domain
             stats = self.destinations.get(domain)
             if stats is None:
@@ -481,12 +564,17 @@ class ReportBuilder:
         stats.mtas[msg.mta] += 1
         if diag is not None:
             self._diagnosis(msg, rcpt, diag, stats, held_list=held_list)
+            if outcome is Outcome.BOUNCED or outcome is Outcome.EXPIRED:
+                _add_final_reason(stats, rcpt, diag.classifications, self.order)
+        if outcome is Outcome.HELD and msg.hold_started is not None:
+            stats.on_hold += 1
         if not deferred:
             return
         stats.senders[sender_domain(msg.sender)] += 1
         _hourly(msg, rcpt, stats)
         stats.recipients_deferred += 1
         stats.deferrals += rcpt.deferrals
+        stats.deferrals_repeated += repeated_deferrals(rcpt)
         if outcome is Outcome.DELIVERED:
             stats.delivered_after_delay += 1
         held = held_seconds(msg, rcpt)
@@ -602,6 +690,7 @@ class ReportBuilder:
                     diag.last_cause,
                     last.reply if last is not None else None,
                     diag.retry_after,
+                    msg.hold_started is not None,
                 )
             )
 
@@ -632,6 +721,7 @@ class ReportBuilder:
                     mine_rows[domain] = stats
                 else:
                     mine.merge(stats, order)
+        self.on_hold += other.on_hold
         for cause, cstat in other.causes.items():
             existing = self.causes.get(cause)
             if existing is None:
@@ -668,6 +758,8 @@ class ReportBuilder:
             total.held += d.held
             total.unknown += d.unknown
             total.deferrals += d.deferrals
+            total.deferrals_repeated += d.deferrals_repeated
+            total.on_hold += d.on_hold
             total.held_times.merge(d.held_times)
             total.split_deferrals += d.split_deferrals
             total.split_recipients += d.split_recipients
@@ -681,6 +773,16 @@ class ReportBuilder:
             total.delivery_seconds_max = max(total.delivery_seconds_max, d.delivery_seconds_max)
             total.bytes_delivered += d.bytes_delivered
             total.senders.update(d.senders)
+            for fkey, f in d.final_reasons.items():
+                known = total.final_reasons.get(fkey)
+                if known is None:
+                    total.final_reasons[fkey] = FinalReason(
+                        f.key, f.cause, f.count, f.example, f.example_ref
+                    )
+                else:
+                    known.count += f.count
+                    if _earlier(f.example_ref, known.example_ref, self.order):
+                        known.example, known.example_ref = f.example, f.example_ref
         return total
 
 
@@ -746,6 +848,60 @@ def _hourly(msg: Message, rcpt: Recipient, stats: DestinationStats) -> None:
     last = min(int(end // 3600), first + MAX_HELD_HOURS)
     for hour in range(first, last + 1):
         stats.hourly_held[hour] += 1
+
+
+def _final_attempt(
+    rcpt: Recipient, classes: list[Classification | None]
+) -> tuple[Attempt, Classification] | None:
+    """The attempt that explains why a recipient ended bounced or expired: its bounce; for
+    an expiry, the last deferral the receiver (or the network) gave, since the expiry line
+    itself speaks of the queue ("retry timeout exceeded", "have been failing for a long
+    time"), not of the receiver; the expiry line when there was none."""
+    pairs = list(zip(rcpt.attempts, classes, strict=True))
+    if rcpt.outcome is Outcome.EXPIRED:
+        deferred = [(a, c) for a, c in pairs if c is not None and a.status is Status.DEFERRED]
+        tried = [(a, c) for a, c in deferred if not a.suspended]
+        if tried or deferred:
+            return (tried or deferred)[-1]
+    return next(
+        ((a, c) for a, c in reversed(pairs) if c is not None and a.status is not Status.DEFERRED),
+        None,
+    )
+
+
+def _add_final_reason(
+    stats: DestinationStats,
+    rcpt: Recipient,
+    classes: list[Classification | None],
+    order: dict[str, int],
+) -> None:
+    """Count one bounced or expired recipient under its final reason (the example is the
+    earliest line, whatever order messages finish in)."""
+    found = _final_attempt(rcpt, classes)
+    if found is None:
+        # No line of this recipient says why (a message-level expiry, a window that cut off
+        # its attempts): counted all the same, so every bounced or expired recipient is in.
+        cause = Cause.EXPIRED if rcpt.outcome is Outcome.EXPIRED else Cause.UNKNOWN
+        attempt: Attempt | None = None
+        text = "(no reason logged)"
+    else:
+        attempt, cls = found
+        cause = cls.cause
+        text = _original(attempt.reply) or "(no reason logged)"
+    key = (reason_key(text), cause)
+    final = stats.final_reasons.get(key)
+    if final is None:
+        final = stats.final_reasons[key] = FinalReason(key[0], cause)
+    if attempt is not None and (
+        final.example is None or _earlier(attempt.ref, final.example_ref, order)
+    ):
+        final.example, final.example_ref = attempt.reply, attempt.ref
+    final.count += 1
+
+
+def repeated_deferrals(rcpt: Recipient) -> int:
+    """How many of a recipient's deferrals the MTA logged without trying (`suspended`)."""
+    return sum(1 for a in rcpt.attempts if a.suspended and a.status is Status.DEFERRED)
 
 
 SUSPENDED_PREFIX = "delivery temporarily suspended: "

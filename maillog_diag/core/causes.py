@@ -16,7 +16,10 @@ __all__ = ["CAUSE_INFO", "Cause", "CauseInfo"]
 
 
 class Cause(StrEnum):
-    """Why a delivery attempt was deferred (stable lowercase ids)."""
+    """Why a delivery attempt was deferred or failed (stable lowercase ids).
+
+    The last six are permanent failures (a 5xx reply: the recipient bounced): they explain
+    why mail ended bounced, where the others explain why it waited."""
 
     GREYLISTING = "greylisting"
     RATE_LIMIT = "rate_limit"
@@ -32,6 +35,12 @@ class Cause(StrEnum):
     LOCAL = "local"
     EXPIRED = "expired"
     UNKNOWN = "unknown"
+    NO_SUCH_USER = "no_such_user"
+    MAILBOX_DISABLED = "mailbox_disabled"
+    NO_SUCH_DOMAIN = "no_such_domain"
+    RELAY_DENIED = "relay_denied"
+    MESSAGE_TOO_BIG = "message_too_big"
+    POLICY_REJECTED = "policy_rejected"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +150,44 @@ CAUSE_INFO: Mapping[Cause, CauseInfo] = MappingProxyType(
             "Unknown",
             "The reply does not say why, or says it in a way this tool does not recognise.",
             "Read the reply text itself; if it is a common one, it may deserve a rule.",
+        ),
+        Cause.NO_SUCH_USER: CauseInfo(
+            "No such recipient",
+            "The receiver says the address does not exist there (user unknown, no such "
+            "mailbox): a permanent failure, the message bounced.",
+            "Correct or remove the address; a list with many of these needs cleaning, or the "
+            "receivers will start to distrust the sender.",
+        ),
+        Cause.MAILBOX_DISABLED: CauseInfo(
+            "Mailbox disabled",
+            "The address exists but its mailbox is disabled, suspended or no longer accepting "
+            "mail: a permanent failure.",
+            "Stop sending to it and reach the recipient another way.",
+        ),
+        Cause.NO_SUCH_DOMAIN: CauseInfo(
+            "No such domain",
+            "The recipient's domain does not exist or does not accept mail (no MX or address "
+            "records, a null MX): a permanent failure.",
+            "Check the address for a typing error in the domain; remove it if the domain is gone.",
+        ),
+        Cause.RELAY_DENIED: CauseInfo(
+            "Relay denied",
+            "The receiving host refuses to relay for that domain: it is not the domain's mail "
+            "server, or it does not accept the sender as a client.",
+            "Check the MX records of the destination and any smarthost or transport map that "
+            "sends this domain to a fixed host.",
+        ),
+        Cause.MESSAGE_TOO_BIG: CauseInfo(
+            "Message too big",
+            "The message is larger than the receiver accepts.",
+            "Send large files another way (a link), or ask the receiver to raise the limit.",
+        ),
+        Cause.POLICY_REJECTED: CauseInfo(
+            "Rejected by policy or as spam",
+            "The receiver refused the message permanently by its policy: content judged as "
+            "spam or dangerous, a sender or recipient it does not accept.",
+            "Read the reply for the rule that fired; check the content and the sender's "
+            "reputation and authentication, and contact the receiver's postmaster if needed.",
         ),
     }
 )

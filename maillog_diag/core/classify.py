@@ -326,6 +326,59 @@ _REPLY_RULES = _rules(
      Cause.RECEIVER_UNAVAILABLE, "receiving system busy, unavailable or failing"),
 )  # fmt: skip
 
+# Permanent failures (a 5xx reply): why a recipient bounced. Tried before the deferral rules
+# for 5xx replies only; block lists and authentication failures keep their own causes
+# (`reputation`, `auth_policy`), matched by the reply rules after these.
+_PERMANENT_RULES = _rules(
+    (r"domain (?:does not exist|not found|unknown|doesn'?t exist)|host unknown|"
+     r"null mx|does not accept mail|no such domain|unrouteable (?:mail )?domain",
+     Cause.NO_SUCH_DOMAIN, "the recipient's domain does not exist or takes no mail"),
+    (r"(?:rejected|refused|identified|classified|detected|considered|flagged) (?:as |being )?"
+     r"(?:spam|junk|unsolicited|bulk)|spam (?:content|detected|message)|"
+     r"content (?:filter|rejected|policy)|message content|virus|malware|infected",
+     Cause.POLICY_REJECTED, "the receiver refused the content (spam, virus, content policy)"),
+    (r"user unknown|unknown user|no such (?:user|mailbox|recipient|account|address)|"
+     r"does(?: not|n'?t) exist|unknown (?:recipient|mailbox|address|local part)|"
+     r"invalid (?:recipient|mailbox|address)|recipient (?:not found|unknown|invalid)|"
+     r"user not found|mailbox not found|address (?:not found|unknown)|not a valid (?:mailbox|"
+     r"recipient|user)|no mailbox here|unrouteable address|mailbox unavailable|"
+     r"undeliverable address",
+     Cause.NO_SUCH_USER, "the address does not exist at the receiver"),
+    (r"(?:mailbox|account|user|recipient)(?: is| has been)? (?:disabled|suspended|inactive|"
+     r"deactivated|closed|blocked|frozen)|(?:disabled|inactive|suspended|closed) "
+     r"(?:mailbox|account|user)|no longer (?:active|accepting|in use|valid)",
+     Cause.MAILBOX_DISABLED, "the recipient's mailbox is disabled or closed"),
+    (r"relay(?:ing)? (?:access )?(?:denied|not permitted|prohibited|not allowed)|"
+     r"not permitted to relay|unable to relay|we do not relay|relay not permitted|"
+     r"not (?:a )?(?:gateway|local domain)",
+     Cause.RELAY_DENIED, "the receiving host does not relay for this domain"),
+    (r"message (?:size )?(?:exceeds|too (?:big|large))|(?:size|length) (?:limit )?exceed|"
+     r"too (?:big|large) for|exceeds? (?:the )?(?:maximum|size) |message is too large",
+     Cause.MESSAGE_TOO_BIG, "the message is larger than the receiver accepts"),
+)  # fmt: skip
+
+_PERMANENT_POLICY = _rules(
+    (
+        r"spam|content|virus|malware|policy|rejected|refused|not accepted|denied|blocked|"
+        r"prohibited|not allowed|banned",
+        Cause.POLICY_REJECTED,
+        "refused permanently by the receiver's policy or as spam",
+    ),
+)
+
+_PERMANENT_CODES: dict[tuple[int, int, int], tuple[Cause, str]] = {
+    (5, 1, 1): (Cause.NO_SUCH_USER, "5.1.1 bad destination mailbox address"),
+    (5, 1, 2): (Cause.NO_SUCH_DOMAIN, "5.1.2 bad destination system address"),
+    (5, 1, 10): (Cause.NO_SUCH_DOMAIN, "5.1.10 recipient address has null MX"),
+    (5, 2, 1): (Cause.MAILBOX_DISABLED, "5.2.1 mailbox disabled, not accepting messages"),
+    (5, 2, 2): (Cause.MAILBOX, "5.2.2 mailbox full"),
+    (5, 2, 3): (Cause.MESSAGE_TOO_BIG, "5.2.3 message length exceeds administrative limit"),
+    (5, 3, 4): (Cause.MESSAGE_TOO_BIG, "5.3.4 message too big for system"),
+    (5, 7, 1): (Cause.POLICY_REJECTED, "5.7.1 delivery not authorized, message refused"),
+}
+"""Enhanced status codes of permanent failures (RFC 3463 meanings), the fallback when the
+reply's wording settles nothing."""
+
 # "451 4.7.1 Try again later" with nothing else is what greylisting filters send (rspamd's
 # default, cPanel/ASSP "Please try again later"); other 4.7.1 texts fall through to the rules.
 _BARE_TRY_LATER = re.compile(
@@ -336,9 +389,27 @@ _BARE_TRY_LATER_DETAIL = (
     "4.7.1 with only 'try again later': the usual reply of greylisting filters (rspamd, ASSP)"
 )
 # Delay notices that carry no reason at all (Exchange's "400 4.4.7 Message delayed").
+# Searched for from the words on (`_no_reason`): a search for `(?:^|:)\W*` would rescan
+# a run of colons from every colon in it, in quadratic time.
 _NO_REASON = re.compile(
-    r"(?:^|:)\W*(?:4\d\d[\s-]+)?(?:4\.4\.7\s+)?message delayed\W*(?:\(in reply to [^)]*\))?\s*$"
+    r"(?:4\d\d[\s-]++)?+(?:4\.4\.7\s++)?+message delayed\W*(?:\(in reply to [^)]*+\))?+\s*+$"
 )
+
+
+def _no_reason(lower: str) -> bool:
+    """Whether the reply is only a delay notice: `message delayed` (with an optional
+    reply code) at the end, after the start of the text or a colon and nothing but
+    punctuation and spaces."""
+    if "message delayed" not in lower:
+        return False
+    m = _NO_REASON.search(lower)
+    if m is None:
+        return False
+    i = m.start()
+    while i and not (lower[i - 1].isalnum() or lower[i - 1] == "_"):
+        i -= 1
+    return i == 0 or ":" in lower[i : m.start()]
+
 
 _SPLIT_STAGES = frozenset({Stage.RCPT, Stage.DATA, Stage.END_OF_DATA, Stage.UNKNOWN})
 
@@ -470,16 +541,32 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
 
     if reply.enhanced == (4, 7, 1) and _BARE_TRY_LATER.search(lower):
         return _Core(Cause.GREYLISTING, pid, token_name, _BARE_TRY_LATER_DETAIL, token_doc)
-    if _NO_REASON.search(lower):
+    if _no_reason(lower):
         return _Core(
             Cause.UNKNOWN, pid, token_name, "a delay notice that does not say why", token_doc
         )
+
+    permanent = _is_permanent(reply)
+    if permanent:
+        found_rule = _apply(_PERMANENT_RULES, lower)
+        if found_rule is not None:
+            return _Core(found_rule[0], pid, token_name, found_rule[1], token_doc)
 
     for pattern, cause, detail in _REPLY_RULES:
         if pattern.search(lower):
             if cause is Cause.FORCED_SPLIT and stage not in _SPLIT_STAGES:
                 continue
+            if permanent and cause in _TEMPORARY_ONLY:
+                continue
             return _Core(cause, pid, token_name, detail, token_doc)
+
+    if permanent:
+        coded = _PERMANENT_CODES.get(reply.enhanced) if reply.enhanced is not None else None
+        if coded is not None:
+            return _Core(coded[0], pid, token_name, f"enhanced status code {coded[1]}", token_doc)
+        found_rule = _apply(_PERMANENT_POLICY, lower)
+        if found_rule is not None:
+            return _Core(found_rule[0], pid, token_name, found_rule[1], token_doc)
 
     if reply.enhanced is not None:
         code_text = ".".join(str(x) for x in reply.enhanced)
@@ -494,6 +581,18 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
         if local is not None:
             return _Core(local[0], pid, token_name, local[1], token_doc)
     return _Core(Cause.UNKNOWN, pid, token_name, None, token_doc)
+
+
+def _is_permanent(reply: _Reply) -> bool:
+    """Whether a reply is a permanent failure: a 5xx code or a 5.x.x enhanced code."""
+    if reply.basic is not None:
+        return 500 <= reply.basic < 600
+    return reply.enhanced is not None and reply.enhanced[0] == 5
+
+
+_TEMPORARY_ONLY = frozenset({Cause.RECEIVER_UNAVAILABLE, Cause.MAILBOX, Cause.CONNECTION})
+"""Reply-rule causes that describe a wait, not a refusal: a 5xx that matches only their
+wording ("mailbox unavailable", "timed out") is read by the permanent rules instead."""
 
 
 @lru_cache(maxsize=8192)

@@ -160,6 +160,9 @@ STATE_FIELDS = (
 )
 """The attributes that make up a correlator's state between slices (see `export`)."""
 
+_MAX_TEXTS = 65536
+"""Distinct attempt texts remembered for sharing (bounded: log text chooses them)."""
+
 
 class Correlator:
     """Consumes events in log order; calls `emit(message)` for each finished message.
@@ -188,6 +191,9 @@ class Correlator:
         self._notices: dict[Key, float] = {}
         """Queue ids of notices announced by their parent (MTAs that log no removal line)."""
         self._events = 0
+        self._texts: dict[str, str] = {}
+        """One copy of each reply, relay and dsn text of the attempts in flight: a message
+        retried ninety times with the same reply keeps that reply once, not ninety times."""
         self.last_time: float | None = None
         self.first_time: float | None = None
         self.max_open = 0
@@ -421,6 +427,7 @@ class Correlator:
             msg.notes.append(
                 SessionNote(t, event.host, event.mta, qid, event.ref, text=event.action)
             )
+            _track_hold(msg, event.action, t)
 
     def _reference(
         self, host: str, reference: str, t: float, kind: str, qid: str, ref: LineRef | None
@@ -469,6 +476,18 @@ class Correlator:
         ):
             self._close_without_removal(msg, ev.time)
 
+    def _text(self, value: str | None) -> str | None:
+        """The shared copy of an attempt's text (see `_texts`)."""
+        if value is None:
+            return None
+        texts = self._texts
+        shared = texts.get(value)
+        if shared is None:
+            if len(texts) >= _MAX_TEXTS:
+                texts.clear()  # only a cache of copies: nothing is lost
+            texts[value] = shared = value
+        return shared
+
     def _attempt(self, msg: Message, ev: Delivery, address: str, orig: str | None) -> None:
         rcpt = msg.recipients.get(address)
         if rcpt is None:
@@ -478,10 +497,10 @@ class Correlator:
             Attempt(
                 ev.time,
                 ev.status,
-                ev.relay,
-                ev.dsn,
-                ev.reply,
-                ev.delays,
+                self._text(ev.relay),
+                self._text(ev.dsn),
+                self._text(ev.reply),
+                self._text(ev.delays),
                 ev.suspended,
                 ev.stage,
                 ev.ref,
@@ -677,3 +696,20 @@ def _take_info(msg: Message, event: Arrival | MessageInfo) -> None:
         msg.size = event.size
     if event.nrcpt is not None:
         msg.nrcpt = event.nrcpt
+
+
+_HOLD_STARTS = ("placed on hold", "frozen by ")
+"""Queue actions that put a message on hold by decision of the admin or a content check
+(Postfix `postsuper -h` and HOLD actions, Exim's `-Mf` logged as `frozen by root`)."""
+_HOLD_ENDS = ("released from hold", "unfrozen by ")
+
+
+def _track_hold(msg: Message, action: str, t: float) -> None:
+    """Start or end a hold on `msg` at `t` (POSIX seconds), from a queue action's text."""
+    if action.startswith(_HOLD_STARTS):
+        if msg.hold_started is None:
+            msg.hold_started = t
+        msg.hold_reason = action
+    elif action.startswith(_HOLD_ENDS) and msg.hold_started is not None:
+        msg.hold_seconds += max(0.0, t - msg.hold_started)
+        msg.hold_started = None

@@ -23,12 +23,12 @@ Times are POSIX seconds; intervals and delays are seconds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from maillog_diag.core.causes import Cause
 from maillog_diag.core.classify import Classification, Stage, classify
-from maillog_diag.core.hints import HintKind, RetryHint
+from maillog_diag.core.hints import NO_HINT, HintKind, RetryHint
 from maillog_diag.core.model import Attempt, Message, Outcome, Recipient, Status
 
 EXPIRED_CLASSIFICATION = Classification(
@@ -168,6 +168,10 @@ def diagnose_message(msg: Message) -> dict[str, RecipientDiagnosis]:
         for a, cls in zip(reversed(rcpt.attempts), reversed(classes), strict=True):
             if cls is not None and a.status is Status.DEFERRED:
                 diag.last_cause = cls
+                break
+        for a, cls in zip(reversed(rcpt.attempts), reversed(classes), strict=True):
+            # the receiver's own word on when to come back: its last real reply
+            if cls is not None and a.status is Status.DEFERRED and not a.suspended:
                 if rcpt.outcome is Outcome.HELD and cls.hint.seconds is not None:
                     diag.retry_after = a.time + cls.hint.seconds
                 break
@@ -186,7 +190,10 @@ def _with_repeats(
 ) -> list[Classification | None]:
     """A suspended attempt (the MTA did not try: Exim's `retry time not reached`, Postfix's
     `delivery temporarily suspended`) repeats the recipient's last real failure; where its
-    own text names no cause of its own (local or unknown), it takes that failure's cause."""
+    own text names no cause of its own (local or unknown), it takes that failure's cause.
+    It never takes a retry hint: the MTA did not ask the receiver, so a hint copied from
+    the earlier reply (or the one Postfix quotes) would be stale, claimed for a moment the
+    receiver never spoke of."""
     last: Classification | None = None
     out: list[Classification | None] = []
     for attempt, cls in zip(attempts, classes, strict=True):
@@ -197,6 +204,8 @@ def _with_repeats(
                 cls = last
             elif last is None and _bare(attempt.reply):
                 cls = None  # a cached status repeating a failure of another message: no cause
+            if cls is not None and cls.hint is not NO_HINT:
+                cls = replace(cls, hint=NO_HINT)
         elif cls is not None and attempt.status is Status.DEFERRED:
             last = cls
         out.append(cls)

@@ -237,6 +237,13 @@ class Message:
     rejected: str | None = None
     log_end: float | None = None
     """Set when the log ended with this message still queued: the end of its held time."""
+    hold_started: float | None = None
+    """When the admin or a content check put the message on hold (`postsuper -h`, a
+    header/body check's HOLD, Exim's `-Mf`), while it still is (POSIX seconds)."""
+    hold_seconds: float = 0.0
+    """Seconds spent on hold in holds that ended (released) before now."""
+    hold_reason: str | None = None
+    """The text of the last hold action (`placed on hold (hold: header Subject: ...)`)."""
     notifications: list[tuple[float, str, str | None]] = field(default_factory=list)
     notes: list[SessionNote] = field(default_factory=list)
     lines: list[LineRef] = field(default_factory=list)

@@ -22,13 +22,16 @@ _EDGE = "()[]<>,;:.\"'"
 _HOST_IP = re.compile(r"[A-Za-z0-9._-]+\[([^\]\s]+)\](?::([0-9]+))?")
 _ADDRESS = re.compile(r"<[^<>@]*@[^<>]*>|[\w.%+=-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _IPV4 = re.compile(r"(?:[0-9]{1,3}\.){3}[0-9]{1,3}")
+# Full (`2001:db8:0:0:0:0:0:1`) or compressed (`2001:db8::1`, `::1`) form. Each group of
+# hex digits is delimited by a colon and the repetitions are possessive, so a token that
+# only resembles an address (`a::aaaa...g`) fails in linear time.
 _IPV6 = re.compile(
-    r"(?:IPv6:)?(?:(?:[0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}"
-    r"|(?:[0-9A-Fa-f]{1,4}:)*:(?::?[0-9A-Fa-f]{1,4})*)",
+    r"(?:IPv6:)?(?:(?:[0-9A-F]{1,4}:){3,7}+[0-9A-F]{1,4}"
+    r"|(?:[0-9A-F]{1,4}(?::[0-9A-F]{1,4})*+)?::(?:[0-9A-F]{1,4}(?::[0-9A-F]{1,4})*+)?)",
     re.IGNORECASE,
 )
 _CLOCK = re.compile(r"[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?")
-_COMPACT_INTERVAL = re.compile(r"([0-9]+)(s|m|h|secs?|mins?|hrs?|seconds?|minutes?|hours?)", re.I)
+_COMPACT_INTERVAL = re.compile(r"([0-9]++)(s|m|h|secs?|mins?|hrs?|seconds?|minutes?|hours?)", re.I)
 _UNITS = frozenset(
     "s m h sec secs second seconds min mins minute minutes hr hrs hour hours".split()
 )

@@ -36,6 +36,7 @@ from datetime import datetime, timedelta, tzinfo
 from dateutil import parser as _dateparser
 
 from maillog_diag.core.model import Message, Outcome, Recipient, Status
+from maillog_diag.input.timestamps import BadTimestamp, checked
 
 _UNITS = {
     "s": 1,
@@ -76,6 +77,14 @@ def parse_moment(text: str, zone: tzinfo, now: float | None = None) -> float:
     `now` is injected by tests; default: the current time. Raises ValueError with a
     one-line message when the text is not understood.
     """
+    moment = _parse_moment(text, zone, now)
+    try:
+        return checked(moment, text)
+    except BadTimestamp:
+        raise ValueError(f"the time {text!r} is out of range (years 1 to 9999)") from None
+
+
+def _parse_moment(text: str, zone: tzinfo, now: float | None) -> float:
     current = _time.time() if now is None else now
     word = text.strip().lower()
     here = datetime.fromtimestamp(current, zone)
@@ -90,7 +99,7 @@ def parse_moment(text: str, zone: tzinfo, now: float | None = None) -> float:
             unit = m[2]
             if unit not in _UNITS:
                 raise ValueError(f"unknown unit {unit!r} in {text!r} (use s, m, h, d or w)")
-            return current - float(m[1]) * _UNITS[unit]
+            return current - float(m[1]) * _UNITS[unit]  # checked by the caller
     bare = _DURATION.match(word)
     if bare is not None and (bare[2] in _UNITS or (not bare[2] and len(bare[1]) < 8)):
         raise ValueError(
@@ -108,7 +117,10 @@ def parse_moment(text: str, zone: tzinfo, now: float | None = None) -> float:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.timestamp()
+    try:
+        return moment.timestamp()
+    except (OverflowError, ValueError):
+        raise ValueError(f"the time {text!r} is out of range (years 1 to 9999)") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +133,11 @@ class MessageFilter:
     since: float | None = None
     until: float | None = None
     exclude_domains: frozenset[str] = field(default_factory=frozenset)
+    held_until: float | None = None
+    """When the window ends now: now (POSIX seconds). Mail still queued at the end of the
+    log is then taken to be held until now, not until the log's last line: an MTA logs
+    nothing for mail that only waits, so a log that went quiet hours ago says nothing
+    about the mail in the queue since (`check` on a stale log must not report it young)."""
 
     @property
     def is_open(self) -> bool:
@@ -153,6 +170,8 @@ class MessageFilter:
         until = self.until if self.until is not None else float("inf")
         start = msg.arrived if msg.arrived is not None else msg.first_seen
         if not msg.recipients:
+            if msg.hold_started is not None and msg.first_seen < until:
+                return msg, frozenset()  # held before any delivery: on hold in the window
             return (msg, frozenset()) if since <= msg.first_seen < until else None
         if start >= until:
             return None
@@ -165,6 +184,8 @@ class MessageFilter:
             outcome = rcpt.outcome
             if outcome is Outcome.HELD or outcome is None:
                 end = msg.log_end
+                if self.held_until is not None and (end is None or end < self.held_until):
+                    end = self.held_until
             elif outcome is Outcome.UNKNOWN:
                 end = msg.removed_at if msg.removed_at is not None else msg.last_seen
             else:
@@ -198,6 +219,8 @@ class MessageFilter:
             return None
         log_end = msg.log_end
         if any_held:
+            if self.held_until is not None and (log_end is None or log_end < self.held_until):
+                log_end = self.held_until
             log_end = until if log_end is None else min(log_end, until)
         clipped = replace(
             msg,
@@ -236,3 +259,31 @@ def coverage_warnings(
     if window.until is not None and first >= window.until:
         out.append("the logs start after the window ends: nothing in them is in the window")
     return out
+
+
+STALE_LOG_SECONDS = 6 * 3600.0
+"""How long before the end of the window (now, for `check`) the log may end before the
+report says it is stale. A quiet server logs nothing for an hour or two; six hours without
+a line is a logging or MTA failure more often than silence, and the figures of a report
+that ends there say nothing about the present."""
+
+
+def rough_age(seconds: float) -> str:
+    """An age in its largest unit, rounded down: `2d`, `7h`, `45m`, `30s`."""
+    s = max(int(seconds), 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+def stale_log_warning(last: float | None, end: float, now: float, fmt: object) -> str | None:
+    """The one-line warning when the log read ends more than `STALE_LOG_SECONDS` before
+    `end` (POSIX seconds: the window's end, or now), else None. `fmt` turns POSIX seconds
+    into text; the age is counted to `now`."""
+    if last is None:
+        return "the input has no dated log line: is the MTA logging there?"
+    if end - last <= STALE_LOG_SECONDS:
+        return None
+    show = fmt if callable(fmt) else str
+    return f"log ends {show(last)}, {rough_age(now - last)} ago: is the MTA still logging?"

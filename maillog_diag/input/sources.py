@@ -14,6 +14,7 @@ becomes one syslog line with an RFC 3339 stamp (see `maillog_diag.journal`).
 from __future__ import annotations
 
 import bz2
+import collections
 import glob
 import gzip
 import io
@@ -76,11 +77,81 @@ class Source:
     size: int | None = None
 
 
+MAX_LINE_BYTES = 1024 * 1024
+"""The longest line read (bytes, default 1 MiB): a longer one is not buffered but skipped
+to its end and counted as unparsed (`LongLine`), so an input without newlines
+(`/dev/zero`) costs bounded memory."""
+
+
+class LongLine(str):
+    """A line longer than the limit: its first bytes (for the sample) and its full length.
+    The line classifier counts it as unparsed."""
+
+    length: int = 0
+
+
 def _compression(head: bytes) -> str | None:
+    """The compression of a stream starting with `head`: its magic bytes, and, for a magic
+    that is also plain text (bzip2's `BZh`), a start that decodes: a log line that happens
+    to begin with `BZh` is text. A binary magic (gzip, xz, zstd) that does not decode is a
+    broken compressed file, and reading it fails with an error naming it."""
     for magic, kind in _MAGIC:
         if head.startswith(magic):
-            return kind
+            textual = magic.isascii() and magic.decode().isprintable()
+            return kind if not textual or _decodes(kind, head) else None
     return None
+
+
+def _decodes(kind: str, head: bytes) -> bool:
+    """Whether the first bytes of a stream decode as `kind` without an error."""
+    try:
+        if kind == "gzip":
+            zlib.decompressobj(wbits=31).decompress(head)
+        elif kind == "bzip2":
+            bz2.BZ2Decompressor().decompress(head)
+        elif kind == "xz":
+            lzma.LZMADecompressor().decompress(head)
+        else:
+            zstandard.ZstdDecompressor().decompressobj().decompress(head)
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, zstandard.ZstdError, ValueError):
+        return False
+    return True
+
+
+class _ZstdStream(io.RawIOBase):
+    """zstd frames, one after another, decompressed; a stream that ends inside a frame
+    raises EOFError after the data before it (python-zstandard's own reader reports a cut
+    file as a clean end)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._obj = self._dctx.decompressobj()
+        self._pending = b""
+        self._in_frame = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            chunk = self._raw.read(65536)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("compressed file ended before the end of the stream")
+                return 0
+            while chunk:
+                self._in_frame = True
+                self._pending += self._obj.decompress(chunk)
+                if not self._obj.eof:
+                    break
+                chunk = self._obj.unused_data
+                self._obj = self._dctx.decompressobj()
+                self._in_frame = False
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def _open_binary(name: str) -> tuple[IO[bytes], float | None, int | None]:
@@ -121,7 +192,7 @@ def open_source(name: str) -> tuple[Source, io.BufferedReader]:
         raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     )
     try:
-        head = buffered.peek(8)[:8]
+        head = buffered.peek(4096)[:4096]
     except OSError as exc:
         raise InputError(name, exc.strerror or str(exc)) from None
     kind = _compression(head)
@@ -133,7 +204,7 @@ def open_source(name: str) -> tuple[Source, io.BufferedReader]:
     elif kind == "xz":
         stream = lzma.LZMAFile(buffered)
     elif kind == "zstd":
-        stream = zstandard.ZstdDecompressor().stream_reader(buffered, read_across_frames=True)
+        stream = _ZstdStream(buffered)
     else:
         stream = buffered
     if not isinstance(stream, io.BufferedReader):
@@ -142,8 +213,34 @@ def open_source(name: str) -> tuple[Source, io.BufferedReader]:
     return Source(name, mtime, position, size), stream
 
 
-def read_lines(name: str) -> tuple[Source, Iterator[str]]:
-    """The source and its lines as text (without newlines; undecodable bytes replaced).
+def _text_lines(stream: IO[bytes], max_line: int) -> Iterator[str]:
+    """The lines of a byte stream as text: only LF (or CRLF) ends a line, a lone CR is part
+    of it; undecodable bytes are replaced; a line over `max_line` bytes is skipped to its
+    end without being kept and comes out as a `LongLine`."""
+    readline = stream.readline
+    while True:
+        raw = readline(max_line + 1)
+        if not raw:
+            return
+        if len(raw) > max_line and not raw.endswith(b"\n"):
+            length = len(raw)
+            while True:
+                rest = readline(65536)
+                length += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            long = LongLine(raw[:300].decode("utf-8", "replace"))
+            long.length = length
+            yield long
+            continue
+        if raw.endswith(b"\n"):
+            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+        yield raw.decode("utf-8", "replace")
+
+
+def read_lines(name: str, max_line: int = MAX_LINE_BYTES) -> tuple[Source, Iterator[str]]:
+    """The source and its lines as text (without line ends; undecodable bytes replaced;
+    see `_text_lines`).
 
     `journalctl -o json` output is turned into syslog lines, one per journal record.
     """
@@ -155,8 +252,7 @@ def read_lines(name: str) -> tuple[Source, Iterator[str]]:
     journal = looks_like_journal(head)
 
     def lines() -> Iterator[str]:
-        text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline=None)
-        raw_lines = (line.rstrip("\n") for line in text)
+        raw_lines = _text_lines(buffered, max_line)
         try:
             yield from journal_lines(raw_lines) if journal else raw_lines
         except _READ_ERRORS as exc:
@@ -164,7 +260,7 @@ def read_lines(name: str) -> tuple[Source, Iterator[str]]:
             raise InputError(name, f"read failed: {reason}") from None
         finally:
             if name != "-":
-                text.close()
+                buffered.close()
 
     return source, lines()
 
@@ -172,6 +268,19 @@ def read_lines(name: str) -> tuple[Source, Iterator[str]]:
 # ---------------------------------------------------------------------------
 # Which files: globs, directories, rotations
 # ---------------------------------------------------------------------------
+
+
+def _discoverable(directory: str, path: str) -> bool:
+    """Whether a file found in `directory` (not named by the user) may be read: a regular
+    file that is, or links to, a file inside that same directory. A link planted in the
+    log directory (`mail.log.1 -> /etc/shadow`) is not followed out of it."""
+    if not os.path.isfile(path):
+        return False
+    if not os.path.islink(path):
+        return True
+    home = os.path.realpath(directory or ".")
+    target = os.path.realpath(path)
+    return os.path.dirname(target) == home
 
 
 def rotation_key(path: str) -> tuple[str, int, int]:
@@ -207,7 +316,7 @@ def rotations_of(path: str) -> list[str]:
         if not (m["num"] or m["date"]):
             continue  # `mail.log.gz` alone is not a rotation
         full = os.path.join(os.path.dirname(path), entry)
-        if os.path.isfile(full):
+        if _discoverable(directory, full):
             family.append(full)
     family.sort(key=rotation_key)
     return [*family, path]
@@ -226,7 +335,7 @@ def _logs_in_directory(directory: str) -> list[str]:
         if m is None or m["base"] not in LOG_BASE_NAMES:
             continue
         full = os.path.join(directory, entry)
-        if os.path.isfile(full):
+        if _discoverable(directory, full):
             found.append(full)
     if not found:
         names = ", ".join(LOG_BASE_NAMES)
@@ -422,3 +531,47 @@ def first_line_at(name: str, offset: int, limit: int = 1 << 16) -> str:
     with open(name, "rb") as f:
         f.seek(offset)
         return f.read(limit).split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+PEEK_LINES = 64
+"""How many lines at each end of a file `peek_ends` returns: enough to find a dated line
+past a few undated ones (a `last message repeated` notice, a blank line)."""
+
+_TAIL_BYTES = 64 * 1024
+"""How far from the end of a plain file `peek_ends` starts reading."""
+
+
+def peek_ends(name: str, count: int = PEEK_LINES) -> tuple[Source, list[str], list[str]]:
+    """The source and the first and last `count` lines of a file, for ordering inputs by
+    time without parsing them.
+
+    A plain file is read at its start and its last 64 KiB only; a compressed file has no
+    end to seek to and is decompressed once through (still no parsing). Journal exports
+    are turned into syslog lines like `read_lines` does. Raises `InputError` as
+    `read_lines` does.
+    """
+    source, lines = read_lines(name)
+    head: list[str] = []
+    tail: collections.deque[str] = collections.deque(maxlen=count)
+    plain = False
+    try:
+        with open(name, "rb") as raw:
+            start = raw.read(4096)
+        plain = source.size is not None and _compression(start) is None
+        plain = plain and not looks_like_journal(start)
+    except OSError:
+        plain = False
+    for line in lines:
+        if len(head) < count:
+            head.append(line)
+            continue
+        if plain and source.size is not None and source.size > 2 * _TAIL_BYTES:
+            break
+        tail.append(line)
+    lines.close()  # type: ignore[attr-defined]
+    if plain and source.size is not None and source.size > 2 * _TAIL_BYTES:
+        with open(name, "rb") as raw:
+            raw.seek(source.size - _TAIL_BYTES)
+            chunk = raw.read(_TAIL_BYTES).decode("utf-8", errors="replace")
+        tail.extend(chunk.splitlines()[1:])  # the first piece may be a partial line
+    return source, head, list(tail) if tail else head[-count:]

@@ -15,9 +15,10 @@ zone.
 
 from __future__ import annotations
 
+import re
 import time as _time
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from dateutil import tz as _dtz
 
@@ -41,12 +42,39 @@ class BadTimestamp(ValueError):
     """A time stamp that matched the grammar but names no real moment (e.g. `Feb 31`)."""
 
 
+EARLIEST = datetime(1, 1, 2, tzinfo=UTC).timestamp()
+LATEST = datetime(9999, 12, 30, tzinfo=UTC).timestamp()
+"""The moments (POSIX seconds) a stamp may name: a day inside years 1 and 9999 either way,
+so that every moment the tool accepts can be written back in any zone (Python's dates end
+at years 1 and 9999). A stamp outside is refused as impossible."""
+
+
+def checked(seconds: float, stamp: str) -> float:
+    """`seconds`, if a moment the tool can show (`EARLIEST` to `LATEST`)."""
+    if not EARLIEST <= seconds <= LATEST:
+        raise BadTimestamp(stamp)
+    return seconds
+
+
 def resolve_zone(name: str | None) -> tzinfo:
     """The zone for stamps without one: an IANA name, `UTC`, or None for the local zone."""
-    zone: tzinfo | None = _dtz.tzlocal() if name is None else _dtz.gettz(name)
+    if name is None:
+        return _dtz.tzlocal()
+    if not _ZONE_NAME.fullmatch(name) or ".." in name.split("/"):
+        # dateutil also reads a zone from any file named by a path: never let it.
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)")
+    try:
+        zone = _dtz.gettz(name)
+    except Exception:  # dateutil raises several types for a file that is not a zone
+        zone = None
     if zone is None:
         raise ValueError(f"unknown time zone {name!r}")
     return zone
+
+
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*")
+"""What an IANA zone name (`UTC`, `Europe/Berlin`, `Etc/GMT+5`) looks like: no absolute
+path, no `..`."""
 
 
 @dataclass(slots=True)
@@ -165,10 +193,13 @@ class TimeParser:
             if len(self._hours) > 4096:
                 self._hours.clear()
             self._hours[key] = base
-        seconds = int(stamp[10:12]) * 60 + int(stamp[13:15])
+        minutes, secs = int(stamp[10:12]), int(stamp[13:15])
+        if minutes > 59 or secs > 59:
+            raise BadTimestamp(stamp)  # `23:61:61` is not the next day
+        seconds = minutes * 60 + secs
         if len(stamp) > 15:
-            return base + seconds + float("0" + stamp[15:])
-        return base + seconds
+            return checked(base + seconds + float("0" + stamp[15:]), stamp)
+        return checked(base + seconds, stamp)
 
     def iso(self, stamp: str) -> float:
         """RFC 3339 / ISO 8601 (`T` or space between date and time) to POSIX seconds."""
@@ -178,7 +209,10 @@ class TimeParser:
             raise BadTimestamp(stamp) from exc
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.zone)
-        return moment.timestamp()
+        try:
+            return checked(moment.timestamp(), stamp)
+        except (OverflowError, ValueError) as exc:
+            raise BadTimestamp(stamp) from exc
 
 
 def format_time(seconds: float | None, zone: tzinfo) -> str | None:

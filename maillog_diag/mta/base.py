@@ -28,6 +28,20 @@ class LineShapeError(ValueError):
         self.why = why
 
 
+MAX_DELAY = 20 * 365 * 86400.0
+"""The longest time in the queue (seconds) a delay field may state: twenty years, far
+beyond any queue lifetime. A longer, negative or non-finite value (`delay=1e400`,
+`delay=nan`, `QT=99999999999w`) is not a delay: the line is unparsed."""
+
+
+def checked_delay(seconds: float | None, field: str) -> float | None:
+    """`seconds` if a possible delay (see `MAX_DELAY`); raises `LineShapeError` naming the
+    field otherwise."""
+    if seconds is None or 0.0 <= seconds <= MAX_DELAY:
+        return seconds
+    raise LineShapeError(f"impossible {field}")
+
+
 class Reader(Protocol):
     """One MTA's line reader.
 

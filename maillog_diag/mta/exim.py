@@ -47,6 +47,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser
+from maillog_diag.mta.base import LineShapeError, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -55,7 +56,7 @@ MAINLOG_HOST = "localhost"
 """The host of events read from Exim's own main log, which does not name it."""
 
 # A quoted field value (T="subject", C="250 ..."), with backslash escapes.
-_QUOTED = re.compile(r'"((?:[^"\\]+|\\.)*)"')
+_QUOTED = re.compile(r'"([^"\\]*+(?:\\.[^"\\]*+)*+)"')
 # H=name (helo) [ip]:port, with the `*` Exim appends when a TLS/continued connection was used.
 _H_FIELD = re.compile(r"(?:^| )H=(?:([^ \[(][^ ]*) )?(?:\([^)]*\) )?\[([^\]]*)\](?::([0-9]+))?")
 # The old place of the host: "...: host mx.example.com [192.0.2.7]: 451 ..."
@@ -63,13 +64,16 @@ _HOST_IN_TEXT = re.compile(r"(?:^|: )host ([^ ]+) \[([^\]]*)\](?::([0-9]+))?")
 # An address as the first item: pipes may contain spaces (they run up to the `<original>`).
 _ADDRESS = re.compile(r"(\|[^<]*?(?= <)|[^ ]+)(?: \(([^)]*)\))?(?: <([^>]*)>)?")
 # Up to the first ": " outside quotes: the fields before the reason of `==` and `**` lines.
-_HEAD = re.compile(r'((?:[^":]+|"(?:[^"\\]|\\.)*"|:(?! ))*)(?:: ?|$)')
+# Possessive, so an unbalanced quote fails in linear time; `_HEAD_UNQUOTED` then reads the
+# quote as an ordinary character.
+_HEAD = re.compile(r'((?:[^":]++|"[^"\\]*+(?:\\.[^"\\]*+)*+"|:(?! ))*+)(?:: ?|$)')
+_HEAD_UNQUOTED = re.compile(r"((?:[^:]++|:(?! ))*+)(?:: ?|$)")
 # "+deliver_time" inside a reason: "Connection refused DT=0s", "... H=mx [ip]:25 DT=1s: ..."
 _DT_IN_TEXT = re.compile(r" DT=[0-9][0-9.ywdhms]*(?=:|$)")
 # A system error, then the host and the SMTP detail:
 #   "Connection timed out H=mx [ip]:25: SMTP timeout ..."
-_H_IN_TEXT = re.compile(r"(.*?) H=(?:([^ \[(][^ ]*) )?\[([^\]]*)\](?::([0-9]+))?: (.*)$")
-_INTERVAL = re.compile(r"([0-9]+(?:\.[0-9]+)?)([ywdhms])")
+_H_IN_TEXT = re.compile(r"(.*?) H=(?:([^ \[(][^ ]*+) )?\[([^\] ]*+)\](?::([0-9]++))?: (.*)$")
+_INTERVAL = re.compile(r"([0-9]++(?:\.[0-9]++)?+)([ywdhms])")
 _UNIT = {"y": 31536000.0, "w": 604800.0, "d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _ENHANCED = re.compile(r"\b[245][0-9][0-9][ -]([245]\.[0-9]{1,3}\.[0-9]{1,3})\b")
 _SMTP_STAGE = re.compile(
@@ -124,9 +128,29 @@ IGNORED_MESSAGE_PREFIXES = (
     "recipient verify ",
     "Auto-replied",
     "error ignored",
+    "Delivery deferred by system filter",
+    "Process failed ",
+    "tmp-reject",
 )
 """Texts after a message id that say nothing about its delivery: another process has the
-message, content scanners, DKIM verdicts, inbound session notes."""
+message, content scanners, DKIM verdicts, inbound session notes; a system filter's deferral
+of the whole message and a failed bounce (`Process failed (1) when writing error message`),
+whose recipients' own lines carry the outcome."""
+
+_MESSAGE_NOTE = re.compile(
+    r"[^ ]{1,512} marked (?:as )?delivered by |"
+    r"(?:.{0,300}\b)?(?:error in (?:the )?[-\w]{1,64} (?:router|transport)|"
+    r"[-\w]{1,64} (?:router|transport):? (?:forced )?(?:failure|error|defer)|"
+    r"(?:router|transport) [-\w]{1,64}: )"
+)
+"""Message-level notes that carry no recipient's outcome: an admin's `-Mmd` (`<address>
+marked delivered by root`: the message later leaves without a final status for it, so it
+is `unknown`, not delivered), router and transport errors (the recipient's own `==` or
+`**` line follows with the verdict), and notes ending `(frozen)`. Bounded repeats: the
+match costs linear time in the line's length."""
+
+_ERROR_IGNORED = ": error ignored"
+"""`<address>: error ignored`: a bounce to `<>` that failed, dropped as Exim always does."""
 
 
 def _unquote(value: str) -> str:
@@ -142,12 +166,13 @@ def interval(text: str | None) -> float | None:
         return None
     total = 0.0
     pos = 0
-    for m in _INTERVAL.finditer(text):
-        if m.start() != pos:
+    while pos < len(text):
+        m = _INTERVAL.match(text, pos)
+        if m is None:
             return None
         total += float(m[1]) * _UNIT[m[2]]
         pos = m.end()
-    return total if pos == len(text) else None
+    return total
 
 
 def _value(text: str, key: str) -> str | None:
@@ -185,6 +210,10 @@ def _reason_info(raw: str) -> tuple[str, str | None, str | None, str | None, boo
     the reason keeps the words: `Connection timed out: SMTP timeout after initial connection`.
     Reasons repeat (one per recipient and retry), so the answers are cached.
     """
+    # A multi-line SMTP reply is logged with its lines joined by a literal `\n`
+    # ("450-4.2.1 The user ...\n450-4.2.1 prevents ..."): joined by a space it has the
+    # shape Postfix logs, and the continuation prefixes are condensed the same way.
+    raw = raw.replace("\\n", " ") if "\\n" in raw else raw
     reason = _DT_IN_TEXT.sub("", raw) if " DT=" in raw else raw
     relay = None
     inner = _H_IN_TEXT.match(reason) if " H=" in reason else None
@@ -319,7 +348,8 @@ class EximTransformer(Transformer[Token, Any]):
     def _recipient(self, text: str) -> tuple[str, str | None, str]:
         """`(recipient, original or None, rest of the text)` for the address part."""
         m = _ADDRESS.match(text)
-        assert m is not None  # `[^ ]+` matches any non-empty text
+        if m is None:  # the line ends after its flag (cut short, or split by syslog)
+            raise LineShapeError("no address after the flag")
         first, top = m[1], m[3]
         rest = text[m.end() :]
         if first.endswith(":") and top is None and m[2] is None:
@@ -351,7 +381,9 @@ class EximTransformer(Transformer[Token, Any]):
             orig_recipient=orig,
             relay=_relay(tail),
             reply=confirmation,
-            delay=interval(tail[qt + 4 :].split(" ", 1)[0]) if qt >= 0 else None,
+            delay=checked_delay(
+                interval(tail[qt + 4 :].split(" ", 1)[0]) if qt >= 0 else None, "QT="
+            ),
             program=MTA,
             pid=pid,
         )
@@ -359,8 +391,8 @@ class EximTransformer(Transformer[Token, Any]):
     def _verdict(self, lead: str, qid: str, body: str, status: Status) -> Delivery:
         time, host, pid = self._head(lead)
         recipient, orig, tail = self._recipient(body[3:])
-        m = _HEAD.match(tail)
-        assert m is not None  # the pattern matches the empty string
+        m = _HEAD.match(tail) or _HEAD_UNQUOTED.match(tail)
+        assert m is not None  # the unquoted pattern matches any text
         head = m[1]
         reason, text_relay, dsn, stage, expiry = _reason_info(tail[m.end() :])
         suspended = False
@@ -381,7 +413,9 @@ class EximTransformer(Transformer[Token, Any]):
             relay=_relay(head) or text_relay,
             dsn=dsn,
             reply=reason or None,
-            delay=interval(head[qt + 3 :].split(" ", 1)[0]) if qt >= 0 else None,
+            delay=checked_delay(
+                interval(head[qt + 3 :].split(" ", 1)[0]) if qt >= 0 else None, "QT="
+            ),
             program=MTA,
             pid=pid,
             suspended=suspended,
@@ -466,7 +500,7 @@ class EximReader:
         self._lead = re.compile(terminal_regex(lark, "LEAD")).match
         self._qid = re.compile(terminal_regex(lark, "QID")).match
         # A flag right after the first word: a delivery line whose message id did not match.
-        self._flag_line = re.compile(r"[^ ]+ (?:<=|[=*-]>|==|\*\*) ").match
+        self._flag_line = re.compile(r"[^ ]+ (?:<=|[=*-]>|>>|==|\*\*) ").match
 
     def claims(self, program: str) -> bool:
         """`exim` and Debian's `exim4`."""
@@ -522,8 +556,18 @@ class EximReader:
         body = q.end()
         if line.startswith(IGNORED_MESSAGE_PREFIXES, body):
             return f"exim {line[body : line.find(' ', body)]}"
+        if line.endswith(_ERROR_IGNORED):
+            return "exim error ignored"
+        if line[body : body + 3] not in _FLAGS and (
+            line.endswith(" (frozen)") or _MESSAGE_NOTE.match(line, body)
+        ):
+            return "exim message note (admin mark, router or transport error, frozen)"
         event: Event | str = self._parse(line, body, (("LEAD", lead), ("QID", q.group())))
         return event
+
+
+_FLAGS = frozenset({"<= ", "=> ", "-> ", "*> ", ">> ", "== ", "** "})
+"""The delivery flags after a message id: such lines are read by the grammar."""
 
 
 def _no_message_reason(line: str, pos: int) -> str:

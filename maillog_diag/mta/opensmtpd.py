@@ -72,7 +72,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import LineShapeError
+from maillog_diag.mta.base import LineShapeError, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -443,7 +443,7 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
             relay=relay_host,
             dsn=_dsn(reply),
             reply=reply,
-            delay=duration_seconds(delay),
+            delay=checked_delay(duration_seconds(delay), "delay="),
             program=program[: program.find("[")] if "[" in program else "smtpd",
             pid=pid,
             stage=stage,

@@ -26,7 +26,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import LineShapeError
+from maillog_diag.mta.base import LineShapeError, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -65,6 +65,7 @@ POSTFIX_RECEIVING_DAEMONS = frozenset({"smtpd", "qmqpd"})
 
 POSTFIX_IGNORED_PREFIXES = (
     "warning: ",
+    "discarding EHLO keywords: ",
     "Untrusted TLS connection established",
     "Trusted TLS connection established",
     "Verified TLS connection established",
@@ -100,6 +101,26 @@ _STATUS = {
     "force-expired": Status.EXPIRED,
 }
 _SUSPENDED = "delivery temporarily suspended: "
+
+_ADMIN_COMMANDS = ("postfix-script", "postfix-tls-script", "postmulti-script")
+"""Postfix's shell scripts, which log through `logger` with or without a pid."""
+
+
+def _admin_command(program: str) -> str | None:
+    """The ignored-line reason for the `postfix` command itself (`postfix[4987]: `) and
+    Postfix's scripts (`postfix/postfix-script: `, no pid): start, stop and configuration
+    notices, never mail. None for any other program name without a pid."""
+    name = program.rstrip(": ")
+    bracket = name.find("[")
+    base = name if bracket < 0 else name[:bracket]
+    if base == "postfix" and bracket > 0:
+        return "postfix command"
+    daemon = base.rpartition("/")[2]
+    if base.startswith("postfix") and daemon in _ADMIN_COMMANDS:
+        return f"postfix/{daemon}"
+    return None
+
+
 _QMGR_FROM = re.compile(r"from=<([^>]*)>, size=([0-9]+), nrcpt=([0-9]+)")
 
 
@@ -198,7 +219,7 @@ class PostfixTransformer(Transformer[Token, Any]):
             relay=relay,
             dsn=fields.get("dsn"),
             reply=reply,
-            delay=_float(fields.get("delay")),
+            delay=checked_delay(_float(fields.get("delay")), "delay="),
             delays=fields.get("delays"),
             program=program[: program.index("[")],
             pid=program[program.index("[") + 1 : -3],
@@ -302,6 +323,9 @@ class PostfixReader:
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`postfix/<daemon>[pid]: [QUEUEID: ]text` after the syslog header."""
         if self._program(program) is None:
+            admin = _admin_command(program)
+            if admin is not None:
+                return admin
             raise LineShapeError("Postfix program name without [pid]")
         bracket = program.index("[")
         daemon = program[program.rfind("/", 0, bracket) + 1 : bracket]

@@ -26,10 +26,13 @@ Choices worth knowing:
   connection adds; its `stat=` repeats a connection failure
   (`relay=[192.0.2.11], dsn=4.4.1, stat=Deferred: Connection refused by [192.0.2.11]`)
   or is a bare `stat=Deferred` when the host had answered with an error. It is marked
-  `suspended` (like Exim's `retry time not reached`); the reason is the one it repeats, or
-  for a bare `Deferred`, none: the report then takes the recipient's last real failure.
-  (The relay's last reason is not carried over from other messages on purpose: a parallel
-  report reads each message in one process only.) Shapes from Sendmail 8.17.1 in the lab.
+  `suspended` (like Exim's `retry time not reached`); the reason is the one it repeats. A
+  bare `Deferred` names none: it gets the reply (and DSN code) of the last real failure at
+  the same relay, by any message, within `HOST_STATUS_SECONDS` (the status is shared, so
+  the failure that set it may be another message's); without one it keeps no reason and
+  the report takes the recipient's last real failure. A parallel report sees the same
+  failures in every process: lines of other partitions are shown to `observe`. Shapes
+  from Sendmail 8.17.1 in the lab.
 * `<newqid>: DSN: ...`, `return to sender: ...`, `sender notify: ...` and `postmaster
   notify: ...` are notices (`Notification` with the notice's queue id); one that says
   `Cannot send message for ...` is the queue lifetime running out (`Expired`).
@@ -54,6 +57,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser
+from maillog_diag.mta.base import checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -131,6 +135,14 @@ def _notice_kind(kind: str, text: str) -> str:
     return "sender non-delivery notification"
 
 
+HOST_STATUS_SECONDS = 1800.0
+"""How long a relay's failure explains later host-status deferrals to it: Sendmail's
+`Timeout.hoststatus` default (30 minutes), after which the cached status is not used."""
+
+_MAX_RELAYS = 4096
+"""Relays whose last failure is remembered (log text chooses them: bounded)."""
+
+
 @v_args(inline=True)
 class SendmailTransformer(Transformer[Token, Any]):
     """Builds one event per line shape; `time_parser` belongs to the input stream."""
@@ -140,6 +152,9 @@ class SendmailTransformer(Transformer[Token, Any]):
         self._time_parser = time_parser
         self._last_lead = ""
         self._last_head: tuple[float, str, str, str] = (0.0, "", "", "")
+        self._relay_failures: dict[str, tuple[float, str, str | None]] = {}
+        """Per relay (`[192.0.2.10]`, `mx.example.com`): the time (POSIX seconds), reply and
+        DSN code of the last deferral Sendmail got there by trying."""
 
     @property
     def time_parser(self) -> TimeParser:
@@ -184,6 +199,25 @@ class SendmailTransformer(Transformer[Token, Any]):
         if " [" in relay or xdelay != "00:00:00":
             return False
         return reply is None or reply == "Deferred" or reply.startswith(_CONNECTION_FAILURES)
+
+    def _relay_failure(
+        self, relay: str, time: float, suspended: bool, reply: str | None, dsn: str | None
+    ) -> tuple[str | None, str | None]:
+        """Remember a tried deferral at `relay`; for a bare host-status repeat, the reply and
+        DSN code of the failure it repeats (see the module notes)."""
+        failures = self._relay_failures
+        if not suspended:
+            if reply and reply != "Deferred":
+                if len(failures) >= _MAX_RELAYS and relay not in failures:
+                    failures.clear()
+                failures[relay] = (time, reply, dsn)
+            return reply, dsn
+        if reply is not None and reply != "Deferred":
+            return reply, dsn
+        known = failures.get(relay)
+        if known is None or not 0.0 <= time - known[0] <= HOST_STATUS_SECONDS:
+            return reply, dsn
+        return known[1], known[2]
 
     def delivery(self, lead: str, qid: str, body: str) -> Delivery | QueueAction:
         time, host, program, pid = self._head(lead)
@@ -237,6 +271,8 @@ class SendmailTransformer(Transformer[Token, Any]):
             and relay is not None
             and self._host_status(relay, xdelay, reply)
         )
+        if status is Status.DEFERRED and relay is not None:
+            reply, dsn = self._relay_failure(relay.split(" ", 1)[0], time, suspended, reply, dsn)
         return Delivery(
             time,
             host,
@@ -248,7 +284,7 @@ class SendmailTransformer(Transformer[Token, Any]):
             relay=_relay(relay),
             dsn=dsn,
             reply=reply,
-            delay=delay_seconds(fields.get("delay")),
+            delay=checked_delay(delay_seconds(fields.get("delay")), "delay="),
             delays=f"xdelay={xdelay}" if xdelay else None,
             program=program,
             pid=pid,
@@ -359,7 +395,9 @@ class SendmailReader:
 
     mta = MTA
     logs_removal = False
-    carries_state = False
+    carries_state = True
+    """The host-status cache (`_relay_failure`) explains a repeat by an earlier line of
+    another message: a slice cut inside a Sendmail log cannot see it, so it is read in one pass."""
     journal_units: tuple[str, ...] = ("sendmail.service",)
 
     def __init__(self, time_parser: TimeParser) -> None:

@@ -31,8 +31,9 @@ DEFAULT_TOP = 15
 DAILY_QUEUED = 15
 """Still-queued recipients the daily mail lists (the oldest); the rest are counted."""
 
-DAILY_DETAILED = 5
-"""Destinations whose causes and reasons the daily mail spells out."""
+DAILY_DETAILED = 4
+"""Destinations whose causes and reasons the daily mail spells out (four: with the reasons
+of bounces and expiries too, five would pass the ~200 lines the daily mail keeps to)."""
 
 TABLE_LEGEND = (
     "Delay: recipients deferred at least once; Late: of them, delivered; Bnc: bounced; "
@@ -69,6 +70,8 @@ def leading_cause(d: dict[str, Any]) -> str:
         return "forced split only (not a failure)"
     if d.get("causes"):
         return cause_label(d["causes"][0])
+    if d.get("final_reasons"):
+        return str(d["final_reasons"][0]["cause"])  # only bounces or expiries: why they ended
     return ""
 
 
@@ -87,8 +90,9 @@ def summary_line(report: dict[str, Any]) -> str:
     expired, and the worst destination with its longest time in queue and leading cause."""
     totals = report["totals"]
     failing = [d for d in report["destinations"] if not d.get("forced_split_only")]
-    delayed, queued = totals["recipients_deferred"], totals["held"]
-    if not delayed and not queued and not totals["bounced"] and not totals["expired"]:
+    delayed, queued = totals.get("recipients_deferred", 0), totals["held"]
+    on_hold = len(report.get("on_hold") or [])
+    if not (delayed or queued or totals["bounced"] or totals["expired"] or on_hold):
         return "No mail was delayed."
     parts = [
         f"{plural(delayed, 'recipient')} delayed",
@@ -96,9 +100,20 @@ def summary_line(report: dict[str, Any]) -> str:
         f"{number(totals['bounced'])} bounced",
         f"{number(totals['expired'])} expired",
     ]
-    worst = next((d for d in failing if d["recipients_deferred"] or d["held"]), None)
+    if on_hold:
+        parts.append(f"{number(on_hold)} on hold")
+    worst = next(
+        (
+            d
+            for d in failing
+            if d["recipients_deferred"] or d["held"] or d["bounced"] or d["expired"]
+        ),
+        None,
+    )
     if worst is not None:
         cause = worst["causes"][0]["cause"] if worst.get("causes") else "cause unknown"
+        if not worst.get("causes") and worst.get("final_reasons"):
+            cause = worst["final_reasons"][0]["cause"]
         parts.append(
             f"worst: {worst['domain']} {format_duration(worst['held_seconds']['max'])}"
             f" in queue, {cause}"
@@ -117,8 +132,13 @@ def totals_lines(report: dict[str, Any]) -> list[str]:
         f"Delivered: {plural(t['delivered'], 'recipient')} ({_bytes(t.get('bytes_delivered'))});"
         f" bounced {number(t['bounced'])}; expired {number(t['expired'])}; still queued "
         f"{number(t['held'])}",
-        f"Deferrals: {plural(t['deferrals'], 'attempt')} for "
-        f"{plural(t['recipients_deferred'], 'recipient')}",
+        f"Deferrals: {plural(t.get('deferrals_tried', t['deferrals']), 'attempt')} for "
+        f"{plural(t['recipients_deferred'], 'recipient')}"
+        + (
+            f" (and {number(t['deferrals_repeated'])} repeated by the MTA without trying)"
+            if t.get("deferrals_repeated")
+            else ""
+        ),
     ]
 
 
@@ -183,7 +203,7 @@ def plan(
         destinations=shown,
         more_destinations=len(rest),
         more_delayed=sum(d["recipients_deferred"] for d in rest),
-        detailed=[d for d in shown if d["causes"] or d["reasons"]][
+        detailed=[d for d in shown if d["causes"] or d["reasons"] or d.get("final_reasons")][
             : (len(shown) if detailed is None else detailed)
         ],
         queued=held if queued is None else held[:queued],

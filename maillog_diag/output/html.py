@@ -28,6 +28,7 @@ from maillog_diag.output.digest import (
     queued_text,
     totals_lines,
 )
+from maillog_diag.output.escape import shows_log_text
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#222;margin:1em;
@@ -61,6 +62,17 @@ def _hour(text: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() // 3600)
 
 
+MAX_COLUMNS = 240
+"""The most columns a per-hour chart has, whatever the time span of the log (a line dated
+a thousand years off must not make a chart of millions of columns): a longer span puts
+several hours in one column."""
+
+
+def hours_per_column(first: int, last: int) -> int:
+    """How many hours one chart column covers for hours `first` to `last` (POSIX hours)."""
+    return max(1, -(-(last - first + 1) // MAX_COLUMNS))
+
+
 def chart_svg(
     series: list[dict[str, Any]],
     first: int,
@@ -77,15 +89,17 @@ def chart_svg(
     """One chart: `bars` per hour as bars, `line` per hour as a line, from hour `first`
     to `last` (POSIX hour numbers); `labels` names hours in the report's zone. The y axis
     of each is marked with its peak; a legend says which is which."""
-    n = last - first + 1
+    step = hours_per_column(first, last)
+    n = (last - first) // step + 1
     bar_w = max(3, min(16, 760 // n))
     left, top, plot_h, bottom = 44, 22, 80, 30
     width, height = left + n * bar_w + 16, top + plot_h + bottom
     bar_vals, line_vals = [0] * n, [0] * n
     for h in series:
-        i = _hour(h["hour"]) - first
-        if 0 <= i < n:
-            bar_vals[i], line_vals[i] = h[bars], h[line]
+        i = (_hour(h["hour"]) - first) // step
+        if 0 <= i < n:  # a column covering several hours shows their highest values
+            bar_vals[i] = max(bar_vals[i], h[bars])
+            line_vals[i] = max(line_vals[i], h[line])
     peak_b, peak_l = max(bar_vals) or 1, max(line_vals) or 1
     base = top + plot_h
     first_label = f"{bar_label} (peak {max(bar_vals)})"
@@ -113,9 +127,10 @@ def chart_svg(
     for i, v in enumerate(bar_vals):
         if v:
             bar_h = v / peak_b * plot_h
+            hour = _e(labels.get(first + i * step, ""))
             parts.append(
                 f'<rect x="{left + 1 + i * bar_w}" y="{base - bar_h:.1f}" width="{bar_w - 1}" '
-                f'height="{bar_h:.1f}" fill="{bar_colour}"><title>{_e(labels.get(first + i, ""))}: '
+                f'height="{bar_h:.1f}" fill="{bar_colour}"><title>{hour}: '
                 f"{v} {_e(bar_label)}</title></rect>"
             )
     points = " ".join(
@@ -129,7 +144,7 @@ def chart_svg(
         parts.append(
             f'<line x1="{x:.1f}" y1="{base}" x2="{x:.1f}" y2="{base + 3}" stroke="#999"/>'
             f'<text x="{x:.1f}" y="{base + 14}" font-size="10" text-anchor="middle">'
-            f"{_e(labels.get(first + i, ''))}</text>"
+            f"{_e(labels.get(first + i * step, ''))}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -137,14 +152,21 @@ def chart_svg(
 
 def _hour_labels(hours: list[str]) -> dict[int, str]:
     """POSIX hour number -> `13:00` (or `29 13:00` when the report spans days), in the
-    report's zone (the ISO texts carry its offset)."""
+    report's zone (the ISO texts carry its offset), for the first hour of each chart column
+    (at most `MAX_COLUMNS` of them, whatever the span)."""
     stamps = {_hour(h): datetime.fromisoformat(h) for h in hours}
     days = {d.date() for d in stamps.values()}
     fmt = "%d %H:00" if len(days) > 1 else "%H:00"
     first, last = min(stamps), max(stamps)
-    sample = next(iter(stamps.values()))
-    zone = sample.tzinfo
-    return {h: datetime.fromtimestamp(h * 3600, zone).strftime(fmt) for h in range(first, last + 1)}
+    step = hours_per_column(first, last)
+    zone = next(iter(stamps.values())).tzinfo
+    labels: dict[int, str] = {}
+    for h in range(first, last + 1, step):
+        try:
+            labels[h] = datetime.fromtimestamp(h * 3600, zone).strftime(fmt)
+        except (ValueError, OverflowError, OSError):
+            labels[h] = ""
+    return labels
 
 
 def charts(report: dict[str, Any]) -> list[str]:
@@ -228,7 +250,7 @@ def _destination_table(rows: list[dict[str, Any]], key_head: str) -> list[str]:
             number(d["bounced"]),
             number(d["expired"]),
             number(d["held"]),
-            number(d["deferrals"]),
+            number(d.get("deferrals_tried", d["deferrals"])),
             format_duration(held["p50"]),
             format_duration(held["p95"]),
             format_duration(held["max"]),
@@ -383,6 +405,7 @@ def _problems(report: dict[str, Any]) -> list[str]:
     return out
 
 
+@shows_log_text
 def render_html(
     report: dict[str, Any],
     summary: str,

@@ -10,7 +10,8 @@ What is measured, from a report over the check's window (`window.MessageFilter`)
 * `held`: recipients still queued at the end of the window (or of the log);
 * `oldest_held`: the longest held time among them, seconds (`--warn-held-age`,
   `--crit-held-age`);
-* `deferrals`: deferred attempts inside the window (`--warn-deferred`, `--crit-deferred`),
+* `deferrals`: deferred attempts inside the window (attempts made: the MTA's own repeats
+  without trying are left out) (`--warn-deferred`, `--crit-deferred`),
   per destination domain (`scope = domain`: the worst domain counts) or over all of them
   (`scope = total`). Forced splits (the receiver accepted part of a transaction and asked for
   the rest separately) are not failures and are left out.
@@ -23,6 +24,7 @@ from enum import IntEnum
 from typing import Any
 
 from maillog_diag.input.timestamps import format_duration
+from maillog_diag.output.escape import visible
 
 
 class CheckState(IntEnum):
@@ -65,17 +67,29 @@ def _splits(row: dict[str, Any]) -> int:
     return int(split.get("deferrals") or 0)
 
 
-def evaluate(report: dict[str, Any], t: Thresholds) -> tuple[CheckState, str]:
-    """The state and the one-line plugin output for a report dict (the JSON contract)."""
+def _tried(row: dict[str, Any]) -> int:
+    """Deferrals that were attempts (older report dicts: all deferrals)."""
+    return int(row.get("deferrals_tried", row["deferrals"]))
+
+
+def evaluate(
+    report: dict[str, Any], t: Thresholds, stale: str | None = None
+) -> tuple[CheckState, str]:
+    """The state and the one-line plugin output for a report dict (the JSON contract).
+
+    `stale` says the log ends long before now: the check cannot vouch for the present, so
+    a state that would be OK is UNKNOWN (held mail aged to now may still reach WARNING or
+    CRITICAL), and the line starts with it."""
     held_mail = report.get("held_mail") or []
     held = len(held_mail)
     oldest = max((h["held_seconds"] or 0.0 for h in held_mail), default=0.0)
     oldest_domain = next(
         (h["domain"] for h in held_mail if (h["held_seconds"] or 0.0) == oldest), None
     )
-    # A forced split is the receiver asking for smaller transactions, not a failure.
-    total_deferrals = report["totals"]["deferrals"] - _splits(report["totals"])
-    per_domain = {d["domain"]: d["deferrals"] - _splits(d) for d in report["destinations"]}
+    # A forced split is the receiver asking for smaller transactions, not a failure; the
+    # MTA's repeats without trying are not attempts.
+    total_deferrals = _tried(report["totals"]) - _splits(report["totals"])
+    per_domain = {d["domain"]: _tried(d) - _splits(d) for d in report["destinations"]}
     if t.scope == "total":
         deferrals, where = total_deferrals, "in all"
     else:
@@ -85,6 +99,10 @@ def evaluate(report: dict[str, Any], t: Thresholds) -> tuple[CheckState, str]:
     deferral_state = _level(deferrals, t.warn_deferred, t.crit_deferred)
     state = max(age_state, deferral_state)
     parts = []
+    if stale is not None:
+        parts.append(stale)
+        if state is CheckState.OK:
+            state = CheckState.UNKNOWN
     if held:
         parts.append(
             f"{held} still queued, oldest {format_duration(oldest)} in queue ({oldest_domain})"
@@ -109,7 +127,8 @@ def evaluate(report: dict[str, Any], t: Thresholds) -> tuple[CheckState, str]:
     ]
     if t.scope != "total":
         perf.append(_perf("deferrals", total_deferrals, "", None, None))
-    return state, f"MAILLOG {state.name} - {'; '.join(parts)} | {' '.join(perf)}"
+    line = f"MAILLOG {state.name} - {'; '.join(parts)} | {' '.join(perf)}"
+    return state, visible(line)
 
 
 def _reached(
@@ -127,4 +146,4 @@ def _reached(
 
 def unknown(reason: str) -> str:
     """The plugin line for a check that could not run."""
-    return f"MAILLOG UNKNOWN - {reason}"
+    return visible(f"MAILLOG UNKNOWN - {reason}")

@@ -34,6 +34,7 @@ from maillog_diag.output.digest import (
     summary_line,
     totals_lines,
 )
+from maillog_diag.output.escape import json_safe, shows_log_text, visible
 from maillog_diag.output.layout import GAP, Column, fit_table, wrap
 from maillog_diag.scan.live import Snapshot
 
@@ -53,6 +54,7 @@ def _dur(value: float | None) -> str:
     return format_duration(value)
 
 
+@shows_log_text
 def header_lines(report: dict[str, Any]) -> list[str]:
     """The header: window, time span, line accounting, traffic totals, warnings."""
     span = report["span"]
@@ -94,8 +96,10 @@ _COUNT_KEYS = (
     "bounced",
     "expired",
     "held",
-    "deferrals",
+    "deferrals_tried",
 )
+"""The table's columns. Deferrals are attempts that were made (the receiver answered, or the
+connection failed); the MTA's repeats without trying are listed under the causes."""
 
 
 def _row(d: dict[str, Any]) -> list[str]:
@@ -235,6 +239,27 @@ def _troubled(d: dict[str, Any]) -> bool:
     )
 
 
+def on_hold_section(report: dict[str, Any], width: int, limit: int = 20) -> list[str]:
+    """Messages put on hold by the admin or a header/body check, with since when and how
+    long (apart from mail merely still queued)."""
+    holds = report.get("on_hold") or []
+    if not holds:
+        return []
+    out = ["", f"On hold at the end of the log (put there by the admin or a check: {len(holds)}):"]
+    for o in holds[:limit]:
+        rcpts = ", ".join(o["recipients"]) or "recipients not logged yet"
+        out += wrap(
+            f"{o['queue_id']} since {o['since']}, {format_duration(o['hold_seconds'])} on hold"
+            f" ({rcpts}): {o['reason'] or 'no reason logged'}",
+            width,
+            "  ",
+            "    ",
+        )
+    if len(holds) > limit:
+        out.append(f"  ... and {number(len(holds) - limit)} more (see --format json)")
+    return out
+
+
 def queued_section(chosen: Plan, total: int, width: int) -> list[str]:
     """Mail still queued at the end, oldest first: queue id (whole: it is what `trace`
     takes), address, since when, time in queue, deferrals, then the last cause and when
@@ -254,6 +279,8 @@ def queued_section(chosen: Plan, total: int, width: int) -> list[str]:
     for h in chosen.queued:
         who = "/".join(x for x in (h.get("provider"), h.get("token")) if x)
         cause = (h.get("last_cause") or "unknown") + (f" ({who})" if who else "")
+        if h.get("on_hold"):
+            cause = "on hold; " + cause
         if h.get("retry_after"):
             cause += f"; receiver accepts a retry from {h['retry_after']}"
         since = h["since"][:16].replace("T", " ") if suffix and h["since"] else h["since"]
@@ -274,7 +301,9 @@ def queued_section(chosen: Plan, total: int, width: int) -> list[str]:
     return out
 
 
-def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
+def cause_section(
+    chosen: Plan, reasons: int, width: int, *, compact_finals: bool = False
+) -> list[str]:
     """Per destination: causes (with provider, token, stated retry interval, repeats by
     the MTA), the condensed replies with a file:line example, forced splits and how the
     retries compared with the receiver's stated interval."""
@@ -284,6 +313,14 @@ def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
     out += ["", "Causes by destination:"]
     for d in chosen.detailed:
         out.append(d["domain"])
+        if d.get("deferrals_repeated"):
+            out += wrap(
+                f"{plural(d['deferrals_repeated'], 'more deferral')} repeated by the MTA "
+                "without trying (not in the Deferrals column)",
+                width,
+                "  ",
+                "    ",
+            )
         for c in d["causes"][:reasons]:
             out += wrap(cause_line(c), width, "  ", " " * 11)
             if c.get("detail"):
@@ -292,6 +329,27 @@ def cause_section(chosen: Plan, reasons: int, width: int) -> list[str]:
             out += wrap(f"{number(r['count']):>6} x {r['reason']}", width, "  ", " " * 11)
             if r["example_line"]:
                 out.append(f"           e.g. {r['example_line']}")
+        finals = d.get("final_reasons") or []
+        if finals and compact_finals:
+            # The daily mail stays short: causes and counts with one example line; the
+            # replies themselves are in `report` and the JSON.
+            shown = ", ".join(f"{number(f['count'])} x {f['cause']}" for f in finals[:reasons])
+            example = finals[0]["example_line"]
+            out += wrap(
+                f"ended bounced or expired: {shown}" + (f" (e.g. {example})" if example else ""),
+                width,
+                "  ",
+                "    ",
+            )
+            finals = []
+        elif finals:
+            out.append("  ended bounced or expired:")
+        for f in finals[:reasons]:
+            out += wrap(
+                f"{number(f['count']):>6} x {f['cause']}: {f['reason']}", width, "  ", " " * 11
+            )
+            if f["example_line"]:
+                out.append(f"           e.g. {f['example_line']}")
         split = d["forced_split"]
         if split["deferrals"]:
             out += wrap(
@@ -389,24 +447,23 @@ def detail_lines(report: dict[str, Any], reasons: int, width: int = TEXT_WIDTH) 
         *advice_section(chosen, width),
         *split_section(chosen, width),
         *warnings_section(report, width),
+        *on_hold_section(report, width),
         *queued_section(chosen, len(report.get("held_mail") or []), width),
         *queue_lines(report),
     ]
 
 
-_CONTROL = {c: "?" for c in range(32) if c != 10} | {127: "?"} | dict.fromkeys(range(128, 160), "?")
-
-
 def plain(text: str) -> str:
-    """`text` without control characters (ANSI escapes, tabs, carriage returns become
-    `?`): log lines quoted in a report may hold anything."""
-    return text.translate(_CONTROL)
+    """`text` without control characters: the ones log text may bring become visible
+    escapes (`output.escape.visible`), tabs become spaces; newlines of the layout stay."""
+    return "\n".join(visible(line).replace("\t", " ") for line in text.split("\n"))
 
 
 _LEVELS_ASCII = " .:-=+*#%@"
 _LEVELS_UNICODE = " ▁▂▃▄▅▆▇█"
 
 
+@shows_log_text
 def hourly_picture(
     report: dict[str, Any],
     *,
@@ -490,12 +547,13 @@ def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool
             summary_line(report),
             "",
             *header_lines(report),
+            *on_hold_section(report, width),
             *queued_section(chosen, len(held), width),
             *queue_lines(report),
             "",
             *table_section(report, chosen, width),
             *([] if everything else global_causes_section(report, width)),
-            *cause_section(chosen, reasons, width),
+            *cause_section(chosen, reasons, width, compact_finals=True),
             *advice_section(chosen, width),
             *split_section(chosen, width),
             *warnings_section(report, width),
@@ -505,6 +563,7 @@ def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool
     )
 
 
+@shows_log_text
 def render_daily_text(
     report: dict[str, Any],
     out: IO[str],
@@ -534,6 +593,7 @@ def report_lines(report: dict[str, Any], reasons: int, width: int, *, hourly: bo
     )
 
 
+@shows_log_text
 def render_report_table(report: dict[str, Any], console: Console, reasons: int) -> None:
     """The terminal report, laid out to the terminal's width: no cell is cut (a domain
     that does not fit takes a line of its own, the cause goes under its row)."""
@@ -546,6 +606,7 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
         console.print(Text(line, style=style), highlight=False)
 
 
+@shows_log_text
 def render_report_text(
     report: dict[str, Any], out: IO[str], reasons: int, *, hourly: bool = False
 ) -> None:
@@ -574,9 +635,20 @@ _CSV_FIELDS = (
 )
 
 
+class _CsvWriter:
+    """`csv.writer` whose text cells pass through `escape.visible` (README: CSV shows
+    control characters as `\\xHH`, like the text formats; JSON has the exact text)."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self._writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: Iterable[Any]) -> None:
+        self._writer.writerow([visible(c) if isinstance(c, str) else c for c in row])
+
+
 def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
     """One CSV row per destination, or per group of `--by` (seconds for durations)."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     grouped = "groups" in report  # report --by: the first column is the group's key
     writer.writerow((report["by"], *_CSV_FIELDS[1:]) if grouped else _CSV_FIELDS)
     for d in report["groups"] if grouped else report["destinations"]:
@@ -596,13 +668,13 @@ def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
 
 def write_json(data: Any, out: IO[str]) -> None:
     """Pretty JSON with a trailing newline."""
-    json.dump(data, out, indent=2, ensure_ascii=False)
+    out.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
     out.write("\n")
 
 
 def write_jsonl(item: Any, out: IO[str]) -> None:
     """One compact JSON object on one line."""
-    out.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+    out.write(json_safe(json.dumps(item, ensure_ascii=False, separators=(",", ":"))))
     out.write("\n")
 
 
@@ -646,11 +718,12 @@ def recipient_rows(message: dict[str, Any]) -> Iterable[list[Any]]:
 
 def messages_csv_writer(out: IO[str]) -> Any:
     """A csv writer with the header row already written."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     writer.writerow(_RCPT_FIELDS)
     return writer
 
 
+@shows_log_text
 def message_text(message: dict[str, Any]) -> str:
     """A short plain-text block for one message (used by `messages --format text`)."""
     buf = io.StringIO()
@@ -666,6 +739,7 @@ def message_text(message: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+@shows_log_text
 def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> None:
     """One message's timeline, recipient by recipient, then its original log lines."""
     out.write(
@@ -707,9 +781,12 @@ def render_trace(message: dict[str, Any], lines: list[str], out: IO[str]) -> Non
 
 def make_console(file: IO[str] | None = None, stderr: bool = False) -> Console:
     """A console created per command, so `NO_COLOR`, `COLUMNS` and TTY state are honoured."""
-    return Console(file=file, stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(
+        file=file, stderr=stderr, highlight=False, soft_wrap=False, markup=False, emoji=False
+    )
 
 
+@shows_log_text
 def render_why_text(data: dict[str, Any], out: IO[str]) -> None:
     """Causes across all destinations: counts, affected domains, what to do, one example."""
     for line in header_lines(data):
@@ -782,7 +859,7 @@ def attempt_rows(message: dict[str, Any]) -> Iterable[list[Any]]:
 
 def attempts_csv_writer(out: IO[str]) -> Any:
     """A csv writer for attempt rows with the header row already written."""
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _CsvWriter(out)
     writer.writerow(_ATTEMPT_FIELDS)
     return writer
 
@@ -800,6 +877,7 @@ def _short_time(stamp: str | None, suffix: str) -> str:
     return stamp[:19].replace("T", " ") if suffix else stamp
 
 
+@shows_log_text
 def render_trace_table(message: dict[str, Any], lines: list[str], console: Console) -> None:
     """One message's timeline as a table (attempts in time order) laid out to the
     terminal's width, then its log lines. Cause and reply go under their row when the
@@ -847,6 +925,7 @@ def render_trace_table(message: dict[str, Any], lines: list[str], console: Conso
     console.print()
 
 
+@shows_log_text
 def render_messages_table(messages: list[dict[str, Any]], console: Console) -> None:
     """Recipients of the messages as one table (for `messages --format table`), laid out
     to the terminal's width: queue ids are never cut (they are what `trace` takes)."""
@@ -887,6 +966,7 @@ LIVE_ROWS = 20
 """Destinations the live screen lists (most queued recipients first)."""
 
 
+@shows_log_text
 def render_live(snap: Snapshot, zone: tzinfo, files: list[str]) -> RenderableType:
     """The `watch` screen: mail queued now by destination (age of the oldest, last cause,
     when the receiver will take a retry), deferrals in the last minute, recent bounces.

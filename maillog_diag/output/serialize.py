@@ -15,9 +15,12 @@ from maillog_diag.core.analysis import (
     CauseStat,
     DestinationStats,
     HeldRecipient,
+    OnHold,
     ReportBuilder,
     held_seconds,
     median,
+    on_hold_seconds,
+    repeated_deferrals,
 )
 from maillog_diag.core.causes import CAUSE_INFO
 from maillog_diag.core.classify import Classification
@@ -84,6 +87,8 @@ def recipient_dict(msg: Message, rcpt: Recipient, zone: tzinfo) -> dict[str, Any
         "domain": rcpt.domain,
         "outcome": rcpt.outcome.value if rcpt.outcome is not None else None,
         "deferrals": rcpt.deferrals,
+        "deferrals_tried": rcpt.deferrals - repeated_deferrals(rcpt),
+        "deferrals_repeated": repeated_deferrals(rcpt),
         "first_deferred": format_time(rcpt.first_deferred, zone),
         "final": format_time(rcpt.final_time, zone),
         "held_seconds": _round(held_seconds(msg, rcpt)),
@@ -110,6 +115,8 @@ def message_dict(msg: Message, zone: tzinfo) -> dict[str, Any]:
         "expired": format_time(msg.expired_at, zone),
         "removed": format_time(msg.removed_at, zone),
         "rejected": msg.rejected,
+        "on_hold_since": format_time(msg.hold_started, zone),
+        "hold_seconds": _round(on_hold_seconds(msg)),
         "notifications": [
             {"time": format_time(t, zone), "kind": kind, "queue_id": new_qid}
             for t, kind, new_qid in msg.notifications
@@ -232,6 +239,9 @@ def destination_dict(
         "held": d.held,
         "unknown": d.unknown,
         "deferrals": d.deferrals,
+        "deferrals_tried": d.deferrals_tried,
+        "deferrals_repeated": d.deferrals_repeated,
+        "on_hold": d.on_hold,
         "held_seconds": {k: _round(v) for k, v in held.items()},
         "reasons": [
             {
@@ -244,6 +254,16 @@ def destination_dict(
             for r in d.top_reasons(reasons)
         ],
         "causes": [cause_dict(c) for c in d.top_causes(reasons)],
+        "final_reasons": [
+            {
+                "reason": f.key,
+                "cause": f.cause.value,
+                "count": f.count,
+                "example": f.example,
+                "example_line": _ref(f.example_ref),
+            }
+            for f in d.top_final_reasons()
+        ],
         "forced_split": {
             "deferrals": d.split_deferrals,
             "recipients": d.split_recipients,
@@ -288,6 +308,21 @@ def held_dict(h: HeldRecipient, zone: tzinfo) -> dict[str, Any]:
         "token": cls.token if cls else None,
         "last_reply": h.last_reply,
         "retry_after": format_time(h.retry_after, zone),
+        "on_hold": h.on_hold,
+    }
+
+
+def on_hold_dict(h: OnHold, zone: tzinfo) -> dict[str, Any]:
+    """A message on hold at the end of the log: since when, how long, why."""
+    return {
+        "mta": h.mta,
+        "host": h.host,
+        "queue_id": h.queue_id,
+        "sender": h.sender,
+        "since": format_time(h.since, zone),
+        "hold_seconds": _round(h.hold_seconds),
+        "reason": h.reason,
+        "recipients": list(h.recipients),
     }
 
 
@@ -384,6 +419,10 @@ def report_dict(
             )
         ],
         "causes": causes_dict(builder),
+        "on_hold": [
+            on_hold_dict(h, zone)
+            for h in sorted(builder.on_hold, key=lambda h: (h.since, h.host, h.queue_id))
+        ],
     }
     if queue is not None:
         order = sorted(

@@ -11,6 +11,7 @@ from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.model import Message
 from maillog_diag.core.window import MessageFilter
 from maillog_diag.errors import InputError, UnparsableLine
+from maillog_diag.input.sources import MAX_LINE_BYTES
 from maillog_diag.scan.lines import LineCounts
 
 UNPARSED_SAMPLE = 5
@@ -27,6 +28,8 @@ class ScanResult:
     unparsed_sample: list[UnparsableLine] = field(default_factory=list)
     input_errors: list[InputError] = field(default_factory=list)
     max_open_messages: int = 0
+    notes: list[str] = field(default_factory=list)
+    """Warnings for stderr about the inputs (stamps that jump backwards inside a file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,12 @@ class ScanOptions:
     """Which mail a report covers (`--since`, `--until`, left-out domains); None: all."""
     group_by: str = "destination"
     """What a report's `groups` are keyed by (`analysis.GROUPINGS`)."""
+    overlap: tuple[float, float] | None = None
+    """The time range (POSIX seconds, inclusive) in which inputs overlap
+    (`order.InputPlan.overlap`): there a line already read from an earlier input is
+    ignored, so that a log named twice or beside a copy counts once."""
+    max_line: int = MAX_LINE_BYTES
+    """The longest line read, in bytes; a longer one is counted as unparsed."""
 
 
 PROGRESS_EVERY = 8192

@@ -17,12 +17,17 @@ from lark import UnexpectedInput
 
 from maillog_diag.core.model import Event
 from maillog_diag.errors import UnparsableLine
+from maillog_diag.input.sources import LongLine
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser, YearInference
 from maillog_diag.mta import LineShapeError, Reader, readers
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 
 # After the syslog header: the program name, an optional [pid], a colon and a space.
 _PROGRAM = r"(?P<program_full>(?P<program>[^ \[:]+)(?:\[[0-9]+\])?: )"
+
+_SOLARIS_TAG = re.compile(r"\[ID [0-9]{1,10} [a-z0-9]{1,12}\.[a-z]{1,8}\] ")
+"""Solaris and illumos syslogd insert a message-id tag after the program name
+(`postfix/qmgr[9657]: [ID 197553 mail.info] 292633780: ...`): not part of the message."""
 
 _MAX_PROGRAMS = 4096
 """Program names remembered with the reader that claims them (log text chooses them:
@@ -107,10 +112,19 @@ class LineParser:
         by = counts.ignored_by_reason
         by[reason] = by.get(reason, 0) + 1
 
+    def ignore_line(self, reason: str) -> None:
+        """Count a line the scan itself set aside (an overlap duplicate, say)."""
+        self.counts.total += 1
+        self._ignore(reason)
+
     def parse(self, line: str, source: str = "-", lineno: int = 0) -> Event | None:
         """Classify and parse one line (without its newline)."""
         counts = self.counts
         counts.total += 1
+        if type(line) is LongLine:
+            raise self._unparsed(
+                line, source, lineno, f"line of {line.length} bytes, longer than the limit"
+            )
         head = self._head(line)
         if head is None:
             if not line or line.isspace():
@@ -138,7 +152,9 @@ class LineParser:
             self._ignore(f"program {program}")
             return None
         try:
-            result = reader.parse_syslog(line, head.end(), head["header"], head["program_full"])
+            result = reader.parse_syslog(
+                line, _body_start(line, head), head["header"], head["program_full"]
+            )
         except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
             raise self._unparsed(line, source, lineno, _why(exc, line)) from None
         return self._count(result, line, source, lineno)
@@ -185,6 +201,16 @@ class LineParser:
     def _unparsed(self, line: str, source: str, lineno: int, why: str) -> UnparsableLine:
         self.counts.unparsed += 1
         return UnparsableLine(source, lineno, line, why)
+
+
+def _body_start(line: str, head: re.Match[str]) -> int:
+    """Where the message starts after the program name, past a Solaris message-id tag."""
+    end = head.end()
+    if line.startswith("[ID ", end):
+        tag = _SOLARIS_TAG.match(line, end)
+        if tag is not None:
+            return tag.end()
+    return end
 
 
 def _why(exc: UnexpectedInput | BadTimestamp | LineShapeError, line: str) -> str:

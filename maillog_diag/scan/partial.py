@@ -26,7 +26,12 @@ from maillog_diag.core.correlate import Correlator
 from maillog_diag.core.model import LineRef
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines, read_range
-from maillog_diag.input.timestamps import TimeParser, YearInference, replays_alike
+from maillog_diag.input.timestamps import (
+    TimeParser,
+    YearInference,
+    format_duration,
+    replays_alike,
+)
 from maillog_diag.mta import no_removal_line
 from maillog_diag.scan.base import (
     PROGRESS_EVERY,
@@ -37,6 +42,13 @@ from maillog_diag.scan.base import (
     report_emitter,
 )
 from maillog_diag.scan.lines import LineCounts, LineParser
+
+BACKWARD_SLACK_SECONDS = 60.0
+"""How far a line's stamp may lie before an earlier line's of the same input without a
+warning: processes write to syslog a little out of order."""
+
+DUPLICATE_REASON = "same line in an earlier input"
+"""The ignored-line reason of a line read once already from an overlapping input."""
 
 
 @dataclass(slots=True)
@@ -80,6 +92,9 @@ class PartialScan:
     counts: LineCounts = field(default_factory=LineCounts)
     unparsed_sample: list[UnparsableLine] = field(default_factory=list)
     input_errors: list[InputError] = field(default_factory=list)
+    backwards: list[tuple[str, int, float, float]] = field(default_factory=list)
+    """Stamps well before an earlier line of the same slice: (input, line number, POSIX
+    seconds of the line, of the latest line before it); the first per input is noted."""
     lines: dict[str, int] = field(default_factory=dict)
     """Lines read per input name."""
     relative: str | None = None
@@ -131,6 +146,9 @@ def scan_slices(
     years: YearInference | None = None
     first_years: YearInference | None = None
     previous = ""
+    keep_text = options.keep_lines
+    overlap = options.overlap
+    earlier_lines: set[int] = set()  # hashes of earlier inputs' lines inside `overlap`
     for piece in slices:
         label = piece.label
         try:
@@ -153,24 +171,53 @@ def scan_slices(
         parser.start_input(years)
         lineno = 0
         line = ""
+        past_overlap = False
+        latest = -float("inf")
+        warned = False
+        this_input: set[int] = set()
+        # Unparsed lines go to the sample only once a line of the same slice was read as
+        # a log line (used or ignored): a file that is no mail log never has lines echoed.
+        held: list[UnparsableLine] | None = []
+        counts = parser.counts
+        readable_before = counts.used + counts.ignored
         try:
             for line in lines:
                 lineno += 1
                 if progress is not None and not lineno % PROGRESS_EVERY:
                     progress(done_bytes + position(), total_lines + lineno)
+                if overlap is not None and not past_overlap:
+                    seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
+                    if seen is None:
+                        past_overlap = True  # the rest of this input is later still
+                    elif seen:
+                        parser.ignore_line(DUPLICATE_REASON)
+                        continue
                 try:
                     event = parse(line, label, lineno)
                 except UnparsableLine as exc:
-                    if len(sample) < UNPARSED_SAMPLE:
-                        sample.append(exc)
+                    if held is None:
+                        if len(sample) < UNPARSED_SAMPLE:
+                            sample.append(exc)
+                    elif len(held) < UNPARSED_SAMPLE:
+                        held.append(exc)
                     if on_unparsed is not None:
                         on_unparsed(exc)
                     continue
+                if held is not None and counts.used + counts.ignored > readable_before:
+                    sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
+                    held = None
                 if event is not None:
-                    event.ref = LineRef(label, lineno, line)
+                    # The raw text only where an output shows it (`trace`).
+                    event.ref = LineRef(label, lineno, line if keep_text else "")
+                    if event.time > latest:
+                        latest = event.time
+                    elif event.time < latest - BACKWARD_SLACK_SECONDS and not warned:
+                        part.backwards.append((label, lineno, event.time, latest))
+                        warned = True  # one warning per slice
                     feed(event)
         except InputError as exc:
             part.input_errors.append(exc)
+        earlier_lines |= this_input
         if piece.error is not None and piece.lines is not None:
             part.input_errors.append(piece.error)
         part.lines[label] = part.lines.get(label, 0) + lineno
@@ -194,6 +241,38 @@ def scan_slices(
     return part
 
 
+def _seen_before(
+    parser: LineParser,
+    line: str,
+    overlap: tuple[float, float],
+    earlier: set[int],
+    this_input: set[int],
+) -> bool | None:
+    """Whether `line` lies in the overlap range and was read from an earlier input; a
+    line in the range is remembered (by its hash) for the inputs after this one. None
+    when the line lies well past the range (more than `BACKWARD_SLACK_SECONDS`): the
+    rest of its input need not be looked at (each stamp costs a parse)."""
+    when = parser.line_time(line)
+    if when is not None and when > overlap[1] + BACKWARD_SLACK_SECONDS:
+        return None
+    if when is None or not overlap[0] <= when <= overlap[1]:
+        return False
+    key = hash(line)
+    if key in earlier:
+        return True
+    this_input.add(key)
+    return False
+
+
+def _backwards(label: str, lineno: int, when: float, latest: float) -> str:
+    """The warning for a line stamped well before an earlier line of the same input."""
+    back = format_duration(latest - when)
+    return (
+        f"{label}:{lineno}: time stamps jump backwards by {back} inside this file"
+        " (a concatenation out of order?): held times around it may be wrong"
+    )
+
+
 def _open_slice(
     piece: Slice, options: ScanOptions
 ) -> tuple[Iterator[str], float | None, Callable[[], int]]:
@@ -214,7 +293,7 @@ def _open_slice(
     if piece.name == JOURNAL_INPUT and options.journal_cmd is not None:
         source, lines = read_journal(options.journal_cmd)
     else:
-        source, lines = read_lines(piece.name)
+        source, lines = read_lines(piece.name, options.max_line)
     return lines, source.mtime, source.position
 
 
@@ -260,6 +339,7 @@ def merge(a: PartialScan, b: PartialScan, options: ScanOptions) -> PartialScan:
     merged.sort(key=lambda e: (order.get(e.source, 0), e.lineno))
     a.unparsed_sample = merged[:UNPARSED_SAMPLE]
     a.input_errors += b.input_errors
+    a.backwards += b.backwards
     for name, n in b.lines.items():
         a.lines[name] = a.lines.get(name, 0) + n
     if b.end_time is not None and (a.end_time is None or b.end_time > a.end_time):
@@ -300,6 +380,11 @@ def finish(part: PartialScan, options: ScanOptions) -> tuple[ReportBuilder, Scan
         input_errors=part.input_errors,
         max_open_messages=correlator.max_open,
     )
+    noted: set[str] = set()
+    for label, lineno, when, latest in part.backwards:
+        if label not in noted:  # one warning per input
+            noted.add(label)
+            result.notes.append(_backwards(label, lineno, when, latest))
     return part.builder, result
 
 
@@ -309,6 +394,10 @@ def shift_lines(part: PartialScan, source: str, delta: int) -> None:
     for exc in part.unparsed_sample:
         if exc.source == source:
             exc.lineno += delta
+    part.backwards = [
+        (where, lineno + delta if where == source else lineno, when, latest)
+        for where, lineno, when, latest in part.backwards
+    ]
     examples = part.counts.problem_examples
     for reason, (where, lineno, text) in list(examples.items()):
         if where == source:

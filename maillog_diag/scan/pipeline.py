@@ -44,12 +44,23 @@ from maillog_diag.scan.base import (
     report_emitter,
 )
 from maillog_diag.scan.lines import LineParser
-from maillog_diag.scan.partial import PartialScan, Slice, finish, merge, scan_slices
+from maillog_diag.scan.partial import (
+    BACKWARD_SLACK_SECONDS,
+    DUPLICATE_REASON,
+    PartialScan,
+    Slice,
+    _backwards,
+    _seen_before,
+    finish,
+    merge,
+    scan_slices,
+)
 
 __all__ = [
     "ScanOptions",
     "ScanResult",
     "collect_messages",
+    "capped_jobs",
     "default_jobs",
     "input_order",
     "report_emitter",
@@ -76,14 +87,17 @@ def scan(
     sample = result.unparsed_sample
     on_unparsed = options.on_unparsed
     progress = options.progress
+    keep_text = options.keep_lines
     done_bytes = 0
     total_lines = 0
+    overlap = options.overlap
+    earlier_lines: set[int] = set()  # hashes of earlier inputs' lines inside `overlap`
     for name in inputs:
         try:
             if name == JOURNAL_INPUT and options.journal_cmd is not None:
                 source, lines = read_journal(options.journal_cmd)
             else:
-                source, lines = read_lines(name)
+                source, lines = read_lines(name, options.max_line)
         except InputError as exc:
             result.input_errors.append(exc)
             continue
@@ -91,24 +105,55 @@ def scan(
         label = "<stdin>" if name == "-" else name
         lineno = 0
         line = ""
+        latest = -float("inf")
+        warned = False
+        past_overlap = False
+        this_input: set[int] = set()
+        # Unparsed lines go to the sample (stderr, cron mail) only once a line of the same
+        # input was read as a log line (used or ignored): a file that is no mail log at all
+        # (say a link planted as mail.log.1 -> /etc/shadow) never has its lines echoed.
+        held: list[UnparsableLine] | None = []
+        counts = parser.counts
+        readable_before = counts.used + counts.ignored
         try:
             for line in lines:
                 lineno += 1
                 if progress is not None and not lineno % PROGRESS_EVERY:
                     progress(done_bytes + source.position(), total_lines + lineno)
+                if overlap is not None and not past_overlap:
+                    seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
+                    if seen is None:
+                        past_overlap = True  # the rest of this input is later still
+                    elif seen:
+                        parser.ignore_line(DUPLICATE_REASON)
+                        continue
                 try:
                     event = parse(line, label, lineno)
                 except UnparsableLine as exc:
-                    if len(sample) < UNPARSED_SAMPLE:
-                        sample.append(exc)
+                    if held is None:
+                        if len(sample) < UNPARSED_SAMPLE:
+                            sample.append(exc)
+                    elif len(held) < UNPARSED_SAMPLE:
+                        held.append(exc)
                     if on_unparsed is not None:
                         on_unparsed(exc)
                     continue
+                if held is not None and counts.used + counts.ignored > readable_before:
+                    sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
+                    held = None
                 if event is not None:
-                    event.ref = LineRef(label, lineno, line)
+                    # The raw text only where an output shows it (`trace`): without it a
+                    # message in flight costs its events, not its log lines.
+                    event.ref = LineRef(label, lineno, line if keep_text else "")
+                    if event.time > latest:
+                        latest = event.time
+                    elif event.time < latest - BACKWARD_SLACK_SECONDS and not warned:
+                        result.notes.append(_backwards(label, lineno, event.time, latest))
+                        warned = True  # one warning per input
                     feed(event)
         except InputError as exc:
             result.input_errors.append(exc)
+        earlier_lines |= this_input
         total_lines += lineno
         done_bytes += source.size if source.size is not None else source.position()
         if progress is not None:
@@ -161,6 +206,30 @@ BLOCK_BYTES = 8 * 1024 * 1024
 """Text handed to a worker at a time from an input this process reads (compressed
 files, pipes, journal)."""
 
+JOB_MIN_BYTES = 4 * 1024 * 1024
+"""The least input (bytes on disk) that justifies one more process: below it, starting a
+process costs more than the parsing it takes over."""
+
+
+def _cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def capped_jobs(requested: int, inputs: Sequence[str]) -> int:
+    """`requested` processes (`--jobs`), at most one per core available and one per
+    `JOB_MIN_BYTES` of input; one for pipes."""
+    total = 0
+    for name in inputs:
+        if name == "-":
+            return 1
+        try:
+            total += os.stat(name).st_size
+        except OSError:
+            return 1
+    return max(1, min(requested, _cores(), total // JOB_MIN_BYTES))
+
 
 def usable_cores() -> int:
     """The cores this process may run on."""
@@ -203,7 +272,8 @@ def scan_partial(
     """The inputs as one partial scan (see `scan_report`), not yet finished: what a summary
     file holds. `prior_unknown`: the inputs continue a log read before (`--continued`)."""
     names = list(inputs)
-    if jobs <= 1 or options.keep_lines or options.on_unparsed is not None:
+    if jobs <= 1 or options.keep_lines or options.on_unparsed is not None or options.overlap:
+        # (overlapping inputs are compared line by line in one process)
         return scan_slices([Slice(n) for n in names], options, names, prior_unknown=prior_unknown)
     tasks = plan_tasks(names, options, jobs, min_slice_bytes)
     workers = min(processes or jobs, usable_cores())
