@@ -503,27 +503,22 @@ class _Range(io.RawIOBase):
         super().close()
 
 
-def read_range(name: str, start: int, end: int) -> Iterator[str]:
-    """The lines of bytes `[start, end)` of a plain file, decoded as `read_lines` does
-    (UTF-8, undecodable bytes replaced, any newline convention)."""
+def read_range(name: str, start: int, end: int, max_line: int = MAX_LINE_BYTES) -> Iterator[str]:
+    """The lines of bytes `[start, end)` of a plain file, split and decoded as `read_lines`
+    does (see `_text_lines`: only LF or CRLF ends a line, a line over `max_line` bytes is a
+    `LongLine`)."""
     try:
         f = open(name, "rb")  # noqa: SIM115 - closed with the wrapper
     except OSError as exc:
         raise InputError(name, exc.strerror or str(exc)) from None
-    text = io.TextIOWrapper(
-        io.BufferedReader(_Range(f, start, end), 1 << 16),
-        encoding="utf-8",
-        errors="replace",
-        newline=None,
-    )
+    stream = io.BufferedReader(_Range(f, start, end), 1 << 16)
     try:
-        for line in text:
-            yield line.rstrip("\n")
+        yield from _text_lines(stream, max_line)
     except _READ_ERRORS as exc:
         reason = str(exc) or type(exc).__name__
         raise InputError(name, f"read failed: {reason}") from None
     finally:
-        text.close()
+        stream.close()
 
 
 def first_line_at(name: str, offset: int, limit: int = 1 << 16) -> str:

@@ -289,7 +289,7 @@ def _open_slice(
         except OSError as exc:
             raise InputError(piece.name, exc.strerror or str(exc)) from None
         size = piece.end - piece.start
-        return read_range(piece.name, piece.start, piece.end), mtime, lambda: size
+        return read_range(piece.name, piece.start, piece.end, options.max_line), mtime, lambda: size
     if piece.name == JOURNAL_INPUT and options.journal_cmd is not None:
         source, lines = read_journal(options.journal_cmd)
     else:
