@@ -89,6 +89,12 @@ POSTFIX_IGNORED_PREFIXES = (
 """Texts any Postfix daemon logs that say nothing about one message's delivery."""
 
 _FIELD = re.compile(r"([a-z_]+)=(<[^>]*>|[^ ,]*)")
+_USUAL_FIELDS = re.compile(
+    r"to=(<[^>]*>|[^ ,]*), (?:orig_to=(<[^>]*>|[^ ,]*), )?relay=([^ ,]*), "
+    r"(?:conn_use=[^ ,]*, )?delay=([^ ,]*), delays=([^ ,]*), dsn=([^ ,]*), "
+)
+"""The fields of a delivery line in the order Postfix writes them: one match yields what
+`_FIELD` would find pair by pair (any other field or order takes `_FIELD`)."""
 _STATUS = {
     "sent": Status.SENT,
     "deliverable": Status.SENT,
@@ -203,28 +209,35 @@ class PostfixTransformer(Transformer[Token, Any]):
         reply_tok: str | None,
     ) -> Delivery:
         time, host = self._head(header)
-        fields = dict(_FIELD.findall(fields_tok))
+        usual = _USUAL_FIELDS.fullmatch(fields_tok)
+        if usual is not None:
+            to, orig, relay, delay, delays, dsn = usual.groups()
+        else:
+            fields = dict(_FIELD.findall(fields_tok))
+            to, orig, relay = fields["to"], fields.get("orig_to"), fields.get("relay")
+            delay, delays, dsn = fields.get("delay"), fields.get("delays"), fields.get("dsn")
         reply = reply_tok[2:-1] if reply_tok is not None else None
-        orig = fields.get("orig_to")
         status = _STATUS.get(status_tok[7:], Status.DEFERRED)
-        relay = fields.get("relay")
+        bracket = program.index("[")
         return Delivery(
             time,
             host,
             MTA,
             qid[:-2],
-            recipient=_unbracket(fields["to"]),
-            status=status,
-            orig_recipient=_unbracket(orig) if orig is not None else None,
-            relay=relay,
-            dsn=fields.get("dsn"),
-            reply=reply,
-            delay=checked_delay(_float(fields.get("delay")), "delay="),
-            delays=fields.get("delays"),
-            program=program[: program.index("[")],
-            pid=program[program.index("[") + 1 : -3],
-            suspended=reply is not None and reply.startswith(_SUSPENDED),
-            handoff=status is Status.SENT and _content_filter_hop(relay, reply),
+            None,
+            _unbracket(to),
+            status,
+            _unbracket(orig) if orig is not None else None,
+            relay,
+            dsn,
+            reply,
+            checked_delay(_float(delay), "delay="),
+            delays,
+            program[:bracket],
+            program[bracket + 1 : -3],
+            reply is not None and reply.startswith(_SUSPENDED),
+            None,
+            status is Status.SENT and _content_filter_hop(relay, reply),
         )
 
     def client(self, header: str, program: str, qid: str, tok: str) -> Arrival:
