@@ -108,6 +108,10 @@ _STATUS = {
 }
 _SUSPENDED = "delivery temporarily suspended: "
 
+_MAX_PROGRAMS = 4096
+"""Program names (`postfix/smtp[4321]: `) remembered with their daemon: log text chooses
+them, so the memory is bounded."""
+
 _ADMIN_COMMANDS = ("postfix-script", "postfix-tls-script", "postmulti-script")
 """Postfix's shell scripts, which log through `logger` with or without a pid."""
 
@@ -324,6 +328,7 @@ class PostfixReader:
         # again; the grammar's own terminals check them.
         self._program = re.compile(terminal_regex(lark, "POSTFIX_PROGRAM")).fullmatch
         self._qid = re.compile(terminal_regex(lark, "QUEUE_ID")).match
+        self._daemons: dict[str, tuple[str, str]] = {}
 
     def claims(self, program: str) -> bool:
         """`postfix/...` and any instance named `postfix-<name>/...`."""
@@ -333,17 +338,33 @@ class PostfixReader:
         """A new input: its own year inference for yearless stamps."""
         self._transformer.time_parser = time_parser
 
-    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
-        """`postfix/<daemon>[pid]: [QUEUEID: ]text` after the syslog header."""
+    def _daemon(self, program: str) -> str:
+        """The daemon of a `postfix/<daemon>[pid]: ` program name ("" with a reason in
+        `_verdicts` when the name says the line is no mail); remembered per name, since
+        one process logs many lines."""
         if self._program(program) is None:
             admin = _admin_command(program)
-            if admin is not None:
-                return admin
-            raise LineShapeError("Postfix program name without [pid]")
-        bracket = program.index("[")
-        daemon = program[program.rfind("/", 0, bracket) + 1 : bracket]
-        if daemon in POSTFIX_IGNORED_DAEMONS:
-            return f"postfix/{daemon}"
+            if admin is None:
+                raise LineShapeError("Postfix program name without [pid]")
+            verdict, daemon = admin, ""
+        else:
+            bracket = program.index("[")
+            daemon = program[program.rfind("/", 0, bracket) + 1 : bracket]
+            verdict = f"postfix/{daemon}" if daemon in POSTFIX_IGNORED_DAEMONS else ""
+        if len(self._daemons) >= _MAX_PROGRAMS:
+            self._daemons.clear()
+        self._daemons[program] = (daemon, verdict)
+        return daemon
+
+    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
+        """`postfix/<daemon>[pid]: [QUEUEID: ]text` after the syslog header."""
+        known = self._daemons.get(program)
+        if known is None:
+            self._daemon(program)
+            known = self._daemons[program]
+        daemon, verdict = known
+        if verdict:
+            return verdict
         if line.startswith(POSTFIX_IGNORED_PREFIXES, end):
             return f"postfix/{daemon} {line[end : line.find(' ', end)]}"
         q = self._qid(line, end)
@@ -355,8 +376,7 @@ class PostfixReader:
             pre: tuple[tuple[str, str], ...] = (("HEADER", header), ("POSTFIX_PROGRAM", program))
             start = end
         else:
-            qid = q.group()
-            pre = (("HEADER", header), ("POSTFIX_PROGRAM", program), ("QUEUE_ID", qid))
+            pre = (("HEADER", header), ("POSTFIX_PROGRAM", program), ("QUEUE_ID", q.group()))
             start = q.end()
         event: Event | None = self._parse(line, start, pre)
         if event is None:
