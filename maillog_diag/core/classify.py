@@ -34,7 +34,14 @@ from enum import StrEnum
 from functools import lru_cache
 
 from maillog_diag.core.causes import Cause
-from maillog_diag.core.hints import NO_HINT, HintKind, RetryHint, extract_hint, strip_continuations
+from maillog_diag.core.hints import (
+    NO_HINT,
+    HintKind,
+    RetryHint,
+    extract_hint,
+    scan_hint,
+    strip_continuations,
+)
 from maillog_diag.core.knowledge import Provider, ProviderToken, knowledge_base, parse_code
 from maillog_diag.core.reasons import fold
 
@@ -42,6 +49,7 @@ __all__ = [
     "Classification",
     "Stage",
     "classify",
+    "classify_timeless",
     "provider_for_host",
     "stage_from_text",
 ]
@@ -610,6 +618,32 @@ def _classify_static(
     resolved = stage if stage is not None else stage_from_text(shape)
     suspended = _SUSPENDED.search(shape) is not None
     return _core(shape, dsn, relay_provider, resolved), resolved, suspended
+
+
+TIMELESS_REPLY_CHARS = 2000
+"""Replies up to this long are cached by `classify_timeless` (8192 of them at most)."""
+
+
+def classify_timeless(
+    reply: str, dsn: str | None = None, relay: str | None = None, stage: Stage | None = None
+) -> Classification | None:
+    """`classify` of a non-empty reply whose classification does not depend on the time of
+    the line (all but an absolute "try again after 14:00"), cached: a log repeats a few
+    thousand replies over and over. None when the time is needed (call `classify`), and for
+    a reply longer than `TIMELESS_REPLY_CHARS` (the cache holds only ordinary replies)."""
+    if len(reply) > TIMELESS_REPLY_CHARS:
+        return None
+    return _classify_timeless(reply, dsn, relay, stage)
+
+
+@lru_cache(maxsize=8192)
+def _classify_timeless(
+    reply: str, dsn: str | None, relay: str | None, stage: Stage | None
+) -> Classification | None:
+    explicit, _ = scan_hint(_shape(reply))
+    if explicit is not None and explicit.when is not None:
+        return None
+    return classify(reply, dsn=dsn, relay=relay, stage=stage)
 
 
 def classify(

@@ -335,6 +335,12 @@ def _resolve_absolute(candidate: _Candidate, at: datetime) -> int | None:
     return max(0, int(delta.total_seconds()))
 
 
+def scan_hint(reply: str) -> tuple[_Candidate | None, _Candidate | None]:
+    """The first explicit and the first vague candidate hint of a reply (cached); an
+    explicit one with `when` set names a moment and needs the line's time to be read."""
+    return _scan(reply)
+
+
 def extract_hint(reply: str, at: datetime | None = None) -> RetryHint:
     """Find the retry hint stated in ``reply`` (``EXPLICIT``, ``VAGUE`` or ``NONE``).
 
