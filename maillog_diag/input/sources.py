@@ -246,23 +246,23 @@ def _text_lines(stream: IO[bytes], max_line: int) -> Iterator[str]:
                 pending = b""
             continue
         pending = chunk[cut + 1 :]
-        yield from _chunk_lines(chunk[:cut], max_line)
+        yield from chunk_lines(chunk[:cut], max_line)
         if len(pending) > max_line:
             yield _skip_long(pending, stream, max_line)
             pending = b""
     if pending:
         if len(pending) > max_line:
-            yield _long_line(pending, len(pending), max_line)
+            yield long_line(pending, len(pending), max_line)
         else:
             yield pending.decode("utf-8", "replace")
 
 
-def _chunk_lines(body: bytes, max_line: int) -> list[str]:
+def chunk_lines(body: bytes, max_line: int) -> list[str]:
     """The lines of `body` (complete lines without their last newline), decoded."""
     parts = body.split(b"\n")
     if len(body) > max_line and max(map(len, parts)) > max_line:
         return [
-            _long_line(part, len(part) + 1, max_line)
+            long_line(part, len(part) + 1, max_line)
             if len(part) > max_line
             else _strip_cr(part.decode("utf-8", "replace"))
             for part in parts
@@ -277,7 +277,7 @@ def _strip_cr(line: str) -> str:
     return line[:-1] if line.endswith("\r") else line
 
 
-def _long_line(start: bytes, length: int, max_line: int) -> LongLine:
+def long_line(start: bytes, length: int, max_line: int) -> LongLine:
     """A `LongLine` of `length` bytes: its first bytes are kept, for the sample."""
     long = LongLine(start[: min(300, max_line + 1)].decode("utf-8", "replace"))
     long.length = length
@@ -293,7 +293,7 @@ def _skip_long(start: bytes, stream: IO[bytes], max_line: int) -> LongLine:
         length += len(rest)
         if not rest or rest.endswith(b"\n"):
             break
-    return _long_line(start, length, max_line)
+    return long_line(start, length, max_line)
 
 
 def read_lines(name: str, max_line: int = MAX_LINE_BYTES) -> tuple[Source, Iterator[str]]:
