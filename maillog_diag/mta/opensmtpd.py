@@ -72,7 +72,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import LineShapeError, checked_delay
+from maillog_diag.mta.base import LineShapeError, SyslogHeader, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -235,9 +235,8 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
 
     def __init__(self, time_parser: TimeParser) -> None:
         super().__init__()
-        self._time_parser = time_parser
-        self._last_header = ""
-        self._last_head: tuple[float, str] = (0.0, "")
+        self._header = SyslogHeader(time_parser)
+        self._head = self._header.read
         self._inbound: dict[str, str] = {}
         self._outbound: dict[str, _Outbound] = {}
         self._errors: dict[str, SessionError] = {}
@@ -249,31 +248,16 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
     @property
     def time_parser(self) -> TimeParser:
         """The input stream's time parser (a new input forgets sessions and header)."""
-        return self._time_parser
+        return self._header.time_parser
 
     @time_parser.setter
     def time_parser(self, value: TimeParser) -> None:
-        self._time_parser = value
-        self._last_header = ""
+        self._header.time_parser = value
         self._inbound.clear()
         self._outbound.clear()
         self._errors.clear()
         self._disabled.clear()
         self._relay_route.clear()
-
-    def _head(self, header: str) -> tuple[float, str]:
-        """`(seconds, host)` from the HEADER terminal; the last one is remembered."""
-        if header == self._last_header:
-            return self._last_head
-        stamp, _, host = header[:-1].rpartition(" ")
-        stamp = stamp.rstrip()
-        if stamp[0].isdigit():
-            head = self._time_parser.iso(stamp), host
-        else:
-            head = self._time_parser.bsd(stamp), host
-        self._last_header = header
-        self._last_head = head
-        return head
 
     # -- session lines ---------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import LineShapeError, checked_delay
+from maillog_diag.mta.base import LineShapeError, SyslogHeader, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -171,37 +171,17 @@ class PostfixTransformer(Transformer[Token, Any]):
 
     def __init__(self, time_parser: TimeParser) -> None:
         super().__init__()
-        self._time_parser = time_parser
-        self._last_header = ""
-        self._last_head: tuple[float, str] = (0.0, "")
+        self._header = SyslogHeader(time_parser)
+        self._head = self._header.read
 
     @property
     def time_parser(self) -> TimeParser:
         """The input stream's time parser (a new input resets the header memory)."""
-        return self._time_parser
+        return self._header.time_parser
 
     @time_parser.setter
     def time_parser(self, value: TimeParser) -> None:
-        self._time_parser = value
-        self._last_header = ""
-
-    def _head(self, header: str) -> tuple[float, str]:
-        """`(seconds, host)` from the HEADER terminal (stamp, spaces, host, space).
-
-        Consecutive lines often share their header (same second, same host): the last one
-        is remembered.
-        """
-        if header == self._last_header:
-            return self._last_head
-        stamp, _, host = header[:-1].rpartition(" ")
-        stamp = stamp.rstrip()
-        if stamp[0].isdigit():
-            head = self.time_parser.iso(stamp), host
-        else:
-            head = self.time_parser.bsd(stamp), host
-        self._last_header = header
-        self._last_head = head
-        return head
+        self._header.time_parser = value
 
     def delivery(
         self,
