@@ -56,6 +56,7 @@ Choices worth knowing:
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -216,7 +217,7 @@ def _stage(reason: str, connected: bool) -> str | None:
     return None if connected else Stage.CONNECT.value
 
 
-def _remember(memory: dict[str, Any], key: str, value: Any) -> None:
+def _remember(memory: dict[Any, Any], key: Hashable, value: Any) -> None:
     """Insert into a bounded dict (the oldest entries go first)."""
     memory.pop(key, None)
     memory[key] = value
@@ -240,6 +241,9 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
         self._inbound: dict[str, str] = {}
         self._outbound: dict[str, _Outbound] = {}
         self._errors: dict[str, SessionError] = {}
+        self._spent: dict[tuple[str, float], None] = {}
+        """Session errors already given to an envelope's verdict: one failed connection
+        defers every envelope of the route, and only the first of them was a try."""
         self._disabled: dict[str, str] = {}
         """Routes out of use: address -> host name (`Disabling route` to `Enabling route`)."""
         self._relay_route: dict[str, str] = {}
@@ -256,6 +260,7 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
         self._inbound.clear()
         self._outbound.clear()
         self._errors.clear()
+        self._spent.clear()
         self._disabled.clear()
         self._relay_route.clear()
 
@@ -396,6 +401,7 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
         reply = stat or None
         relay_host = _relay(relay)
         stage = None
+        repeat = False
         pid = sid if sid != NO_SESSION else None
         if (
             status is not Status.SENT
@@ -415,6 +421,9 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
                     failure.stage,
                     failure.session,
                 )
+                spent = (failure.session, failure.time)
+                repeat = spent in self._spent
+                _remember(self._spent, spent, None)
         return Delivery(
             time,
             host,
@@ -431,6 +440,7 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
             program=program[: program.find("[")] if "[" in program else "smtpd",
             pid=pid,
             stage=stage,
+            suspended=repeat,
         )
 
     def _filter_hop(self, sid: str) -> bool:
