@@ -222,3 +222,11 @@ def test_address_cut_is_the_address_pattern() -> None:
         m = exim._ADDRESS.match(text)
         want = None if m is None else (m[1], m[2], m[3], m.end())
         assert exim._address(text) == want, text
+
+
+def test_quoted_value_is_the_quoted_pattern() -> None:
+    texts = _texts() + ['"a"', '"a\\"b"', '"a\\', '"', '"\\\\"x"', '"a" "b"', '"a\\nb"']
+    for text in ('"' + t for t in texts):
+        m = exim._QUOTED.match(text)
+        want = None if m is None else (m[1].replace('\\"', '"'), m.end())
+        assert exim._quoted(text, 0) == want, text

@@ -191,6 +191,20 @@ def _address(text: str) -> tuple[str, str | None, str | None, int] | None:
     return first, parent, top, end
 
 
+def _quoted(text: str, start: int) -> tuple[str, int] | None:
+    """The value of the quoted field whose opening quote is at `start` (`\\"` unescaped)
+    and where it ends, as `_QUOTED.match(text, start)` reads it; None if it is not closed.
+
+    Most values hold no backslash: then the value runs to the next quote, found with
+    `str.find` (the pattern is only needed for escapes).
+    """
+    end = text.find('"', start + 1)
+    if end >= 0 and text.find("\\", start + 1, end) < 0:
+        return text[start + 1 : end], end + 1
+    m = _QUOTED.match(text, start)
+    return (m[1].replace('\\"', '"'), m.end()) if m is not None else None
+
+
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
         return value[1:-1].replace('\\"', '"')
@@ -329,6 +343,17 @@ class EximTransformer(Transformer[Token, Any]):
         """`(seconds, host, pid)` from the LEAD token; the last one is remembered."""
         if lead == self._last_lead:
             return self._last_head
+        if len(lead) == 20:
+            # Only EXIM_STAMP without fraction, zone or pid is this short: a LEAD with a
+            # syslog header or host name has at least 24 characters.
+            head: tuple[float, str, str | None] = (
+                self._time_parser.iso(lead[:19]),
+                MAINLOG_HOST,
+                None,
+            )
+            self._last_lead = lead
+            self._last_head = head
+            return head
         rest = lead.rstrip()
         pid: str | None = None
         if rest.endswith("]") and not rest.endswith("]:"):
@@ -385,10 +410,9 @@ class EximTransformer(Transformer[Token, Any]):
         subject = ""
         t = tail.find(' T="')
         if t >= 0:
-            quoted = _QUOTED.match(tail, t + 3)
+            quoted = _quoted(tail, t + 3)
             if quoted is not None:
-                subject = quoted[1].replace('\\"', '"')
-                rest = quoted.end()
+                subject, rest = quoted
         f = tail.find(" for ", rest)
         rcpts = tail[f + 5 :].split() if f >= 0 else None
         notice = None
@@ -435,9 +459,9 @@ class EximTransformer(Transformer[Token, Any]):
         confirmation = None
         c = tail.find(' C="')
         if c >= 0:
-            quoted = _QUOTED.match(tail, c + 3)
+            quoted = _quoted(tail, c + 3)
             if quoted is not None:
-                confirmation = quoted[1].replace('\\"', '"')
+                confirmation = quoted[0]
         qt = tail.find(" QT=")
         return Delivery(
             time,
