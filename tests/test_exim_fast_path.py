@@ -230,3 +230,60 @@ def test_quoted_value_is_the_quoted_pattern() -> None:
         m = exim._QUOTED.match(text)
         want = None if m is None else (m[1].replace('\\"', '"'), m.end())
         assert exim._quoted(text, 0) == want, text
+
+
+def _iso_outcome(parse: Any, stamp: str) -> object:
+    try:
+        return parse(stamp)
+    except BadTimestamp as exc:
+        return ("BadTimestamp", str(exc))
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "UTC",
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Lord_Howe",  # half-hour changes
+        "Pacific/Chatham",  # changes at 02:45 / 03:45
+        "America/St_Johns",
+        "Asia/Kolkata",
+    ],
+)
+def test_minute_cache_places_every_second_as_iso_does(zone: str) -> None:
+    from datetime import datetime, timedelta
+
+    parser = TimeParser(resolve_zone(zone), YearInference(fixed=2026))
+    transformer = exim.EximTransformer(parser)
+    hour, end = datetime(2026, 1, 1), datetime(2027, 1, 1)
+    changes = []
+    last = parser.iso(f"{hour:%Y-%m-%d %H:%M:%S}")
+    while hour < end:
+        hour += timedelta(hours=1)
+        now = parser.iso(f"{hour:%Y-%m-%d %H:%M:%S}")
+        if now - last != 3600.0:
+            changes.append(hour)
+        last = now
+    assert zone in ("UTC", "Asia/Kolkata") or changes
+    windows = [(c - timedelta(hours=2), c + timedelta(hours=1)) for c in changes]
+    windows.append((datetime(2026, 11, 29, 11, 58), datetime(2026, 11, 29, 12, 3)))
+    if zone == "America/New_York":
+        windows.append((datetime(1883, 11, 18, 11, 55), datetime(1883, 11, 18, 12, 10)))
+    for start, stop in windows:
+        moment = start
+        while moment < stop:
+            stamp = f"{moment:%Y-%m-%d %H:%M:%S}"
+            got = _iso_outcome(transformer._mainlog_time, stamp + " ")
+            assert got == _iso_outcome(parser.iso, stamp), stamp
+            moment += timedelta(seconds=1)
+    for stamp in (
+        "2026-02-30 12:00:00",
+        "2026-11-29 12:00:60",
+        "2026-11-29 12:60:00",
+        "2026-11-29 24:00:00",
+        "0000-01-01 00:00:00",
+        "9999-12-31 23:59:59",
+    ):
+        got = _iso_outcome(transformer._mainlog_time, stamp + " ")
+        assert got == _iso_outcome(parser.iso, stamp), stamp

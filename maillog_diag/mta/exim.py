@@ -317,6 +317,10 @@ def _reason_info(raw: str) -> tuple[str, str | None, str | None, str | None, boo
     return reason, relay, code[1] if code is not None else None, stage, expiry
 
 
+_MINUTES_KEPT = 4096
+"""Minutes whose start `EximTransformer._mainlog_time` remembers (about three days)."""
+
+
 @v_args(inline=True)
 class EximTransformer(Transformer[Token, Any]):
     """Builds one event per line shape; `time_parser` belongs to the input stream."""
@@ -326,6 +330,7 @@ class EximTransformer(Transformer[Token, Any]):
         self._time_parser = time_parser
         self._last_lead = ""
         self._last_head: tuple[float, str, str | None] = (0.0, MAINLOG_HOST, None)
+        self._minutes: dict[str, float | None] = {}
         self._removed_by_admin: set[str] = set()
 
     @property
@@ -337,6 +342,7 @@ class EximTransformer(Transformer[Token, Any]):
     def time_parser(self, value: TimeParser) -> None:
         self._time_parser = value
         self._last_lead = ""
+        self._minutes.clear()
         self._removed_by_admin.clear()
 
     def _head(self, lead: str) -> tuple[float, str, str | None]:
@@ -346,11 +352,7 @@ class EximTransformer(Transformer[Token, Any]):
         if len(lead) == 20:
             # Only EXIM_STAMP without fraction, zone or pid is this short: a LEAD with a
             # syslog header or host name has at least 24 characters.
-            head: tuple[float, str, str | None] = (
-                self._time_parser.iso(lead[:19]),
-                MAINLOG_HOST,
-                None,
-            )
+            head: tuple[float, str, str | None] = (self._mainlog_time(lead), MAINLOG_HOST, None)
             self._last_lead = lead
             self._last_head = head
             return head
@@ -387,6 +389,34 @@ class EximTransformer(Transformer[Token, Any]):
         self._last_lead = lead
         self._last_head = head
         return head
+
+    def _mainlog_time(self, lead: str) -> float:
+        """POSIX seconds of a plain stamp `2026-11-29 12:00:01 `: what `TimeParser.iso` says,
+        from one `iso` pair per minute instead of one call (about 7 us) per second.
+
+        The minute's first and last second are placed by `iso`; when they lie 59 seconds
+        apart, the zone's offset does not change inside the minute (the time zone database
+        has no two changes within a minute), and each second is the first plus its number.
+        Otherwise, and for any stamp `iso` refuses (its error names the stamp), `iso` reads
+        the stamp itself.
+        """
+        minute = lead[:16]
+        try:
+            base = self._minutes[minute]
+        except KeyError:
+            iso = self._time_parser.iso
+            try:
+                first = iso(minute + ":00")
+                base = first if iso(minute + ":59") - first == 59.0 else None
+            except BadTimestamp:
+                base = None
+            if len(self._minutes) >= _MINUTES_KEPT:
+                self._minutes.clear()
+            self._minutes[minute] = base
+        second = int(lead[17:19])
+        if base is not None and second <= 59:
+            return base + second
+        return self._time_parser.iso(lead[:19])
 
     def lead_time(self, lead: str) -> float:
         """The time of a LEAD token (see `_head`)."""
