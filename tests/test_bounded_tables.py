@@ -1,7 +1,10 @@
-"""Tables that grow with distinct values, not with lines (issue 12), and stay exact."""
+"""Memory that grows with what a report shows, not with the lines read (issue 12): tables
+of distinct values that stay exact, and JSON written as it is encoded."""
 
 from __future__ import annotations
 
+import io
+import json
 import random
 import statistics
 from collections import Counter
@@ -11,6 +14,8 @@ import pytest
 from maillog_diag.core.analysis import ScheduleStats, median
 from maillog_diag.core.diagnosis import ScheduleCheck
 from maillog_diag.core.hints import HintKind
+from maillog_diag.output import render
+from maillog_diag.output.escape import json_safe
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 101, 1000])
@@ -75,3 +80,27 @@ def test_schedule_reads_the_lists_of_a_version_1_summary() -> None:
     new = ScheduleStats()
     new.merge(old)
     assert new.gaps == Counter({2.0: 2, 1.0: 1})
+
+
+def test_json_is_written_in_pieces_with_the_text_of_one_dumps() -> None:
+    data = {
+        "destinations": [
+            {"domain": f"d{i}.example", "reply": "450 \x85 \x7f gr\u00fc\u00dfe", "n": i / 3}
+            for i in range(5000)
+        ],
+        "none": None,
+    }
+    writes: list[str] = []
+
+    class Out(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return super().write(text)
+
+    out = Out()
+    render.write_json(data, out)
+    expected = json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
+    assert out.getvalue() == expected
+    assert "\\u0085" in expected and "\\u007f" in expected  # escaped in every piece
+    assert len(writes) > 5  # several pieces, none much over the batch size
+    assert max(map(len, writes)) < 2 * render.WRITE_CHARS  # (escapes lengthen a piece)
