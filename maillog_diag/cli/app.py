@@ -158,7 +158,7 @@ def _main(
 
 
 @app.command()
-@reads_logs(jobs=True)
+@reads_logs(jobs=True, state=True)
 def report(
     read: ReadArgs,
     fmt: ReportFormatOpt = None,
@@ -296,6 +296,7 @@ def _render_report(data: dict[str, Any], fmt: OutputFormat | None, reasons: int)
     since_default="yesterday",
     until_default="today",
     rotated_default=True,
+    state=True,
 )
 def daily(
     read: ReadArgs,
@@ -581,7 +582,7 @@ def stats(read: ReadArgs) -> None:
 
 
 @app.command()
-@reads_logs(unparsed=False, since_default="-1h")
+@reads_logs(unparsed=False, since_default="-1h", state=True)
 def check(
     read: ReadArgs,
     warn_held_age: Annotated[
@@ -674,7 +675,7 @@ def check(
 
 
 @app.command()
-@reads_logs(jobs=True, window=False)
+@reads_logs(jobs=True, window=False, state=True)
 def metrics(
     read: ReadArgs,
     textfile: Annotated[

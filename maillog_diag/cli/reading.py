@@ -3,6 +3,7 @@ unparsed lines, and what goes to stderr and the exit status afterwards."""
 
 from __future__ import annotations
 
+import copy
 import io
 import os
 import signal
@@ -33,6 +34,7 @@ from maillog_diag.input.sources import (
     JOURNAL_INPUT,
     MAX_LINE_BYTES,
     expand_inputs,
+    rotations_of,
     total_bytes,
 )
 from maillog_diag.input.timestamps import format_time, resolve_zone
@@ -40,6 +42,7 @@ from maillog_diag.mta import journal_units
 from maillog_diag.output.escape import visible
 from maillog_diag.output.render import make_console
 from maillog_diag.scan.cluster import ClusterError, scan_on_cluster
+from maillog_diag.scan.lines import LineCounts
 from maillog_diag.scan.order import plan_inputs
 from maillog_diag.scan.partial import PartialScan
 from maillog_diag.scan.partial import finish as finish_partial
@@ -52,6 +55,20 @@ from maillog_diag.scan.pipeline import (
     scan_partial,
     scan_report,
 )
+from maillog_diag.scan.state import (
+    LOCK_WAIT_SECONDS,
+    Saved,
+    StateError,
+    StateMismatch,
+    advance,
+    check_settings,
+    encode_state,
+    locked,
+    plan_reads,
+    read_state,
+    write_atomically,
+)
+from maillog_diag.scan.state import Settings as StateSettings
 
 
 class ExitCode(IntEnum):
@@ -341,6 +358,8 @@ def report_run(
     """A pass into the report statistics, with `jobs` processes (default: `--jobs`, else
     what the input size justifies), grouped also `by` (see `analysis.GROUPINGS`)."""
     names = setup.names
+    if setup.read.state is not None:
+        return state_run(setup, by=by)
     sink = UnparsedSink(setup.read.unparsed)
     jobs = jobs or setup.read.jobs
     try:
@@ -354,6 +373,135 @@ def report_run(
     finally:
         sink.close()
     return builder, result
+
+
+STATE_WAIT_VAR = "MAILLOG_DIAG_STATE_WAIT"
+"""Seconds a `--state` run waits for another run's lock (default
+`state.LOCK_WAIT_SECONDS`)."""
+
+
+def _state_wait() -> float:
+    value = os.environ.get(STATE_WAIT_VAR)
+    if not value:
+        return LOCK_WAIT_SECONDS
+    try:
+        wait = float(value)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= 86400:
+        raise fail(f"{STATE_WAIT_VAR}={value!r} is not a number of seconds", ExitCode.USAGE)
+    return wait
+
+
+def state_run(setup: Setup, *, by: str = "destination") -> tuple[ReportBuilder, ScanResult]:
+    """A pass that continues the state file `--state` names (see `scan.state`): reads only
+    what the logs gained since, saves the new state (atomically, under its lock, only when
+    every input was read), and gives the report of everything the state has seen, through
+    the window. Without `--since`/`--until`, a command whose window has a default (`daily`,
+    `check`) reports the mail since the last run instead (the first run: the default).
+    `setup.window` is set to the window used."""
+    read = setup.read
+    assert read.state is not None
+    path = str(read.state)
+    if setup.journal_cmd is not None:
+        raise fail("--state reads files: it does not go with --journal", ExitCode.USAGE)
+    if "-" in setup.names or read.dask:
+        why = "standard input" if "-" in setup.names else "--dask"
+        raise fail(f"--state reads files: it does not go with {why}", ExitCode.USAGE)
+    window = setup.window
+    keep = MessageFilter(exclude_domains=window.exclude_domains)
+    settings = StateSettings(
+        read.tz or setup.config.tz, read.year, by, sorted(window.exclude_domains)
+    )
+    sink = UnparsedSink(read.unparsed)
+    options = replace(_scan_options(setup, sink), group_by=by, window=keep, overlap=None)
+    try:
+        with locked(path, _state_wait()):
+            saved = None if read.state_reset else read_state(path)
+            if saved is not None:
+                check_settings(path, saved, settings)
+            plans = plan_reads(_streams(setup), saved, rotated_first=_rotated(setup))
+            previous = saved.scan.end_time if saved is not None else None
+            window = _state_window(setup, previous)
+            narrowed = None
+            if window.since is not None or window.until is not None:
+                narrowed = advance(plans, replace(options, window=window), _copy_state(saved))
+            outcome = advance(plans, options, saved)
+            part = outcome.scan
+            if not part.input_errors and not _unreadable_counts(part.counts):
+                write_atomically(path, encode_state(outcome, settings))
+    except StateMismatch as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except StateError as exc:
+        raise fail(str(exc), ExitCode.INPUT) from None
+    except OSError as exc:
+        raise fail(f"state {path}: cannot write: {exc.strerror}", ExitCode.INPUT) from None
+    finally:
+        sink.close()
+    setup.window = window
+    report_options = replace(options, window=window)
+    builder, result = finish_partial(narrowed.scan if narrowed else outcome.scan, report_options)
+    if previous is not None and window.since is not None and window.since < previous:
+        result.notes.append(
+            f"state {path}: the window starts at {format_time(window.since, setup.zone)}, "
+            f"before the state's last run ended ({format_time(previous, setup.zone)}): mail "
+            "that left the queue before then is in the state's totals, not in this window"
+        )
+    result.input_errors += outcome.lost
+    return builder, result
+
+
+def _streams(setup: Setup) -> list[str]:
+    """The inputs a state follows: the named logs, not their rotations (rotated copies
+    are found by fingerprint)."""
+    if not _rotated(setup):
+        return setup.names
+    live = [n for n in setup.names if rotations_of(n)[-1:] == [n]]
+    rotated = {r for n in live for r in rotations_of(n)[:-1]}
+    return [n for n in setup.names if n not in rotated]
+
+
+def _rotated(setup: Setup) -> bool:
+    read = setup.read
+    chosen = read.rotated if read.rotated is not None else setup.config.rotated
+    return bool(chosen if chosen is not None else read.rotated_default)
+
+
+def _state_window(setup: Setup, previous: float | None) -> MessageFilter:
+    """The window of a state run: as given, else, for a command with a default window,
+    from the end of the last run to now."""
+    read = setup.read
+    window = setup.window
+    given = read.since is not None or read.until is not None
+    has_default = read.since_default is not None or read.until_default is not None
+    if given or not has_default or previous is None:
+        return window
+    return MessageFilter(previous, None, window.exclude_domains, held_until=setup.now)
+
+
+def _copy_state(saved: Saved | None) -> Saved | None:
+    """The saved state with its own open mail and an empty report (for a window: the
+    messages the state finished before are not in it)."""
+    if saved is None:
+        return None
+    part = saved.scan
+    fresh = ReportBuilder(part.builder.order, by=part.builder.by)
+    scan = replace(
+        part,
+        inputs=list(part.inputs),
+        builder=fresh,
+        state=copy.deepcopy(part.state),
+        counts=copy.deepcopy(part.counts),
+        unparsed_sample=list(part.unparsed_sample),
+        input_errors=list(part.input_errors),
+        backwards=list(part.backwards),
+        lines=dict(part.lines),
+    )
+    return Saved(scan, saved.settings, dict(saved.tracks), saved.lost)
+
+
+def _unreadable_counts(counts: LineCounts) -> bool:
+    return bool(counts.total and not counts.used and counts.unparsed)
 
 
 def unreadable(result: ScanResult) -> bool:

@@ -238,6 +238,10 @@ def _text_lines(stream: IO[bytes], max_line: int) -> Iterator[str]:
         yield raw.decode("utf-8", "replace")
 
 
+text_lines = _text_lines
+"""The lines of a byte stream as text (`_text_lines`), for readers of parts of a file."""
+
+
 def read_lines(name: str, max_line: int = MAX_LINE_BYTES) -> tuple[Source, Iterator[str]]:
     """The source and its lines as text (without line ends; undecodable bytes replaced;
     see `_text_lines`).

@@ -1,0 +1,455 @@
+"""State files (`--state FILE`): a scan that continues where the last run stopped.
+
+A state file is a saved partial scan (the summary codec of `scan.summary`: versioned JSON,
+never pickle) plus, for each input, where it was read to (`input.positions.Position`) and
+the year inference of its yearless stamps at that point. The next run reads only what was
+written since (following renames, compression and copytruncate by fingerprint), scans it
+as partial scans that continue the saved one (`prior_unknown`), and merges them in order:
+the merge contract of `scan.partial` makes two runs over the two halves of a log give the
+one-pass answer. The saved scan is never finished (open messages stay open) and never
+windowed: a window narrows the report of one run, not what the state keeps.
+
+The file is replaced atomically (a temporary file in the same directory, fsync, rename,
+mode 0600) and only after the run succeeded, under an exclusive lock on `FILE.lock`, so
+that overlapping cron runs wait for each other (for at most `lock_wait` seconds) instead
+of corrupting it. The format is documented in `docs/state-format.md`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import gzip
+import json
+import os
+import tempfile
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from maillog_diag.core.analysis import ReportBuilder
+from maillog_diag.errors import InputError, MaillogError
+from maillog_diag.input.positions import (
+    Continuation,
+    Piece,
+    Position,
+    continuation,
+    piece_lines,
+    start_of,
+    take_position,
+)
+from maillog_diag.input.sources import rotations_of
+from maillog_diag.input.timestamps import YearInference
+from maillog_diag.scan.base import ScanOptions, input_order
+from maillog_diag.scan.partial import PartialScan, Slice, merge, scan_slices
+from maillog_diag.scan.summary import _check, encode, loads
+
+FORMAT = "maillog-diag-state"
+VERSION = 1
+"""Bumped when a reader of this version could misread a newer file."""
+
+LOCK_WAIT_SECONDS = 60.0
+"""How long a run waits for another run holding the state's lock before it gives up."""
+
+COMPRESS_LEVEL = 1
+"""gzip level of the state file: fast (the file is read and written on every run)."""
+
+
+class StateError(MaillogError):
+    """A state file that cannot be used (one line, naming the file)."""
+
+
+class StateMismatch(StateError):
+    """A state made with other settings than this run's (a usage error)."""
+
+
+@dataclass(slots=True)
+class Settings:
+    """What the saved numbers depend on besides the log (a state is continued only with the
+    same): the zone of stamps without one (as named; None: local), a fixed year, the
+    report grouping (`--by`) and the left-out domains."""
+
+    zone: str | None
+    year: int | None
+    by: str
+    exclude: list[str]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"zone": self.zone, "year": self.year, "by": self.by, "exclude": self.exclude}
+
+
+_OPTION_OF = {"zone": "--tz", "year": "--year", "by": "--by", "exclude": "exclude_domains"}
+
+
+@dataclass(slots=True)
+class Track:
+    """One input of the state: its position and its year state (yearless stamps)."""
+
+    name: str
+    position: Position
+    years: YearInference | None
+
+
+@dataclass(slots=True)
+class Saved:
+    """A state file's content."""
+
+    scan: PartialScan
+    settings: dict[str, Any]
+    tracks: dict[str, Track]
+    lost: int = 0
+    """How many times part of a log could not be recovered, over the state's life."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one state run read: the merged (unfinished) scan and what to save."""
+
+    scan: PartialScan
+    tracks: dict[str, Track]
+    previous_end: float | None
+    """The last time stamp the state had seen before this run (None: a new state)."""
+    lines_read: int = 0
+    bytes_read: int = 0
+    notes: list[str] = field(default_factory=list)
+    """How inputs were rotated since the last run (for stderr)."""
+    lost: list[InputError] = field(default_factory=list)
+    """What could not be recovered (each one line)."""
+    lost_total: int = 0
+
+
+def lock_path(path: str) -> str:
+    return path + ".lock"
+
+
+@contextlib.contextmanager
+def locked(path: str, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Hold the exclusive lock of state `path` (on `path.lock`, created mode 0600), waiting
+    at most `wait` seconds for another run to release it; `StateError` after that."""
+    name = lock_path(path)
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StateError(f"state {path}: cannot create its lock {name}: {exc.strerror}") from None
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise StateError(f"state {path}: cannot lock {name}: {exc.strerror}") from None
+            if time.monotonic() >= deadline:
+                raise StateError(
+                    f"state {path}: another maillog-diag run holds its lock ({name}) for more "
+                    f"than {wait:g}s; not run"
+                )
+            time.sleep(min(0.1, max(wait / 20, 0.01)))
+        yield
+    finally:
+        os.close(fd)
+
+
+def read_state(path: str) -> Saved | None:
+    """The state file at `path`, None when there is none yet; `StateError` (one line) when
+    it is damaged, foreign or of a newer version."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"state {path}: cannot read: {exc.strerror}") from None
+    return decode_state(path, data)
+
+
+def decode_state(path: str, data: bytes) -> Saved:
+    """A state file's content from its bytes (see `read_state`)."""
+    where = f"state {path}"
+    try:
+        if data[:2] == b"\x1f\x8b":
+            data = gzip.decompress(data)
+        text = data.decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
+        raise StateError(f"{where}: damaged or not a state file ({type(exc).__name__})") from None
+    try:
+        doc = loads(text)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        try:
+            plain = json.loads(text)
+        except ValueError:
+            raise StateError(f"{where}: damaged or not a state file (not valid JSON)") from None
+        _check_envelope(where, plain)
+        raise StateError(f"{where}: damaged state file ({str(exc)[:200]})") from None
+    _check_envelope(where, doc)
+    try:
+        part = doc["scan"]
+        settings = doc["settings"]
+        if not isinstance(part, PartialScan) or not isinstance(settings, dict):
+            raise ValueError("no partial scan")
+        _check(part)
+        tracks = {t["name"]: _track(t) for t in doc["inputs"]}
+        lost = int(doc.get("lost", 0))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StateError(f"{where}: damaged state file ({str(exc)[:200]})") from None
+    return Saved(part, settings, tracks, lost)
+
+
+def _track(item: dict[str, Any]) -> Track:
+    pos = item["position"]
+    if not isinstance(pos, dict):
+        raise ValueError("position is not an object")
+    position = Position(
+        path=str(pos["path"]),
+        dev=int(pos["dev"]),
+        inode=int(pos["inode"]),
+        offset=int(pos["offset"]),
+        size=int(pos["size"]),
+        fingerprint=str(pos["fingerprint"]),
+        fingerprint_len=int(pos["fingerprint_len"]),
+        last_time=None if pos.get("last_time") is None else float(pos["last_time"]),
+    )
+    if position.offset < 0 or not 0 <= position.fingerprint_len <= 1 << 20:
+        raise ValueError("position out of range")
+    years = item.get("years")
+    if years is not None and not isinstance(years, YearInference):
+        raise ValueError("years is not a year state")
+    return Track(str(item["name"]), position, years)
+
+
+def _check_envelope(where: str, doc: Any) -> None:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise StateError(f"{where}: not a maillog-diag state file")
+    version = doc.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise StateError(
+            f"{where}: state format version {version!r} is newer than this maillog-diag "
+            f"reads ({VERSION}): upgrade maillog-diag, or start over with --state-reset"
+        )
+
+
+def check_settings(path: str, saved: Saved, settings: Settings) -> None:
+    """`StateMismatch` naming the first option that differs from the state's."""
+    mine = settings.as_json()
+    for key, value in mine.items():
+        theirs = saved.settings.get(key)
+        if theirs != value:
+            raise StateMismatch(
+                f"state {path} was built with {_OPTION_OF[key]} {_shown(theirs)}, this run "
+                f"has {_shown(value)}: use the same, or start over with --state-reset"
+            )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(not given)"
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "(none)"
+    return str(value)
+
+
+def encode_state(outcome: Outcome, settings: Settings) -> bytes:
+    """The bytes of a state file (gzip-compressed JSON) for what a run read."""
+    from maillog_diag import __version__
+
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "producer": f"maillog-diag {__version__}",
+        "settings": settings.as_json(),
+        "inputs": [
+            {
+                "name": t.name,
+                "position": {
+                    "path": t.position.path,
+                    "dev": t.position.dev,
+                    "inode": t.position.inode,
+                    "offset": t.position.offset,
+                    "size": t.position.size,
+                    "fingerprint": t.position.fingerprint,
+                    "fingerprint_len": t.position.fingerprint_len,
+                    "last_time": t.position.last_time,
+                },
+                "years": encode(t.years),
+            }
+            for t in outcome.tracks.values()
+        ],
+        "lost": outcome.lost_total,
+        "last_run": {"lines": outcome.lines_read, "bytes": outcome.bytes_read},
+        "scan": encode(outcome.scan),
+    }
+    data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return gzip.compress(data, compresslevel=COMPRESS_LEVEL, mtime=0)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Replace `path` with `data`: a temporary file in the same directory (mode 0600),
+    written and fsynced, renamed over `path`, the directory fsynced; nothing is left
+    behind on failure (`OSError` then)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to read of one input: from its start (`track` None: an input the state does
+    not know yet, rotations first with `rotations`) or its continuation."""
+
+    name: str
+    track: Track | None = None
+    cont: Continuation | None = None
+    end: int = 0
+    """The offset in the live file the read ends at (complete lines)."""
+    start: Piece | None = None
+    rotations: list[str] = field(default_factory=list)
+    error: InputError | None = None
+
+
+def plan_reads(streams: Sequence[str], saved: Saved | None, *, rotated_first: bool) -> list[Plan]:
+    """Look at the files once: what each input needs read now (see `advance`). With
+    `rotated_first`, an input new to the state is read with its rotations first."""
+    plans = []
+    for name in streams:
+        track = saved.tracks.get(name) if saved is not None else None
+        plan = Plan(name, track)
+        try:
+            if track is None:
+                plan.start, plan.end = start_of(name)
+                plan.rotations = rotations_of(name)[:-1] if rotated_first else []
+            else:
+                plan.cont, plan.end = continuation(track.position)
+        except InputError as exc:
+            plan.error = exc
+        plans.append(plan)
+    return plans
+
+
+def advance(plans: Sequence[Plan], options: ScanOptions, saved: Saved | None) -> Outcome:
+    """Read what `plans` say onto the saved scan (a new one without `saved`), through
+    `options` (with a window: a report of this run only; the state keeps all mail).
+
+    Input errors are recorded in the scan (`input_errors`), as a scan records them."""
+    if saved is None:
+        inputs = [n for p in plans for n in [*p.rotations, p.name]]
+        scan = PartialScan(inputs, ReportBuilder(input_order(inputs), by=options.group_by), {})
+        out = Outcome(scan, {}, None)
+        fresh = True
+    else:
+        out = Outcome(saved.scan, dict(saved.tracks), saved.scan.end_time, lost_total=saved.lost)
+        fresh = False
+        for plan in plans:
+            if plan.name not in out.scan.inputs:
+                out.scan.inputs.append(plan.name)
+                out.scan.builder.order = input_order(out.scan.inputs)
+    for plan in plans:
+        if plan.error is not None:
+            out.scan.input_errors.append(plan.error)
+        elif plan.cont is not None and plan.track is not None:
+            _follow(plan.name, plan.track, plan.cont, plan.end, out, options)
+        else:
+            fresh = _read_new(plan, out, options, first=fresh)
+    return out
+
+
+def _read_new(plan: Plan, out: Outcome, options: ScanOptions, *, first: bool) -> bool:
+    """An input the state did not know yet, read from its start (its rotations first) onto
+    the scan; `first`: nothing was read before it. Whether nothing is read still."""
+    assert plan.start is not None
+    slices = [Slice(r) for r in plan.rotations]
+    slices.append(Slice(plan.name, 0, plan.end))
+    part = scan_slices(slices, options, out.scan.inputs, prior_unknown=not first)
+    out.lines_read += part.counts.total
+    out.bytes_read += plan.end
+    position = take_position(plan.start.path, plan.end, part.end_time)
+    out.tracks[plan.name] = Track(plan.name, position, part.years_end)
+    out.scan = part if first else merge(out.scan, part, options)
+    return False
+
+
+def _follow(
+    name: str, track: Track, cont: Continuation, end: int, out: Outcome, options: ScanOptions
+) -> None:
+    """Read the pieces of one input's continuation onto `out.scan`, in order."""
+    if cont.rotated is not None:
+        out.notes.append(cont.rotated)
+    if cont.lost is not None:
+        out.lost.append(InputError(name, cont.lost))
+        out.lost_total += 1
+    years = track.years
+    last_time = track.position.last_time
+    live = False
+    for piece in cont.pieces:
+        part = _scan_piece(name, piece, years, options, out)
+        if part is None:
+            return  # the error is recorded; the position stays where it was
+        if part.end_time is not None:
+            last_time = part.end_time
+        kept = out.scan.years_end
+        if years is not None:
+            out.scan.years_end = years  # the merge checks this input's years, not another's
+        out.scan = merge(out.scan, part, options)
+        years = part.years_end or years
+        out.scan.years_end = out.scan.years_end or kept
+        live = piece.path == name and not piece.compressed
+    if live:
+        out.tracks[name] = Track(name, take_position(name, end, last_time), years)
+    else:  # no live file yet: whatever appears under the name next is new
+        out.tracks[name] = Track(name, Position(name, 0, 0, 0, 0, "", 0, last_time), years)
+
+
+def _scan_piece(
+    name: str, piece: Piece, years: YearInference | None, options: ScanOptions, out: Outcome
+) -> PartialScan | None:
+    """One piece of an input as a partial scan continuing the state (its lines labelled
+    with the input's name, so that line numbers run on from the state's)."""
+    inputs = out.scan.inputs
+    if piece.path == name and not piece.compressed and piece.end is not None:
+        part = scan_slices(
+            [Slice(name, piece.start, piece.end, first=False, years=years)],
+            options,
+            inputs,
+            prior_unknown=True,
+        )
+        size = piece.end - piece.start
+    else:
+        try:
+            lines = list(piece_lines(piece, options.max_line))
+            mtime = os.stat(piece.path).st_mtime
+        except (InputError, OSError) as exc:
+            error = exc if isinstance(exc, InputError) else InputError(piece.path, str(exc))
+            out.scan.input_errors.append(error)
+            return None
+        part = scan_slices(
+            [Slice(name, first=False, years=years, lines=lines, mtime=mtime)],
+            options,
+            inputs,
+            prior_unknown=True,
+        )
+        size = sum(len(line) + 1 for line in lines)
+    if part.input_errors:
+        out.scan.input_errors += part.input_errors
+        return None
+    out.lines_read += part.counts.total
+    out.bytes_read += size
+    return part
