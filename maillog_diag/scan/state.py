@@ -91,6 +91,8 @@ class Track:
     name: str
     position: Position
     years: YearInference | None
+    reader_state: dict[str, Any] | None = None
+    """What the stateful readers (Sendmail, OpenSMTPD) remembered at the position."""
 
 
 @dataclass(slots=True)
@@ -218,7 +220,10 @@ def _track(item: dict[str, Any]) -> Track:
     years = item.get("years")
     if years is not None and not isinstance(years, YearInference):
         raise ValueError("years is not a year state")
-    return Track(str(item["name"]), position, years)
+    carried = item.get("reader_state")
+    if carried is not None and not isinstance(carried, dict):
+        raise ValueError("reader_state is not an object")
+    return Track(str(item["name"]), position, years, carried)
 
 
 def _check_envelope(where: str, doc: Any) -> None:
@@ -275,6 +280,7 @@ def encode_state(outcome: Outcome, settings: Settings) -> bytes:
                     "last_time": t.position.last_time,
                 },
                 "years": encode(t.years),
+                "reader_state": encode(t.reader_state),
             }
             for t in outcome.tracks.values()
         ],
@@ -382,7 +388,7 @@ def _read_new(plan: Plan, out: Outcome, options: ScanOptions, *, first: bool) ->
     out.lines_read += part.counts.total
     out.bytes_read += plan.end
     position = take_position(plan.start.path, plan.end, part.end_time)
-    out.tracks[plan.name] = Track(plan.name, position, part.years_end)
+    out.tracks[plan.name] = Track(plan.name, position, part.years_end, part.reader_state)
     out.scan = part if first else merge(out.scan, part, options)
     return False
 
@@ -397,10 +403,11 @@ def _follow(
         out.lost.append(InputError(name, cont.lost))
         out.lost_total += 1
     years = track.years
+    carry = track.reader_state
     last_time = track.position.last_time
     live = False
     for piece in cont.pieces:
-        part = _scan_piece(name, piece, years, options, out)
+        part = _scan_piece(name, piece, years, carry, options, out)
         if part is None:
             return  # the error is recorded; the position stays where it was
         if part.end_time is not None:
@@ -410,23 +417,31 @@ def _follow(
             out.scan.years_end = years  # the merge checks this input's years, not another's
         out.scan = merge(out.scan, part, options)
         years = part.years_end or years
+        carry = part.reader_state if part.reader_state is not None else carry
         out.scan.years_end = out.scan.years_end or kept
         live = piece.path == name and not piece.compressed
     if live:
-        out.tracks[name] = Track(name, take_position(name, end, last_time), years)
+        out.tracks[name] = Track(name, take_position(name, end, last_time), years, carry)
     else:  # no live file yet: whatever appears under the name next is new
-        out.tracks[name] = Track(name, Position(name, 0, 0, 0, 0, "", 0, last_time), years)
+        nothing = Position(name, 0, 0, 0, 0, "", 0, last_time)
+        out.tracks[name] = Track(name, nothing, years, carry)
 
 
 def _scan_piece(
-    name: str, piece: Piece, years: YearInference | None, options: ScanOptions, out: Outcome
+    name: str,
+    piece: Piece,
+    years: YearInference | None,
+    carry: dict[str, Any] | None,
+    options: ScanOptions,
+    out: Outcome,
 ) -> PartialScan | None:
     """One piece of an input as a partial scan continuing the state (its lines labelled
     with the input's name, so that line numbers run on from the state's)."""
     inputs = out.scan.inputs
+    carry = carry or {}
     if piece.path == name and not piece.compressed and piece.end is not None:
         part = scan_slices(
-            [Slice(name, piece.start, piece.end, first=False, years=years)],
+            [Slice(name, piece.start, piece.end, first=False, years=years, reader_state=carry)],
             options,
             inputs,
             prior_unknown=True,
@@ -441,7 +456,16 @@ def _scan_piece(
             out.scan.input_errors.append(error)
             return None
         part = scan_slices(
-            [Slice(name, first=False, years=years, lines=lines, mtime=mtime)],
+            [
+                Slice(
+                    name,
+                    first=False,
+                    years=years,
+                    lines=lines,
+                    mtime=mtime,
+                    reader_state=carry,
+                )
+            ],
             options,
             inputs,
             prior_unknown=True,
