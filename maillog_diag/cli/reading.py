@@ -406,8 +406,8 @@ def state_run(setup: Setup, *, by: str = "destination") -> tuple[ReportBuilder, 
     if setup.journal_cmd is not None:
         raise fail("--state reads files: it does not go with --journal", ExitCode.USAGE)
     if "-" in setup.names or read.dask:
-        why = "standard input" if "-" in setup.names else "--dask"
-        raise fail(f"--state reads files: it does not go with {why}", ExitCode.USAGE)
+        why = "standard input" if "-" in setup.names else "a Dask cluster"
+        raise fail(f"--state reads files here: it does not go with {why}", ExitCode.USAGE)
     window = setup.window
     keep = MessageFilter(exclude_domains=window.exclude_domains)
     settings = StateSettings(
