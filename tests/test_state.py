@@ -463,3 +463,53 @@ def test_stale_log_warning_with_a_state(here: Path) -> None:
     assert "is the MTA still logging?" in res.stderr
     res = _invoke("daily", "mail.log", "--state", "s.state", env=env)
     assert "is the MTA still logging?" in res.stderr
+
+
+FAKE_JOURNALCTL = """#!{python}
+import json, sys
+args = sys.argv[1:]
+with open({args!r}, "a") as f:
+    f.write(" ".join(args) + "\\n")
+after = next((a.split("=", 1)[1] for a in args if a.startswith("--after-cursor=")), None)
+last = None
+seen = after is None
+for line in open({records!r}):
+    cursor = json.loads(line)["__CURSOR"]
+    if seen:
+        sys.stdout.write(line)
+        last = cursor
+    elif cursor == after:
+        seen = True
+if "--show-cursor" in args and last is not None:
+    print("-- cursor: " + last)
+"""
+
+
+def test_the_journal_continues_from_its_cursor(here: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    records = SAMPLE_LOGS.parent / "tests" / "fixtures" / "journal" / "postfix_small.journal.json"
+    lines = records.read_text().splitlines(keepends=True)
+    source = here / "records.json"
+    bindir = here / "bin"
+    bindir.mkdir()
+    exe = bindir / "journalctl"
+    exe.write_text(
+        FAKE_JOURNALCTL.format(
+            python=shutil.which("python3") or "/usr/bin/python3",
+            args=str(here / "args"),
+            records=str(source),
+        )
+    )
+    exe.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    cut = len(lines) // 2
+    source.write_text("".join(lines[:cut]))
+    _report("--journal", "--state", "s.state")
+    source.write_text("".join(lines))  # the journal grew
+    two = _report("--journal", "--state", "s.state")
+    calls = (here / "args").read_text().splitlines()
+    assert "--after-cursor=" not in calls[0] and "--show-cursor" in calls[0]
+    cursor = json.loads(lines[cut - 1])["__CURSOR"]
+    assert f"--after-cursor={cursor}" in calls[1].split()
+    assert _state_data(here / "s.state")["last_run"]["lines"] == len(lines) - cut
+    (here / "args").unlink()
+    assert two == _report("--journal")

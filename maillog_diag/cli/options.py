@@ -263,9 +263,9 @@ StateOpt = Annotated[
         "--state",
         metavar="FILE",
         help="Remember where each log was read to, the mail still queued and the totals in "
-        "FILE: the next run reads only new lines (following rotations) and reports on "
-        "everything the state has seen; without --since/--until, the window starts where "
-        "the last run ended. Created mode 0600, replaced atomically after a good run.",
+        "FILE: the next run reads only the new lines (following rotations) and reports on "
+        "everything the state has seen (daily and check without --since/--until: the mail "
+        "since the last run). Written mode 0600, atomically, after a good run only.",
     ),
 ]
 StateResetOpt = Annotated[

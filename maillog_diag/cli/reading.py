@@ -403,11 +403,9 @@ def state_run(setup: Setup, *, by: str = "destination") -> tuple[ReportBuilder, 
     read = setup.read
     assert read.state is not None
     path = str(read.state)
-    if setup.journal_cmd is not None:
-        raise fail("--state reads files: it does not go with --journal", ExitCode.USAGE)
     if "-" in setup.names or read.dask:
         why = "standard input" if "-" in setup.names else "a Dask cluster"
-        raise fail(f"--state reads files here: it does not go with {why}", ExitCode.USAGE)
+        raise fail(f"--state reads files or the journal: not {why}", ExitCode.USAGE)
     window = setup.window
     keep = MessageFilter(exclude_domains=window.exclude_domains)
     settings = StateSettings(

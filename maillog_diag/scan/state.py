@@ -41,7 +41,7 @@ from maillog_diag.input.positions import (
     start_of,
     take_position,
 )
-from maillog_diag.input.sources import rotations_of
+from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, rotations_of
 from maillog_diag.input.timestamps import YearInference
 from maillog_diag.scan.base import ScanOptions, input_order
 from maillog_diag.scan.partial import PartialScan, Slice, merge, scan_slices
@@ -93,6 +93,8 @@ class Track:
     years: YearInference | None
     reader_state: dict[str, Any] | None = None
     """What the stateful readers (Sendmail, OpenSMTPD) remembered at the position."""
+    cursor: str | None = None
+    """For the journal (`--journal`): the cursor of the last record read."""
 
 
 @dataclass(slots=True)
@@ -223,7 +225,10 @@ def _track(item: dict[str, Any]) -> Track:
     carried = item.get("reader_state")
     if carried is not None and not isinstance(carried, dict):
         raise ValueError("reader_state is not an object")
-    return Track(str(item["name"]), position, years, carried)
+    cursor = item.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValueError("cursor is not a string")
+    return Track(str(item["name"]), position, years, carried, cursor)
 
 
 def _check_envelope(where: str, doc: Any) -> None:
@@ -281,6 +286,7 @@ def encode_state(outcome: Outcome, settings: Settings) -> bytes:
                 },
                 "years": encode(t.years),
                 "reader_state": encode(t.reader_state),
+                "cursor": t.cursor,
             }
             for t in outcome.tracks.values()
         ],
@@ -339,6 +345,9 @@ def plan_reads(streams: Sequence[str], saved: Saved | None, *, rotated_first: bo
     for name in streams:
         track = saved.tracks.get(name) if saved is not None else None
         plan = Plan(name, track)
+        if name == JOURNAL_INPUT:
+            plans.append(plan)  # read through journalctl, from the cursor (`_read_journal`)
+            continue
         try:
             if track is None:
                 plan.start, plan.end = start_of(name)
@@ -369,7 +378,9 @@ def advance(plans: Sequence[Plan], options: ScanOptions, saved: Saved | None) ->
                 out.scan.inputs.append(plan.name)
                 out.scan.builder.order = input_order(out.scan.inputs)
     for plan in plans:
-        if plan.error is not None:
+        if plan.name == JOURNAL_INPUT:
+            fresh = _read_journal(plan, out, options, first=fresh)
+        elif plan.error is not None:
             out.scan.input_errors.append(plan.error)
         elif plan.cont is not None and plan.track is not None:
             _follow(plan.name, plan.track, plan.cont, plan.end, out, options)
@@ -390,6 +401,64 @@ def _read_new(plan: Plan, out: Outcome, options: ScanOptions, *, first: bool) ->
     position = take_position(plan.start.path, plan.end, part.end_time)
     out.tracks[plan.name] = Track(plan.name, position, part.years_end, part.reader_state)
     out.scan = part if first else merge(out.scan, part, options)
+    return False
+
+
+CURSOR_PREFIX = "-- cursor: "
+"""How `journalctl --show-cursor` writes the cursor of the last record, after them."""
+
+
+def journal_command(base: Sequence[str], cursor: str | None) -> list[str]:
+    """The `journalctl` command of a state run: `base` (`journal.journalctl_command`)
+    showing the last record's cursor, from after `cursor` when there is one (then without
+    the window's `--since`), never stopped at the window's `--until` (the state reads all)."""
+    dropped = ("--until=", "--since=") if cursor is not None else ("--until=",)
+    cmd = [a for a in base[1:] if not a.startswith(dropped)]
+    extra = ["--show-cursor"] + ([f"--after-cursor={cursor}"] if cursor is not None else [])
+    return [base[0], *extra, *cmd]
+
+
+def _read_journal(plan: Plan, out: Outcome, options: ScanOptions, *, first: bool) -> bool:
+    """The journal records after the state's cursor, onto the scan; whether nothing is
+    read still (as `_read_new`)."""
+    assert options.journal_cmd is not None
+    track = plan.track
+    cursor = track.cursor if track is not None else None
+    lines: list[str] = []
+    last = cursor
+    try:
+        _source, records = read_journal(journal_command(options.journal_cmd, cursor))
+        for line in records:
+            if line.startswith(CURSOR_PREFIX):
+                last = line[len(CURSOR_PREFIX) :].strip()
+            else:
+                lines.append(line)
+    except InputError as exc:
+        out.scan.input_errors.append(exc)
+        return first
+    years = track.years if track is not None else None
+    carry = track.reader_state if track is not None else None
+    fresh = track is None
+    piece = Slice(plan.name, first=fresh, years=years, lines=lines, mtime=None, reader_state=carry)
+    part = scan_slices([piece], options, out.scan.inputs, prior_unknown=not (first and fresh))
+    out.lines_read += part.counts.total
+    out.bytes_read += sum(len(line) + 1 for line in lines)
+    end = (
+        part.end_time
+        if part.end_time is not None
+        else (track.position.last_time if track is not None else None)
+    )
+    reader = part.reader_state if part.reader_state is not None else carry
+    position = Position(plan.name, 0, 0, 0, 0, "", 0, end)
+    out.tracks[plan.name] = Track(plan.name, position, part.years_end or years, reader, last)
+    if first and fresh:
+        out.scan = part
+        return False
+    kept = out.scan.years_end
+    if years is not None:
+        out.scan.years_end = years
+    out.scan = merge(out.scan, part, options)
+    out.scan.years_end = out.scan.years_end or kept
     return False
 
 
