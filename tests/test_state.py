@@ -513,3 +513,31 @@ def test_the_journal_continues_from_its_cursor(here: Path, monkeypatch: pytest.M
     assert _state_data(here / "s.state")["last_run"]["lines"] == len(lines) - cut
     (here / "args").unlink()
     assert two == _report("--journal")
+
+
+def test_a_first_run_in_several_processes_continues_alike(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log read from its start with --jobs is cut into byte ranges (as without a state);
+    the state it leaves continues exactly."""
+    from maillog_diag.scan import pipeline, state
+
+    calls: list[int] = []
+    real = state.run_tasks
+
+    def counting(*args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(state, "MIN_SLICE_BYTES", 4096)
+    monkeypatch.setattr(pipeline, "JOB_MIN_BYTES", 4096)
+    monkeypatch.setattr(state, "run_tasks", counting)
+    lines = _lines(SAMPLE_LOGS / "postfix" / "mail.log")
+    log = here / "mail.log"
+    cut = 2 * len(lines) // 3
+    log.write_text("".join(lines[:cut]), encoding="utf-8")
+    _report("mail.log", "--state", "s.state", "--jobs", "2")
+    assert calls
+    with log.open("a", encoding="utf-8") as f:
+        f.write("".join(lines[cut:]))
+    assert _report("mail.log", "--state", "s.state", "--jobs", "2") == _full(here, lines)

@@ -359,7 +359,8 @@ def report_run(
     what the input size justifies), grouped also `by` (see `analysis.GROUPINGS`)."""
     names = setup.names
     if setup.read.state is not None:
-        return state_run(setup, by=by)
+        chosen = jobs or setup.read.jobs
+        return state_run(setup, by=by, jobs=capped_jobs(chosen, names) if chosen else None)
     sink = UnparsedSink(setup.read.unparsed)
     jobs = jobs or setup.read.jobs
     try:
@@ -393,13 +394,16 @@ def _state_wait() -> float:
     return wait
 
 
-def state_run(setup: Setup, *, by: str = "destination") -> tuple[ReportBuilder, ScanResult]:
+def state_run(
+    setup: Setup, *, by: str = "destination", jobs: int | None = None
+) -> tuple[ReportBuilder, ScanResult]:
     """A pass that continues the state file `--state` names (see `scan.state`): reads only
     what the logs gained since, saves the new state (atomically, under its lock, only when
     every input was read), and gives the report of everything the state has seen, through
     the window. Without `--since`/`--until`, a command whose window has a default (`daily`,
     `check`) reports the mail since the last run instead (the first run: the default).
-    `setup.window` is set to the window used."""
+    `setup.window` is set to the window used. `jobs`: processes for a log read from its
+    start (default: what its size justifies)."""
     read = setup.read
     assert read.state is not None
     path = str(read.state)
@@ -421,10 +425,12 @@ def state_run(setup: Setup, *, by: str = "destination") -> tuple[ReportBuilder, 
             plans = plan_reads(_streams(setup), saved, rotated_first=_rotated(setup))
             previous = saved.scan.end_time if saved is not None else None
             window = _state_window(setup, previous)
+            procs = jobs if jobs is not None else default_jobs(_streams(setup))
             narrowed = None
             if window.since is not None or window.until is not None:
-                narrowed = advance(plans, replace(options, window=window), _copy_state(saved))
-            outcome = advance(plans, options, saved)
+                narrow = replace(options, window=window)
+                narrowed = advance(plans, narrow, _copy_state(saved), jobs=procs)
+            outcome = advance(plans, options, saved, jobs=procs)
             part = outcome.scan
             if not part.input_errors and not _unreadable_counts(part.counts):
                 write_atomically(path, encode_state(outcome, settings))

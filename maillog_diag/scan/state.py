@@ -41,10 +41,24 @@ from maillog_diag.input.positions import (
     start_of,
     take_position,
 )
-from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, rotations_of
+from maillog_diag.input.sources import (
+    JOURNAL_INPUT,
+    cut_points,
+    first_line_at,
+    read_journal,
+    rotations_of,
+    splittable,
+)
 from maillog_diag.input.timestamps import YearInference
 from maillog_diag.scan.base import ScanOptions, input_order
 from maillog_diag.scan.partial import PartialScan, Slice, merge, scan_slices
+from maillog_diag.scan.pipeline import (
+    MAX_SLICE_BYTES,
+    MIN_SLICE_BYTES,
+    run_tasks,
+    usable_cores,
+)
+from maillog_diag.scan.pipeline import _year_guesses as year_guesses
 from maillog_diag.scan.summary import _check, encode, loads
 
 FORMAT = "maillog-diag-state"
@@ -360,9 +374,13 @@ def plan_reads(streams: Sequence[str], saved: Saved | None, *, rotated_first: bo
     return plans
 
 
-def advance(plans: Sequence[Plan], options: ScanOptions, saved: Saved | None) -> Outcome:
+def advance(
+    plans: Sequence[Plan], options: ScanOptions, saved: Saved | None, *, jobs: int = 1
+) -> Outcome:
     """Read what `plans` say onto the saved scan (a new one without `saved`), through
-    `options` (with a window: a report of this run only; the state keeps all mail).
+    `options` (with a window: a report of this run only; the state keeps all mail). An
+    input read from its start is cut into byte ranges read by `jobs` processes when it is
+    large (as `pipeline.scan_partial` does).
 
     Input errors are recorded in the scan (`input_errors`), as a scan records them."""
     if saved is None:
@@ -385,23 +403,62 @@ def advance(plans: Sequence[Plan], options: ScanOptions, saved: Saved | None) ->
         elif plan.cont is not None and plan.track is not None:
             _follow(plan.name, plan.track, plan.cont, plan.end, out, options)
         else:
-            fresh = _read_new(plan, out, options, first=fresh)
+            fresh = _read_new(plan, out, options, first=fresh, jobs=jobs)
     return out
 
 
-def _read_new(plan: Plan, out: Outcome, options: ScanOptions, *, first: bool) -> bool:
+def _read_new(
+    plan: Plan, out: Outcome, options: ScanOptions, *, first: bool, jobs: int = 1
+) -> bool:
     """An input the state did not know yet, read from its start (its rotations first) onto
     the scan; `first`: nothing was read before it. Whether nothing is read still."""
     assert plan.start is not None
     slices = [Slice(r) for r in plan.rotations]
     slices.append(Slice(plan.name, 0, plan.end))
-    part = scan_slices(slices, options, out.scan.inputs, prior_unknown=not first)
+    part = None
+    if jobs > 1 and not plan.rotations and plan.end >= 2 * MIN_SLICE_BYTES:
+        part = _read_in_ranges(plan, options, out.scan.inputs, first=first, jobs=jobs)
+    if part is None:
+        part = scan_slices(slices, options, out.scan.inputs, prior_unknown=not first)
     out.lines_read += part.counts.total
     out.bytes_read += plan.end
     position = take_position(plan.start.path, plan.end, part.end_time)
     out.tracks[plan.name] = Track(plan.name, position, part.years_end, part.reader_state)
     out.scan = part if first else merge(out.scan, part, options)
     return False
+
+
+def _read_in_ranges(
+    plan: Plan, options: ScanOptions, inputs: list[str], *, first: bool, jobs: int
+) -> PartialScan | None:
+    """A plain file's first `plan.end` bytes cut into byte ranges read by `jobs` worker
+    processes and merged in order; None when the merge cannot vouch for the one-pass
+    answer (then the caller reads it in one pass) or the file is not plain."""
+    plain = splittable(plan.name)
+    if plain is None:
+        return None
+    size, mtime = plain
+    end = min(plan.end, size)
+    pieces = max(min(jobs, end // MIN_SLICE_BYTES), -(-end // MAX_SLICE_BYTES), 1)
+    cuts = cut_points(plan.name, end, pieces)
+    guesses = year_guesses([first_line_at(plan.name, at) for at in cuts[:-1]], mtime, options)
+    last = len(cuts) - 2
+    tasks = [
+        [
+            Slice(
+                plan.name,
+                cuts[i],
+                cuts[i + 1],
+                first=i == 0,
+                last=i == last,
+                years=guesses[i] if i else None,
+            )
+        ]
+        for i in range(len(cuts) - 1)
+    ]
+    workers = min(jobs, usable_cores())
+    part = run_tasks(tasks, options, inputs, workers, prior_unknown=not first)
+    return None if part.inexact is not None else part
 
 
 CURSOR_PREFIX = "-- cursor: "
