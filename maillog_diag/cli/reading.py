@@ -3,7 +3,6 @@ unparsed lines, and what goes to stderr and the exit status afterwards."""
 
 from __future__ import annotations
 
-import copy
 import io
 import os
 import signal
@@ -57,13 +56,14 @@ from maillog_diag.scan.pipeline import (
 )
 from maillog_diag.scan.state import (
     LOCK_WAIT_SECONDS,
-    Saved,
     StateError,
     StateMismatch,
     advance,
     check_settings,
+    complete_since,
     encode_state,
     locked,
+    narrowed,
     plan_reads,
     read_state,
     write_atomically,
@@ -400,9 +400,8 @@ def state_run(
     """A pass that continues the state file `--state` names (see `scan.state`): reads only
     what the logs gained since, saves the new state (atomically, under its lock, only when
     every input was read), and gives the report of everything the state has seen, through
-    the window. Without `--since`/`--until`, a command whose window has a default (`daily`,
-    `check`) reports the mail since the last run instead (the first run: the default).
-    `setup.window` is set to the window used. `jobs`: processes for a log read from its
+    the window (the mail finished inside it comes from the state's recent messages, kept
+    from the previous windowed run's start). `jobs`: processes for a log read from its
     start (default: what its size justifies)."""
     read = setup.read
     assert read.state is not None
@@ -417,20 +416,21 @@ def state_run(
     )
     sink = UnparsedSink(read.unparsed)
     options = replace(_scan_options(setup, sink), group_by=by, window=keep, overlap=None)
+    windowed = window.since is not None or window.until is not None
     try:
         with locked(path, _state_wait()):
             saved = None if read.state_reset else read_state(path)
             if saved is not None:
                 check_settings(path, saved, settings)
+            complete = complete_since(saved)
             plans = plan_reads(_streams(setup), saved, rotated_first=_rotated(setup))
-            previous = saved.scan.end_time if saved is not None else None
-            window = _state_window(setup, previous)
             procs = jobs if jobs is not None else default_jobs(_streams(setup))
-            narrowed = None
-            if window.since is not None or window.until is not None:
-                narrow = replace(options, window=window)
-                narrowed = advance(plans, narrow, _copy_state(saved), jobs=procs)
+            through = None
+            if windowed:
+                through, kept, kept_since = narrowed(plans, options, saved, window)
             outcome = advance(plans, options, saved, jobs=procs)
+            if windowed:
+                outcome.recent, outcome.recent_since = kept, kept_since
             part = outcome.scan
             if not part.input_errors and not _unreadable_counts(part.counts):
                 write_atomically(path, encode_state(outcome, settings))
@@ -442,14 +442,14 @@ def state_run(
         raise fail(f"state {path}: cannot write: {exc.strerror}", ExitCode.INPUT) from None
     finally:
         sink.close()
-    setup.window = window
     report_options = replace(options, window=window)
-    builder, result = finish_partial(narrowed.scan if narrowed else outcome.scan, report_options)
-    if previous is not None and window.since is not None and window.since < previous:
+    builder, result = finish_partial(through.scan if through else outcome.scan, report_options)
+    if complete is not None and window.since is not None and window.since < complete:
         result.notes.append(
-            f"state {path}: the window starts at {format_time(window.since, setup.zone)}, "
-            f"before the state's last run ended ({format_time(previous, setup.zone)}): mail "
-            "that left the queue before then is in the state's totals, not in this window"
+            f"state {path}: the window starts at {format_time(window.since, setup.zone)}, but "
+            f"the state keeps the mail that left the queue only from "
+            f"{format_time(complete, setup.zone)}: earlier mail is in its totals, not in this "
+            "window"
         )
     result.input_errors += outcome.lost
     return builder, result
@@ -469,39 +469,6 @@ def _rotated(setup: Setup) -> bool:
     read = setup.read
     chosen = read.rotated if read.rotated is not None else setup.config.rotated
     return bool(chosen if chosen is not None else read.rotated_default)
-
-
-def _state_window(setup: Setup, previous: float | None) -> MessageFilter:
-    """The window of a state run: as given, else, for a command with a default window,
-    from the end of the last run to now."""
-    read = setup.read
-    window = setup.window
-    given = read.since is not None or read.until is not None
-    has_default = read.since_default is not None or read.until_default is not None
-    if given or not has_default or previous is None:
-        return window
-    return MessageFilter(previous, None, window.exclude_domains, held_until=setup.now)
-
-
-def _copy_state(saved: Saved | None) -> Saved | None:
-    """The saved state with its own open mail and an empty report (for a window: the
-    messages the state finished before are not in it)."""
-    if saved is None:
-        return None
-    part = saved.scan
-    fresh = ReportBuilder(part.builder.order, by=part.builder.by)
-    scan = replace(
-        part,
-        inputs=list(part.inputs),
-        builder=fresh,
-        state=copy.deepcopy(part.state),
-        counts=copy.deepcopy(part.counts),
-        unparsed_sample=list(part.unparsed_sample),
-        input_errors=list(part.input_errors),
-        backwards=list(part.backwards),
-        lines=dict(part.lines),
-    )
-    return Saved(scan, saved.settings, dict(saved.tracks), saved.lost)
 
 
 def _unreadable_counts(counts: LineCounts) -> bool:

@@ -18,6 +18,7 @@ of corrupting it. The format is documented in `docs/state-format.md`.
 from __future__ import annotations
 
 import contextlib
+import copy
 import errno
 import fcntl
 import gzip
@@ -27,10 +28,12 @@ import tempfile
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from maillog_diag.core.analysis import ReportBuilder
+from maillog_diag.core.model import Message
+from maillog_diag.core.window import MessageFilter
 from maillog_diag.errors import InputError, MaillogError
 from maillog_diag.input.positions import (
     Continuation,
@@ -50,8 +53,8 @@ from maillog_diag.input.sources import (
     splittable,
 )
 from maillog_diag.input.timestamps import YearInference
-from maillog_diag.scan.base import ScanOptions, input_order
-from maillog_diag.scan.partial import PartialScan, Slice, merge, scan_slices
+from maillog_diag.scan.base import ScanOptions, input_order, report_emitter
+from maillog_diag.scan.partial import PartialScan, Slice, merge, scan_slices, shift_lines
 from maillog_diag.scan.pipeline import (
     MAX_SLICE_BYTES,
     MIN_SLICE_BYTES,
@@ -98,6 +101,42 @@ class Settings:
 _OPTION_OF = {"zone": "--tz", "year": "--year", "by": "--by", "exclude": "exclude_domains"}
 
 
+@dataclass(frozen=True, slots=True)
+class Retaining(MessageFilter):
+    """A window that also keeps a copy of each finished message it is shown whose last
+    line came at or after `since`: what a later run's window (starting no earlier) needs
+    of the mail this run finished (`Saved.recent`). Read in this process only."""
+
+    kept: list[Message] = field(default_factory=list, compare=False, hash=False)
+
+    def clip(self, msg: Message) -> tuple[Message, frozenset[str]] | None:
+        if self.since is None or msg.last_seen >= self.since:
+            self.kept.append(copy.deepcopy(msg))
+        return MessageFilter.clip(self, msg)
+
+
+def _shift_kept(options: ScanOptions, start: int, source: str, delta: int) -> None:
+    """Line numbers of the messages a `Retaining` window kept since `start`, counted from
+    a slice's start, made to count from the input's (as `merge` does for the slice)."""
+    window = options.window
+    if not isinstance(window, Retaining) or not delta or len(window.kept) <= start:
+        return
+    holder = _Kept(window.kept[start:])
+    shift_lines(PartialScan([], holder, {}), source, delta)  # type: ignore[arg-type]
+
+
+class _Kept:
+    """Something `shift_lines` walks like a report: it holds the messages."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages = messages
+
+
+def _kept_count(options: ScanOptions) -> int:
+    window = options.window
+    return len(window.kept) if isinstance(window, Retaining) else 0
+
+
 @dataclass(slots=True)
 class Track:
     """One input of the state: its position and its year state (yearless stamps)."""
@@ -120,6 +159,10 @@ class Saved:
     tracks: dict[str, Track]
     lost: int = 0
     """How many times part of a log could not be recovered, over the state's life."""
+    recent: list[Message] = field(default_factory=list)
+    """Finished messages whose last line came at or after `recent_since` (for windows)."""
+    recent_since: float | None = None
+    """From when (POSIX seconds) `recent` holds every finished message; None: none kept."""
 
 
 @dataclass(slots=True)
@@ -137,6 +180,8 @@ class Outcome:
     lost: list[InputError] = field(default_factory=list)
     """What could not be recovered (each one line)."""
     lost_total: int = 0
+    recent: list[Message] = field(default_factory=list)
+    recent_since: float | None = None
 
 
 def lock_path(path: str) -> str:
@@ -212,9 +257,15 @@ def decode_state(path: str, data: bytes) -> Saved:
         _check(part)
         tracks = {t["name"]: _track(t) for t in doc["inputs"]}
         lost = int(doc.get("lost", 0))
+        recent = doc.get("recent", [])
+        since = doc.get("recent_since")
+        if not isinstance(recent, list) or not all(isinstance(m, Message) for m in recent):
+            raise ValueError("recent is not a list of messages")
+        if since is not None and not isinstance(since, (int, float)):
+            raise ValueError("recent_since is not a time")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StateError(f"{where}: damaged state file ({str(exc)[:200]})") from None
-    return Saved(part, settings, tracks, lost)
+    return Saved(part, settings, tracks, lost, recent, since)
 
 
 def _track(item: dict[str, Any]) -> Track:
@@ -305,6 +356,8 @@ def encode_state(outcome: Outcome, settings: Settings) -> bytes:
             for t in outcome.tracks.values()
         ],
         "lost": outcome.lost_total,
+        "recent_since": outcome.recent_since,
+        "recent": encode(outcome.recent),
         "last_run": {"lines": outcome.lines_read, "bytes": outcome.bytes_read},
         "scan": encode(outcome.scan),
     }
@@ -407,6 +460,60 @@ def advance(
     return out
 
 
+def narrowed(
+    plans: Sequence[Plan],
+    options: ScanOptions,
+    saved: Saved | None,
+    window: MessageFilter,
+) -> tuple[Outcome, list[Message], float | None]:
+    """The same reads through `window`, for this run's report: the saved open mail, the
+    recent finished messages (`Saved.recent`) and the new lines; in one process, since the
+    messages this run finishes are kept (copies) for the next run's window. Also the kept
+    messages and from when they are complete (None: nothing kept: no `since`)."""
+    tap = Retaining(window.since, window.until, window.exclude_domains, window.held_until)
+    mine = _copy_state(saved)
+    if mine is not None and saved is not None:
+        emit = report_emitter(mine.scan.builder, tap)
+        for msg in saved.recent:
+            emit(msg)
+    out = advance(plans, replace(options, window=tap), mine)
+    if window.since is None:
+        return out, [], None
+    complete = complete_since(saved)
+    return out, tap.kept, max(window.since, complete) if complete is not None else window.since
+
+
+def complete_since(saved: Saved | None) -> float | None:
+    """From when the state can give every finished message again (POSIX seconds): the
+    start of its kept messages, else its end (None: a new state, all is read now)."""
+    if saved is None:
+        return None
+    if saved.recent_since is not None:
+        return saved.recent_since
+    return saved.scan.end_time if saved.scan.end_time is not None else float("-inf")
+
+
+def _copy_state(saved: Saved | None) -> Saved | None:
+    """The saved state with its own open mail and an empty report (the messages the state
+    finished before are in its totals; a window gets them from `Saved.recent`)."""
+    if saved is None:
+        return None
+    part = saved.scan
+    fresh = ReportBuilder(part.builder.order, by=part.builder.by)
+    scan = replace(
+        part,
+        inputs=list(part.inputs),
+        builder=fresh,
+        state=copy.deepcopy(part.state),
+        counts=copy.deepcopy(part.counts),
+        unparsed_sample=list(part.unparsed_sample),
+        input_errors=list(part.input_errors),
+        backwards=list(part.backwards),
+        lines=dict(part.lines),
+    )
+    return Saved(scan, saved.settings, dict(saved.tracks), saved.lost)
+
+
 def _read_new(
     plan: Plan, out: Outcome, options: ScanOptions, *, first: bool, jobs: int = 1
 ) -> bool:
@@ -497,7 +604,10 @@ def _read_journal(plan: Plan, out: Outcome, options: ScanOptions, *, first: bool
     carry = track.reader_state if track is not None else None
     fresh = track is None
     piece = Slice(plan.name, first=fresh, years=years, lines=lines, mtime=None, reader_state=carry)
+    kept_from = _kept_count(options)
     part = scan_slices([piece], options, out.scan.inputs, prior_unknown=not (first and fresh))
+    if not fresh:
+        _shift_kept(options, kept_from, plan.name, out.scan.lines.get(plan.name, 0))
     out.lines_read += part.counts.total
     out.bytes_read += sum(len(line) + 1 for line in lines)
     end = (
@@ -565,6 +675,7 @@ def _scan_piece(
     with the input's name, so that line numbers run on from the state's)."""
     inputs = out.scan.inputs
     carry = carry or {}
+    kept_from = _kept_count(options)
     if piece.path == name and not piece.compressed and piece.end is not None:
         part = scan_slices(
             [Slice(name, piece.start, piece.end, first=False, years=years, reader_state=carry)],
@@ -600,6 +711,7 @@ def _scan_piece(
     if part.input_errors:
         out.scan.input_errors += part.input_errors
         return None
+    _shift_kept(options, kept_from, name, out.scan.lines.get(name, 0))
     out.lines_read += part.counts.total
     out.bytes_read += size
     return part
