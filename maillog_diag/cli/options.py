@@ -264,8 +264,8 @@ StateOpt = Annotated[
         metavar="FILE",
         help="Remember where each log was read to, the mail still queued and the totals in "
         "FILE: the next run reads only the new lines (following rotations) and reports on "
-        "everything the state has seen (daily and check without --since/--until: the mail "
-        "since the last run). Written mode 0600, atomically, after a good run only.",
+        "everything the state has seen, through the window if any. Written mode 0600, "
+        "atomically, after a good run only.",
     ),
 ]
 StateResetOpt = Annotated[
