@@ -104,13 +104,13 @@ _OPTION_OF = {"zone": "--tz", "year": "--year", "by": "--by", "exclude": "exclud
 @dataclass(frozen=True, slots=True)
 class Retaining(MessageFilter):
     """A window that also keeps a copy of each finished message it is shown whose last
-    line came at or after `since`: what a later run's window (starting no earlier) needs
+    line came at or after `since` (none without a `since`): what a later run's window (starting no earlier) needs
     of the mail this run finished (`Saved.recent`). Read in this process only."""
 
     kept: list[Message] = field(default_factory=list, compare=False, hash=False)
 
     def clip(self, msg: Message) -> tuple[Message, frozenset[str]] | None:
-        if self.since is None or msg.last_seen >= self.since:
+        if self.since is not None and msg.last_seen >= self.since:
             self.kept.append(copy.deepcopy(msg))
         return MessageFilter.clip(self, msg)
 
