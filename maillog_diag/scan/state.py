@@ -104,8 +104,9 @@ _OPTION_OF = {"zone": "--tz", "year": "--year", "by": "--by", "exclude": "exclud
 @dataclass(frozen=True, slots=True)
 class Retaining(MessageFilter):
     """A window that also keeps a copy of each finished message it is shown whose last
-    line came at or after `since` (none without a `since`): what a later run's window (starting no earlier) needs
-    of the mail this run finished (`Saved.recent`). Read in this process only."""
+    line came at or after `since` (none without a `since`): what a later run's window
+    (starting no earlier) needs of the mail this run finished (`Saved.recent`). Read in
+    this process only."""
 
     kept: list[Message] = field(default_factory=list, compare=False, hash=False)
 
