@@ -86,17 +86,11 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _full(here: Path, lines: list[str]) -> Any:
-    """The one-run report of the whole log, under the same name in another directory."""
-    other = here / "full"
-    other.mkdir()
-    (other / "mail.log").write_text("".join(lines), encoding="utf-8")
-    cwd = os.getcwd()
-    os.chdir(other)
-    try:
-        return _report("mail.log")
-    finally:
-        os.chdir(cwd)
+def _full(here: Path, lines: list[str], *extra: str) -> Any:
+    """The one-run report of the whole log, written where the state's log was (after the
+    state runs): a state names its inputs by absolute path, and so does this run."""
+    (here / "mail.log").write_text("".join(lines), encoding="utf-8")
+    return _report(os.path.abspath("mail.log"), *extra)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: f"{p.parent.name}-{p.name}")
@@ -134,7 +128,7 @@ def test_three_runs_with_a_half_written_line_equal_one_run(here: Path) -> None:
     assert last == _full(here, lines)
 
 
-def _rotation_case(here: Path, rotate: str) -> tuple[Any, Any, Any]:
+def _rotation_case(here: Path, rotate: str) -> tuple[Any, list[str]]:
     lines = _lines(SAMPLE_LOGS / "postfix" / "mail.log")
     cut = _deferred_cut(lines) + 40
     log = here / "mail.log"
@@ -163,29 +157,29 @@ def _rotation_case(here: Path, rotate: str) -> tuple[Any, Any, Any]:
     res = _invoke(
         "report", "mail.log", "--state", "s.state", "--all", "--reasons", "5", "-f", "json"
     )
-    return res, _full(here, lines), lines
+    return res, lines
 
 
 @pytest.mark.parametrize("rotate", ["rename", "gzip", "dated", "copytruncate"])
 def test_rotation_between_runs_loses_nothing(here: Path, rotate: str) -> None:
-    res, full, _lines_ = _rotation_case(here, rotate)
+    res, lines = _rotation_case(here, rotate)
     assert res.exit_code == 0, res.output
-    assert _strip(json.loads(res.stdout)) == full
+    assert _strip(json.loads(res.stdout)) == _full(here, lines)
 
 
 def test_rotated_copy_gone_is_counted_and_said(here: Path) -> None:
-    res, full, lines = _rotation_case(here, "gone")
+    res, lines = _rotation_case(here, "gone")
     assert res.exit_code == 3  # part of the input could not be read (README: exit codes)
     assert "lost" in res.stderr and "mail.log" in res.stderr
     assert "Traceback" not in res.output
     got = _strip(json.loads(res.stdout))
-    assert got["lines"]["total"] == full["lines"]["total"] - 25  # the 25 unread lines
     assert _state_data(here / "s.state")["lost"] == 1
     # the loss is said once: the next run continues from the new file
     again = _invoke("report", "mail.log", "--state", "s.state", "-f", "json")
     assert again.exit_code == 0, again.output
     assert "lost" not in again.stderr
     assert _state_data(here / "s.state")["lost"] == 1
+    assert got["lines"]["total"] == _full(here, lines)["lines"]["total"] - 25  # unread
 
 
 def test_the_second_run_reads_only_the_new_lines(here: Path) -> None:
@@ -380,11 +374,7 @@ def test_metrics_counters_stay_monotonic_across_state_runs(here: Path) -> None:
         for key, value in previous.items():
             assert now.get(key, 0.0) >= value, key
         previous = now
-    other = here / "full"
-    other.mkdir()
-    (other / "mail.log").write_text("".join(lines), encoding="utf-8")
-    os.chdir(other)
-    full = _invoke("metrics", "mail.log", "--top-destinations", "100")
+    full = _invoke("metrics", os.path.abspath("mail.log"), "--top-destinations", "100")
     assert _counters(full.stdout) == previous
 
 
@@ -414,14 +404,9 @@ def test_a_window_after_the_last_run_equals_the_one_run_window(here: Path) -> No
     assert res.exit_code == 0, res.output
     assert "window starts" not in res.stderr
     windowed = _strip(json.loads(res.stdout))
-    other = here / "full"
-    other.mkdir()
-    (other / "mail.log").write_text("".join(lines), encoding="utf-8")
-    os.chdir(other)
-    assert windowed == _report("mail.log", "--since", since)
-    whole = _report("mail.log")
+    assert windowed == _full(here, lines, "--since", since)
+    whole = _full(here, lines)
     assert windowed["totals"] != whole["totals"]  # the window did narrow it
-    os.chdir(here)
     # the state itself kept everything: a run without a window is the whole log
     assert _report("mail.log", "--state", "s.state") == whole
 
@@ -451,7 +436,7 @@ def test_check_with_a_state_gives_what_check_without_one_gives(here: Path) -> No
     with log.open("a", encoding="utf-8") as f:
         f.write("".join(lines[400:]))
     second = _invoke("check", "mail.log", "--state", "s.state", "--scope", "total", env=env)
-    plain = _invoke("check", "mail.log", "--scope", "total", env=env)
+    plain = _invoke("check", os.path.abspath("mail.log"), "--scope", "total", env=env)
     assert "deferral" in plain.stdout
     assert second.stdout == plain.stdout
     assert second.exit_code == plain.exit_code
@@ -491,8 +476,7 @@ def test_windows_reaching_into_earlier_runs_equal_the_one_run_window(
     )
     assert res.exit_code == 0, res.output
     assert "window starts" not in res.stderr
-    os.chdir(here / "full")
-    assert _strip(json.loads(res.stdout)) == _report("mail.log", "--since", second_since)
+    assert _strip(json.loads(res.stdout)) == _full(here, lines, "--since", second_since)
 
 
 def _report_of(here: Path, lines: list[str]) -> Any:
@@ -594,3 +578,22 @@ def test_a_first_run_in_several_processes_continues_alike(
     with log.open("a", encoding="utf-8") as f:
         f.write("".join(lines[cut:]))
     assert _report("mail.log", "--state", "s.state", "--jobs", "2") == _full(here, lines)
+
+
+def test_the_same_log_named_otherwise_continues_the_same_input(
+    here: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`./mail.log`, or `mail.log` from another directory, is the input the state knows
+    (by absolute path): nothing is read twice."""
+    lines = _lines(SAMPLE_LOGS / "postfix" / "mail.log")
+    log = here / "mail.log"
+    log.write_text("".join(lines[:300]), encoding="utf-8")
+    _report("mail.log", "--state", "s.state")
+    with log.open("a", encoding="utf-8") as f:
+        f.write("".join(lines[300:]))
+    (here / "sub").mkdir()
+    monkeypatch.chdir(here / "sub")
+    two = _report("../mail.log", "--state", "../s.state")
+    assert _state_data(here / "s.state")["last_run"]["lines"] == len(lines) - 300
+    monkeypatch.chdir(here)
+    assert two == _full(here, lines)

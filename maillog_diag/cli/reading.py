@@ -423,8 +423,9 @@ def state_run(
             if saved is not None:
                 check_settings(path, saved, settings)
             complete = complete_since(saved)
-            plans = plan_reads(_streams(setup), saved, rotated_first=_rotated(setup))
-            procs = jobs if jobs is not None else default_jobs(_streams(setup))
+            streams = _streams(setup)
+            plans = plan_reads(streams, saved, rotated_first=_rotated(setup))
+            procs = jobs if jobs is not None else default_jobs(streams)
             through = None
             if windowed:
                 through, kept, kept_since = narrowed(plans, options, saved, window)
@@ -456,13 +457,15 @@ def state_run(
 
 
 def _streams(setup: Setup) -> list[str]:
-    """The inputs a state follows: the named logs, not their rotations (rotated copies
-    are found by fingerprint)."""
+    """The inputs a state follows, by absolute path (a run from another directory, or
+    naming `./mail.log`, continues the same input): the named logs, not their rotations
+    (rotated copies are found by fingerprint)."""
+    names = [n if n == JOURNAL_INPUT else os.path.abspath(n) for n in setup.names]
     if not _rotated(setup):
-        return setup.names
-    live = [n for n in setup.names if rotations_of(n)[-1:] == [n]]
+        return names
+    live = [n for n in names if rotations_of(n)[-1:] == [n]]
     rotated = {r for n in live for r in rotations_of(n)[:-1]}
-    return [n for n in setup.names if n not in rotated]
+    return [n for n in names if n not in rotated]
 
 
 def _rotated(setup: Setup) -> bool:

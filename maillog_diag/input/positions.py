@@ -224,9 +224,9 @@ def continuation(pos: Position) -> tuple[Continuation, int]:
         out.pieces.append(Piece(pos.path, pos.offset, end, compressed=False))
         return out, end
     how = (
-        "truncated in place (copytruncate)"
+        "truncated in place (copytruncate), or replaced"
         if (st.st_dev, st.st_ino) == (pos.dev, pos.inode)
-        else "replaced by a new file"
+        else "replaced by a new file (rotated)"
     )
     rest = _rotated_copy(pos)
     if rest is not None:
