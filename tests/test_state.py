@@ -597,3 +597,24 @@ def test_the_same_log_named_otherwise_continues_the_same_input(
     assert _state_data(here / "s.state")["last_run"]["lines"] == len(lines) - 300
     monkeypatch.chdir(here)
     assert two == _full(here, lines)
+
+
+def test_daily_with_a_state_reads_the_rotations_once_then_only_what_is_new(
+    here: Path,
+) -> None:
+    lines = _lines(SAMPLE_LOGS / "postfix" / "mail.log")
+    env = {"MAILLOG_DIAG_NOW": "2026-11-30T06:30:00+00:00"}
+    (here / "mail.log.1").write_text("".join(lines[:300]), encoding="utf-8")
+    log = here / "mail.log"
+    log.write_text("".join(lines[300:500]), encoding="utf-8")
+    first = _invoke("daily", "mail.log", "--state", "s.state", "-f", "json", env=env)
+    assert first.exit_code == 0, first.output
+    assert _state_data(here / "s.state")["last_run"]["lines"] == 500
+    with log.open("a", encoding="utf-8") as f:
+        f.write("".join(lines[500:]))
+    second = _invoke("daily", "mail.log", "--state", "s.state", "-f", "json", env=env)
+    assert second.exit_code == 0, second.output
+    assert _state_data(here / "s.state")["last_run"]["lines"] == len(lines) - 500
+    plain = _invoke("daily", os.path.abspath("mail.log"), "-f", "json", env=env)
+    assert json.loads(plain.stdout)["lines"]["total"] == len(lines)
+    assert _strip(json.loads(second.stdout)) == _strip(json.loads(plain.stdout))
