@@ -618,3 +618,20 @@ def test_daily_with_a_state_reads_the_rotations_once_then_only_what_is_new(
     plain = _invoke("daily", os.path.abspath("mail.log"), "-f", "json", env=env)
     assert json.loads(plain.stdout)["lines"]["total"] == len(lines)
     assert _strip(json.loads(second.stdout)) == _strip(json.loads(plain.stdout))
+
+
+def test_unparsed_lines_are_written_once_with_a_window(here: Path) -> None:
+    lines = _lines(SAMPLE_LOGS / "postfix" / "mail.log")
+    (here / "mail.log").write_text("".join(lines) + "this is no log line\n", encoding="utf-8")
+    res = _invoke(
+        "report",
+        "mail.log",
+        "--state",
+        "s.state",
+        "--since",
+        "2026-11-29",
+        "--unparsed",
+        "bad.txt",
+    )
+    assert res.exit_code == 0, res.output
+    assert (here / "bad.txt").read_text().count("this is no log line") == 1

@@ -477,7 +477,8 @@ def narrowed(
         emit = report_emitter(mine.scan.builder, tap)
         for msg in saved.recent:
             emit(msg)
-    out = advance(plans, replace(options, window=tap), mine)
+    # (the lines are read twice: only the other pass hands unparsed lines on)
+    out = advance(plans, replace(options, window=tap, on_unparsed=None), mine)
     if window.since is None:
         return out, [], None
     complete = complete_since(saved)
@@ -524,7 +525,8 @@ def _read_new(
     slices = [Slice(r) for r in plan.rotations]
     slices.append(Slice(plan.name, 0, plan.end))
     part = None
-    if jobs > 1 and not plan.rotations and plan.end >= 2 * MIN_SLICE_BYTES:
+    parallel = jobs > 1 and options.on_unparsed is None  # (every line goes to the callback)
+    if parallel and not plan.rotations and plan.end >= 2 * MIN_SLICE_BYTES:
         part = _read_in_ranges(plan, options, out.scan.inputs, first=first, jobs=jobs)
     if part is None:
         part = scan_slices(slices, options, out.scan.inputs, prior_unknown=not first)
