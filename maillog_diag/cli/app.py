@@ -159,7 +159,7 @@ def _main(
 
 
 @app.command()
-@reads_logs(jobs=True)
+@reads_logs(jobs=True, state=True)
 def report(
     read: ReadArgs,
     fmt: ReportFormatOpt = None,
@@ -297,6 +297,7 @@ def _render_report(data: dict[str, Any], fmt: OutputFormat | None, reasons: int)
     since_default="yesterday",
     until_default="today",
     rotated_default=True,
+    state=True,
 )
 def daily(
     read: ReadArgs,
@@ -582,7 +583,7 @@ def stats(read: ReadArgs) -> None:
 
 
 @app.command()
-@reads_logs(unparsed=False, since_default="-1h")
+@reads_logs(unparsed=False, since_default="-1h", state=True)
 def check(
     read: ReadArgs,
     warn_held_age: Annotated[
@@ -675,7 +676,7 @@ def check(
 
 
 @app.command()
-@reads_logs(jobs=True, window=False)
+@reads_logs(jobs=True, window=False, state=True)
 def metrics(
     read: ReadArgs,
     textfile: Annotated[

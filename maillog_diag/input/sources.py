@@ -296,6 +296,10 @@ def _skip_long(start: bytes, stream: IO[bytes], max_line: int) -> LongLine:
     return long_line(start, length, max_line)
 
 
+text_lines = _text_lines
+"""The lines of a byte stream as text (`_text_lines`), for readers of parts of a file."""
+
+
 def read_lines(name: str, max_line: int = MAX_LINE_BYTES) -> tuple[Source, Iterator[str]]:
     """The source and its lines as text (without line ends; undecodable bytes replaced;
     see `_text_lines`).

@@ -621,6 +621,31 @@ class OpenSMTPDReader:
         """A new input: forget the header and the sessions."""
         self._transformer.time_parser = time_parser
 
+    def export_state(self) -> dict[str, Any]:
+        """The sessions and routes remembered (plain values), for a scan that continues
+        this one (`--state`)."""
+        t = self._transformer
+        return {
+            "inbound": dict(t._inbound),
+            "outbound": {
+                k: (o.name, o.address, o.port, o.connected) for k, o in t._outbound.items()
+            },
+            "errors": {
+                k: (e.time, e.session, e.reason, e.relay, e.stage) for k, e in t._errors.items()
+            },
+            "disabled": dict(t._disabled),
+            "relay_route": dict(t._relay_route),
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take up what `export_state` gave."""
+        t = self._transformer
+        t._inbound = dict(state.get("inbound", {}))
+        t._outbound = {k: _Outbound(*v) for k, v in state.get("outbound", {}).items()}
+        t._errors = {k: SessionError(*v) for k, v in state.get("errors", {}).items()}
+        t._disabled = dict(state.get("disabled", {}))
+        t._relay_route = dict(state.get("relay_route", {}))
+
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`smtpd[pid]: [<session id> ]text` after the syslog header."""
         if self._program(program) is None:

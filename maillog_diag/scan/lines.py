@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from lark import UnexpectedInput
 
@@ -99,6 +100,23 @@ class LineParser:
     def time_parser(self) -> TimeParser:
         """The time parser shared by all inputs (each input brings its own year inference)."""
         return self._time_parser
+
+    def export_state(self) -> dict[str, Any]:
+        """What the readers that carry state across lines remember now (sessions, host
+        status), by MTA: for a scan that continues this one later (`--state`)."""
+        out: dict[str, Any] = {}
+        for reader in self._readers:
+            export = getattr(reader, "export_state", None)
+            if reader.carries_state and export is not None:
+                out[reader.mta] = export()
+        return out
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take up what `export_state` gave (after `start_input`, which forgets it)."""
+        for reader in self._readers:
+            restore = getattr(reader, "restore_state", None)
+            if reader.mta in state and restore is not None:
+                restore(state[reader.mta])
 
     def start_input(self, years: YearInference) -> None:
         """A new input begins: yearless stamps are placed by its own year inference."""
