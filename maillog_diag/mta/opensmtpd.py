@@ -635,6 +635,7 @@ class OpenSMTPDReader:
             },
             "disabled": dict(t._disabled),
             "relay_route": dict(t._relay_route),
+            "spent": [[session, time] for session, time in t._spent],
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -645,6 +646,7 @@ class OpenSMTPDReader:
         t._errors = {k: SessionError(*v) for k, v in state.get("errors", {}).items()}
         t._disabled = dict(state.get("disabled", {}))
         t._relay_route = dict(state.get("relay_route", {}))
+        t._spent = dict.fromkeys((str(sid), float(at)) for sid, at in state.get("spent", []))
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`smtpd[pid]: [<session id> ]text` after the syslog header."""

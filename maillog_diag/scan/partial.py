@@ -491,6 +491,20 @@ def shift_lines(part: PartialScan, source: str, delta: int) -> None:
         _shift_message(parked.message, move)
 
 
+def shift_message_lines(messages: Iterable[Message], source: str, delta: int) -> None:
+    """Add `delta` to every line number of `source` in these messages (a reference held
+    twice moves once)."""
+    moved: set[int] = set()
+
+    def move(ref: LineRef | None) -> None:
+        if ref is not None and ref.source == source and id(ref) not in moved:
+            moved.add(id(ref))
+            ref.lineno += delta
+
+    for msg in messages:
+        _shift_message(msg, move)
+
+
 def _shift_message(msg: Message, move: Callable[[LineRef | None], None]) -> None:
     for rcpt in msg.recipients.values():
         for attempt in rcpt.attempts:
