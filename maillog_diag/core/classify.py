@@ -43,6 +43,7 @@ from maillog_diag.core.hints import (
     strip_continuations,
 )
 from maillog_diag.core.knowledge import Provider, ProviderToken, knowledge_base, parse_code
+from maillog_diag.core.memo import text_cache
 from maillog_diag.core.reasons import fold
 
 __all__ = [
@@ -112,7 +113,7 @@ _STAGE_PATTERNS: tuple[tuple[re.Pattern[str], Stage], ...] = tuple(
 )
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def stage_from_text(text: str) -> Stage:
     """The SMTP stage named in a Postfix, Exim or Sendmail deferral text."""
     for pattern, stage in _STAGE_PATTERNS:
@@ -603,14 +604,14 @@ _TEMPORARY_ONLY = frozenset({Cause.RECEIVER_UNAVAILABLE, Cause.MAILBOX, Cause.CO
 wording ("mailbox unavailable", "timed out") is read by the permanent rules instead."""
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def _shape(reply: str) -> str:
     """The reply with addresses, IPs and ids folded (host names and intervals kept): replies
     that differ only there classify alike, so everything below is cached on this."""
     return fold(reply, detailed=True)
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def _classify_static(
     shape: str, dsn: str | None, relay: str | None, stage: Stage | None
 ) -> tuple[_Core, Stage, bool]:
@@ -636,7 +637,7 @@ def classify_timeless(
     return _classify_timeless(reply, dsn, relay, stage)
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def _classify_timeless(
     reply: str, dsn: str | None, relay: str | None, stage: Stage | None
 ) -> Classification | None:
