@@ -108,6 +108,10 @@ class Reader(Protocol):
     journal_units: tuple[str, ...]
     """systemd units whose journal lines are this MTA's even without the mail facility."""
 
+    reads_bare: bool
+    """Whether some of its lines come without a syslog header (Exim's mainlog): only such
+    readers are offered those lines (`parse_bare`, `line_time`)."""
+
     def __init__(self, time_parser: TimeParser) -> None:
         """One reader per scan; `time_parser` places the stamps of its lines."""
 

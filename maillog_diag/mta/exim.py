@@ -609,6 +609,7 @@ class EximReader:
     mta = MTA
     logs_removal = True
     carries_state = False
+    reads_bare = True
     journal_units: tuple[str, ...] = ("exim4.service", "exim.service")
 
     def __init__(self, time_parser: TimeParser) -> None:

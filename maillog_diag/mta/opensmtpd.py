@@ -604,6 +604,7 @@ class OpenSMTPDReader:
     mta = MTA
     logs_removal = False
     carries_state = True
+    reads_bare = False
     journal_units: tuple[str, ...] = ("opensmtpd.service",)
 
     def __init__(self, time_parser: TimeParser) -> None:

@@ -298,6 +298,7 @@ class PostfixReader:
     mta = MTA
     logs_removal = True
     carries_state = False
+    reads_bare = False
     journal_units: tuple[str, ...] = ("postfix.service", "postfix@-.service")
 
     def __init__(self, time_parser: TimeParser) -> None:

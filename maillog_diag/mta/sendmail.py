@@ -396,6 +396,7 @@ class SendmailReader:
     mta = MTA
     logs_removal = False
     carries_state = True
+    reads_bare = True
     """The host-status cache (`_relay_failure`) explains a repeat by an earlier line of
     another message: a slice cut inside a Sendmail log cannot see it, so it is read in one pass."""
     journal_units: tuple[str, ...] = ("sendmail.service",)

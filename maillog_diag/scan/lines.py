@@ -83,6 +83,7 @@ class LineParser:
         self.counts = LineCounts()
         self._head = syslog_head().match
         self._readers: list[Reader] = readers(time_parser)
+        self._bare_readers = [r for r in self._readers if r.reads_bare]
         self._claimed: dict[str, Reader | None] = {}
         self.stateful: str | None = None
         """The `mta` of a reader that carries state across lines, once one claimed a line."""
@@ -183,7 +184,7 @@ class LineParser:
 
     def _bare(self, line: str, source: str, lineno: int) -> Event | str | None:
         """The first reader's reading of a line without a syslog header, or None."""
-        for reader in self._readers:
+        for reader in self._bare_readers:
             try:
                 result = reader.parse_bare(line)
             except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
@@ -197,7 +198,7 @@ class LineParser:
         reader's own (Exim's mainlog)."""
         head = self._head(line)
         if head is None:
-            for reader in self._readers:
+            for reader in self._bare_readers:
                 when = reader.line_time(line)
                 if when is not None:
                     return when
