@@ -635,3 +635,23 @@ def test_unparsed_lines_are_written_once_with_a_window(here: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert (here / "bad.txt").read_text().count("this is no log line") == 1
+
+
+def test_check_says_unknown_on_a_bad_or_locked_state(here: Path) -> None:
+    """A monitoring system shows only the status line: it names the state's problem."""
+    (here / "mail.log").write_bytes((SAMPLE_LOGS / "postfix" / "mail.log").read_bytes())
+    (here / "s.state").write_bytes(b"garbage")
+    res = _invoke("check", "mail.log", "--state", "s.state")
+    assert res.exit_code == 3
+    assert res.stdout.startswith("MAILLOG UNKNOWN - state s.state: damaged or not a state file")
+    assert "Traceback" not in res.output
+    fd = os.open(here / "t.state.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        res = _invoke(
+            "check", "mail.log", "--state", "t.state", env={"MAILLOG_DIAG_STATE_WAIT": "0.2"}
+        )
+    finally:
+        os.close(fd)
+    assert res.exit_code == 3
+    assert res.stdout.startswith("MAILLOG UNKNOWN - state t.state: another maillog-diag run")
