@@ -164,6 +164,9 @@ def _rotation_case(here: Path, rotate: str) -> tuple[Any, list[str]]:
 def test_rotation_between_runs_loses_nothing(here: Path, rotate: str) -> None:
     res, lines = _rotation_case(here, rotate)
     assert res.exit_code == 0, res.output
+    (how,) = _state_data(here / "s.state")["last_run"]["rotated"]
+    copy = {"gzip": "mail.log.1.gz", "dated": "mail.log-20261129"}.get(rotate, "mail.log.1")
+    assert how.endswith(f"its old part read from {here / copy}"), how
     assert _strip(json.loads(res.stdout)) == _full(here, lines)
 
 
@@ -194,10 +197,10 @@ def test_the_second_run_reads_only_the_new_lines(here: Path) -> None:
         f.write(tail)
     _report("mail.log", "--state", "s.state")
     second = _state_data(here / "s.state")
-    assert second["last_run"] == {"lines": 30, "bytes": len(tail.encode())}
+    assert second["last_run"] == {"lines": 30, "bytes": len(tail.encode()), "rotated": []}
     assert second["inputs"][0]["position"]["offset"] == log.stat().st_size
     _report("mail.log", "--state", "s.state")  # nothing new: nothing read
-    assert _state_data(here / "s.state")["last_run"] == {"lines": 0, "bytes": 0}
+    assert _state_data(here / "s.state")["last_run"] == {"lines": 0, "bytes": 0, "rotated": []}
 
 
 @pytest.mark.parametrize(
