@@ -150,3 +150,60 @@ def test_a_reader_with_state_across_lines_is_not_cut() -> None:
         [Slice(str(postfix), b, end, first=False)], options, [str(postfix)], prior_unknown=True
     )
     assert fine.inexact is None
+
+
+def _every_line_ref(root: Any) -> list[Any]:
+    """Every `LineRef` reachable from `root` through containers and dataclasses (a walk
+    of every object, which `shift_lines` avoids: it names the holders instead)."""
+    from dataclasses import fields, is_dataclass
+
+    from maillog_diag.core.model import LineRef
+
+    found: list[Any] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or obj is None or isinstance(obj, (str, int, float, bool)):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, LineRef):
+            found.append(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif is_dataclass(obj):
+            stack.extend(getattr(obj, f.name) for f in fields(obj))
+        elif hasattr(obj, "__dict__"):
+            stack.extend(vars(obj).values())
+    return found
+
+
+@pytest.mark.parametrize("keep_lines", [False, True])
+def test_shifting_line_numbers_reaches_every_line_reference(
+    straddling: Path, keep_lines: bool
+) -> None:
+    """A later slice's line numbers move by the lines before it: every reference held
+    anywhere in its partial scan (statistics, open messages, head, parked, pending notes)
+    moves exactly once, by exactly that much."""
+    from maillog_diag.input.sources import cut_points
+    from maillog_diag.scan.partial import shift_lines
+
+    name = str(straddling)
+    cuts = cut_points(name, straddling.stat().st_size, 3)
+    options = ScanOptions(zone=UTC, year=2026, keep_lines=keep_lines)
+    part = scan_slices(
+        [Slice(name, cuts[1], cuts[2], first=False, last=False)],
+        options,
+        [name],
+        prior_unknown=True,
+    )
+    refs = _every_line_ref(part)
+    assert len(refs) > 500  # the slice holds references in many places
+    state = part.state
+    assert state["head"] and state["_open"] and part.builder.destinations
+    before = {id(r): r.lineno for r in refs}
+    shift_lines(part, name, 1_000_000)
+    assert all(r.lineno == before[id(r)] + 1_000_000 for r in refs)

@@ -57,6 +57,7 @@ from maillog_diag.cli.reading import (
     ExitCode,
     fail,
     finish,
+    max_line,
     partial_run,
     queue_comparison,
     report_run,
@@ -825,7 +826,8 @@ def watch(
     live = LiveScan(zone, year, time.time)
     with stop_on_signals() as (stop, got):
         try:
-            followers = [Follower(p, from_start=from_start) for p in paths]
+            limit = max_line()
+            followers = [Follower(p, from_start=from_start, max_line=limit) for p in paths]
         except InputError as exc:
             raise fail(str(exc), ExitCode.INPUT) from None
         seen = [(0, 0)] * len(followers)

@@ -310,7 +310,9 @@ MAX_LINE_VAR = "MAILLOG_DIAG_MAX_LINE"
 """The longest line read, in bytes (default `sources.MAX_LINE_BYTES`, 1 MiB)."""
 
 
-def _max_line() -> int:
+def max_line() -> int:
+    """The longest line read (bytes): `MAILLOG_DIAG_MAX_LINE`, else 1 MiB (a usage error
+    names a bad value)."""
     value = os.environ.get(MAX_LINE_VAR)
     if not value:
         return MAX_LINE_BYTES
@@ -321,7 +323,7 @@ def _max_line() -> int:
 
 def _scan_options(setup: Setup, sink: UnparsedSink, **extra: Any) -> ScanOptions:
     return ScanOptions(
-        max_line=_max_line(),
+        max_line=max_line(),
         zone=setup.zone,
         year=setup.read.year,
         on_unparsed=sink.callback,

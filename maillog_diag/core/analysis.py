@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from maillog_diag.core.causes import Cause
@@ -164,7 +165,12 @@ class CauseStat:
 
 @dataclass(slots=True)
 class ScheduleStats:
-    """The MTA's retries against the receivers' stated intervals, at one destination."""
+    """The MTA's retries against the receivers' stated intervals, at one destination.
+
+    The intervals are kept as counts per value (seconds -> how many), not one list item per
+    deferral: the reports show only their medians, which the counts give exactly
+    (`median`), and a destination retried for weeks keeps as many entries as distinct
+    intervals, not as many as deferrals."""
 
     early: int = 0
     wasted: int = 0
@@ -172,28 +178,36 @@ class ScheduleStats:
     on_time: int = 0
     pending: int = 0
     avoidable_seconds: float = 0.0
-    hints: list[int] = field(default_factory=list)
-    gaps: list[float] = field(default_factory=list)
-    early_gaps: list[float] = field(default_factory=list)
-    late_gaps: list[float] = field(default_factory=list)
+    hints: Counter[int] = field(default_factory=Counter)
+    """The receivers' stated intervals, seconds (every hinted deferral)."""
+    gaps: Counter[float] = field(default_factory=Counter)
+    """Seconds from each compared deferral to the next attempt."""
+    early_gaps: Counter[float] = field(default_factory=Counter)
+    late_gaps: Counter[float] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        # A summary written before the counts (version 1) holds plain lists of values.
+        for name in ("hints", "gaps", "early_gaps", "late_gaps"):
+            value = getattr(self, name)
+            if not isinstance(value, Counter):
+                setattr(self, name, Counter(value))
 
     def add(self, check: ScheduleCheck) -> None:
         """Count one hinted deferral."""
+        self.hints[check.hint_seconds] += 1  # what the receiver asked, all the same
         if check.verdict == "pending" or check.next_attempt_at is None:
             self.pending += 1
-            self.hints.append(check.hint_seconds)  # what the receiver asked, all the same
             return
         gap = check.next_attempt_at - check.deferred_at
-        self.hints.append(check.hint_seconds)
-        self.gaps.append(gap)
+        self.gaps[gap] += 1
         if check.verdict == "early":
             self.early += 1
             self.wasted += check.wasted
-            self.early_gaps.append(gap)
+            self.early_gaps[gap] += 1
         elif check.verdict == "late":
             self.late += 1
             self.avoidable_seconds += check.avoidable_seconds
-            self.late_gaps.append(gap)
+            self.late_gaps[gap] += 1
         else:
             self.on_time += 1
 
@@ -205,10 +219,10 @@ class ScheduleStats:
         self.on_time += other.on_time
         self.pending += other.pending
         self.avoidable_seconds += other.avoidable_seconds
-        self.hints += other.hints
-        self.gaps += other.gaps
-        self.early_gaps += other.early_gaps
-        self.late_gaps += other.late_gaps
+        self.hints.update(other.hints)
+        self.gaps.update(other.gaps)
+        self.early_gaps.update(other.early_gaps)
+        self.late_gaps.update(other.late_gaps)
 
     @property
     def compared(self) -> int:
@@ -493,20 +507,28 @@ class ReportBuilder:
             )
         if not msg.recipients:
             return
-        if any(
-            not (r.outcome is Outcome.DELIVERED and r.attempts[-1].handoff)
-            for r in msg.recipients.values()
-        ):
-            self.messages += 1  # a submission copy handed whole to the local MTA is not counted
+        counted = False  # a submission copy handed whole to the local MTA is not counted
+        troubled = False  # an attempt that failed, or mail still held: diagnosed
+        for r in msg.recipients.values():
+            outcome = r.outcome
+            if not (outcome is Outcome.DELIVERED and r.attempts[-1].handoff):
+                counted = True
+            if outcome is Outcome.HELD:
+                troubled = True
+            elif not troubled:
+                for a in r.attempts:
+                    if a.status is not Status.SENT:
+                        troubled = True
+                        break
+        if counted:
+            self.messages += 1
             if msg.size is not None:
                 self.bytes_received += msg.size
                 self.sized += 1
             if msg.arrived is not None:
                 self.hourly_received[int(msg.arrived // 3600)] += 1
         diagnoses: dict[str, RecipientDiagnosis] | None = None
-        if any(
-            a.status is not Status.SENT for r in msg.recipients.values() for a in r.attempts
-        ) or any(r.outcome is Outcome.HELD for r in msg.recipients.values()):
+        if troubled:
             diagnoses = diagnose_message(msg)
         for address, rcpt in msg.recipients.items():
             if rcpt.outcome is Outcome.DELIVERED and rcpt.attempts[-1].handoff:
@@ -931,6 +953,25 @@ def _earlier(a: LineRef | None, b: LineRef | None, order: dict[str, int]) -> boo
     return (order.get(a.source, 0), a.lineno) < (order.get(b.source, 0), b.lineno)
 
 
-def median(values: list[float] | list[int]) -> float | None:
-    """The median, or None for no values."""
-    return float(statistics.median(values)) if values else None
+def median(
+    values: list[float] | list[int] | Mapping[float, int] | Mapping[int, int],
+) -> float | None:
+    """The median (as `statistics.median`: the mean of the two middle values for an even
+    count), or None for no values. `values` is a list, or counts per value (a `Counter`),
+    which give the same median without a list as long as the values."""
+    if not isinstance(values, Mapping):
+        return float(statistics.median(values)) if values else None
+    total = sum(values.values())
+    if total <= 0:
+        return None
+    low_rank, high_rank = (total - 1) // 2, total // 2  # 0-based ranks of the middle values
+    low: float | None = None
+    seen = 0
+    for value, n in sorted((k, n) for k, n in values.items() if n > 0):
+        seen += n
+        if low is None and seen > low_rank:
+            low = value
+        if seen > high_rank:
+            assert low is not None
+            return float(low) if low_rank == high_rank else float((low + value) / 2)
+    return None  # pragma: no cover - the ranks lie below the total

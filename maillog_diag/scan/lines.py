@@ -169,13 +169,17 @@ class LineParser:
                     return self._count(bare, line, source, lineno)
             self._ignore(f"program {program}")
             return None
+        end = head.end()
+        if line.startswith("[ID ", end):
+            end = _body_start(line, head)
         try:
-            result = reader.parse_syslog(
-                line, _body_start(line, head), head["header"], head["program_full"]
-            )
+            result = reader.parse_syslog(line, end, head["header"], head["program_full"])
         except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
             raise self._unparsed(line, source, lineno, _why(exc, line)) from None
-        return self._count(result, line, source, lineno)
+        if isinstance(result, str):
+            return self._count(result, line, source, lineno)
+        counts.used += 1
+        return result
 
     def _bare(self, line: str, source: str, lineno: int) -> Event | str | None:
         """The first reader's reading of a line without a syslog header, or None."""

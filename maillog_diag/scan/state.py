@@ -54,7 +54,13 @@ from maillog_diag.input.sources import (
 )
 from maillog_diag.input.timestamps import YearInference
 from maillog_diag.scan.base import ScanOptions, input_order, report_emitter
-from maillog_diag.scan.partial import PartialScan, Slice, merge, scan_slices, shift_lines
+from maillog_diag.scan.partial import (
+    PartialScan,
+    Slice,
+    merge,
+    scan_slices,
+    shift_message_lines,
+)
 from maillog_diag.scan.pipeline import (
     MAX_SLICE_BYTES,
     MIN_SLICE_BYTES,
@@ -122,15 +128,7 @@ def _shift_kept(options: ScanOptions, start: int, source: str, delta: int) -> No
     window = options.window
     if not isinstance(window, Retaining) or not delta or len(window.kept) <= start:
         return
-    holder = _Kept(window.kept[start:])
-    shift_lines(PartialScan([], holder, {}), source, delta)  # type: ignore[arg-type]
-
-
-class _Kept:
-    """Something `shift_lines` walks like a report: it holds the messages."""
-
-    def __init__(self, messages: list[Message]) -> None:
-        self.messages = messages
+    shift_message_lines(window.kept[start:], source, delta)
 
 
 def _kept_count(options: ScanOptions) -> int:

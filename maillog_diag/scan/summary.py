@@ -44,7 +44,7 @@ from maillog_diag.scan import lines, partial
 from maillog_diag.scan.partial import PartialScan
 
 FORMAT = "maillog-diag-summary"
-VERSION = 1
+VERSION = 2
 """Bumped when a reader of this version could misread a newer file."""
 
 
