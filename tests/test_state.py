@@ -164,6 +164,9 @@ def _rotation_case(here: Path, rotate: str) -> tuple[Any, list[str]]:
 def test_rotation_between_runs_loses_nothing(here: Path, rotate: str) -> None:
     res, lines = _rotation_case(here, rotate)
     assert res.exit_code == 0, res.output
+    (how,) = _state_data(here / "s.state")["last_run"]["rotated"]
+    copy = {"gzip": "mail.log.1.gz", "dated": "mail.log-20261129"}.get(rotate, "mail.log.1")
+    assert how.endswith(f"its old part read from {here / copy}"), how
     assert _strip(json.loads(res.stdout)) == _full(here, lines)
 
 
@@ -194,10 +197,10 @@ def test_the_second_run_reads_only_the_new_lines(here: Path) -> None:
         f.write(tail)
     _report("mail.log", "--state", "s.state")
     second = _state_data(here / "s.state")
-    assert second["last_run"] == {"lines": 30, "bytes": len(tail.encode())}
+    assert second["last_run"] == {"lines": 30, "bytes": len(tail.encode()), "rotated": []}
     assert second["inputs"][0]["position"]["offset"] == log.stat().st_size
     _report("mail.log", "--state", "s.state")  # nothing new: nothing read
-    assert _state_data(here / "s.state")["last_run"] == {"lines": 0, "bytes": 0}
+    assert _state_data(here / "s.state")["last_run"] == {"lines": 0, "bytes": 0, "rotated": []}
 
 
 @pytest.mark.parametrize(
@@ -635,3 +638,23 @@ def test_unparsed_lines_are_written_once_with_a_window(here: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert (here / "bad.txt").read_text().count("this is no log line") == 1
+
+
+def test_check_says_unknown_on_a_bad_or_locked_state(here: Path) -> None:
+    """A monitoring system shows only the status line: it names the state's problem."""
+    (here / "mail.log").write_bytes((SAMPLE_LOGS / "postfix" / "mail.log").read_bytes())
+    (here / "s.state").write_bytes(b"garbage")
+    res = _invoke("check", "mail.log", "--state", "s.state")
+    assert res.exit_code == 3
+    assert res.stdout.startswith("MAILLOG UNKNOWN - state s.state: damaged or not a state file")
+    assert "Traceback" not in res.output
+    fd = os.open(here / "t.state.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        res = _invoke(
+            "check", "mail.log", "--state", "t.state", env={"MAILLOG_DIAG_STATE_WAIT": "0.2"}
+        )
+    finally:
+        os.close(fd)
+    assert res.exit_code == 3
+    assert res.stdout.startswith("MAILLOG UNKNOWN - state t.state: another maillog-diag run")

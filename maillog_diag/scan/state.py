@@ -175,7 +175,7 @@ class Outcome:
     lines_read: int = 0
     bytes_read: int = 0
     notes: list[str] = field(default_factory=list)
-    """How inputs were rotated since the last run (for stderr)."""
+    """How inputs were rotated since the last run (kept in the state file's `last_run`)."""
     lost: list[InputError] = field(default_factory=list)
     """What could not be recovered (each one line)."""
     lost_total: int = 0
@@ -357,7 +357,11 @@ def encode_state(outcome: Outcome, settings: Settings) -> bytes:
         "lost": outcome.lost_total,
         "recent_since": outcome.recent_since,
         "recent": encode(outcome.recent),
-        "last_run": {"lines": outcome.lines_read, "bytes": outcome.bytes_read},
+        "last_run": {
+            "lines": outcome.lines_read,
+            "bytes": outcome.bytes_read,
+            "rotated": outcome.notes,
+        },
         "scan": encode(outcome.scan),
     }
     data = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
