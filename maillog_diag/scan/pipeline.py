@@ -70,6 +70,7 @@ __all__ = [
     "scan",
     "scan_partial",
     "scan_report",
+    "year_guesses",
 ]
 
 
@@ -307,7 +308,7 @@ def plan_tasks(
             yield [Slice(name)]
             continue
         cuts = cut_points(name, size, pieces)
-        guesses = _year_guesses([first_line_at(name, at) for at in cuts[:-1]], mtime, options)
+        guesses = year_guesses([first_line_at(name, at) for at in cuts[:-1]], mtime, options)
         for i in range(len(cuts) - 1):
             yield [
                 Slice(
@@ -343,7 +344,7 @@ def _stream_blocks(name: str, options: ScanOptions) -> Iterator[list[Slice]]:
             block.append(line)
             size += len(line)
             if size >= BLOCK_BYTES:
-                guess = _year_guesses(probes, source.mtime, options)[-1] if not first else None
+                guess = year_guesses(probes, source.mtime, options)[-1] if not first else None
                 yield [
                     Slice(
                         name, first=first, last=False, lines=block, mtime=source.mtime, years=guess
@@ -352,7 +353,7 @@ def _stream_blocks(name: str, options: ScanOptions) -> Iterator[list[Slice]]:
                 first, block, size = False, [], 0
     except InputError as exc:
         error = exc
-    guess = _year_guesses(probes, source.mtime, options)[-1] if not first and probes else None
+    guess = year_guesses(probes, source.mtime, options)[-1] if not first and probes else None
     yield [
         Slice(
             name,
@@ -366,7 +367,7 @@ def _stream_blocks(name: str, options: ScanOptions) -> Iterator[list[Slice]]:
     ]
 
 
-def _year_guesses(
+def year_guesses(
     first_lines: list[str], mtime: float | None, options: ScanOptions
 ) -> list[YearInference]:
     """For each slice of an input (given its first line), a guess of the year state it

@@ -66,9 +66,9 @@ from maillog_diag.scan.pipeline import (
     MIN_SLICE_BYTES,
     run_tasks,
     usable_cores,
+    year_guesses,
 )
-from maillog_diag.scan.pipeline import _year_guesses as year_guesses
-from maillog_diag.scan.summary import _check, encode, loads
+from maillog_diag.scan.summary import check_shape, encode, loads
 
 FORMAT = "maillog-diag-state"
 VERSION = 1
@@ -253,7 +253,7 @@ def decode_state(path: str, data: bytes) -> Saved:
         settings = doc["settings"]
         if not isinstance(part, PartialScan) or not isinstance(settings, dict):
             raise ValueError("no partial scan")
-        _check(part)
+        check_shape(part)
         tracks = {t["name"]: _track(t) for t in doc["inputs"]}
         lost = int(doc.get("lost", 0))
         recent = doc.get("recent", [])

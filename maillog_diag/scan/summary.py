@@ -277,7 +277,7 @@ def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
         settings = doc["settings"]
         if not isinstance(part, PartialScan) or not isinstance(settings, dict):
             raise ValueError("no partial scan")
-        _check(part)
+        check_shape(part)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SummaryError(f"{name}: damaged summary ({str(exc)[:200]})") from None
     return part, settings
@@ -294,7 +294,7 @@ def _check_envelope(name: str, doc: Any) -> None:
         )
 
 
-def _check(part: PartialScan) -> None:
+def check_shape(part: PartialScan) -> None:
     """The shape checks a merge relies on (a damaged file fails here, not in a merge)."""
     if not isinstance(part.builder, analysis.ReportBuilder) or not isinstance(part.state, dict):
         raise ValueError("no report or state")
