@@ -113,3 +113,20 @@ def test_every_catalogue_reply_row_is_covered() -> None:
     covered = {r.catalogue_id for r in ROWS} | DOC_ONLY
     assert sorted(ids - covered) == []
     assert sorted(covered - ids) == []
+
+
+@pytest.mark.parametrize("row", load_rows(), ids=lambda r: r.id)
+def test_the_cached_classification_is_the_classification_at_any_time(row: CatalogueRow) -> None:
+    """`classify_timeless` (what the report uses) gives what `classify` gives at the line's
+    time, or declines (None) for a reply whose hint names a moment."""
+    from datetime import UTC, datetime
+
+    from maillog_diag.core.classify import classify, classify_timeless
+
+    cached = classify_timeless(row.reply, None, row.relay, None)
+    for at in (datetime(2026, 11, 29, 3, 7, tzinfo=UTC), datetime(2026, 6, 1, 23, 59, tzinfo=UTC)):
+        exact = classify(row.reply, relay=row.relay, at=at)
+        if cached is None:
+            assert exact.hint.text is not None  # only a reply that states a moment declines
+        else:
+            assert cached == exact

@@ -92,3 +92,39 @@ def test_file_names_in_error_messages_are_escaped(tmp_path: Path) -> None:
     assert result.exit_code == 3
     assert not CONTROL.search(result.stderr)
     assert visible(name) in result.stderr
+
+
+FORMULA_QID = "FEED416022F"
+FORMULA = (
+    f"Nov 29 13:42:13 vm postfix/smtp[13255]: {FORMULA_QID}: to=<=cmd|' /C calc'!A0@=calc.test>, "
+    "relay=127.0.0.13[127.0.0.13]:25, delay=0.03, delays=0.01/0.01/0/0.01, dsn=4.2.2, "
+    "status=deferred (host 127.0.0.13[127.0.0.13] said: 450 4.2.2 try later"
+    " (in reply to RCPT TO command))"
+)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["messages", "-f", "csv"], ["trace", FORMULA_QID, "-f", "csv"], ["report", "-f", "csv"]],
+    ids=lambda c: " ".join(c),
+)
+def test_no_csv_cell_from_the_log_is_a_spreadsheet_formula(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A cell a spreadsheet would run (`=`, `+`, `-`, `@` first, or tab or CR) is written
+    with a leading apostrophe, as OWASP advises for CSV: the text stays readable."""
+    import csv
+    import io
+
+    path = tmp_path / "mail.log"
+    path.write_text(SAMPLE.read_text(encoding="utf-8") + FORMULA + "\n")
+    args = [command[0], str(path), *command[1:]]
+    if command[0] == "trace":
+        args = [*command[:2], str(path), *command[2:]]
+    result = CliRunner().invoke(app, [*args, "--tz", "UTC", "--year", "2026"])
+    assert result.exit_code in (0, 1), result.stderr
+    cells = [c for row in csv.reader(io.StringIO(result.stdout)) for c in row]
+    assert any("calc" in c for c in cells)
+    risky = [c for c in cells if c[:1] in ("=", "+", "@", "\t", "\r") or c[:1] == "-" and c != "-"]
+    assert [c for c in risky if not re.fullmatch(r"-?[0-9.]+", c)] == []
+    assert any(c.startswith("'=") and "calc" in c for c in cells)  # kept, made inert

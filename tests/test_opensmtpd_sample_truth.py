@@ -304,3 +304,32 @@ def test_relays_named_otherwise_than_their_hosts_are_linked_through_their_routes
     assert all(by_route[k] == original[k] for k in linked)  # never another session's words
     assert len(linked) > len(relay_failures) // 2
     assert all(by_route[k] == original[k] for k in original if k not in relay_failures)
+
+
+@pytest.mark.parametrize(
+    ("domain", "failure"),
+    [("slow.test", "Connection timeout"), ("down.test", "Connection refused")],
+)
+def test_one_failed_connection_is_one_try_however_many_envelopes_it_defers(
+    domain: str, failure: str
+) -> None:
+    """A relay failure defers every envelope waiting for the route; only one connection was
+    tried. The deferrals that were tries equal the failed sessions the log shows (`mta
+    error` / `Error on session` lines), the others are repeats."""
+    sessions = sum(
+        1
+        for line in LOG.read_text().splitlines()
+        if failure in line and ("mta error" in line or "Error on session" in line)
+    )
+    attempts = [
+        a
+        for m in _messages()
+        for r in m.recipients.values()
+        if r.domain == domain
+        for a in r.attempts
+        if a.status is Status.DEFERRED
+        and a.reply == failure.replace("Connection refused", "IO Error: Connection refused")
+    ]
+    tried = [a for a in attempts if not a.suspended]
+    assert sessions > 0 and len(attempts) > sessions
+    assert len(tried) == sessions

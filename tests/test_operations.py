@@ -211,3 +211,25 @@ def test_check_leaves_forced_splits_out_of_deferrals() -> None:
     assert "22 deferral(s) at expire.test" in ok.stdout
     warn = CliRunner().invoke(app, [*args, "--warn-deferred", "22"], env=at_end)
     assert warn.exit_code == 1, warn.output
+
+
+def test_check_names_no_destination_when_none_had_a_deferral() -> None:
+    """With no deferral anywhere, the check line names no "worst" destination: the first
+    name in sort order would be a false lead."""
+    from maillog_diag.output.monitor import Thresholds, evaluate
+
+    totals = {"deferrals": 0, "deferrals_tried": 0}
+    report = {
+        "held_mail": [],
+        "totals": totals,
+        "destinations": [
+            {"domain": "down.example", "deferrals": 0, "deferrals_tried": 0},
+            {"domain": "ok.example", "deferrals": 0, "deferrals_tried": 0},
+        ],
+    }
+    _, line = evaluate(report, Thresholds(warn_deferred=1))
+    assert "0 deferral(s) at any destination" in line
+    assert "down.example" not in line
+    report["destinations"][1]["deferrals_tried"] = 2  # type: ignore[index]
+    _, line = evaluate(report, Thresholds(warn_deferred=1))
+    assert "2 deferral(s) at ok.example" in line

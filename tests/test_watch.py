@@ -216,13 +216,23 @@ def test_follower_reads_the_rest_of_a_rotated_file_first(tmp_path: Path) -> None
 
 
 def test_follower_bounds_a_line_without_newline(tmp_path: Path) -> None:
+    """A line longer than the limit is not kept, and not cut into pieces read as lines:
+    it comes whole as one `LongLine` (its first bytes and full length), as in a batch
+    read, once its newline is written; the next line is intact."""
+    from maillog_diag.input.sources import LongLine
+
     log = tmp_path / "x.log"
-    log.write_bytes(b"")
+    log.write_bytes(b"before\n")
     follower = Follower(str(log), from_start=True, max_line=1000)
+    assert follower.poll() == ["before"]
     with log.open("ab") as fh:
         fh.write(b"x" * 5000)
+    assert follower.poll() == []  # still being written: nothing kept, nothing handed on
+    with log.open("ab") as fh:
+        fh.write(b"y" * 3000 + b"\nafter\n")
     lines = follower.poll()
-    assert lines and all(len(line) <= 1000 for line in lines)
+    assert lines == ["x" * 300, "after"]
+    assert isinstance(lines[0], LongLine) and lines[0].length == 8001
     follower.close()
 
 

@@ -57,6 +57,7 @@ from maillog_diag.cli.reading import (
     ExitCode,
     fail,
     finish,
+    max_line,
     partial_run,
     queue_comparison,
     report_run,
@@ -158,7 +159,7 @@ def _main(
 
 
 @app.command()
-@reads_logs(jobs=True)
+@reads_logs(jobs=True, state=True)
 def report(
     read: ReadArgs,
     fmt: ReportFormatOpt = None,
@@ -296,6 +297,7 @@ def _render_report(data: dict[str, Any], fmt: OutputFormat | None, reasons: int)
     since_default="yesterday",
     until_default="today",
     rotated_default=True,
+    state=True,
 )
 def daily(
     read: ReadArgs,
@@ -581,7 +583,7 @@ def stats(read: ReadArgs) -> None:
 
 
 @app.command()
-@reads_logs(unparsed=False, since_default="-1h")
+@reads_logs(unparsed=False, since_default="-1h", state=True)
 def check(
     read: ReadArgs,
     warn_held_age: Annotated[
@@ -674,7 +676,7 @@ def check(
 
 
 @app.command()
-@reads_logs(jobs=True, window=False)
+@reads_logs(jobs=True, window=False, state=True)
 def metrics(
     read: ReadArgs,
     textfile: Annotated[
@@ -824,7 +826,8 @@ def watch(
     live = LiveScan(zone, year, time.time)
     with stop_on_signals() as (stop, got):
         try:
-            followers = [Follower(p, from_start=from_start) for p in paths]
+            limit = max_line()
+            followers = [Follower(p, from_start=from_start, max_line=limit) for p in paths]
         except InputError as exc:
             raise fail(str(exc), ExitCode.INPUT) from None
         seen = [(0, 0)] * len(followers)

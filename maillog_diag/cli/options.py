@@ -257,6 +257,24 @@ ContinuedOpt = Annotated[
         "keep what cannot be settled without them, to merge after that summary.",
     ),
 ]
+StateOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state",
+        metavar="FILE",
+        help="Remember where each log was read to, the mail still queued and the totals in "
+        "FILE: the next run reads only the new lines (following rotations) and reports on "
+        "everything the state has seen, through the window if any. Written mode 0600, "
+        "atomically, after a good run only.",
+    ),
+]
+StateResetOpt = Annotated[
+    bool,
+    typer.Option(
+        "--state-reset",
+        help="With --state: ignore what FILE holds (damaged, other settings) and start over.",
+    ),
+]
 SummariesArg = Annotated[
     list[Path],
     typer.Argument(help="Summary files (from summarize), in log order.", metavar="SUMMARY"),
@@ -278,6 +296,8 @@ class ReadArgs:
     unparsed: Path | None = None
     jobs: int | None = None
     dask: str | None = None
+    state: Path | None = None
+    state_reset: bool = False
     rotated_default: bool = False
     since_default: str | None = None
     until_default: str | None = None
@@ -294,6 +314,7 @@ def reads_logs(
     since_default: str | None = None,
     until_default: str | None = None,
     rotated_default: bool = False,
+    state: bool = False,
 ) -> Callable[[F], F]:
     """Add the reading options to a command; it receives them as `read: ReadArgs`."""
     extra: dict[str, tuple[Any, Any]] = {
@@ -312,6 +333,9 @@ def reads_logs(
     if jobs:
         extra["jobs"] = (JobsOpt, None)
         extra["dask"] = (DaskOpt, None)
+    if state:
+        extra["state"] = (StateOpt, None)
+        extra["state_reset"] = (StateResetOpt, False)
     known = {f.name for f in fields(ReadArgs)}
     assert set(extra) <= known
 

@@ -33,6 +33,7 @@ from maillog_diag.input.sources import (
     JOURNAL_INPUT,
     MAX_LINE_BYTES,
     expand_inputs,
+    rotations_of,
     total_bytes,
 )
 from maillog_diag.input.timestamps import format_time, resolve_zone
@@ -40,6 +41,7 @@ from maillog_diag.mta import journal_units
 from maillog_diag.output.escape import visible
 from maillog_diag.output.render import make_console
 from maillog_diag.scan.cluster import ClusterError, scan_on_cluster
+from maillog_diag.scan.lines import LineCounts
 from maillog_diag.scan.order import plan_inputs
 from maillog_diag.scan.partial import PartialScan
 from maillog_diag.scan.partial import finish as finish_partial
@@ -52,6 +54,21 @@ from maillog_diag.scan.pipeline import (
     scan_partial,
     scan_report,
 )
+from maillog_diag.scan.state import (
+    LOCK_WAIT_SECONDS,
+    StateError,
+    StateMismatch,
+    advance,
+    check_settings,
+    complete_since,
+    encode_state,
+    locked,
+    narrowed,
+    plan_reads,
+    read_state,
+    write_atomically,
+)
+from maillog_diag.scan.state import Settings as StateSettings
 
 
 class ExitCode(IntEnum):
@@ -293,7 +310,9 @@ MAX_LINE_VAR = "MAILLOG_DIAG_MAX_LINE"
 """The longest line read, in bytes (default `sources.MAX_LINE_BYTES`, 1 MiB)."""
 
 
-def _max_line() -> int:
+def max_line() -> int:
+    """The longest line read (bytes): `MAILLOG_DIAG_MAX_LINE`, else 1 MiB (a usage error
+    names a bad value)."""
     value = os.environ.get(MAX_LINE_VAR)
     if not value:
         return MAX_LINE_BYTES
@@ -304,7 +323,7 @@ def _max_line() -> int:
 
 def _scan_options(setup: Setup, sink: UnparsedSink, **extra: Any) -> ScanOptions:
     return ScanOptions(
-        max_line=_max_line(),
+        max_line=max_line(),
         zone=setup.zone,
         year=setup.read.year,
         on_unparsed=sink.callback,
@@ -341,6 +360,9 @@ def report_run(
     """A pass into the report statistics, with `jobs` processes (default: `--jobs`, else
     what the input size justifies), grouped also `by` (see `analysis.GROUPINGS`)."""
     names = setup.names
+    if setup.read.state is not None:
+        chosen = jobs or setup.read.jobs
+        return state_run(setup, by=by, jobs=capped_jobs(chosen, names) if chosen else None)
     sink = UnparsedSink(setup.read.unparsed)
     jobs = jobs or setup.read.jobs
     try:
@@ -354,6 +376,108 @@ def report_run(
     finally:
         sink.close()
     return builder, result
+
+
+STATE_WAIT_VAR = "MAILLOG_DIAG_STATE_WAIT"
+"""Seconds a `--state` run waits for another run's lock (default
+`state.LOCK_WAIT_SECONDS`)."""
+
+
+def _state_wait() -> float:
+    value = os.environ.get(STATE_WAIT_VAR)
+    if not value:
+        return LOCK_WAIT_SECONDS
+    try:
+        wait = float(value)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= 86400:
+        raise fail(f"{STATE_WAIT_VAR}={value!r} is not a number of seconds", ExitCode.USAGE)
+    return wait
+
+
+def state_run(
+    setup: Setup, *, by: str = "destination", jobs: int | None = None
+) -> tuple[ReportBuilder, ScanResult]:
+    """A pass that continues the state file `--state` names (see `scan.state`): reads only
+    what the logs gained since, saves the new state (atomically, under its lock, only when
+    every input was read), and gives the report of everything the state has seen, through
+    the window (the mail finished inside it comes from the state's recent messages, kept
+    from the previous windowed run's start). `jobs`: processes for a log read from its
+    start (default: what its size justifies)."""
+    read = setup.read
+    assert read.state is not None
+    path = str(read.state)
+    if "-" in setup.names or read.dask:
+        why = "standard input" if "-" in setup.names else "a Dask cluster"
+        raise fail(f"--state reads files or the journal: not {why}", ExitCode.USAGE)
+    window = setup.window
+    keep = MessageFilter(exclude_domains=window.exclude_domains)
+    settings = StateSettings(
+        read.tz or setup.config.tz, read.year, by, sorted(window.exclude_domains)
+    )
+    sink = UnparsedSink(read.unparsed)
+    options = replace(_scan_options(setup, sink), group_by=by, window=keep, overlap=None)
+    windowed = window.since is not None or window.until is not None
+    try:
+        with locked(path, _state_wait()):
+            saved = None if read.state_reset else read_state(path)
+            if saved is not None:
+                check_settings(path, saved, settings)
+            complete = complete_since(saved)
+            streams = _streams(setup)
+            plans = plan_reads(streams, saved, rotated_first=_rotated(setup))
+            procs = jobs if jobs is not None else default_jobs(streams)
+            through = None
+            if windowed:
+                through, kept, kept_since = narrowed(plans, options, saved, window)
+            outcome = advance(plans, options, saved, jobs=procs)
+            if windowed:
+                outcome.recent, outcome.recent_since = kept, kept_since
+            part = outcome.scan
+            if not part.input_errors and not _unreadable_counts(part.counts):
+                write_atomically(path, encode_state(outcome, settings))
+    except StateMismatch as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    except StateError as exc:
+        raise fail(str(exc), ExitCode.INPUT) from None
+    except OSError as exc:
+        raise fail(f"state {path}: cannot write: {exc.strerror}", ExitCode.INPUT) from None
+    finally:
+        sink.close()
+    report_options = replace(options, window=window)
+    builder, result = finish_partial(through.scan if through else outcome.scan, report_options)
+    if complete is not None and window.since is not None and window.since < complete:
+        result.notes.append(
+            f"state {path}: the window starts at {format_time(window.since, setup.zone)}, but "
+            f"the state keeps the mail that left the queue only from "
+            f"{format_time(complete, setup.zone)}: earlier mail is in its totals, not in this "
+            "window"
+        )
+    result.input_errors += outcome.lost
+    return builder, result
+
+
+def _streams(setup: Setup) -> list[str]:
+    """The inputs a state follows, by absolute path (a run from another directory, or
+    naming `./mail.log`, continues the same input): the named logs, not their rotations
+    (rotated copies are found by fingerprint)."""
+    names = [n if n == JOURNAL_INPUT else os.path.abspath(n) for n in setup.names]
+    if not _rotated(setup):
+        return names
+    live = [n for n in names if rotations_of(n)[-1:] == [n]]
+    rotated = {r for n in live for r in rotations_of(n)[:-1]}
+    return [n for n in names if n not in rotated]
+
+
+def _rotated(setup: Setup) -> bool:
+    read = setup.read
+    chosen = read.rotated if read.rotated is not None else setup.config.rotated
+    return bool(chosen if chosen is not None else read.rotated_default)
+
+
+def _unreadable_counts(counts: LineCounts) -> bool:
+    return bool(counts.total and not counts.used and counts.unparsed)
 
 
 def unreadable(result: ScanResult) -> bool:

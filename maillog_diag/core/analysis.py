@@ -507,20 +507,28 @@ class ReportBuilder:
             )
         if not msg.recipients:
             return
-        if any(
-            not (r.outcome is Outcome.DELIVERED and r.attempts[-1].handoff)
-            for r in msg.recipients.values()
-        ):
-            self.messages += 1  # a submission copy handed whole to the local MTA is not counted
+        counted = False  # a submission copy handed whole to the local MTA is not counted
+        troubled = False  # an attempt that failed, or mail still held: diagnosed
+        for r in msg.recipients.values():
+            outcome = r.outcome
+            if not (outcome is Outcome.DELIVERED and r.attempts[-1].handoff):
+                counted = True
+            if outcome is Outcome.HELD:
+                troubled = True
+            elif not troubled:
+                for a in r.attempts:
+                    if a.status is not Status.SENT:
+                        troubled = True
+                        break
+        if counted:
+            self.messages += 1
             if msg.size is not None:
                 self.bytes_received += msg.size
                 self.sized += 1
             if msg.arrived is not None:
                 self.hourly_received[int(msg.arrived // 3600)] += 1
         diagnoses: dict[str, RecipientDiagnosis] | None = None
-        if any(
-            a.status is not Status.SENT for r in msg.recipients.values() for a in r.attempts
-        ) or any(r.outcome is Outcome.HELD for r in msg.recipients.values()):
+        if troubled:
             diagnoses = diagnose_message(msg)
         for address, rcpt in msg.recipients.items():
             if rcpt.outcome is Outcome.DELIVERED and rcpt.attempts[-1].handoff:

@@ -86,7 +86,8 @@ CAUSE_INFO: Mapping[Cause, CauseInfo] = MappingProxyType(
             "Forced split",
             "The receiver accepted only part of a multi-recipient transaction (too many "
             "recipients, one domain per transaction) and asks for the rest to be sent separately.",
-            "Nothing is broken: the MTA resends the remaining recipients in a new transaction. "
+            "Nothing is broken: the MTA sends the remaining recipients again, in a new "
+            "transaction at once or only at its next scheduled retry, depending on the MTA. "
             "Lowering the recipients-per-message limit for that destination avoids the delay.",
         ),
         Cause.MAILBOX: CauseInfo(

@@ -34,14 +34,23 @@ from enum import StrEnum
 from functools import lru_cache
 
 from maillog_diag.core.causes import Cause
-from maillog_diag.core.hints import NO_HINT, HintKind, RetryHint, extract_hint, strip_continuations
+from maillog_diag.core.hints import (
+    NO_HINT,
+    HintKind,
+    RetryHint,
+    extract_hint,
+    scan_hint,
+    strip_continuations,
+)
 from maillog_diag.core.knowledge import Provider, ProviderToken, knowledge_base, parse_code
+from maillog_diag.core.memo import text_cache
 from maillog_diag.core.reasons import fold
 
 __all__ = [
     "Classification",
     "Stage",
     "classify",
+    "classify_timeless",
     "provider_for_host",
     "stage_from_text",
 ]
@@ -104,7 +113,7 @@ _STAGE_PATTERNS: tuple[tuple[re.Pattern[str], Stage], ...] = tuple(
 )
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def stage_from_text(text: str) -> Stage:
     """The SMTP stage named in a Postfix, Exim or Sendmail deferral text."""
     for pattern, stage in _STAGE_PATTERNS:
@@ -595,14 +604,14 @@ _TEMPORARY_ONLY = frozenset({Cause.RECEIVER_UNAVAILABLE, Cause.MAILBOX, Cause.CO
 wording ("mailbox unavailable", "timed out") is read by the permanent rules instead."""
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def _shape(reply: str) -> str:
     """The reply with addresses, IPs and ids folded (host names and intervals kept): replies
     that differ only there classify alike, so everything below is cached on this."""
     return fold(reply, detailed=True)
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def _classify_static(
     shape: str, dsn: str | None, relay: str | None, stage: Stage | None
 ) -> tuple[_Core, Stage, bool]:
@@ -610,6 +619,32 @@ def _classify_static(
     resolved = stage if stage is not None else stage_from_text(shape)
     suspended = _SUSPENDED.search(shape) is not None
     return _core(shape, dsn, relay_provider, resolved), resolved, suspended
+
+
+TIMELESS_REPLY_CHARS = 2000
+"""Replies up to this long are cached by `classify_timeless` (8192 of them at most)."""
+
+
+def classify_timeless(
+    reply: str, dsn: str | None = None, relay: str | None = None, stage: Stage | None = None
+) -> Classification | None:
+    """`classify` of a non-empty reply whose classification does not depend on the time of
+    the line (all but an absolute "try again after 14:00"), cached: a log repeats a few
+    thousand replies over and over. None when the time is needed (call `classify`), and for
+    a reply longer than `TIMELESS_REPLY_CHARS` (the cache holds only ordinary replies)."""
+    if len(reply) > TIMELESS_REPLY_CHARS:
+        return None
+    return _classify_timeless(reply, dsn, relay, stage)
+
+
+@text_cache(8192)
+def _classify_timeless(
+    reply: str, dsn: str | None, relay: str | None, stage: Stage | None
+) -> Classification | None:
+    explicit, _ = scan_hint(_shape(reply))
+    if explicit is not None and explicit.when is not None:
+        return None
+    return classify(reply, dsn=dsn, relay=relay, stage=stage)
 
 
 def classify(

@@ -476,31 +476,24 @@ class Correlator:
         ):
             self._close_without_removal(msg, ev.time)
 
-    def _text(self, value: str | None) -> str | None:
-        """The shared copy of an attempt's text (see `_texts`)."""
-        if value is None:
-            return None
-        texts = self._texts
-        shared = texts.get(value)
-        if shared is None:
-            if len(texts) >= _MAX_TEXTS:
-                texts.clear()  # only a cache of copies: nothing is lost
-            texts[value] = shared = value
-        return shared
-
     def _attempt(self, msg: Message, ev: Delivery, address: str, orig: str | None) -> None:
         rcpt = msg.recipients.get(address)
         if rcpt is None:
             rcpt = Recipient(address, orig)
             msg.recipients[address] = rcpt
+        texts = self._texts  # one shared copy of each repeated text (see `_texts`)
+        if len(texts) > _MAX_TEXTS - 4:
+            texts.clear()  # only a cache of copies: nothing is lost
+        share = texts.setdefault
+        relay, dsn, reply, delays = ev.relay, ev.dsn, ev.reply, ev.delays
         rcpt.attempts.append(
             Attempt(
                 ev.time,
                 ev.status,
-                self._text(ev.relay),
-                self._text(ev.dsn),
-                self._text(ev.reply),
-                self._text(ev.delays),
+                None if relay is None else share(relay, relay),
+                None if dsn is None else share(dsn, dsn),
+                None if reply is None else share(reply, reply),
+                None if delays is None else share(delays, delays),
                 ev.suspended,
                 ev.stage,
                 ev.ref,

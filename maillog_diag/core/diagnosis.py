@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from maillog_diag.core.causes import Cause
-from maillog_diag.core.classify import Classification, Stage, classify
+from maillog_diag.core.classify import Classification, Stage, classify, classify_timeless
 from maillog_diag.core.hints import NO_HINT, HintKind, RetryHint
 from maillog_diag.core.model import Attempt, Message, Outcome, Recipient, Status
 
@@ -60,11 +60,17 @@ def diagnose(attempt: Attempt) -> Classification | None:
         return None
     if attempt.status is Status.EXPIRED and not attempt.reply:
         return EXPIRED_CLASSIFICATION
+    relay = relay_host(attempt.relay)
+    stage = _stage(attempt.stage)
+    if attempt.reply:
+        timeless = classify_timeless(attempt.reply, attempt.dsn, relay, stage)
+        if timeless is not None:
+            return timeless
     return classify(
         attempt.reply,
         dsn=attempt.dsn,
-        relay=relay_host(attempt.relay),
-        stage=_stage(attempt.stage),
+        relay=relay,
+        stage=stage,
         at=datetime.fromtimestamp(attempt.time, UTC),
     )
 

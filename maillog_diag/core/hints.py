@@ -37,6 +37,7 @@ from dateutil import parser as date_parser
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
 
+from maillog_diag.core.memo import text_cache
 from maillog_diag.syntax import grammars
 
 __all__ = [
@@ -276,7 +277,7 @@ def _evaluate(tree: Tree[Token], text: str) -> _Candidate | None:
     return None
 
 
-@lru_cache(maxsize=4096)
+@text_cache(4096)
 def _parse_span(span: str) -> tuple[str, Any] | None:
     """Parse one lower-cased candidate span; ``None`` if the grammar rejects it."""
     try:
@@ -286,7 +287,7 @@ def _parse_span(span: str) -> tuple[str, Any] | None:
     return (span, tree)
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def _scan(reply: str) -> tuple[_Candidate | None, _Candidate | None]:
     """First explicit and first vague candidate of a reply (time-independent, cached)."""
     text = strip_continuations(reply)
@@ -333,6 +334,12 @@ def _resolve_absolute(candidate: _Candidate, at: datetime) -> int | None:
         when = when.replace(tzinfo=None)
     delta: timedelta = when - at
     return max(0, int(delta.total_seconds()))
+
+
+def scan_hint(reply: str) -> tuple[_Candidate | None, _Candidate | None]:
+    """The first explicit and the first vague candidate hint of a reply (cached); an
+    explicit one with `when` set names a moment and needs the line's time to be read."""
+    return _scan(reply)
 
 
 def extract_hint(reply: str, at: datetime | None = None) -> RetryHint:

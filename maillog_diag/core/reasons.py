@@ -14,9 +14,9 @@ per token, since most tokens are plain words and the volatile ones repeat.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 from maillog_diag.core.hints import strip_continuations
+from maillog_diag.core.memo import text_cache
 
 _EDGE = "()[]<>,;:.\"'"
 _HOST_IP = re.compile(r"[A-Za-z0-9._-]+\[([^\]\s]+)\](?::([0-9]+))?")
@@ -40,7 +40,7 @@ _COUNTED = _UNITS | {"bytes", "byte"}
 `(802 bytes written)` of a protocol trace."""
 
 
-@lru_cache(maxsize=16384)
+@text_cache(16384)
 def _token(tok: str, detailed: bool) -> str:
     """One whitespace-separated token, folded; punctuation around it is kept."""
     core = tok.strip(_EDGE)
@@ -125,7 +125,7 @@ def fold(reply: str, *, detailed: bool = False) -> str:
     return " ".join(out)
 
 
-@lru_cache(maxsize=8192)
+@text_cache(8192)
 def reason_key(reply: str) -> str:
     """A stable key for a reply: one policy, one key (see the module documentation)."""
     return fold(reply)

@@ -11,9 +11,11 @@ what was appended, then looks at the path again:
   between two polls cannot be told from one that grew;
 * the path is missing (between a rotation's rename and the new file): it is waited for.
 
-Lines are decoded as UTF-8 with replacement characters, and a line that grows past
-`max_line` bytes without a newline is handed on in pieces of that size, so memory stays
-bounded whatever the file holds.
+Lines are read as the batch reader reads them (`sources._text_lines`): only LF ends a line,
+CRLF loses its CR, UTF-8 is decoded with replacement characters, and a line longer than
+`max_line` bytes is skipped to its newline without being kept and handed on as a `LongLine`
+(counted as unparsed), so memory stays bounded whatever the file holds and a cut piece of a
+long line is never read as a line of its own.
 """
 
 from __future__ import annotations
@@ -22,9 +24,7 @@ import os
 import stat
 
 from maillog_diag.errors import InputError
-
-MAX_LINE_BYTES = 64 * 1024
-"""A line longer than this (no MTA writes one) is cut into pieces of this size."""
+from maillog_diag.input.sources import MAX_LINE_BYTES, chunk_lines, long_line
 
 READ_CHUNK = 1 << 20
 """Bytes read at most per `read` call."""
@@ -45,6 +45,9 @@ class Follower:
         self._ident: tuple[int, int] | None = None
         self._offset = 0
         self._pending = b""
+        self._skipping: tuple[bytes, int] | None = None
+        """While a line longer than `max_line` is being skipped: its first bytes and the
+        length seen so far."""
         self.rotations = 0
         """How often another file took the name (renamed rotations)."""
         self.truncations = 0
@@ -66,6 +69,7 @@ class Follower:
         self._ident = (st.st_dev, st.st_ino)
         self._offset = st.st_size if at_end else 0
         self._pending = b""
+        self._skipping = None
         return True
 
     @property
@@ -94,22 +98,28 @@ class Follower:
         return lines, False
 
     def _split(self, chunk: bytes) -> list[str]:
-        data = self._pending + chunk
-        parts = data.split(b"\n")
-        rest = parts.pop()
         limit = self._max_line
-        while len(rest) > limit:
-            parts.append(rest[:limit])
-            rest = rest[limit:]
-        self._pending = rest
         out: list[str] = []
-        for part in parts:
-            if part.endswith(b"\r"):
-                part = part[:-1]
-            out.extend(
-                part[i : i + limit].decode("utf-8", errors="replace")
-                for i in range(0, max(len(part), 1), limit)
-            )
+        if self._skipping is not None:
+            head, length = self._skipping
+            newline = chunk.find(b"\n")
+            if newline < 0:
+                self._skipping = (head, length + len(chunk))
+                return out
+            out.append(long_line(head, length + newline + 1, limit))
+            self._skipping = None
+            chunk = chunk[newline + 1 :]
+        data = self._pending + chunk
+        cut = data.rfind(b"\n")
+        if cut < 0:
+            rest = data
+        else:
+            rest = data[cut + 1 :]
+            out += chunk_lines(data[:cut], limit)
+        if len(rest) > limit:
+            self._skipping = (rest[: min(300, limit + 1)], len(rest))
+            rest = b""
+        self._pending = rest
         return out
 
     def poll(self) -> list[str]:
@@ -133,12 +143,18 @@ class Follower:
             self.truncations += 1
             self._offset = 0
             self._pending = b""
+            self._skipping = None
             lines += self._drain()[0]
         return lines
 
     def _finish_old(self) -> list[str]:
         """Close the rotated file; a last line without its newline is handed on whole."""
-        rest = [self._pending.decode("utf-8", errors="replace")] if self._pending else []
+        rest: list[str] = []
+        if self._skipping is not None:
+            head, length = self._skipping
+            rest.append(long_line(head, length, self._max_line))
+        elif self._pending:
+            rest.append(self._pending.decode("utf-8", errors="replace"))
         self.close()
         return rest
 

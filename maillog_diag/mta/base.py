@@ -28,6 +28,47 @@ class LineShapeError(ValueError):
         self.why = why
 
 
+class SyslogHeader:
+    """`(seconds, host)` of a syslog HEADER terminal (stamp, spaces, host, space), for the
+    readers whose grammars start with it.
+
+    Consecutive lines often share their header (same second, same host): the last one is
+    remembered. `time_parser` belongs to the input stream; a new input forgets the header.
+    """
+
+    __slots__ = ("_time_parser", "_last_header", "_last_head")
+
+    def __init__(self, time_parser: TimeParser) -> None:
+        self._time_parser = time_parser
+        self._last_header = ""
+        self._last_head: tuple[float, str] = (0.0, "")
+
+    @property
+    def time_parser(self) -> TimeParser:
+        """The input stream's time parser."""
+        return self._time_parser
+
+    @time_parser.setter
+    def time_parser(self, value: TimeParser) -> None:
+        self._time_parser = value
+        self._last_header = ""
+
+    def read(self, header: str) -> tuple[float, str]:
+        """POSIX seconds and host name of `header`; raises `BadTimestamp` for a stamp
+        that is no moment."""
+        if header == self._last_header:
+            return self._last_head
+        stamp, _, host = header[:-1].rpartition(" ")
+        stamp = stamp.rstrip()
+        if stamp[0].isdigit():
+            head = self._time_parser.iso(stamp), host
+        else:
+            head = self._time_parser.bsd(stamp), host
+        self._last_header = header
+        self._last_head = head
+        return head
+
+
 MAX_DELAY = 20 * 365 * 86400.0
 """The longest time in the queue (seconds) a delay field may state: twenty years, far
 beyond any queue lifetime. A longer, negative or non-finite value (`delay=1e400`,
@@ -66,6 +107,10 @@ class Reader(Protocol):
 
     journal_units: tuple[str, ...]
     """systemd units whose journal lines are this MTA's even without the mail facility."""
+
+    reads_bare: bool
+    """Whether some of its lines come without a syslog header (Exim's mainlog): only such
+    readers are offered those lines (`parse_bare`, `line_time`)."""
 
     def __init__(self, time_parser: TimeParser) -> None:
         """One reader per scan; `time_parser` places the stamps of its lines."""

@@ -56,6 +56,7 @@ Choices worth knowing:
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -72,7 +73,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import LineShapeError, checked_delay
+from maillog_diag.mta.base import LineShapeError, SyslogHeader, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -216,7 +217,7 @@ def _stage(reason: str, connected: bool) -> str | None:
     return None if connected else Stage.CONNECT.value
 
 
-def _remember(memory: dict[str, Any], key: str, value: Any) -> None:
+def _remember(memory: dict[Any, Any], key: Hashable, value: Any) -> None:
     """Insert into a bounded dict (the oldest entries go first)."""
     memory.pop(key, None)
     memory[key] = value
@@ -235,12 +236,14 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
 
     def __init__(self, time_parser: TimeParser) -> None:
         super().__init__()
-        self._time_parser = time_parser
-        self._last_header = ""
-        self._last_head: tuple[float, str] = (0.0, "")
+        self._header = SyslogHeader(time_parser)
+        self._head = self._header.read
         self._inbound: dict[str, str] = {}
         self._outbound: dict[str, _Outbound] = {}
         self._errors: dict[str, SessionError] = {}
+        self._spent: dict[tuple[str, float], None] = {}
+        """Session errors already given to an envelope's verdict: one failed connection
+        defers every envelope of the route, and only the first of them was a try."""
         self._disabled: dict[str, str] = {}
         """Routes out of use: address -> host name (`Disabling route` to `Enabling route`)."""
         self._relay_route: dict[str, str] = {}
@@ -249,31 +252,17 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
     @property
     def time_parser(self) -> TimeParser:
         """The input stream's time parser (a new input forgets sessions and header)."""
-        return self._time_parser
+        return self._header.time_parser
 
     @time_parser.setter
     def time_parser(self, value: TimeParser) -> None:
-        self._time_parser = value
-        self._last_header = ""
+        self._header.time_parser = value
         self._inbound.clear()
         self._outbound.clear()
         self._errors.clear()
+        self._spent.clear()
         self._disabled.clear()
         self._relay_route.clear()
-
-    def _head(self, header: str) -> tuple[float, str]:
-        """`(seconds, host)` from the HEADER terminal; the last one is remembered."""
-        if header == self._last_header:
-            return self._last_head
-        stamp, _, host = header[:-1].rpartition(" ")
-        stamp = stamp.rstrip()
-        if stamp[0].isdigit():
-            head = self._time_parser.iso(stamp), host
-        else:
-            head = self._time_parser.bsd(stamp), host
-        self._last_header = header
-        self._last_head = head
-        return head
 
     # -- session lines ---------------------------------------------------------------
 
@@ -412,6 +401,7 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
         reply = stat or None
         relay_host = _relay(relay)
         stage = None
+        repeat = False
         pid = sid if sid != NO_SESSION else None
         if (
             status is not Status.SENT
@@ -431,6 +421,9 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
                     failure.stage,
                     failure.session,
                 )
+                spent = (failure.session, failure.time)
+                repeat = spent in self._spent
+                _remember(self._spent, spent, None)
         return Delivery(
             time,
             host,
@@ -447,6 +440,7 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
             program=program[: program.find("[")] if "[" in program else "smtpd",
             pid=pid,
             stage=stage,
+            suspended=repeat,
         )
 
     def _filter_hop(self, sid: str) -> bool:
@@ -610,6 +604,7 @@ class OpenSMTPDReader:
     mta = MTA
     logs_removal = False
     carries_state = True
+    reads_bare = False
     journal_units: tuple[str, ...] = ("opensmtpd.service",)
 
     def __init__(self, time_parser: TimeParser) -> None:
@@ -626,6 +621,33 @@ class OpenSMTPDReader:
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: forget the header and the sessions."""
         self._transformer.time_parser = time_parser
+
+    def export_state(self) -> dict[str, Any]:
+        """The sessions and routes remembered (plain values), for a scan that continues
+        this one (`--state`)."""
+        t = self._transformer
+        return {
+            "inbound": dict(t._inbound),
+            "outbound": {
+                k: (o.name, o.address, o.port, o.connected) for k, o in t._outbound.items()
+            },
+            "errors": {
+                k: (e.time, e.session, e.reason, e.relay, e.stage) for k, e in t._errors.items()
+            },
+            "disabled": dict(t._disabled),
+            "relay_route": dict(t._relay_route),
+            "spent": [[session, time] for session, time in t._spent],
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take up what `export_state` gave."""
+        t = self._transformer
+        t._inbound = dict(state.get("inbound", {}))
+        t._outbound = {k: _Outbound(*v) for k, v in state.get("outbound", {}).items()}
+        t._errors = {k: SessionError(*v) for k, v in state.get("errors", {}).items()}
+        t._disabled = dict(state.get("disabled", {}))
+        t._relay_route = dict(state.get("relay_route", {}))
+        t._spent = dict.fromkeys((str(sid), float(at)) for sid, at in state.get("spent", []))
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`smtpd[pid]: [<session id> ]text` after the syslog header."""

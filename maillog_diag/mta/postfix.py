@@ -26,7 +26,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import LineShapeError, checked_delay
+from maillog_diag.mta.base import LineShapeError, SyslogHeader, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -89,6 +89,12 @@ POSTFIX_IGNORED_PREFIXES = (
 """Texts any Postfix daemon logs that say nothing about one message's delivery."""
 
 _FIELD = re.compile(r"([a-z_]+)=(<[^>]*>|[^ ,]*)")
+_USUAL_FIELDS = re.compile(
+    r"to=(<[^>]*>|[^ ,]*), (?:orig_to=(<[^>]*>|[^ ,]*), )?relay=([^ ,]*), "
+    r"(?:conn_use=[^ ,]*, )?delay=([^ ,]*), delays=([^ ,]*), dsn=([^ ,]*), "
+)
+"""The fields of a delivery line in the order Postfix writes them: one match yields what
+`_FIELD` would find pair by pair (any other field or order takes `_FIELD`)."""
 _STATUS = {
     "sent": Status.SENT,
     "deliverable": Status.SENT,
@@ -101,6 +107,10 @@ _STATUS = {
     "force-expired": Status.EXPIRED,
 }
 _SUSPENDED = "delivery temporarily suspended: "
+
+_MAX_PROGRAMS = 4096
+"""Program names (`postfix/smtp[4321]: `) remembered with their daemon: log text chooses
+them, so the memory is bounded."""
 
 _ADMIN_COMMANDS = ("postfix-script", "postfix-tls-script", "postmulti-script")
 """Postfix's shell scripts, which log through `logger` with or without a pid."""
@@ -161,37 +171,17 @@ class PostfixTransformer(Transformer[Token, Any]):
 
     def __init__(self, time_parser: TimeParser) -> None:
         super().__init__()
-        self._time_parser = time_parser
-        self._last_header = ""
-        self._last_head: tuple[float, str] = (0.0, "")
+        self._header = SyslogHeader(time_parser)
+        self._head = self._header.read
 
     @property
     def time_parser(self) -> TimeParser:
         """The input stream's time parser (a new input resets the header memory)."""
-        return self._time_parser
+        return self._header.time_parser
 
     @time_parser.setter
     def time_parser(self, value: TimeParser) -> None:
-        self._time_parser = value
-        self._last_header = ""
-
-    def _head(self, header: str) -> tuple[float, str]:
-        """`(seconds, host)` from the HEADER terminal (stamp, spaces, host, space).
-
-        Consecutive lines often share their header (same second, same host): the last one
-        is remembered.
-        """
-        if header == self._last_header:
-            return self._last_head
-        stamp, _, host = header[:-1].rpartition(" ")
-        stamp = stamp.rstrip()
-        if stamp[0].isdigit():
-            head = self.time_parser.iso(stamp), host
-        else:
-            head = self.time_parser.bsd(stamp), host
-        self._last_header = header
-        self._last_head = head
-        return head
+        self._header.time_parser = value
 
     def delivery(
         self,
@@ -203,28 +193,35 @@ class PostfixTransformer(Transformer[Token, Any]):
         reply_tok: str | None,
     ) -> Delivery:
         time, host = self._head(header)
-        fields = dict(_FIELD.findall(fields_tok))
+        usual = _USUAL_FIELDS.fullmatch(fields_tok)
+        if usual is not None:
+            to, orig, relay, delay, delays, dsn = usual.groups()
+        else:
+            fields = dict(_FIELD.findall(fields_tok))
+            to, orig, relay = fields["to"], fields.get("orig_to"), fields.get("relay")
+            delay, delays, dsn = fields.get("delay"), fields.get("delays"), fields.get("dsn")
         reply = reply_tok[2:-1] if reply_tok is not None else None
-        orig = fields.get("orig_to")
         status = _STATUS.get(status_tok[7:], Status.DEFERRED)
-        relay = fields.get("relay")
+        bracket = program.index("[")
         return Delivery(
             time,
             host,
             MTA,
             qid[:-2],
-            recipient=_unbracket(fields["to"]),
-            status=status,
-            orig_recipient=_unbracket(orig) if orig is not None else None,
-            relay=relay,
-            dsn=fields.get("dsn"),
-            reply=reply,
-            delay=checked_delay(_float(fields.get("delay")), "delay="),
-            delays=fields.get("delays"),
-            program=program[: program.index("[")],
-            pid=program[program.index("[") + 1 : -3],
-            suspended=reply is not None and reply.startswith(_SUSPENDED),
-            handoff=status is Status.SENT and _content_filter_hop(relay, reply),
+            None,
+            _unbracket(to),
+            status,
+            _unbracket(orig) if orig is not None else None,
+            relay,
+            dsn,
+            reply,
+            checked_delay(_float(delay), "delay="),
+            delays,
+            program[:bracket],
+            program[bracket + 1 : -3],
+            reply is not None and reply.startswith(_SUSPENDED),
+            None,
+            status is Status.SENT and _content_filter_hop(relay, reply),
         )
 
     def client(self, header: str, program: str, qid: str, tok: str) -> Arrival:
@@ -301,6 +298,7 @@ class PostfixReader:
     mta = MTA
     logs_removal = True
     carries_state = False
+    reads_bare = False
     journal_units: tuple[str, ...] = ("postfix.service", "postfix@-.service")
 
     def __init__(self, time_parser: TimeParser) -> None:
@@ -311,6 +309,7 @@ class PostfixReader:
         # again; the grammar's own terminals check them.
         self._program = re.compile(terminal_regex(lark, "POSTFIX_PROGRAM")).fullmatch
         self._qid = re.compile(terminal_regex(lark, "QUEUE_ID")).match
+        self._daemons: dict[str, tuple[str, str]] = {}
 
     def claims(self, program: str) -> bool:
         """`postfix/...` and any instance named `postfix-<name>/...`."""
@@ -320,17 +319,33 @@ class PostfixReader:
         """A new input: its own year inference for yearless stamps."""
         self._transformer.time_parser = time_parser
 
-    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
-        """`postfix/<daemon>[pid]: [QUEUEID: ]text` after the syslog header."""
+    def _daemon(self, program: str) -> str:
+        """The daemon of a `postfix/<daemon>[pid]: ` program name ("" with a reason in
+        `_verdicts` when the name says the line is no mail); remembered per name, since
+        one process logs many lines."""
         if self._program(program) is None:
             admin = _admin_command(program)
-            if admin is not None:
-                return admin
-            raise LineShapeError("Postfix program name without [pid]")
-        bracket = program.index("[")
-        daemon = program[program.rfind("/", 0, bracket) + 1 : bracket]
-        if daemon in POSTFIX_IGNORED_DAEMONS:
-            return f"postfix/{daemon}"
+            if admin is None:
+                raise LineShapeError("Postfix program name without [pid]")
+            verdict, daemon = admin, ""
+        else:
+            bracket = program.index("[")
+            daemon = program[program.rfind("/", 0, bracket) + 1 : bracket]
+            verdict = f"postfix/{daemon}" if daemon in POSTFIX_IGNORED_DAEMONS else ""
+        if len(self._daemons) >= _MAX_PROGRAMS:
+            self._daemons.clear()
+        self._daemons[program] = (daemon, verdict)
+        return daemon
+
+    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
+        """`postfix/<daemon>[pid]: [QUEUEID: ]text` after the syslog header."""
+        known = self._daemons.get(program)
+        if known is None:
+            self._daemon(program)
+            known = self._daemons[program]
+        daemon, verdict = known
+        if verdict:
+            return verdict
         if line.startswith(POSTFIX_IGNORED_PREFIXES, end):
             return f"postfix/{daemon} {line[end : line.find(' ', end)]}"
         q = self._qid(line, end)
@@ -342,8 +357,7 @@ class PostfixReader:
             pre: tuple[tuple[str, str], ...] = (("HEADER", header), ("POSTFIX_PROGRAM", program))
             start = end
         else:
-            qid = q.group()
-            pre = (("HEADER", header), ("POSTFIX_PROGRAM", program), ("QUEUE_ID", qid))
+            pre = (("HEADER", header), ("POSTFIX_PROGRAM", program), ("QUEUE_ID", q.group()))
             start = q.end()
         event: Event | None = self._parse(line, start, pre)
         if event is None:

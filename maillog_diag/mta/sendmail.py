@@ -396,6 +396,7 @@ class SendmailReader:
     mta = MTA
     logs_removal = False
     carries_state = True
+    reads_bare = True
     """The host-status cache (`_relay_failure`) explains a repeat by an earlier line of
     another message: a slice cut inside a Sendmail log cannot see it, so it is read in one pass."""
     journal_units: tuple[str, ...] = ("sendmail.service",)
@@ -410,6 +411,19 @@ class SendmailReader:
         self._inbound = re.compile(r"(?:[^ ]+ )?\[[^\]]*\](?: \(may be forged\))?[: ]").match
         # "<newqid>: clone: owner=..." (an envelope split off for an owner- address)
         self._clone = re.compile(r"[0-9A-Za-z]{8,20}: clone: ").match
+
+    def export_state(self) -> dict[str, Any]:
+        """The host-status memory (per relay: POSIX seconds, reply, DSN), for a scan that
+        continues this one (`--state`)."""
+        return {"relays": dict(self._transformer._relay_failures)}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take up what `export_state` gave."""
+        relays = state.get("relays", {})
+        self._transformer._relay_failures = {
+            str(k): (float(v[0]), str(v[1]), None if v[2] is None else str(v[2]))
+            for k, v in relays.items()
+        }
 
     def claims(self, program: str) -> bool:
         """`sendmail`, Debian's `sm-mta`, and the submission queue's `sm-msp-queue`."""

@@ -94,7 +94,7 @@ def evaluate(
         deferrals, where = total_deferrals, "in all"
     else:
         where, deferrals = max(per_domain.items(), key=lambda kv: (kv[1], kv[0]), default=("", 0))
-        where = f"at {where}" if where else "at any destination"
+        where = f"at {where}" if where and deferrals else "at any destination"
     age_state = _level(oldest, t.warn_held_age, t.crit_held_age)
     deferral_state = _level(deferrals, t.warn_deferred, t.crit_deferred)
     state = max(age_state, deferral_state)

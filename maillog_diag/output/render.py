@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from enum import StrEnum
@@ -635,15 +636,31 @@ _CSV_FIELDS = (
 )
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What a spreadsheet reads as the start of a formula in a CSV cell (OWASP, CSV injection)."""
+_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
+def _csv_cell(value: str) -> str:
+    """A text cell as CSV shows it: control characters as `\\xHH`, and a leading apostrophe
+    where a spreadsheet would otherwise run the text as a formula (a recipient
+    `<=HYPERLINK(...)@x>` comes from whoever sent the mail). Numbers and a lone `-` stay."""
+    text = visible(value)
+    if text.startswith(_FORMULA_START) and text != "-" and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 class _CsvWriter:
-    """`csv.writer` whose text cells pass through `escape.visible` (README: CSV shows
-    control characters as `\\xHH`, like the text formats; JSON has the exact text)."""
+    """`csv.writer` whose text cells pass through `_csv_cell` (README: CSV shows control
+    characters as `\\xHH`, like the text formats, and never starts a cell with a formula;
+    JSON has the exact text)."""
 
     def __init__(self, out: IO[str]) -> None:
         self._writer = csv.writer(out, lineterminator="\n")
 
     def writerow(self, row: Iterable[Any]) -> None:
-        self._writer.writerow([visible(c) if isinstance(c, str) else c for c in row])
+        self._writer.writerow([_csv_cell(c) if isinstance(c, str) else c for c in row])
 
 
 def render_report_csv(report: dict[str, Any], out: IO[str]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from lark import UnexpectedInput
 
@@ -82,6 +83,7 @@ class LineParser:
         self.counts = LineCounts()
         self._head = syslog_head().match
         self._readers: list[Reader] = readers(time_parser)
+        self._bare_readers = [r for r in self._readers if r.reads_bare]
         self._claimed: dict[str, Reader | None] = {}
         self.stateful: str | None = None
         """The `mta` of a reader that carries state across lines, once one claimed a line."""
@@ -99,6 +101,23 @@ class LineParser:
     def time_parser(self) -> TimeParser:
         """The time parser shared by all inputs (each input brings its own year inference)."""
         return self._time_parser
+
+    def export_state(self) -> dict[str, Any]:
+        """What the readers that carry state across lines remember now (sessions, host
+        status), by MTA: for a scan that continues this one later (`--state`)."""
+        out: dict[str, Any] = {}
+        for reader in self._readers:
+            export = getattr(reader, "export_state", None)
+            if reader.carries_state and export is not None:
+                out[reader.mta] = export()
+        return out
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take up what `export_state` gave (after `start_input`, which forgets it)."""
+        for reader in self._readers:
+            restore = getattr(reader, "restore_state", None)
+            if reader.mta in state and restore is not None:
+                restore(state[reader.mta])
 
     def start_input(self, years: YearInference) -> None:
         """A new input begins: yearless stamps are placed by its own year inference."""
@@ -151,17 +170,21 @@ class LineParser:
                     return self._count(bare, line, source, lineno)
             self._ignore(f"program {program}")
             return None
+        end = head.end()
+        if line.startswith("[ID ", end):
+            end = _body_start(line, head)
         try:
-            result = reader.parse_syslog(
-                line, _body_start(line, head), head["header"], head["program_full"]
-            )
+            result = reader.parse_syslog(line, end, head["header"], head["program_full"])
         except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
             raise self._unparsed(line, source, lineno, _why(exc, line)) from None
-        return self._count(result, line, source, lineno)
+        if isinstance(result, str):
+            return self._count(result, line, source, lineno)
+        counts.used += 1
+        return result
 
     def _bare(self, line: str, source: str, lineno: int) -> Event | str | None:
         """The first reader's reading of a line without a syslog header, or None."""
-        for reader in self._readers:
+        for reader in self._bare_readers:
             try:
                 result = reader.parse_bare(line)
             except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
@@ -175,7 +198,7 @@ class LineParser:
         reader's own (Exim's mainlog)."""
         head = self._head(line)
         if head is None:
-            for reader in self._readers:
+            for reader in self._bare_readers:
                 when = reader.line_time(line)
                 if when is not None:
                     return when

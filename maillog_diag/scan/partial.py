@@ -75,6 +75,9 @@ class Slice:
     """With `lines`: the modification time of the input (year inference)."""
     error: InputError | None = None
     """With `lines`: the error that ended reading the input after them."""
+    reader_state: dict[str, Any] | None = None
+    """For a slice that continues a scan read before (`--state`): what the stateful readers
+    remembered at its end (`PartialScan.reader_state`), so the cut loses nothing."""
 
     @property
     def label(self) -> str:
@@ -110,6 +113,9 @@ class PartialScan:
     """The latest time stamp of an input's last line (the log ends there, used or not)."""
     inexact: str | None = None
     """Why this scan is not the one-pass answer (then scan again in one pass)."""
+    reader_state: dict[str, Any] | None = None
+    """What the readers that carry state across lines remembered at the end
+    (`LineParser.export_state`), for a scan that continues this one (`--state`)."""
 
 
 def _new_correlator(prior_unknown: bool) -> Correlator:
@@ -151,6 +157,7 @@ def scan_slices(
     keep_text = options.keep_lines
     overlap = options.overlap
     earlier_lines: set[int] = set()  # hashes of earlier inputs' lines inside `overlap`
+    carried = False  # the reader state of the scan before was taken up
     for piece in slices:
         label = piece.label
         try:
@@ -171,6 +178,9 @@ def scan_slices(
         if not piece.first and part.relative is None and not part.lines:
             part.relative = label
         parser.start_input(years)
+        if piece.reader_state is not None:
+            parser.restore_state(piece.reader_state)
+            carried = True
         lineno = 0
         line = ""
         past_overlap = False
@@ -237,7 +247,9 @@ def scan_slices(
         part.years_end = YearInference(years.reference, years.fixed, *years.state())
     part.state = correlator.export()
     part.inexact = correlator.inexact
-    if parser.stateful is not None and part.years_start is not None and not part.inexact:
+    part.reader_state = parser.export_state() or None
+    stateful = parser.stateful is not None and not carried
+    if stateful and part.years_start is not None and not part.inexact:
         # (years_start is set exactly when the scan starts inside an input)
         part.inexact = f"{parser.stateful} lines carry reader state across a cut"
     return part
@@ -352,6 +364,8 @@ def _merge(a: PartialScan, b: PartialScan, options: ScanOptions) -> PartialScan:
         a.lines[name] = a.lines.get(name, 0) + n
     if b.end_time is not None and (a.end_time is None or b.end_time > a.end_time):
         a.end_time = b.end_time
+    if b.reader_state is not None:
+        a.reader_state = b.reader_state
     if b.years_end is not None and (b.years_trail != [] or len(b.lines) > 1):
         a.years_end = b.years_end  # (a slice that never placed a yearless stamp: a's stands)
     if a.years_start is not None and a.years_trail is not None:
@@ -475,6 +489,20 @@ def shift_lines(part: PartialScan, source: str, delta: int) -> None:
             move(note.ref)
     for parked in state.get("parked") or ():
         _shift_message(parked.message, move)
+
+
+def shift_message_lines(messages: Iterable[Message], source: str, delta: int) -> None:
+    """Add `delta` to every line number of `source` in these messages (a reference held
+    twice moves once)."""
+    moved: set[int] = set()
+
+    def move(ref: LineRef | None) -> None:
+        if ref is not None and ref.source == source and id(ref) not in moved:
+            moved.add(id(ref))
+            ref.lineno += delta
+
+    for msg in messages:
+        _shift_message(msg, move)
 
 
 def _shift_message(msg: Message, move: Callable[[LineRef | None], None]) -> None:

@@ -89,8 +89,32 @@ _EXCEPTIONS: dict[str, type[Exception]] = {
 }
 
 
+_LEAF_TYPES = frozenset({str, int, float, bool, type(None)})
+"""Exact types written as themselves (an enum member, a str subclass, is not one)."""
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def encode(value: Any) -> Any:
     """A JSON-ready form of a partial scan's values (see the module docstring)."""
+    kind = type(value)
+    if kind in _LEAF_TYPES:
+        return value
+    if kind is list:
+        return [v if type(v) in _LEAF_TYPES else encode(v) for v in value]
+    if kind is dict:
+        return {"@d": [[encode(k), encode(v)] for k, v in value.items()]}
+    names = _FIELD_NAMES.get(kind)
+    if names is not None:  # a registered dataclass met before
+        out: dict[str, Any] = {"@": kind.__name__}
+        for key in names:
+            item = getattr(value, key)
+            out[key] = item if type(item) in _LEAF_TYPES else encode(item)
+        return out
+    return _encode_other(value)
+
+
+def _encode_other(value: Any) -> Any:
     if isinstance(value, Enum):  # before str: the enums here are StrEnums
         return {"@e": type(value).__name__, "v": value.value}
     if value is None or isinstance(value, (str, bool, int, float)):
@@ -115,7 +139,9 @@ def encode(value: Any) -> Any:
         raise TypeError(f"{name} cannot be written to a summary")
     items: list[tuple[str, Any]]
     if is_dataclass(value):
-        items = [(f.name, getattr(value, f.name)) for f in fields(value)]
+        names = tuple(f.name for f in fields(value) if not callable(getattr(value, f.name)))
+        _FIELD_NAMES[type(value)] = names
+        items = [(key, getattr(value, key)) for key in names]
     else:
         items = list(vars(value).items())
     out: dict[str, Any] = {"@": name}
@@ -143,6 +169,9 @@ def _record(value: dict[str, Any]) -> Any:
     """One JSON object of a summary as the value it stands for."""
     if "@" in value:
         name = value.pop("@")
+        known = _DATACLASSES.get(name) if isinstance(name, str) else None
+        if known is not None and known[1].issuperset(value):
+            return known[0](**value)  # the common case, checked in one step
         cls = CLASSES.get(name) if isinstance(name, str) else None
         if cls is None:
             raise ValueError(f"unknown record kind {name!r}")
@@ -178,6 +207,13 @@ def _record(value: dict[str, Any]) -> Any:
 
 
 _KNOWN: dict[type, frozenset[str]] = {}
+
+_DATACLASSES: dict[str, tuple[Any, frozenset[str]]] = {
+    name: (cls, frozenset(f.name for f in fields(cls)))
+    for name, cls in CLASSES.items()
+    if is_dataclass(cls)
+}
+"""Registered dataclasses by name, with their field names (decoding's fast path)."""
 
 
 def _known(cls: type) -> frozenset[str]:

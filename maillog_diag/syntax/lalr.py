@@ -7,6 +7,17 @@ module runs the very same LALR automaton that Lark built from the grammar (same 
 table, the contextual lexer's per-state regular expressions, the same rule callbacks with
 the embedded transformer) in one tight loop over plain strings.
 
+Most lines are one flat sequence of terminals (`start: A B C [D] -> shape`). For those the
+driver first tries *shapes*: each path of shifts through the very same automaton, from the
+state after the caller's pre-matched tokens to a reduction of `start` at the line's end,
+compiled once into one regular expression of the terminals' own patterns, each an atomic
+group (the contextual lexer never backtracks into a token). A shape's match is taken only
+if no terminal that the lexer tries before the expected one matches at its place: then the
+contextual lexer would have produced exactly these tokens and the automaton exactly this
+reduction, so the rule's callback gets the same children. Any other line (a nested rule, a
+line no shape fits, a competitor that matches) takes the general loop. On Postfix delivery
+lines the shapes take the driver's cost from about 10 to about 7 microseconds.
+
 Nothing about the language lives here: the grammar files stay the single definition of
 every line shape. `tests/test_lalr.py` checks that this driver and `Lark.parse` agree on
 every line of the sample logs, and the driver raises Lark's own `UnexpectedCharacters` /
@@ -24,6 +35,33 @@ from lark.grammar import Rule
 from lark.parsers.lalr_analysis import Shift
 
 _END = "$END"
+_MAX_SHAPE_TOKENS = 12
+"""Longest run of tokens (after the pre-matched ones) compiled into a shape."""
+_MAX_SHAPES = 64
+"""Shapes kept per run of pre-matched token types (a grammar has a few dozen)."""
+
+
+class _Shape:
+    """One flat line shape: a path of shifts that ends in a reduction of the start rule."""
+
+    __slots__ = ("regex", "groups", "checks", "callback", "term_callbacks")
+
+    def __init__(
+        self,
+        regex: re.Pattern[str],
+        groups: tuple[int, ...],
+        checks: tuple[tuple[int, re.Pattern[str]], ...],
+        callback: Callable[[Any], Any],
+        term_callbacks: tuple[Callable[[Any], Any] | None, ...] | None,
+    ) -> None:
+        self.regex = regex
+        self.groups = groups
+        """The regex group of each token, in order."""
+        self.checks = checks
+        """(group, competitors): the terminals the lexer tries first at that token's place."""
+        self.callback = callback
+        self.term_callbacks = term_callbacks
+        """Per token, the transformer's terminal callback (None: the text itself)."""
 
 
 class FastLALR:
@@ -33,9 +71,26 @@ class FastLALR:
     lexer and an embedded transformer; only its `start` rule is used.
     """
 
-    __slots__ = ("_states", "_start", "_end", "_callbacks", "_lexers", "_term_callbacks")
+    __slots__ = (
+        "_states",
+        "_start",
+        "_end",
+        "_callbacks",
+        "_lexers",
+        "_term_callbacks",
+        "_patterns",
+        "_shapes",
+        "_use_shapes",
+    )
 
-    def __init__(self, lark: Lark, transformer: Transformer[Any, Any] | None = None) -> None:
+    def __init__(
+        self,
+        lark: Lark,
+        transformer: Transformer[Any, Any] | None = None,
+        *,
+        shapes: bool = True,
+    ) -> None:
+        """`shapes=False` reads every line with the general loop (the tests compare)."""
         frontend = lark.parser
         parser = frontend.parser.parser
         table = parser.parse_table
@@ -57,6 +112,116 @@ class FastLALR:
             term_callbacks.update(basic.callback)
         self._lexers = lexers
         self._term_callbacks = term_callbacks
+        self._patterns: dict[str, tuple[str, int]] = {
+            t.name: (t.pattern.to_regexp(), t.pattern.min_width) for t in lark.terminals
+        }
+        self._shapes: dict[tuple[str, ...], list[_Shape]] = {}
+        self._use_shapes = shapes
+
+    def _shapes_after(self, pre_types: tuple[str, ...]) -> list[_Shape]:
+        """The flat shapes that go on after tokens of these types (built once per run)."""
+        shapes: list[_Shape] = []
+        if any(ttype in self._callbacks for ttype in pre_types):
+            return shapes  # pre-matched tokens with callbacks of their own: the general loop
+        state = self._start
+        for ttype in pre_types:
+            action = self._states[state].get(ttype)
+            if action is None or action[0] is not Shift:
+                return shapes
+            state = action[1]
+        self._walk(state, len(pre_types), [state], [], shapes)
+        return shapes
+
+    def _walk(
+        self, state: Any, depth: int, path: list[Any], tokens: list[str], shapes: list[_Shape]
+    ) -> None:
+        """Depth first over shifts; a state that reduces `start` at the end makes a shape."""
+        if len(shapes) >= _MAX_SHAPES:
+            return
+        actions = self._states[state]
+        end = actions.get(_END)
+        if tokens and end is not None and end[0] is not Shift:
+            shape = self._shape(end[1], depth, path, tokens)
+            if shape is not None:
+                shapes.append(shape)
+        lexer = self._lexers.get(state)
+        if len(tokens) >= _MAX_SHAPE_TOKENS or lexer is None or lexer[1]:
+            return  # too long, no lexer here, or ignored terminals: not a flat sequence
+        for ttype, (action, arg) in actions.items():
+            if action is not Shift or ttype == _END or not ttype.isupper():
+                continue
+            if ttype in self._term_callbacks or ttype not in self._patterns:
+                continue  # a token the lexer may retype: the general loop
+            path.append(arg)
+            tokens.append(ttype)
+            self._walk(arg, depth + 1, path, tokens, shapes)
+            path.pop()
+            tokens.pop()
+
+    def _shape(self, rule: Any, depth: int, path: list[Any], tokens: list[str]) -> _Shape | None:
+        """The shape of this path, if reducing `rule` at the line's end ends the parse."""
+        if len(rule.expansion) != depth:
+            return None  # the reduction covers part of the line: a nested rule
+        goto = self._states[self._start].get(rule.origin.name)
+        if goto is None or goto[1] != self._end:
+            return None
+        parts: list[str] = []
+        checks: list[tuple[int, re.Pattern[str]]] = []
+        for i, ttype in enumerate(tokens):
+            pattern, min_width = self._patterns[ttype]
+            if min_width < 1:
+                return None  # at the line's end the lexer yields $END, never an empty token
+            tried = [
+                name
+                for mre in self._lexers[path[i]][0]
+                for name, _ in sorted(mre.groupindex.items(), key=lambda kv: kv[1])
+            ]
+            if ttype not in tried:
+                return None
+            before = tried[: tried.index(ttype)]
+            if any(name not in self._patterns for name in before):
+                return None
+            parts.append(f"(?P<_t{i}>(?>{pattern}))")
+            if before:
+                competitors = "|".join(f"(?:{self._patterns[name][0]})" for name in before)
+                checks.append((i, re.compile(competitors)))
+        regex = re.compile("".join(parts) + r"\Z")
+        groups = tuple(regex.groupindex[f"_t{i}"] for i in range(len(tokens)))
+        term = tuple(self._callbacks.get(ttype) for ttype in tokens)
+        return _Shape(
+            regex,
+            groups,
+            tuple((groups[i], competitors) for i, competitors in checks),
+            self._callbacks[rule],
+            term if any(c is not None for c in term) else None,
+        )
+
+    def _flat(self, text: str, pos: int, pre: tuple[tuple[str, str], ...]) -> tuple[bool, Any]:
+        """(True, what the rule's callback returns) when a shape reads the rest of the
+        line as the general loop would; (False, None) otherwise."""
+        key = tuple([ttype for ttype, _ in pre])
+        shapes = self._shapes.get(key)
+        if shapes is None:
+            shapes = self._shapes[key] = self._shapes_after(key)
+        for i, shape in enumerate(shapes):
+            m = shape.regex.match(text, pos)
+            if m is None:
+                continue
+            for group, competitors in shape.checks:
+                if competitors.match(text, m.start(group)) is not None:
+                    return False, None  # the lexer would take another terminal here
+            if i:  # one place forward: the common shapes come first
+                shapes[i - 1], shapes[i] = shape, shapes[i - 1]
+            groups = shape.groups
+            values = m.group(*groups) if len(groups) > 1 else (m.group(groups[0]),)
+            children: list[Any] = [value for _, value in pre]
+            if shape.term_callbacks is None:
+                children.extend(values)
+            else:
+                for value, term in zip(values, shape.term_callbacks, strict=True):
+                    children.append(value if term is None else term(value))
+            return True, shape.callback(children)
+        return False, None
 
     def parse(self, text: str, pos: int = 0, pre: tuple[tuple[str, str], ...] = ()) -> Any:
         """Parse `text` from `pos`; return what the start rule's callback returns.
@@ -65,6 +230,10 @@ class FastLALR:
         grammar's own terminal patterns (see `LineParser`); they are fed before lexing
         resumes at `pos`.
         """
+        if self._use_shapes:
+            done, result = self._flat(text, pos, pre)
+            if done:
+                return result
         states = self._states
         callbacks = self._callbacks
         lexers = self._lexers

@@ -573,6 +573,96 @@ def print_table(report: dict[str, Any]) -> None:
     )
 
 
+STATE_TAIL = 1000
+"""Lines appended between the two runs of the ``--state`` measurement."""
+
+
+def state_measurement(
+    args: argparse.Namespace, path: Path, out_dir: Path, tail: int = STATE_TAIL
+) -> dict[str, Any]:
+    """What a ``--state`` rerun costs after ``tail`` new lines, against a full run.
+
+    The log minus its last ``tail`` lines is read with ``--state`` (the full run with a
+    state); then the ``tail`` lines are appended and the rerun is timed. Each round starts
+    from the same saved state and the same cut log. A plain full run of the whole log
+    (``report FILE --format json``, default processes) is timed beside it.
+    """
+    cli, missing = find_cli(args.cli)
+    if missing:
+        return {"skipped": missing}
+    work = out_dir / f"state-{os.getpid()}"
+    work.mkdir(parents=True)
+    try:
+        return _state_rounds(args, cli, path, work, tail)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _state_rounds(
+    args: argparse.Namespace, cli: list[str], path: Path, work: Path, tail: int
+) -> dict[str, Any]:
+    data = path.read_bytes()
+    cut = len(data)
+    for _ in range(tail):
+        cut = data.rindex(b"\n", 0, cut - 1) + 1 if cut > 1 else 0
+    log, state, saved = work / "mail.log", work / "bench.state", work / "bench.state.saved"
+    base = [*cli, "report", str(log), "--state", str(state), "--format", "json", "--tz", "UTC"]
+    fulls, reruns, plains = [], [], []
+    for rnd in range(args.runs):
+        log.write_bytes(data[:cut])
+        state.unlink(missing_ok=True)
+        full = measure([*base, "--state-reset"], work / "full.out")
+        fulls.append(full)
+        shutil.copyfile(state, saved)
+        log.write_bytes(data[:cut])
+        shutil.copyfile(saved, state)
+        with log.open("ab") as f:
+            f.write(data[cut:])
+        rerun = measure(base, work / "rerun.out")
+        problem = _check_maillog_json(work / "rerun.out", count_lines(log))
+        rerun.note = rerun.note or problem
+        reruns.append(rerun)
+        plain = measure(
+            [*cli, "report", str(path), "--format", "json", "--tz", "UTC"], work / "plain.out"
+        )
+        plains.append(plain)
+        if not args.json:
+            print(
+                f"  state round {rnd + 1}/{args.runs}  full --state {full.wall:7.2f} s  rerun "
+                f"after {tail} lines {rerun.wall:6.2f} s  plain full {plain.wall:7.2f} s "
+                f"{rerun.note or full.note}",
+                file=sys.stderr,
+            )
+    full_s = statistics.median(r.wall for r in fulls)
+    rerun_s = statistics.median(r.wall for r in reruns)
+    plain_s = statistics.median(r.wall for r in plains)
+    return {
+        "tail_lines": tail,
+        "full_state_s": full_s,
+        "rerun_s": rerun_s,
+        "plain_full_s": plain_s,
+        "rerun_over_full_state": rerun_s / full_s if full_s else None,
+        "rerun_over_plain_full": rerun_s / plain_s if plain_s else None,
+        "target": "<= 0.15",
+        "state_bytes": saved.stat().st_size if saved.exists() else None,
+        "failed": any(r.rc for r in [*fulls, *reruns, *plains]),
+    }
+
+
+def print_state(result: dict[str, Any]) -> None:
+    if "skipped" in result:
+        print(f"--state: skipped ({result['skipped']})")
+        return
+    print(
+        f"--state: full run with a state {result['full_state_s']:.2f} s, rerun after "
+        f"{result['tail_lines']} new lines {result['rerun_s']:.2f} s, plain full run "
+        f"{result['plain_full_s']:.2f} s; rerun/full-with-state "
+        f"{result['rerun_over_full_state']:.3f}, rerun/plain-full "
+        f"{result['rerun_over_plain_full']:.3f} (target {result['target']}); state file "
+        f"{(result['state_bytes'] or 0) / 1e6:.2f} MB"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -605,6 +695,14 @@ def main(argv: list[str] | None = None) -> int:
         "--cli", help="path of the maillog-diag command (default: beside this Python or on PATH)"
     )
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument(
+        "--state",
+        action="store_true",
+        help=f"also measure a --state rerun after {STATE_TAIL} new lines against a full run",
+    )
+    ap.add_argument(
+        "--only-state", action="store_true", help="measure only the --state rerun (see --state)"
+    )
     args = ap.parse_args(argv)
 
     mta = MTAS[args.mta]
@@ -625,6 +723,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipping {t.name}: {t.missing}", file=sys.stderr)
 
     warm_cache(path)
+    if args.only_state:
+        out_dir = Path(args.data_dir) / "out"
+        result = state_measurement(args, path, out_dir)
+        print(json.dumps(result, indent=1)) if args.json else print_state(result)
+        return 1 if result.get("failed") else 0
     results = [Result(t) for t in tools]
     load_before = loadavg()
     out_dir = Path(args.data_dir) / "out"
@@ -678,11 +781,16 @@ def main(argv: list[str] | None = None) -> int:
     report["targets"] = [
         {"what": w, "value": v, "target": g} for w, v, g in targets(report["results"], anchor_name)
     ]
+    if args.state:
+        report["state"] = state_measurement(args, path, out_dir)
     if args.json:
         print(json.dumps(report, indent=1))
     else:
         print_table(report)
+        if args.state:
+            print_state(report["state"])
     failed = any(r.get("failed_runs") for r in report["results"])
+    failed = failed or bool(report.get("state", {}).get("failed"))
     return 1 if failed else 0
 
 

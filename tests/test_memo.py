@@ -1,0 +1,36 @@
+"""Caches keyed by log text hold only ordinary texts: a long one is computed, not kept."""
+
+from __future__ import annotations
+
+from maillog_diag.core import classify, reasons
+from maillog_diag.core.memo import text_cache
+
+
+def test_a_long_text_is_not_kept() -> None:
+    calls: list[str] = []
+
+    @text_cache(4, max_chars=10)
+    def length(text: str) -> int:
+        calls.append(text)
+        return len(text)
+
+    assert [length("short"), length("short")] == [5, 5]
+    assert calls == ["short"]  # the second came from the cache
+    long = "x" * 11
+    assert [length(long), length(long)] == [11, 11]
+    assert calls == ["short", long, long]  # computed each time, never kept
+    assert length.cache_info().currsize == 1  # type: ignore[attr-defined]
+
+
+def test_reply_caches_do_not_keep_long_replies() -> None:
+    """The report's caches of reply texts (fold, classification) leave a 100 kB reply out,
+    so a log of such replies cannot fill memory with cache keys."""
+    reasons.reason_key.cache_clear()  # type: ignore[attr-defined]
+    classify._shape.cache_clear()  # type: ignore[attr-defined]
+    reply = "451 4.7.1 " + "y" * 100_000
+    reasons.reason_key(reply)
+    classify.classify(reply)
+    assert reasons.reason_key.cache_info().currsize == 0  # type: ignore[attr-defined]
+    assert classify._shape.cache_info().currsize == 0  # type: ignore[attr-defined]
+    reasons.reason_key("451 4.7.1 try later")
+    assert reasons.reason_key.cache_info().currsize == 1  # type: ignore[attr-defined]
