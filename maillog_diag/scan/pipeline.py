@@ -455,9 +455,9 @@ def run_shared(
     """
     quiet = replace(options, progress=None, on_unparsed=None)
     children = max(0, min(workers, len(tasks)) - 1)
-    results: dict[int, Future[bytes] | PartialScan | None] = {}
-    """Group index -> its result: a worker's future, a scan read here, or None while a
-    worker's group is being handed over."""
+    results: dict[int, Future[bytes] | PartialScan | bytes | None] = {}
+    """Group index -> its result: a worker's future, a scan read here (packed while it
+    waits for an earlier group), or None while a worker's group is being handed over."""
     lock = threading.Condition()
     queue = iter(range(len(tasks)))
     stopped = False
@@ -508,8 +508,15 @@ def run_shared(
             if index is not None:
                 prior = prior_unknown or index > 0
                 part = scan_slices(tasks[index], quiet, names, prior_unknown=prior)
+                merged, next_merge, done_lines = _merge_ready(
+                    results, merged, next_merge, options, done_lines, lock
+                )
+                # A group that cannot be merged yet (an earlier one is still being read)
+                # waits packed, as a worker's does: its objects would otherwise pile up.
+                kept: PartialScan | bytes = part if index == next_merge else _packed(part)
+                del part
                 with lock:
-                    results[index] = part
+                    results[index] = kept
                 continue
             with lock:  # everything is taken: wait for the next group in order
                 while next_merge < len(tasks) and not _ready(results.get(next_merge)):
@@ -526,7 +533,7 @@ def run_shared(
     return merged
 
 
-def _ready(result: Future[bytes] | PartialScan | None) -> bool:
+def _ready(result: Future[bytes] | PartialScan | bytes | None) -> bool:
     return result is not None and (not isinstance(result, Future) or result.done())
 
 
@@ -539,7 +546,7 @@ def _notify(lock: threading.Condition) -> Callable[[object], None]:
 
 
 def _merge_ready(
-    results: dict[int, Future[bytes] | PartialScan | None],
+    results: dict[int, Future[bytes] | PartialScan | bytes | None],
     merged: PartialScan | None,
     next_merge: int,
     options: ScanOptions,
@@ -555,7 +562,12 @@ def _merge_ready(
                 return merged, next_merge, lines
             del results[next_merge]
         assert result is not None
-        part = _unpacked(result.result()) if isinstance(result, Future) else result
+        if isinstance(result, Future):
+            part = _unpacked(result.result())
+        elif isinstance(result, bytes):
+            part = _unpacked(result)
+        else:
+            part = result
         lines += part.counts.total
         merged = part if merged is None else merge(merged, part, options)
         next_merge += 1

@@ -219,8 +219,10 @@ def summaries_merge(count: int, lines: int, cli: str, keep: Path | None) -> dict
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--file", required=True, help="a plain (uncompressed) log")
-    ap.add_argument("--cores", type=int, nargs="+", default=[2, 8, 64])
+    ap.add_argument("--file", help="a plain (uncompressed) log (needed for --cores)")
+    ap.add_argument(
+        "--cores", type=int, nargs="*", default=[2, 8, 64], help="none: only --summaries"
+    )
     ap.add_argument("--tz", default="UTC")
     ap.add_argument("--summaries", type=int, default=0, help="also time merging N summaries")
     ap.add_argument("--summary-lines", type=int, default=1000)
@@ -229,21 +231,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     options = ScanOptions(zone=UTC)
-    started = import_seconds(sys.executable)
-    one = measure(args.file, 1, options)
-    serial = started + simulate(one, 1)
-    report: dict[str, Any] = {
-        "file": args.file,
-        "lines": one.slices[0].lines,
-        "import_seconds": round(started, 3),
-        "one_process": {
-            "scan": round(one.slices[0].scan, 3),
-            "finish": round(one.finish, 3),
-            "render": round(one.render, 3),
-            "estimated_wall": round(serial, 3),
-        },
-        "cores": [],
-    }
+    report: dict[str, Any] = {"cores": []}
+    serial = started = 0.0
+    if args.cores:
+        if not args.file:
+            ap.error("--cores needs --file")
+        started = import_seconds(sys.executable)
+        one = measure(args.file, 1, options)
+        serial = started + simulate(one, 1)
+        report.update(
+            {
+                "file": args.file,
+                "lines": one.slices[0].lines,
+                "import_seconds": round(started, 3),
+                "one_process": {
+                    "scan": round(one.slices[0].scan, 3),
+                    "finish": round(one.finish, 3),
+                    "render": round(one.render, 3),
+                    "estimated_wall": round(serial, 3),
+                },
+            }
+        )
     for cores in args.cores:
         costs = measure(args.file, cores, options)
         wall = started + simulate(costs, cores)
@@ -272,12 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    print(f"{report['file']}: {report['lines']:,} lines; start-up {started:.2f} s")
-    o = report["one_process"]
-    print(
-        f"1 process: scan {o['scan']:.2f} s, finish {o['finish']:.2f} s, "
-        f"render {o['render']:.2f} s -> {o['estimated_wall']:.2f} s"
-    )
+    if args.cores:
+        print(f"{report['file']}: {report['lines']:,} lines; start-up {started:.2f} s")
+        o = report["one_process"]
+        print(
+            f"1 process: scan {o['scan']:.2f} s, finish {o['finish']:.2f} s, "
+            f"render {o['render']:.2f} s -> {o['estimated_wall']:.2f} s"
+        )
     for row in report["cores"]:
         print(
             f"{row['cores']:>3} cores, {row['slices']} slices: scan {row['scan_total']:.2f} s "
