@@ -26,7 +26,6 @@ import json
 import os
 import tempfile
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -68,7 +67,7 @@ from maillog_diag.scan.pipeline import (
     usable_cores,
     year_guesses,
 )
-from maillog_diag.scan.summary import check_shape, encode, loads
+from maillog_diag.scan.summary import decode_document, encode
 
 FORMAT = "maillog-diag-state"
 VERSION = 1
@@ -232,28 +231,15 @@ def read_state(path: str) -> Saved | None:
 def decode_state(path: str, data: bytes) -> Saved:
     """A state file's content from its bytes (see `read_state`)."""
     where = f"state {path}"
+    doc, part, settings = decode_document(
+        data,
+        where,
+        StateError,
+        _check_envelope,
+        unreadable="damaged or not a state file",
+        noun="state file",
+    )
     try:
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        text = data.decode("utf-8")
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
-        raise StateError(f"{where}: damaged or not a state file ({type(exc).__name__})") from None
-    try:
-        doc = loads(text)
-    except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        try:
-            plain = json.loads(text)
-        except ValueError:
-            raise StateError(f"{where}: damaged or not a state file (not valid JSON)") from None
-        _check_envelope(where, plain)
-        raise StateError(f"{where}: damaged state file ({str(exc)[:200]})") from None
-    _check_envelope(where, doc)
-    try:
-        part = doc["scan"]
-        settings = doc["settings"]
-        if not isinstance(part, PartialScan) or not isinstance(settings, dict):
-            raise ValueError("no partial scan")
-        check_shape(part)
         tracks = {t["name"]: _track(t) for t in doc["inputs"]}
         lost = int(doc.get("lost", 0))
         recent = doc.get("recent", [])

@@ -23,6 +23,7 @@ import gzip
 import json
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from enum import Enum
 from typing import IO, Any
@@ -255,12 +256,31 @@ def write_summary(
 
 def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
     """A summary file's partial scan and settings; `SummaryError` (one line) otherwise."""
+    _, part, settings = decode_document(
+        data, name, SummaryError, _check_envelope, unreadable="not a readable summary"
+    )
+    return part, settings
+
+
+def decode_document(
+    data: bytes,
+    where: str,
+    error: type[MaillogError],
+    envelope: Callable[[str, Any], None],
+    *,
+    unreadable: str,
+    noun: str = "summary",
+) -> tuple[dict[str, Any], PartialScan, dict[str, Any]]:
+    """The document of a summary or state file (gzip-compressed or not), its partial scan
+    and its settings. A file that is damaged, foreign (`envelope` decides) or of a newer
+    version raises `error` with one line starting with `where`; `unreadable` says what a
+    file is that cannot even be decompressed or decoded."""
     try:
         if data[:2] == b"\x1f\x8b":
             data = gzip.decompress(data)
         text = data.decode("utf-8")
     except (OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
-        raise SummaryError(f"{name}: not a readable summary ({type(exc).__name__})") from None
+        raise error(f"{where}: {unreadable} ({type(exc).__name__})") from None
     try:
         doc = loads(text)  # builds the records as it parses
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
@@ -268,10 +288,10 @@ def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
         try:
             plain = json.loads(text)
         except ValueError:
-            raise SummaryError(f"{name}: damaged or not a summary (not valid JSON)") from None
-        _check_envelope(name, plain)
-        raise SummaryError(f"{name}: damaged summary ({str(exc)[:200]})") from None
-    _check_envelope(name, doc)
+            raise error(f"{where}: damaged or not a {noun} (not valid JSON)") from None
+        envelope(where, plain)
+        raise error(f"{where}: damaged {noun} ({str(exc)[:200]})") from None
+    envelope(where, doc)
     try:
         part = doc["scan"]
         settings = doc["settings"]
@@ -279,8 +299,8 @@ def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
             raise ValueError("no partial scan")
         check_shape(part)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise SummaryError(f"{name}: damaged summary ({str(exc)[:200]})") from None
-    return part, settings
+        raise error(f"{where}: damaged {noun} ({str(exc)[:200]})") from None
+    return doc, part, settings
 
 
 def _check_envelope(name: str, doc: Any) -> None:
