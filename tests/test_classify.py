@@ -343,7 +343,7 @@ def test_different_intervals_not_conflated_by_cache() -> None:
     assert (a.hint.seconds, b.hint.seconds) == (60, 90)
 
 
-# --- real deferral texts from public logs (the shared corpus: /work/shared/corpus/public) ------
+# --- real deferral texts from public logs (the shared corpus: ../shared/corpus/public) ------
 
 
 @pytest.mark.parametrize(
