@@ -25,7 +25,7 @@ from typing import Any
 
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.correlate import Correlator, HeadReference
-from maillog_diag.core.model import LineRef, Message
+from maillog_diag.core.model import Event, LineRef, Message
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines, read_range
 from maillog_diag.input.timestamps import (
@@ -144,18 +144,14 @@ def scan_slices(
     time_parser = TimeParser(options.zone)
     parser = LineParser(time_parser)
     part = PartialScan(inputs, builder, {}, parser.counts)
-    parse = parser.parse
     feed = correlator.feed
     sample = part.unparsed_sample
     progress = options.progress
-    on_unparsed = options.on_unparsed
     done_bytes = 0
     total_lines = 0
     years: YearInference | None = None
     first_years: YearInference | None = None
     previous = ""
-    keep_text = options.keep_lines
-    overlap = options.overlap
     earlier_lines: set[int] = set()  # hashes of earlier inputs' lines inside `overlap`
     carried = False  # the reader state of the scan before was taken up
     for piece in slices:
@@ -181,55 +177,22 @@ def scan_slices(
         if piece.reader_state is not None:
             parser.restore_state(piece.reader_state)
             carried = True
-        lineno = 0
-        line = ""
-        past_overlap = False
-        latest = -float("inf")
-        warned = False
-        this_input: set[int] = set()
-        # Unparsed lines go to the sample only once a line of the same slice was read as
-        # a log line (used or ignored): a file that is no mail log never has lines echoed.
-        held: list[UnparsableLine] | None = []
-        counts = parser.counts
-        readable_before = counts.used + counts.ignored
-        try:
-            for line in lines:
-                lineno += 1
-                if progress is not None and not lineno % PROGRESS_EVERY:
-                    progress(done_bytes + position(), total_lines + lineno)
-                if overlap is not None and not past_overlap:
-                    seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
-                    if seen is None:
-                        past_overlap = True  # the rest of this input is later still
-                    elif seen:
-                        parser.ignore_line(DUPLICATE_REASON)
-                        continue
-                try:
-                    event = parse(line, label, lineno)
-                except UnparsableLine as exc:
-                    if held is None:
-                        if len(sample) < UNPARSED_SAMPLE:
-                            sample.append(exc)
-                    elif len(held) < UNPARSED_SAMPLE:
-                        held.append(exc)
-                    if on_unparsed is not None:
-                        on_unparsed(exc)
-                    continue
-                if held is not None and counts.used + counts.ignored > readable_before:
-                    sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
-                    held = None
-                if event is not None:
-                    # The raw text only where an output shows it (`trace`).
-                    event.ref = LineRef(label, lineno, line if keep_text else "")
-                    if event.time > latest:
-                        latest = event.time
-                    elif event.time < latest - BACKWARD_SLACK_SECONDS and not warned:
-                        part.backwards.append((label, lineno, event.time, latest))
-                        warned = True  # one warning per slice
-                    feed(event)
-        except InputError as exc:
-            part.input_errors.append(exc)
-        earlier_lines |= this_input
+        read = read_input(
+            lines,
+            label,
+            parser,
+            feed,
+            options,
+            sample,
+            earlier_lines,
+            position,
+            (done_bytes, total_lines),
+        )
+        lineno, line = read.lines, read.last_line
+        if read.backwards is not None:
+            part.backwards.append(read.backwards)
+        if read.error is not None:
+            part.input_errors.append(read.error)
         if piece.error is not None and piece.lines is not None:
             part.input_errors.append(piece.error)
         part.lines[label] = part.lines.get(label, 0) + lineno
@@ -253,6 +216,97 @@ def scan_slices(
         # (years_start is set exactly when the scan starts inside an input)
         part.inexact = f"{parser.stateful} lines carry reader state across a cut"
     return part
+
+
+@dataclass(slots=True)
+class InputRead:
+    """What reading one input (or slice) gave besides the events it fed."""
+
+    lines: int
+    """Lines read."""
+    last_line: str
+    """The last line ("" for none): where the log ends, used or not."""
+    backwards: tuple[str, int, float, float] | None
+    """The first backwards jump of the stamps (input, line number, time, latest before)."""
+    error: InputError | None
+    """The read fault that ended it early, if one did."""
+
+
+def read_input(
+    lines: Iterable[str],
+    label: str,
+    parser: LineParser,
+    feed: Callable[[Event], None],
+    options: ScanOptions,
+    sample: list[UnparsableLine],
+    earlier_lines: set[int],
+    position: Callable[[], int],
+    done: tuple[int, int],
+) -> InputRead:
+    """Parse the lines of one input in order and feed their events: the one per-line loop
+    of every way of scanning (`scan_slices`, `pipeline.scan`).
+
+    Unparsed lines go to `sample` only once a line of the same input was read as a log
+    line (used or ignored): a file that is no mail log at all (say a link planted as
+    mail.log.1 -> /etc/shadow) never has its lines echoed. Lines inside `options.overlap`
+    already read from an earlier input (their hashes in `earlier_lines`) are set aside;
+    this input's lines there are added to it. `options.progress` hears of the bytes and lines
+    done: `done` (before this input) plus `position()` and this input's lines.
+    """
+    parse = parser.parse
+    progress = options.progress
+    on_unparsed = options.on_unparsed
+    keep_text = options.keep_lines
+    overlap = options.overlap
+    lineno = 0
+    line = ""
+    past_overlap = False
+    latest = -float("inf")
+    backwards: tuple[str, int, float, float] | None = None
+    error: InputError | None = None
+    this_input: set[int] = set()
+    held: list[UnparsableLine] | None = []
+    counts = parser.counts
+    readable_before = counts.used + counts.ignored
+    try:
+        for line in lines:
+            lineno += 1
+            if progress is not None and not lineno % PROGRESS_EVERY:
+                progress(done[0] + position(), done[1] + lineno)
+            if overlap is not None and not past_overlap:
+                seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
+                if seen is None:
+                    past_overlap = True  # the rest of this input is later still
+                elif seen:
+                    parser.ignore_line(DUPLICATE_REASON)
+                    continue
+            try:
+                event = parse(line, label, lineno)
+            except UnparsableLine as exc:
+                if held is None:
+                    if len(sample) < UNPARSED_SAMPLE:
+                        sample.append(exc)
+                elif len(held) < UNPARSED_SAMPLE:
+                    held.append(exc)
+                if on_unparsed is not None:
+                    on_unparsed(exc)
+                continue
+            if held is not None and counts.used + counts.ignored > readable_before:
+                sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
+                held = None
+            if event is not None:
+                # The raw text only where an output shows it (`trace`): without it a
+                # message in flight costs its events, not its log lines.
+                event.ref = LineRef(label, lineno, line if keep_text else "")
+                if event.time > latest:
+                    latest = event.time
+                elif event.time < latest - BACKWARD_SLACK_SECONDS and backwards is None:
+                    backwards = (label, lineno, event.time, latest)  # one per input
+                feed(event)
+    except InputError as exc:
+        error = exc
+    earlier_lines |= this_input
+    return InputRead(lineno, line, backwards, error)
 
 
 def _seen_before(

@@ -25,8 +25,8 @@ from dataclasses import replace
 
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.correlate import Correlator
-from maillog_diag.core.model import LineRef, Message
-from maillog_diag.errors import InputError, UnparsableLine
+from maillog_diag.core.model import Message
+from maillog_diag.errors import InputError
 from maillog_diag.input.sources import (
     JOURNAL_INPUT,
     cut_points,
@@ -38,8 +38,6 @@ from maillog_diag.input.sources import (
 from maillog_diag.input.timestamps import MONTHS, TimeParser, YearInference
 from maillog_diag.mta import no_removal_line
 from maillog_diag.scan.base import (
-    PROGRESS_EVERY,
-    UNPARSED_SAMPLE,
     ScanOptions,
     ScanResult,
     input_order,
@@ -47,15 +45,13 @@ from maillog_diag.scan.base import (
 )
 from maillog_diag.scan.lines import LineParser
 from maillog_diag.scan.partial import (
-    BACKWARD_SLACK_SECONDS,
-    DUPLICATE_REASON,
     PartialScan,
     Slice,
     _backwards,
-    _seen_before,
     collector_paused,
     finish,
     merge,
+    read_input,
     scan_slices,
 )
 
@@ -86,15 +82,9 @@ def scan(
     correlator = Correlator(emit, keep_lines=options.keep_lines, no_removal_line=no_removal_line())
     time_parser = TimeParser(options.zone)
     parser = LineParser(time_parser)
-    parse = parser.parse
-    feed = correlator.feed
-    sample = result.unparsed_sample
-    on_unparsed = options.on_unparsed
     progress = options.progress
-    keep_text = options.keep_lines
     done_bytes = 0
     total_lines = 0
-    overlap = options.overlap
     earlier_lines: set[int] = set()  # hashes of earlier inputs' lines inside `overlap`
     for name in inputs:
         try:
@@ -107,57 +97,22 @@ def scan(
             continue
         parser.start_input(YearInference(reference=source.mtime, fixed=options.year))
         label = "<stdin>" if name == "-" else name
-        lineno = 0
-        line = ""
-        latest = -float("inf")
-        warned = False
-        past_overlap = False
-        this_input: set[int] = set()
-        # Unparsed lines go to the sample (stderr, cron mail) only once a line of the same
-        # input was read as a log line (used or ignored): a file that is no mail log at all
-        # (say a link planted as mail.log.1 -> /etc/shadow) never has its lines echoed.
-        held: list[UnparsableLine] | None = []
-        counts = parser.counts
-        readable_before = counts.used + counts.ignored
-        try:
-            for line in lines:
-                lineno += 1
-                if progress is not None and not lineno % PROGRESS_EVERY:
-                    progress(done_bytes + source.position(), total_lines + lineno)
-                if overlap is not None and not past_overlap:
-                    seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
-                    if seen is None:
-                        past_overlap = True  # the rest of this input is later still
-                    elif seen:
-                        parser.ignore_line(DUPLICATE_REASON)
-                        continue
-                try:
-                    event = parse(line, label, lineno)
-                except UnparsableLine as exc:
-                    if held is None:
-                        if len(sample) < UNPARSED_SAMPLE:
-                            sample.append(exc)
-                    elif len(held) < UNPARSED_SAMPLE:
-                        held.append(exc)
-                    if on_unparsed is not None:
-                        on_unparsed(exc)
-                    continue
-                if held is not None and counts.used + counts.ignored > readable_before:
-                    sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
-                    held = None
-                if event is not None:
-                    # The raw text only where an output shows it (`trace`): without it a
-                    # message in flight costs its events, not its log lines.
-                    event.ref = LineRef(label, lineno, line if keep_text else "")
-                    if event.time > latest:
-                        latest = event.time
-                    elif event.time < latest - BACKWARD_SLACK_SECONDS and not warned:
-                        result.notes.append(_backwards(label, lineno, event.time, latest))
-                        warned = True  # one warning per input
-                    feed(event)
-        except InputError as exc:
-            result.input_errors.append(exc)
-        earlier_lines |= this_input
+        read = read_input(
+            lines,
+            label,
+            parser,
+            correlator.feed,
+            options,
+            result.unparsed_sample,
+            earlier_lines,
+            source.position,
+            (done_bytes, total_lines),
+        )
+        lineno, line = read.lines, read.last_line
+        if read.backwards is not None:
+            result.notes.append(_backwards(*read.backwards))
+        if read.error is not None:
+            result.input_errors.append(read.error)
         total_lines += lineno
         done_bytes += source.size if source.size is not None else source.position()
         if progress is not None:
