@@ -621,26 +621,14 @@ def _classify_static(
     return _core(shape, dsn, relay_provider, resolved), resolved, suspended
 
 
-TIMELESS_REPLY_CHARS = 2000
-"""Replies up to this long are cached by `classify_timeless` (8192 of them at most)."""
-
-
+@text_cache(8192)
 def classify_timeless(
     reply: str, dsn: str | None = None, relay: str | None = None, stage: Stage | None = None
 ) -> Classification | None:
     """`classify` of a non-empty reply whose classification does not depend on the time of
     the line (all but an absolute "try again after 14:00"), cached: a log repeats a few
-    thousand replies over and over. None when the time is needed (call `classify`), and for
-    a reply longer than `TIMELESS_REPLY_CHARS` (the cache holds only ordinary replies)."""
-    if len(reply) > TIMELESS_REPLY_CHARS:
-        return None
-    return _classify_timeless(reply, dsn, relay, stage)
-
-
-@text_cache(8192)
-def _classify_timeless(
-    reply: str, dsn: str | None, relay: str | None, stage: Stage | None
-) -> Classification | None:
+    thousand replies over and over (a very long reply is computed, not kept: `text_cache`).
+    None when the time is needed (call `classify`)."""
     explicit, _ = scan_hint(_shape(reply))
     if explicit is not None and explicit.when is not None:
         return None
