@@ -67,7 +67,7 @@ from maillog_diag.scan.pipeline import (
     usable_cores,
     year_guesses,
 )
-from maillog_diag.scan.summary import decode_document, encode
+from maillog_diag.scan.summary import Envelope, decode_document, encode
 
 FORMAT = "maillog-diag-state"
 VERSION = 1
@@ -235,7 +235,12 @@ def decode_state(path: str, data: bytes) -> Saved:
         data,
         where,
         StateError,
-        _check_envelope,
+        Envelope(
+            FORMAT,
+            VERSION,
+            "state file",
+            "upgrade maillog-diag, or start over with --state-reset",
+        ),
         unreadable="damaged or not a state file",
         noun="state file",
     )
@@ -279,17 +284,6 @@ def _track(item: dict[str, Any]) -> Track:
     if cursor is not None and not isinstance(cursor, str):
         raise ValueError("cursor is not a string")
     return Track(str(item["name"]), position, years, carried, cursor)
-
-
-def _check_envelope(where: str, doc: Any) -> None:
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise StateError(f"{where}: not a maillog-diag state file")
-    version = doc.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise StateError(
-            f"{where}: state format version {version!r} is newer than this maillog-diag "
-            f"reads ({VERSION}): upgrade maillog-diag, or start over with --state-reset"
-        )
 
 
 def check_settings(path: str, saved: Saved, settings: Settings) -> None:

@@ -23,8 +23,7 @@ import gzip
 import json
 import zlib
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from typing import IO, Any
 
@@ -257,16 +256,38 @@ def write_summary(
 def read_summary(name: str, data: bytes) -> tuple[PartialScan, dict[str, Any]]:
     """A summary file's partial scan and settings; `SummaryError` (one line) otherwise."""
     _, part, settings = decode_document(
-        data, name, SummaryError, _check_envelope, unreadable="not a readable summary"
+        data, name, SummaryError, Envelope(FORMAT, VERSION), unreadable="not a readable summary"
     )
     return part, settings
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """What a file of ours says it is: `format` and the newest `version` this code reads;
+    `kind` names it in messages, `upgrade` says what to do with a newer one."""
+
+    format: str
+    version: int
+    kind: str = "summary"
+    upgrade: str = "upgrade maillog-diag"
+
+    def check(self, where: str, doc: Any, error: type[MaillogError]) -> None:
+        """`error` (one line) unless `doc` is of this format and no newer version."""
+        if not isinstance(doc, dict) or doc.get("format") != self.format:
+            raise error(f"{where}: not a maillog-diag {self.kind}")
+        version = doc.get("version")
+        if not isinstance(version, int) or version > self.version:
+            raise error(
+                f"{where}: {self.kind.split()[0]} format version {version!r} is newer than this"
+                f" maillog-diag reads ({self.version}): {self.upgrade}"
+            )
 
 
 def decode_document(
     data: bytes,
     where: str,
     error: type[MaillogError],
-    envelope: Callable[[str, Any], None],
+    envelope: Envelope,
     *,
     unreadable: str,
     noun: str = "summary",
@@ -289,9 +310,9 @@ def decode_document(
             plain = json.loads(text)
         except ValueError:
             raise error(f"{where}: damaged or not a {noun} (not valid JSON)") from None
-        envelope(where, plain)
+        envelope.check(where, plain, error)
         raise error(f"{where}: damaged {noun} ({str(exc)[:200]})") from None
-    envelope(where, doc)
+    envelope.check(where, doc, error)
     try:
         part = doc["scan"]
         settings = doc["settings"]
@@ -301,17 +322,6 @@ def decode_document(
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise error(f"{where}: damaged {noun} ({str(exc)[:200]})") from None
     return doc, part, settings
-
-
-def _check_envelope(name: str, doc: Any) -> None:
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise SummaryError(f"{name}: not a maillog-diag summary")
-    version = doc.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise SummaryError(
-            f"{name}: summary format version {version!r} is newer than this maillog-diag "
-            f"reads ({VERSION}): upgrade maillog-diag"
-        )
 
 
 def check_shape(part: PartialScan) -> None:
