@@ -507,6 +507,14 @@ class ReportBuilder:
             )
         if not msg.recipients:
             return
+        if (
+            not carried
+            and msg.hold_started is None
+            and not msg.hold_seconds
+            and self.by == "destination"
+            and self._add_clean(msg)
+        ):
+            return
         counted = False  # a submission copy handed whole to the local MTA is not counted
         troubled = False  # an attempt that failed, or mail still held: diagnosed
         for r in msg.recipients.values():
@@ -552,6 +560,62 @@ class ReportBuilder:
                 if group is None:
                     group = self.groups[key] = DestinationStats(key)
                 self._account(group, msg, rcpt, diag, deferred, held_list=False)
+
+    def _add_clean(self, msg: Message) -> bool:
+        """Account for a message every recipient of which was delivered at every attempt
+        (most mail): the figures `add` would give, without its general bookkeeping. False,
+        with nothing counted, for any other message."""
+        for r in msg.recipients.values():
+            if r.outcome is not Outcome.DELIVERED:
+                return False
+            for a in r.attempts:
+                if a.status is not Status.SENT:
+                    return False
+        arrived = msg.arrived
+        size = msg.size
+        counted = False
+        destinations = self.destinations
+        hourly_delivered = self.hourly_delivered
+        final_held = self.final_held
+        for rcpt in msg.recipients.values():
+            if rcpt.attempts[-1].handoff:
+                self.handed_off += 1
+                continue
+            counted = True
+            final = rcpt.final_time
+            domain = rcpt.domain
+            stats = destinations.get(domain)
+            if stats is None:
+                stats = destinations[domain] = DestinationStats(domain)
+            stats.recipients += 1
+            stats.delivered += 1
+            if size is not None:
+                stats.bytes_delivered += size
+            stats.mtas[msg.mta] += 1
+            if final is None:
+                continue
+            hourly_delivered[int(final // 3600)] += 1
+            last = self.last_delivered
+            if last is None or final > last:
+                self.last_delivered = final
+            if arrived is not None:
+                took = final - arrived
+                if took < 0.0:
+                    took = 0.0
+                final_held[math.ceil(took)] += 1
+                self.final_held_sum += took
+                stats.delivery_seconds_total += took
+                stats.delivery_timed += 1
+                if took > stats.delivery_seconds_max:
+                    stats.delivery_seconds_max = took
+        if counted:
+            self.messages += 1
+            if size is not None:
+                self.bytes_received += size
+                self.sized += 1
+            if arrived is not None:
+                self.hourly_received[int(arrived // 3600)] += 1
+        return True
 
     def _account(
         self,
