@@ -90,10 +90,14 @@ def test_shapes_read_most_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     original = FastLALR._flat
 
     def counting(
-        self: FastLALR, text: str, pos: int, pre: tuple[tuple[str, str], ...]
+        self: FastLALR,
+        text: str,
+        pos: int,
+        pre: tuple[tuple[str, str], ...],
+        key: tuple[str, ...] | None = None,
     ) -> tuple[bool, Any]:
         nonlocal taken
-        done, result = original(self, text, pos, pre)
+        done, result = original(self, text, pos, pre, key)
         taken += done
         return done, result
 
@@ -122,3 +126,23 @@ def test_shapes_agree_on_the_public_corpus() -> None:
         lines += _lines(path)[:3000]
     assert lines
     assert _compare(lines) == []
+
+
+def test_a_shape_remembered_for_a_beginning_does_not_hide_the_others() -> None:
+    """`from=<...>, size=` (qmgr) and `from=<...>, status=expired` begin alike: whichever
+    was read first is tried first for the other, which must still be read by its own
+    shape, in either order."""
+    queued = (
+        "Nov 29 12:00:01 mx1 postfix/qmgr[77]: 4F2A31C02B9: from=<a@example.com>,"
+        " size=1234, nrcpt=1 (queue active)"
+    )
+    expired = (
+        "Nov 29 12:00:02 mx1 postfix/qmgr[77]: 4F2A31C02B9: from=<a@example.com>,"
+        " status=expired, returned to sender"
+    )
+    for order in ([queued, expired, queued], [expired, queued, expired]):
+        fast, general = _parser(True), _parser(False)
+        got = [_outcome(fast, line) for line in order]
+        assert got == [_outcome(general, line) for line in order]
+        assert "MessageInfo" in got[order.index(queued)]
+        assert "Expired" in got[order.index(expired)]

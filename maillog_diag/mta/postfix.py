@@ -131,6 +131,10 @@ def _admin_command(program: str) -> str | None:
     return None
 
 
+_PRE_QID = ("HEADER", "POSTFIX_PROGRAM", "QUEUE_ID")
+_PRE_NOQID = ("HEADER", "POSTFIX_PROGRAM")
+"""The terminals `PostfixReader.parse_syslog` has matched before the parser goes on."""
+
 _QMGR_FROM = re.compile(r"from=<([^>]*)>, size=([0-9]+), nrcpt=([0-9]+)")
 
 
@@ -355,11 +359,11 @@ class PostfixReader:
                     return f"postfix/{daemon} inbound reject"
                 return f"postfix/{daemon} inbound session"
             pre: tuple[tuple[str, str], ...] = (("HEADER", header), ("POSTFIX_PROGRAM", program))
-            start = end
+            start, key = end, _PRE_NOQID
         else:
             pre = (("HEADER", header), ("POSTFIX_PROGRAM", program), ("QUEUE_ID", q.group()))
-            start = q.end()
-        event: Event | None = self._parse(line, start, pre)
+            start, key = q.end(), _PRE_QID
+        event: Event | None = self._parse(line, start, pre, key)
         if event is None:
             return f"postfix/{daemon} informational"
         return event

@@ -39,6 +39,9 @@ _MAX_SHAPE_TOKENS = 12
 """Longest run of tokens (after the pre-matched ones) compiled into a shape."""
 _MAX_SHAPES = 64
 """Shapes kept per run of pre-matched token types (a grammar has a few dozen)."""
+_MAX_PREFIXES = 4096
+"""Two-character beginnings remembered per run of pre-matched token types (log text
+chooses them: bounded)."""
 
 
 class _Shape:
@@ -62,6 +65,17 @@ class _Shape:
         self.callback = callback
         self.term_callbacks = term_callbacks
         """Per token, the transformer's terminal callback (None: the text itself)."""
+
+
+class _ShapeTable:
+    """The shapes after one run of pre-matched token types, and which of them read the
+    last line whose rest began with each two characters."""
+
+    __slots__ = ("shapes", "by_prefix")
+
+    def __init__(self, shapes: list[_Shape]) -> None:
+        self.shapes = shapes
+        self.by_prefix: dict[str, _Shape] = {}
 
 
 class FastLALR:
@@ -115,7 +129,7 @@ class FastLALR:
         self._patterns: dict[str, tuple[str, int]] = {
             t.name: (t.pattern.to_regexp(), t.pattern.min_width) for t in lark.terminals
         }
-        self._shapes: dict[tuple[str, ...], list[_Shape]] = {}
+        self._shapes: dict[tuple[str, ...], _ShapeTable] = {}
         self._use_shapes = shapes
 
     def _shapes_after(self, pre_types: tuple[str, ...]) -> list[_Shape]:
@@ -196,42 +210,70 @@ class FastLALR:
             term if any(c is not None for c in term) else None,
         )
 
-    def _flat(self, text: str, pos: int, pre: tuple[tuple[str, str], ...]) -> tuple[bool, Any]:
+    def _flat(
+        self,
+        text: str,
+        pos: int,
+        pre: tuple[tuple[str, str], ...],
+        key: tuple[str, ...] | None = None,
+    ) -> tuple[bool, Any]:
         """(True, what the rule's callback returns) when a shape reads the rest of the
-        line as the general loop would; (False, None) otherwise."""
-        key = tuple([ttype for ttype, _ in pre])
-        shapes = self._shapes.get(key)
-        if shapes is None:
-            shapes = self._shapes[key] = self._shapes_after(key)
-        for i, shape in enumerate(shapes):
-            m = shape.regex.match(text, pos)
-            if m is None:
-                continue
-            for group, competitors in shape.checks:
-                if competitors.match(text, m.start(group)) is not None:
-                    return False, None  # the lexer would take another terminal here
-            if i:  # one place forward: the common shapes come first
-                shapes[i - 1], shapes[i] = shape, shapes[i - 1]
-            groups = shape.groups
-            values = m.group(*groups) if len(groups) > 1 else (m.group(groups[0]),)
-            children: list[Any] = [value for _, value in pre]
-            if shape.term_callbacks is None:
-                children.extend(values)
-            else:
-                for value, term in zip(values, shape.term_callbacks, strict=True):
-                    children.append(value if term is None else term(value))
-            return True, shape.callback(children)
-        return False, None
+        line as the general loop would; (False, None) otherwise.
 
-    def parse(self, text: str, pos: int = 0, pre: tuple[tuple[str, str], ...] = ()) -> Any:
+        Shapes are tried in turn, first the one that last read a line whose rest began with
+        the same two characters (`to`, `fr`, `me`...): usually the one that fits. Which is
+        tried first changes only the speed: a shape is taken only where it reads the line
+        as the general loop would, and at most one does."""
+        if key is None:
+            key = tuple([ttype for ttype, _ in pre])
+        table = self._shapes.get(key)
+        if table is None:
+            table = self._shapes[key] = _ShapeTable(self._shapes_after(key))
+        prefix = text[pos : pos + 2]
+        shape = table.by_prefix.get(prefix)
+        m = None if shape is None else shape.regex.match(text, pos)
+        if m is None:
+            first = shape
+            for shape in table.shapes:
+                if shape is first:
+                    continue
+                m = shape.regex.match(text, pos)
+                if m is not None:
+                    if len(table.by_prefix) < _MAX_PREFIXES:
+                        table.by_prefix[prefix] = shape
+                    break
+            else:
+                return False, None
+        assert shape is not None
+        for group, competitors in shape.checks:
+            if competitors.match(text, m.start(group)) is not None:
+                return False, None  # the lexer would take another terminal here
+        groups = shape.groups
+        values = m.group(*groups) if len(groups) > 1 else (m.group(groups[0]),)
+        children: list[Any] = [value for _, value in pre]
+        if shape.term_callbacks is None:
+            children.extend(values)
+        else:
+            for value, term in zip(values, shape.term_callbacks, strict=True):
+                children.append(value if term is None else term(value))
+        return True, shape.callback(children)
+
+    def parse(
+        self,
+        text: str,
+        pos: int = 0,
+        pre: tuple[tuple[str, str], ...] = (),
+        key: tuple[str, ...] | None = None,
+    ) -> Any:
         """Parse `text` from `pos`; return what the start rule's callback returns.
 
         `pre` holds `(terminal name, text)` pairs the caller has already matched with the
         grammar's own terminal patterns (see `LineParser`); they are fed before lexing
-        resumes at `pos`.
+        resumes at `pos`. `key`, when given, is the tuple of their terminal names (a caller
+        that always hands over the same kinds saves building it per line).
         """
         if self._use_shapes:
-            done, result = self._flat(text, pos, pre)
+            done, result = self._flat(text, pos, pre, key)
             if done:
                 return result
         states = self._states
