@@ -131,8 +131,8 @@ def _admin_command(program: str) -> str | None:
     return None
 
 
-_PRE_QID = ("HEADER", "POSTFIX_PROGRAM", "QUEUE_ID")
-_PRE_NOQID = ("HEADER", "POSTFIX_PROGRAM")
+_PRE_QID: tuple[str, ...] = ("HEADER", "POSTFIX_PROGRAM", "QUEUE_ID")
+_PRE_NOQID: tuple[str, ...] = ("HEADER", "POSTFIX_PROGRAM")
 """The terminals `PostfixReader.parse_syslog` has matched before the parser goes on."""
 
 _QMGR_FROM = re.compile(r"from=<([^>]*)>, size=([0-9]+), nrcpt=([0-9]+)")
