@@ -85,6 +85,9 @@ class LineParser:
         self._readers: list[Reader] = readers(time_parser)
         self._bare_readers = [r for r in self._readers if r.reads_bare]
         self._claimed: dict[str, Reader | None] = {}
+        self._problems: set[str] = set()
+        """Ignored reasons that are the MTA's own problems (see `problem_kind`): one per
+        reason in `counts.ignored_by_reason` at most, so bounded alike."""
         self.stateful: str | None = None
         """The `mta` of a reader that carries state across lines, once one claimed a line."""
 
@@ -156,7 +159,7 @@ class LineParser:
             if bare is not None:
                 return self._count(bare, line, source, lineno)
             raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
-        program = head["program"]
+        program, header, program_full = head.group("program", "header", "program_full")
         try:
             reader = self._claimed[program]
         except KeyError:
@@ -174,7 +177,7 @@ class LineParser:
         if line.startswith("[ID ", end):
             end = _body_start(line, head)
         try:
-            result = reader.parse_syslog(line, end, head["header"], head["program_full"])
+            result = reader.parse_syslog(line, end, header, program_full)
         except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
             raise self._unparsed(line, source, lineno, _why(exc, line)) from None
         if isinstance(result, str):
@@ -213,10 +216,16 @@ class LineParser:
 
     def _count(self, result: Event | str, line: str, source: str, lineno: int) -> Event | None:
         if isinstance(result, str):
-            self._ignore(result)
-            examples = self.counts.problem_examples
-            if result not in examples and problem_kind(result) is not None:
-                examples[result] = (source, lineno, line[:PROBLEM_EXAMPLE_CHARS])
+            counts = self.counts
+            counts.ignored += 1
+            by = counts.ignored_by_reason
+            seen = by.get(result)
+            by[result] = 1 if seen is None else seen + 1
+            if seen is None or result in self._problems:
+                examples = counts.problem_examples
+                if result not in examples and problem_kind(result) is not None:
+                    self._problems.add(result)
+                    examples[result] = (source, lineno, line[:PROBLEM_EXAMPLE_CHARS])
             return None
         self.counts.used += 1
         return result

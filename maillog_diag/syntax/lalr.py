@@ -47,7 +47,7 @@ chooses them: bounded)."""
 class _Shape:
     """One flat line shape: a path of shifts that ends in a reduction of the start rule."""
 
-    __slots__ = ("regex", "groups", "checks", "callback", "term_callbacks")
+    __slots__ = ("regex", "groups", "checks", "callback", "term_callbacks", "method")
 
     def __init__(
         self,
@@ -65,6 +65,9 @@ class _Shape:
         self.callback = callback
         self.term_callbacks = term_callbacks
         """Per token, the transformer's terminal callback (None: the text itself)."""
+        self.method: Callable[..., Any] | None = getattr(callback, "method", None)
+        """The transformer's method itself, when the callback only spreads the children
+        into its arguments (see `_direct_callback`): called with them, one frame less."""
 
 
 class _ShapeTable:
@@ -250,6 +253,10 @@ class FastLALR:
                 return False, None  # the lexer would take another terminal here
         groups = shape.groups
         values = m.group(*groups) if len(groups) > 1 else (m.group(groups[0]),)
+        if shape.term_callbacks is None and shape.method is not None:
+            if len(pre) == 3:
+                return True, shape.method(pre[0][1], pre[1][1], pre[2][1], *values)
+            return True, shape.method(*[value for _, value in pre], *values)
         children: list[Any] = [value for _, value in pre]
         if shape.term_callbacks is None:
             children.extend(values)
@@ -382,5 +389,18 @@ def _direct_callback(rule: Any, transformer: Transformer[Any, Any]) -> Callable[
             if not (sym.is_term and getattr(sym, "filter_out", False))
         ]
     if layout == list(range(len(expansion))):
-        return lambda children: method(*children)
+        return _Spread(method)
     return lambda children: method(*[None if i is None else children[i] for i in layout])
+
+
+class _Spread:
+    """A rule callback that calls `method` with the children as its arguments (`method` is
+    kept for the shapes, which call it directly)."""
+
+    __slots__ = ("method",)
+
+    def __init__(self, method: Callable[..., Any]) -> None:
+        self.method = method
+
+    def __call__(self, children: list[Any]) -> Any:
+        return self.method(*children)
