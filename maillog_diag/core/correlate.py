@@ -359,15 +359,17 @@ class Correlator:
                     if item is not None and item.notice is not None:
                         self._notices[key] = item.notice
                     return  # a late line about a message already closed without removal line
-        old = self._open.get(key)
-        if old is not None and _stale(old, t):
-            self._close(old, end_of_log=False)
-            old = None
-        if isinstance(event, Arrival):
-            if old is not None and (old.recipients or old.removed_at is not None):
+        msg = self._open.get(key)
+        if msg is not None and t - msg.last_seen > 60 and _stale(msg, t):
+            self._close(msg, end_of_log=False)
+            msg = None
+        if msg is not None and isinstance(event, Arrival):
+            if msg.recipients or msg.removed_at is not None:
                 # The queue id was reused and we missed the old message's removal.
-                self._close(old, end_of_log=False)
-        msg = self._message(event, qid)
+                self._close(msg, end_of_log=False)
+                msg = None
+        if msg is None:
+            msg = self._message(event, qid)
         noticed: float | None = None
         if self._notices:
             noticed = self._notices.pop(key, None)
