@@ -25,12 +25,16 @@ def test_a_long_text_is_not_kept() -> None:
 def test_reply_caches_do_not_keep_long_replies() -> None:
     """The report's caches of reply texts (fold, classification) leave a 100 kB reply out,
     so a log of such replies cannot fill memory with cache keys."""
-    reasons.reason_key.cache_clear()  # type: ignore[attr-defined]
-    classify._shape.cache_clear()  # type: ignore[attr-defined]
+    caches = (reasons.folds, classify._timeless_shape)
+    for cache in caches:
+        cache.cache_clear()  # type: ignore[attr-defined]
     reply = "451 4.7.1 " + "y" * 100_000
     reasons.reason_key(reply)
     classify.classify(reply)
-    assert reasons.reason_key.cache_info().currsize == 0  # type: ignore[attr-defined]
-    assert classify._shape.cache_info().currsize == 0  # type: ignore[attr-defined]
+    classify.classify_timeless(reply)
+    for cache in caches:
+        assert cache.cache_info().currsize == 0  # type: ignore[attr-defined]
     reasons.reason_key("451 4.7.1 try later")
-    assert reasons.reason_key.cache_info().currsize == 1  # type: ignore[attr-defined]
+    assert reasons.folds.cache_info().currsize == 1  # type: ignore[attr-defined]
+    classify.classify_timeless("451 4.7.1 try later")
+    assert classify._timeless_shape.cache_info().currsize == 1  # type: ignore[attr-defined]

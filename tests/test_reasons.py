@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maillog_diag.core.hints import strip_continuations
 from maillog_diag.core.reasons import reason_key
@@ -96,3 +98,24 @@ def test_fold_can_keep_intervals_for_the_classifier() -> None:
     ) == (
         "host mx1.b.example[<ip>] said: 451 <address> Greylisted for 287 seconds, back in 00:04:47"
     )
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="aZ.-_:;,()<>[]\"'@=/1 x", min_size=1, max_size=24))
+def test_a_word_kept_without_look_up_is_one_no_rule_changes(token: str) -> None:
+    """`folds` keeps tokens that `_PLAIN_WORD` matches without asking `_token`: every rule
+    of `_token` must leave such a token as it is, in both views."""
+    from maillog_diag.core import reasons
+
+    for tok in token.split():
+        if reasons._PLAIN_WORD(tok) is not None:
+            assert reasons._token(tok, False) == tok
+            assert reasons._token(tok, True) == tok
+
+
+def test_long_words_with_punctuation_inside_still_fold() -> None:
+    """Near misses of `_PLAIN_WORD`: inner punctuation makes an id of a long word."""
+    from maillog_diag.core.reasons import fold
+
+    assert fold("450 try x((abcdefghijkl later") == "450 try <id> later"
+    assert fold("450 rejected: out-of-office.") == "450 rejected: out-of-office."

@@ -44,7 +44,7 @@ from maillog_diag.core.hints import (
 )
 from maillog_diag.core.knowledge import Provider, ProviderToken, knowledge_base, parse_code
 from maillog_diag.core.memo import text_cache
-from maillog_diag.core.reasons import fold
+from maillog_diag.core.reasons import folds
 
 __all__ = [
     "Classification",
@@ -604,11 +604,10 @@ _TEMPORARY_ONLY = frozenset({Cause.RECEIVER_UNAVAILABLE, Cause.MAILBOX, Cause.CO
 wording ("mailbox unavailable", "timed out") is read by the permanent rules instead."""
 
 
-@text_cache(8192)
 def _shape(reply: str) -> str:
     """The reply with addresses, IPs and ids folded (host names and intervals kept): replies
     that differ only there classify alike, so everything below is cached on this."""
-    return fold(reply, detailed=True)
+    return folds(reply)[1]
 
 
 @text_cache(8192)
@@ -621,18 +620,25 @@ def _classify_static(
     return _core(shape, dsn, relay_provider, resolved), resolved, suspended
 
 
-@text_cache(8192)
 def classify_timeless(
     reply: str, dsn: str | None = None, relay: str | None = None, stage: Stage | None = None
 ) -> Classification | None:
     """`classify` of a non-empty reply whose classification does not depend on the time of
-    the line (all but an absolute "try again after 14:00"), cached: a log repeats a few
-    thousand replies over and over (a very long reply is computed, not kept: `text_cache`).
+    the line (all but an absolute "try again after 14:00"), cached on the reply's shape: a
+    log repeats a few thousand replies over and over, and far more that differ only in the
+    recipient's address or an id (a very long reply is computed, not kept: `text_cache`).
     None when the time is needed (call `classify`)."""
-    explicit, _ = scan_hint(_shape(reply))
+    return _timeless_shape(_shape(reply), dsn, relay, stage)
+
+
+@text_cache(8192)
+def _timeless_shape(
+    shape: str, dsn: str | None, relay: str | None, stage: Stage | None
+) -> Classification | None:
+    explicit, _ = scan_hint(shape)
     if explicit is not None and explicit.when is not None:
         return None
-    return classify(reply, dsn=dsn, relay=relay, stage=stage)
+    return _classify_shape(shape, dsn, relay, stage, None)
 
 
 def classify(
@@ -649,7 +655,13 @@ def classify(
             core, _, _ = _classify_static("", dsn, relay, stage)
             return Classification(core.cause, core.provider, core.token, NO_HINT, core.detail)
         return Classification(Cause.UNKNOWN, provider_for_host(relay), None, NO_HINT, None)
-    shape = _shape(reply)
+    return _classify_shape(_shape(reply), dsn, relay, stage, at)
+
+
+def _classify_shape(
+    shape: str, dsn: str | None, relay: str | None, stage: Stage | None, at: datetime | None
+) -> Classification:
+    """`classify` of a non-empty reply, from its shape (`_shape`): all it depends on."""
     core, _, suspended = _classify_static(shape, dsn, relay, stage)
     text_hint = extract_hint(shape, at)
     if text_hint.kind is HintKind.EXPLICIT:

@@ -41,6 +41,11 @@ _COUNTED = _UNITS | {"bytes", "byte"}
 
 
 @text_cache(16384)
+def _token_pair(tok: str) -> tuple[str, str]:
+    """One token folded for the plain and the detailed view (see `fold`)."""
+    return _token(tok, False), _token(tok, True)
+
+
 def _token(tok: str, detailed: bool) -> str:
     """One whitespace-separated token, folded; punctuation around it is kept."""
     core = tok.strip(_EDGE)
@@ -95,37 +100,54 @@ def _word(word: str) -> str:
     return word
 
 
+_PLAIN_WORD = re.compile(r"[()<>,;:.\"']*[A-Za-z][A-Za-z.-]*[()<>,;:.\"']*").fullmatch
+"""A word with punctuation around it (`rejected:`, `(in`, `out-of-office`, `"quota"`):
+a letter, then letters, dots and hyphens, with `_EDGE` characters but brackets around. No rule of
+`_token` changes such a token (no digit, `@`, `[`, `=` or inner punctuation), so it is
+kept without a look-up."""
+
+
 def fold(reply: str, *, detailed: bool = False) -> str:
     """The reply with volatile parts replaced (`<host>`, `<address>`, `<ip>`, `<id>`, `<n>`,
     `<n> seconds` / `<hh:mm:ss>` for retry intervals). `detailed` keeps the intervals and
     the names of hosts (`mx.example.com[<ip>]`): the classifier's view, where both matter.
+    """
+    plain, detail = folds(reply)
+    return detail if detailed else plain
+
+
+@text_cache(16384)
+def folds(reply: str) -> tuple[str, str]:
+    """`fold` of a reply, plain and detailed, in one pass: a distinct reply is folded for
+    its reason (plain) and for the classifier (detailed), and most of its tokens fold
+    alike in both.
 
     Works token by token (split at white space), so plain words cost one dictionary look-up.
     """
     tokens = strip_continuations(reply).split()
-    out: list[str] = []
+    plain: list[str] = []
+    detailed: list[str] = []
+    last = len(tokens) - 1
     for i, tok in enumerate(tokens):
-        if tok.isalpha():
-            out.append(tok)
+        if tok.isalpha() or _PLAIN_WORD(tok) is not None:
+            plain.append(tok)
+            detailed.append(tok)
             continue
-        if (
-            not detailed
-            and tok.strip(_EDGE).isdigit()
-            and i + 1 < len(tokens)
-            and tokens[i + 1].strip(_EDGE).lower() in _COUNTED
-        ):
-            out.append(tok.replace(tok.strip(_EDGE), "<n>"))
+        folded, folded_detailed = _token_pair(tok)
+        detailed.append(folded_detailed)
+        core = tok.strip(_EDGE)
+        if core.isdigit() and i < last and tokens[i + 1].strip(_EDGE).lower() in _COUNTED:
+            plain.append(tok.replace(core, "<n>"))
             continue
-        if not detailed and "=" in tok:
+        if "=" in tok:
             name, eq, value = tok.partition("=")
             if value.strip(_EDGE).isdigit():  # a protocol parameter: SIZE=1594
-                out.append(f"{name}=<n>{value[len(value.rstrip(_EDGE)) :]}")
+                plain.append(f"{name}=<n>{value[len(value.rstrip(_EDGE)) :]}")
                 continue
-        out.append(_token(tok, detailed))
-    return " ".join(out)
+        plain.append(folded)
+    return " ".join(plain), " ".join(detailed)
 
 
-@text_cache(8192)
 def reason_key(reply: str) -> str:
     """A stable key for a reply: one policy, one key (see the module documentation)."""
-    return fold(reply)
+    return folds(reply)[0]
