@@ -16,7 +16,6 @@ Definitions (the README's JSON contract repeats them):
 from __future__ import annotations
 
 import math
-import statistics
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -1024,6 +1023,8 @@ def median(
     count), or None for no values. `values` is a list, or counts per value (a `Counter`),
     which give the same median without a list as long as the values."""
     if not isinstance(values, Mapping):
+        import statistics  # here: importing it costs more start-up than any report uses it
+
         return float(statistics.median(values)) if values else None
     total = sum(values.values())
     if total <= 0:

@@ -33,8 +33,6 @@ import time as _time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 
-from dateutil import parser as _dateparser
-
 from maillog_diag.core.model import Message, Outcome, Recipient, Status
 from maillog_diag.input.timestamps import BadTimestamp, checked
 
@@ -108,6 +106,8 @@ def _parse_moment(text: str, zone: tzinfo, now: float | None) -> float:
             "such as 06:00"
         )
     default = datetime(here.year, here.month, here.day, tzinfo=zone)
+    from dateutil import parser as _dateparser  # here: only a window's free text needs it
+
     try:
         moment = _dateparser.parse(text, default=default)
     except (_dateparser.ParserError, OverflowError, ValueError):
