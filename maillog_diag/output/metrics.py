@@ -24,16 +24,13 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, start_http_server, write_to_textfile
-from prometheus_client.exposition import generate_latest
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import HistogramMetricFamily, Metric
+
+# prometheus_client is imported where metrics are made (about 40 ms of start-up that the
+# other commands need not pay).
 
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.causes import Cause
@@ -96,6 +93,8 @@ def report_families(
 ) -> list[Metric]:
     """Every family, with its samples in a fixed order (the same input gives the same
     text)."""
+    from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
+
     labels = destination_labels(builder, top)
     shown = sorted({*labels.values(), OTHER})
     mtas_at: dict[str, set[str]] = {lbl: set() for lbl in shown}
@@ -186,6 +185,8 @@ def report_families(
 def _held_histogram(builder: ReportBuilder) -> HistogramMetricFamily:
     """Held time of each recipient at its final outcome, from `ReportBuilder.final_held`
     (whole seconds rounded up, so `n <= bound` counts exactly the held times within it)."""
+    from prometheus_client.metrics_core import HistogramMetricFamily
+
     ordered = sorted(builder.final_held.items())
     buckets: list[tuple[str, float]] = []
     i = cumulative = 0
@@ -209,6 +210,8 @@ def _queue_gauges(
 ) -> list[Metric]:
     """Recipients still queued when the log ends, and the oldest of them, by destination
     (0 where none is queued)."""
+    from prometheus_client.metrics_core import GaugeMetricFamily
+
     queued: Counter[str] = Counter()
     oldest: dict[str, float] = {}
     for held in builder.held_mail:
@@ -264,6 +267,8 @@ class LiveCollector:
 
     def collect(self) -> Iterator[Metric]:
         """The latest families, and whether the last scan worked."""
+        from prometheus_client.metrics_core import GaugeMetricFamily
+
         with self._lock:
             families = list(self._families)
             ok, scanned = self._ok, self._scanned
@@ -297,6 +302,9 @@ class LiveCollector:
 
 def exposition(families: Iterable[Metric]) -> str:
     """The text exposition format (what `/metrics` and a textfile contain)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.exposition import generate_latest
+
     registry = CollectorRegistry()
     registry.register(StaticCollector(families))
     return generate_latest(registry).decode("utf-8")
@@ -305,6 +313,8 @@ def exposition(families: Iterable[Metric]) -> str:
 def write_textfile(path: str, families: Iterable[Metric]) -> None:
     """Write the node_exporter textfile: to a temporary file in the same directory, then
     renamed over `path`, so the collector never reads half a file. Raises OSError."""
+    from prometheus_client import CollectorRegistry, write_to_textfile
+
     registry = CollectorRegistry()
     registry.register(StaticCollector(families))
     write_to_textfile(os.fspath(path), registry)
@@ -324,6 +334,8 @@ def parse_listen(text: str) -> tuple[str, int]:
 def serve(host: str, port: int, collector: LiveCollector) -> tuple[Any, threading.Thread]:
     """Start serving `/metrics` on a daemon thread; returns the server (its
     `server_address` names the port chosen) and the thread. Raises OSError."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
     registry = CollectorRegistry()
     registry.register(collector)
     server, thread = start_http_server(port, host, registry)
