@@ -29,6 +29,7 @@ Choices worth knowing:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from functools import lru_cache
@@ -333,6 +334,33 @@ def _reason_info(raw: str) -> tuple[str, str | None, str | None, str | None, boo
     return reason, relay, code[1] if code is not None else None, stage, expiry
 
 
+_SENT = Status.SENT
+
+_POSITIONAL = {
+    Delivery: (
+        "time", "host", "mta", "queue_id", "ref", "recipient", "status", "orig_recipient",
+        "relay", "dsn", "reply", "delay", "delays", "program", "pid", "suspended", "stage",
+    ),
+    Arrival: (
+        "time", "host", "mta", "queue_id", "ref", "client", "sender", "size", "message_id",
+        "nrcpt", "reference", "notice",
+    ),
+    Removed: ("time", "host", "mta", "queue_id", "ref", "by_admin"),
+}  # fmt: skip
+"""The leading fields of the events this module builds with positional arguments (about
+0.4 us an event less than by keyword): checked against the dataclasses at import."""
+
+
+def _check_positional() -> None:
+    for cls, names in _POSITIONAL.items():
+        have = tuple(f.name for f in dataclasses.fields(cls))[: len(names)]
+        if have != names:
+            raise ImportError(f"{cls.__name__} fields are {have}, not {names}")
+
+
+_check_positional()
+
+
 _MINUTES_KEPT = 4096
 """Minutes whose start `EximTransformer._mainlog_time` remembers (about three days)."""
 
@@ -348,6 +376,8 @@ class EximTransformer(Transformer[Token, Any]):
         self._last_head: tuple[float, str, str | None] = (0.0, MAINLOG_HOST, None)
         self._minutes: dict[str, float | None] = {}
         self._removed_by_admin: set[str] = set()
+        self._last_tail = ""
+        self._last_fields: tuple[str | None, str | None, float | None] = (None, None, None)
 
     @property
     def time_parser(self) -> TimeParser:
@@ -469,19 +499,18 @@ class EximTransformer(Transformer[Token, Any]):
                 notice = "sender non-delivery notification"
             else:
                 notice = "sender notification"
+        # Positional (see `_POSITIONAL`): client, sender, size, message_id, nrcpt,
+        # reference, notice.
         return Arrival(
-            time,
-            host,
-            MTA,
-            qid[:-1],
-            client=client,
-            sender=sender,
-            size=int(size) if size is not None and size.isdigit() else None,
-            message_id=_unquote(msgid).strip("<>") if msgid is not None else None,
-            nrcpt=len(rcpts) if rcpts else None,
-            reference=reference,
-            notice=notice,
-        )
+            time, host, MTA, qid[:-1], None,
+            client,
+            sender,
+            int(size) if size is not None and size.isdigit() else None,
+            _unquote(msgid).strip("<>") if msgid is not None else None,
+            len(rcpts) if rcpts else None,
+            reference,
+            notice,
+        )  # fmt: skip
 
     def _recipient(self, text: str) -> tuple[str, str | None, str]:
         """`(recipient, original or None, rest of the text)` for the address part."""
@@ -501,28 +530,28 @@ class EximTransformer(Transformer[Token, Any]):
     def delivery(self, lead: str, qid: str, body: str) -> Delivery:
         time, host, pid = self._head(lead)
         recipient, orig, tail = self._recipient(body[3:])
-        # Only C= and QT= are needed: found directly (a full field scan costs 5 us a line).
-        confirmation = None
-        c = tail.find(' C="')
-        if c >= 0:
-            quoted = _quoted(tail, c + 3)
-            if quoted is not None:
-                confirmation = quoted[0]
-        qt = tail.find(" QT=")
+        if tail == self._last_tail:
+            # "->" lines of one delivery repeat the "=>" line's fields.
+            relay, confirmation, delay = self._last_fields
+        else:
+            # Only C=, QT= and H= are needed: found directly (a full field scan costs 5 us).
+            confirmation = None
+            c = tail.find(' C="')
+            if c >= 0:
+                quoted = _quoted(tail, c + 3)
+                if quoted is not None:
+                    confirmation = quoted[0]
+            qt = tail.find(" QT=")
+            delay = checked_delay(interval(_word(tail, qt + 4)) if qt >= 0 else None, "QT=")
+            relay = _relay(tail)
+            self._last_tail = tail
+            self._last_fields = (relay, confirmation, delay)
+        # Positional (see `_POSITIONAL`): recipient, status, orig_recipient, relay, dsn,
+        # reply, delay, delays, program, pid.
         return Delivery(
-            time,
-            host,
-            MTA,
-            qid[:-1],
-            recipient=recipient,
-            status=Status.SENT,
-            orig_recipient=orig,
-            relay=_relay(tail),
-            reply=confirmation,
-            delay=checked_delay(interval(_word(tail, qt + 4)) if qt >= 0 else None, "QT="),
-            program=MTA,
-            pid=pid,
-        )
+            time, host, MTA, qid[:-1], None,
+            recipient, _SENT, orig, relay, None, confirmation, delay, None, MTA, pid,
+        )  # fmt: skip
 
     def _verdict(self, lead: str, qid: str, body: str, status: Status) -> Delivery:
         time, host, pid = self._head(lead)
@@ -538,23 +567,14 @@ class EximTransformer(Transformer[Token, Any]):
         elif expiry:
             status = Status.EXPIRED
         qt = head.find("QT=")
+        delay = checked_delay(interval(_word(head, qt + 3)) if qt >= 0 else None, "QT=")
+        # Positional (see `_POSITIONAL`): recipient, status, orig_recipient, relay, dsn,
+        # reply, delay, delays, program, pid, suspended, stage.
         return Delivery(
-            time,
-            host,
-            MTA,
-            qid[:-1],
-            recipient=recipient,
-            status=status,
-            orig_recipient=orig,
-            relay=_relay(head) or text_relay,
-            dsn=dsn,
-            reply=reason or None,
-            delay=checked_delay(interval(_word(head, qt + 3)) if qt >= 0 else None, "QT="),
-            program=MTA,
-            pid=pid,
-            suspended=suspended,
-            stage=stage,
-        )
+            time, host, MTA, qid[:-1], None,
+            recipient, status, orig, _relay(head) or text_relay, dsn, reason or None, delay,
+            None, MTA, pid, suspended, stage,
+        )  # fmt: skip
 
     def deferral(self, lead: str, qid: str, body: str) -> Delivery:
         return self._verdict(lead, qid, body, Status.DEFERRED)
@@ -568,7 +588,7 @@ class EximTransformer(Transformer[Token, Any]):
         by_admin = queue_id in self._removed_by_admin
         if by_admin:
             self._removed_by_admin.discard(queue_id)
-        return Removed(time, host, MTA, queue_id, by_admin=by_admin)
+        return Removed(time, host, MTA, queue_id, None, by_admin)
 
     def queue_action(self, lead: str, qid: str, body: str) -> QueueAction:
         time, host, _ = self._head(lead)
