@@ -2,11 +2,13 @@
 `grammars/exim.lark` does: same events, same ignored reasons, same failures.
 
 The reader (`maillog_diag.mta.exim`) matches LEAD by its EXIM_STAMP alternative when a line
-cannot hold any other, reads the body token with `LastToken` instead of the LALR driver,
-and finds fields with `str.find` instead of searching with patterns that have no literal
-prefix. The reference here is the same reader with all three undone: the full LEAD pattern,
-Lark's interactive parser fed the LEAD and QID tokens and lexing the rest itself, and the
-original patterns.
+cannot hold any other, matches LEAD, QID and the body token with one pattern and reads the
+body token with `LastToken` instead of the LALR driver, tries the message-note pattern only
+on texts that hold one of its words, and finds fields with `str.find` instead of searching
+with patterns that have no literal prefix. The reference here is the same reader with these
+undone: the full LEAD pattern, then the QID pattern, the message-note pattern on every
+text, Lark's interactive parser fed the LEAD and QID tokens and lexing the rest itself, and
+the original field patterns.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from maillog_diag.mta import exim
 from maillog_diag.mta.base import LineShapeError
 from maillog_diag.mta.exim import EximReader
 from maillog_diag.scan.lines import syslog_head
-from maillog_diag.syntax.grammars import load_grammar
+from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 
 from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
 
@@ -54,22 +56,59 @@ def _lark_parse(lark: Lark, text: str, pos: int, pre: tuple[tuple[str, str], ...
     return interactive.feed_eof()
 
 
-class _Unread:
-    def parse(self, line: str, pos: int, lead: str, qid: str) -> Any:
-        return exim.UNREAD
-
-
 class ReferenceReader(EximReader):
-    """The Exim reader without its shortcuts (see the module docstring)."""
+    """The Exim reader without its shortcuts (see the module docstring): LEAD, QID and the
+    ignored texts matched one by one, then Lark reads the rest of the line."""
 
     def __init__(self, time_parser: TimeParser) -> None:
         super().__init__(time_parser)
         lark = load_grammar("exim.lark", self._transformer)
-        self._parse = lambda text, pos=0, pre=(): _lark_parse(lark, text, pos, pre)
-        self._body = _Unread()  # type: ignore[assignment]
+        self._lark = lark
+        self._lead_only = re.compile(terminal_regex(lark, "LEAD")).match
+        self._qid_only = re.compile(terminal_regex(lark, "QID")).match
+
+    def _parse_rest(self, text: str, pos: int, pre: tuple[tuple[str, str], ...]) -> Any:
+        return _lark_parse(self._lark, text, pos, pre)
 
     def _mainlog_lead(self, line: str) -> re.Match[str] | None:
-        return self._lead(line)
+        return self._lead_only(line)
+
+    def parse_syslog(self, line: str, end: int, header: str, program: str) -> Any:
+        split = exim._SYSLOG_PART.match(line, end)
+        if split is not None:
+            if split[1] != "1":
+                return "exim later part of a line split for syslog"
+            end = split.end()
+        m = self._lead_only(line, end)
+        pos = m.end() if m is not None else end
+        return self._reference_message(line, line[:pos], pos)
+
+    def parse_bare(self, line: str) -> Any:
+        m = self._lead_only(line)
+        if m is None:
+            if line[:1] in (" ", "\t") and not line.isspace():
+                return "continuation line (indented)"
+            return None
+        return self._reference_message(line, m.group(), m.end())
+
+    def _reference_message(self, line: str, lead: str, pos: int) -> Any:
+        q = self._qid_only(line, pos)
+        if q is None:
+            if self._flag_line(line, pos) is not None:
+                return self._parse_rest(line, pos, (("LEAD", lead),))
+            return exim._no_message_reason(line, pos)
+        body = q.end()
+        if line[body : body + 3] in exim._FLAGS:
+            if line.endswith(exim._ERROR_IGNORED):
+                return "exim error ignored"
+        else:
+            if line.startswith(exim.IGNORED_MESSAGE_PREFIXES, body):
+                return f"exim {line[body : line.find(' ', body)]}"
+            if line.endswith(exim._ERROR_IGNORED):
+                return "exim error ignored"
+            if line.endswith(" (frozen)") or exim._MESSAGE_NOTE.match(line, body):
+                return "exim message note (admin mark, router or transport error, frozen)"
+        return self._parse_rest(line, body, (("LEAD", lead), ("QID", q.group())))
 
 
 def _time_parser() -> TimeParser:
@@ -287,3 +326,28 @@ def test_minute_cache_places_every_second_as_iso_does(zone: str) -> None:
     ):
         got = _iso_outcome(transformer._mainlog_time, stamp + " ")
         assert got == _iso_outcome(parser.iso, stamp), stamp
+
+
+def test_message_note_words_are_in_every_note() -> None:
+    texts = [t[37:] for t in _lines(LOGS + SHARED_LOGS)] + _texts()
+    texts += [
+        "a@b marked delivered by root",
+        "a@b marked as delivered by root",
+        "error in the dnslookup router: x",
+        "smarthost transport: failure",
+        "x y remote_smtp transport forced defer",
+        "router dnslookup: loop",
+        "transport t: x",
+        "xmarked delivered by ",
+    ]
+    rnd = random.Random(9)
+    words = ["marked ", "as ", "delivered ", "by ", "error ", "in ", "the ", "router", "transport"]
+    words += [": ", " ", "forced ", "failure", "defer", "a-b_c", "x"]
+    texts += ["".join(rnd.choice(words) for _ in range(rnd.randrange(8))) for _ in range(20000)]
+    matched = 0
+    for text in texts:
+        for start in (0, 1):
+            if exim._MESSAGE_NOTE.match(text, start):
+                matched += 1
+                assert exim._may_be_message_note(text, start), text
+    assert matched > 50
