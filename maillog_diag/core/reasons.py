@@ -116,11 +116,12 @@ def fold(reply: str, *, detailed: bool = False) -> str:
     return detail if detailed else plain
 
 
-@text_cache(16384)
+@text_cache(8192)
 def folds(reply: str) -> tuple[str, str]:
     """`fold` of a reply, plain and detailed, in one pass: a distinct reply is folded for
     its reason (plain) and for the classifier (detailed), and most of its tokens fold
-    alike in both.
+    alike in both. (8192 entries: the two views of a reply are asked for close together,
+    and with at most `DEFAULT_MAX_CHARS` per key the cache stays below the two it replaced.)
 
     Works token by token (split at white space), so plain words cost one dictionary look-up.
     """
