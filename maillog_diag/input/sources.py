@@ -259,8 +259,7 @@ def _text_lines(stream: IO[bytes], max_line: int) -> Iterator[str]:
 
 def chunk_lines(body: bytes, max_line: int) -> list[str]:
     """The lines of `body` (complete lines without their last newline), decoded."""
-    parts = body.split(b"\n")
-    if len(body) > max_line and max(map(len, parts)) > max_line:
+    if len(body) > max_line and max(map(len, parts := body.split(b"\n"))) > max_line:
         return [
             long_line(part, len(part) + 1, max_line)
             if len(part) > max_line
