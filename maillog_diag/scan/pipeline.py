@@ -14,14 +14,19 @@ report (`tests/test_engine_equality.py`).
 
 from __future__ import annotations
 
+import copyreg
+import io
 import multiprocessing
+import operator
 import os
 import pickle
 import signal
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, is_dataclass, replace
+from typing import Any
 
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.correlate import Correlator
@@ -538,7 +543,8 @@ def _scan_packed(
 
 
 def _packed(part: PartialScan) -> bytes:
-    """A partial scan as pickled bytes, with the cyclic garbage collector paused.
+    """A partial scan as pickled bytes (compact records, see `_Packer`), with the cyclic
+    garbage collector paused.
 
     Pickling and unpickling a partial scan allocate tens of thousands of containers; with
     the collector on, each batch of them starts a collection that walks every live object
@@ -546,7 +552,9 @@ def _packed(part: PartialScan) -> bytes:
     collector, 0.1 s without; dumping 0.27-0.53 s, 0.25 s without). Bytes also keep a
     result that waits for its merge compact (a few MB rather than its objects)."""
     with collector_paused():
-        return pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
+        out = io.BytesIO()
+        _Packer(out, protocol=pickle.HIGHEST_PROTOCOL).dump(part)
+        return out.getvalue()
 
 
 def _unpacked(data: bytes) -> PartialScan:
@@ -554,6 +562,66 @@ def _unpacked(data: bytes) -> PartialScan:
     with collector_paused():
         part: PartialScan = pickle.loads(data)  # noqa: S301 - our own worker's bytes
     return part
+
+
+def _counter_reduced(counts: Counter[Any]) -> tuple[Any, ...]:
+    """A `Counter` made empty (no `__init__`) and filled item by item: no copy of it as a
+    plain dict, which default pickling makes and keeps alive to the end of the load."""
+    return _NEWOBJ, (Counter,), None, None, iter(counts.items()) if counts else None
+
+
+_NEWOBJ: Callable[..., Any] = copyreg.__newobj__  # type: ignore[attr-defined]
+"""`cls.__new__(cls)`: the pickler writes it as its NEWOBJ opcode."""
+
+
+def _record_reducer(cls: type, names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    get = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda obj: (cls, (get(obj),))
+    return lambda obj: (cls, get(obj))
+
+
+def _slot_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields of a dataclass whose slots (over its bases) are exactly its fields, in
+    `__init__` order; None for any other class."""
+    if not is_dataclass(cls) or "__slots__" not in vars(cls):
+        return None
+    slots: set[str] = set()
+    for base in cls.__mro__:
+        declared = vars(base).get("__slots__", ())
+        slots.update((declared,) if isinstance(declared, str) else declared)
+    slots.discard("__weakref__")
+    names = tuple(f.name for f in fields(cls))
+    if set(names) != slots or not all(f.init for f in fields(cls)):
+        return None
+    return names
+
+
+def _reducers() -> dict[type, Callable[[Any], Any]]:
+    """Compact pickling for the records of a partial scan (every slotted dataclass a
+    summary may hold, `summary.CLASSES`) and for `Counter`s."""
+    from maillog_diag.scan.summary import CLASSES
+
+    table: dict[type, Callable[[Any], Any]] = dict(copyreg.dispatch_table)
+    table[Counter] = _counter_reduced
+    for cls in CLASSES.values():
+        names = _slot_fields(cls)
+        if names:
+            table[cls] = _record_reducer(cls, names)
+    return table
+
+
+class _Packer(pickle.Pickler):
+    """Pickles a slotted dataclass record as its class and a tuple of its field values
+    (rebuilt by calling the class), not as the default `(None, {slot: value})` state.
+
+    The unpickler keeps every object it built until the load ends (its memo), and with the
+    default a dict of field names per record is among them: on a 32 MB slice of the bench
+    log (247,000 objects, 45,000 records, 23,000 Counters) the load peaked at 39.8 MiB for
+    a result of 17.7 MiB; records as tuples and Counters filled in place: 25.6 MiB, and
+    the bytes shrink from 5.6 to 4.4 MB (`tests/test_packing.py` checks the round trip)."""
+
+    dispatch_table = _reducers()
 
 
 def _stop(pool: ProcessPoolExecutor) -> None:
