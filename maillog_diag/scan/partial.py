@@ -18,15 +18,29 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
+from enum import Enum
 from typing import Any
 
+from maillog_diag.core import (
+    analysis,
+    causes,
+    classify,
+    correlate,
+    diagnosis,
+    hints,
+    model,
+    quantiles,
+    window,
+)
 from maillog_diag.core.analysis import ReportBuilder
 from maillog_diag.core.correlate import Correlator, HeadReference
 from maillog_diag.core.model import Event, LineRef, Message
 from maillog_diag.errors import InputError, UnparsableLine
+from maillog_diag.input import timestamps
 from maillog_diag.input.sources import JOURNAL_INPUT, read_journal, read_lines, read_range
 from maillog_diag.input.timestamps import (
     TimeParser,
@@ -35,6 +49,7 @@ from maillog_diag.input.timestamps import (
     replays_alike,
 )
 from maillog_diag.mta import no_removal_line
+from maillog_diag.scan import lines as lines_module
 from maillog_diag.scan.base import (
     PROGRESS_EVERY,
     UNPARSED_SAMPLE,
@@ -567,3 +582,35 @@ def _shift_message(msg: Message, move: Callable[[LineRef | None], None]) -> None
         move(note.ref)
     for ref in msg.lines:
         move(ref)
+
+
+def record_classes() -> tuple[dict[str, type], dict[str, type[Enum]]]:
+    """The classes a partial scan's values are built of, by name: every dataclass and enum
+    of the modules whose records it holds, and `ReportBuilder`. A summary file may build
+    only these (`summary.CLASSES`); a worker's result packs them compactly
+    (`pipeline._Packer`)."""
+    classes: dict[str, type] = {}
+    enums: dict[str, type[Enum]] = {}
+    for module in (
+        model,
+        analysis,
+        causes,
+        classify,
+        correlate,
+        diagnosis,
+        hints,
+        quantiles,
+        window,
+        timestamps,
+        lines_module,
+        sys.modules[__name__],
+    ):
+        for name, value in vars(module).items():
+            if not isinstance(value, type) or value.__module__ != module.__name__:
+                continue
+            if issubclass(value, Enum):
+                enums[name] = value
+            elif is_dataclass(value):
+                classes[name] = value
+    classes["ReportBuilder"] = analysis.ReportBuilder
+    return classes, enums

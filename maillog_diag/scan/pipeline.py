@@ -57,6 +57,7 @@ from maillog_diag.scan.partial import (
     finish,
     merge,
     read_input,
+    record_classes,
     scan_slices,
 )
 
@@ -599,12 +600,11 @@ def _slot_fields(cls: type) -> tuple[str, ...] | None:
 
 def _reducers() -> dict[type, Callable[[Any], Any]]:
     """Compact pickling for the records of a partial scan (every slotted dataclass a
-    summary may hold, `summary.CLASSES`) and for `Counter`s."""
-    from maillog_diag.scan.summary import CLASSES
-
+    summary may hold, `partial.record_classes`) and for `Counter`s."""
+    classes, _ = record_classes()
     table: dict[type, Callable[[Any], Any]] = dict(copyreg.dispatch_table)
     table[Counter] = _counter_reduced
-    for cls in CLASSES.values():
+    for cls in classes.values():
         names = _slot_fields(cls)
         if names:
             table[cls] = _record_reducer(cls, names)

@@ -27,21 +27,10 @@ from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from typing import IO, Any
 
-from maillog_diag.core import (
-    analysis,
-    causes,
-    classify,
-    correlate,
-    diagnosis,
-    hints,
-    model,
-    quantiles,
-    window,
-)
+from maillog_diag.core import analysis, correlate
 from maillog_diag.errors import InputError, MaillogError, UnparsableLine
-from maillog_diag.input import timestamps
-from maillog_diag.scan import lines, partial
-from maillog_diag.scan.partial import PartialScan
+from maillog_diag.scan import lines
+from maillog_diag.scan.partial import PartialScan, record_classes
 
 FORMAT = "maillog-diag-summary"
 VERSION = 2
@@ -52,35 +41,7 @@ class SummaryError(MaillogError):
     """A summary file that cannot be used: damaged, foreign, newer, or not mergeable."""
 
 
-def _registry() -> tuple[dict[str, type], dict[str, type[Enum]]]:
-    classes: dict[str, type] = {}
-    enums: dict[str, type[Enum]] = {}
-    for module in (
-        model,
-        analysis,
-        causes,
-        classify,
-        correlate,
-        diagnosis,
-        hints,
-        quantiles,
-        window,
-        timestamps,
-        lines,
-        partial,
-    ):
-        for name, value in vars(module).items():
-            if not isinstance(value, type) or value.__module__ != module.__name__:
-                continue
-            if issubclass(value, Enum):
-                enums[name] = value
-            elif is_dataclass(value):
-                classes[name] = value
-    classes["ReportBuilder"] = analysis.ReportBuilder
-    return classes, enums
-
-
-CLASSES, ENUMS = _registry()
+CLASSES, ENUMS = record_classes()
 """The only classes a summary may build, by name."""
 
 _EXCEPTIONS: dict[str, type[Exception]] = {
