@@ -387,7 +387,10 @@ def run_tasks(
 def _take(
     future: Future[bytes], merged: PartialScan | None, options: ScanOptions, lines: int
 ) -> tuple[PartialScan, int]:
-    part = _unpacked(future.result())
+    data = future.result()
+    del future  # (it holds its bytes: they are not needed once unpacked)
+    part = _unpacked(data)
+    del data
     lines += part.counts.total
     merged = part if merged is None else merge(merged, part, options)
     if options.progress is not None:
@@ -523,14 +526,18 @@ def _merge_ready(
                 return merged, next_merge, lines
             del results[next_merge]
         assert result is not None
-        if isinstance(result, Future):
-            part = _unpacked(result.result())
-        elif isinstance(result, bytes):
-            part = _unpacked(result)
-        else:
+        if isinstance(result, PartialScan):
             part = result
+        else:
+            data = result.result() if isinstance(result, Future) else result
+            del result  # (a future holds its bytes: they are not needed once unpacked)
+            part = _unpacked(data)
+            del data
         lines += part.counts.total
         merged = part if merged is None else merge(merged, part, options)
+        # What is left of a merged scan (its head, born keys) goes now, not after the
+        # next result is unpacked.
+        part = result = None  # type: ignore[assignment]
         next_merge += 1
         if options.progress is not None:
             options.progress(0, lines)
