@@ -79,3 +79,42 @@ def test_default_jobs(tmp_path: Path) -> None:
     assert default_jobs(["-"]) == 1
     assert default_jobs([str(tmp_path / "missing")]) == 1
     assert default_jobs([str(small)], min_bytes=1) >= 1
+
+
+def test_the_parent_reads_the_first_slice_and_restores_the_switch_interval(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With worker processes, this process reads the log's first slice itself (its scan is
+    merged as read, never packed), and the thread switch interval it shortens while the
+    workers run is restored afterwards (also after a failure)."""
+    import os
+    import sys
+
+    from maillog_diag.scan import partial, pipeline
+
+    record = tmp_path / "who"
+    original = partial.scan_slices
+
+    def recording(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with record.open("a") as out:  # workers are forked: a file sees them all
+            out.write(f"{slices[0].start or 0} {os.getpid()} {sys.getswitchinterval()}\n")
+        return original(slices, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "scan_slices", recording)
+    before = sys.getswitchinterval()
+    zone = resolve_zone("UTC")
+    scan_report([str(generated)], ScanOptions(zone=zone, year=2026), 2, min_slice_bytes=1 << 20)
+    assert sys.getswitchinterval() == before
+    rows = [line.split() for line in record.read_text().splitlines()]
+    assert len({pid for _, pid, _ in rows}) == 2  # two processes read
+    first = min(rows, key=lambda r: int(r[0]))
+    assert first[1] == str(os.getpid())
+    assert float(first[2]) == pytest.approx(pipeline.SWITCH_SECONDS)
+
+    def failing(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "scan_slices", failing)
+    with pytest.raises(RuntimeError):
+        scan_report([str(generated)], ScanOptions(zone=zone, year=2026), 2, min_slice_bytes=1 << 20)
+    assert sys.getswitchinterval() == before
