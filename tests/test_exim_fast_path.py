@@ -351,3 +351,14 @@ def test_message_note_words_are_in_every_note() -> None:
                 matched += 1
                 assert exim._may_be_message_note(text, start), text
     assert matched > 50
+
+
+def test_last_token_reads_the_tables_of_a_fresh_parser() -> None:
+    """`LastToken` on a `Lark` whose lexers were never used (no `FastLALR` built first):
+    Lark builds a lexer's scanner, and its terminal callbacks, only when first asked."""
+    from maillog_diag.mta.exim import EximTransformer, LastToken
+    from maillog_diag.syntax.grammars import load_grammar
+
+    transformer = EximTransformer(TimeParser(resolve_zone("UTC")))
+    body = LastToken(load_grammar("exim.lark", transformer), transformer)
+    assert body.methods  # the terminals that end a mainlog line, each with its rule

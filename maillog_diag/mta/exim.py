@@ -832,7 +832,10 @@ def _last_token_rules(
         if action is not Shift:
             return None
     basic = frontend.lexer.lexers.get(state)
-    if basic is None or basic.ignore_types or basic.callback:
+    if basic is None:
+        return None
+    scanner = basic.scanner  # Lark builds it (and `callback`) when first asked
+    if basic.ignore_types or basic.callback:
         return None
     methods: dict[str, Callable[[str, str, str], Any]] = {}
     for terminal, (action, after) in states[state].items():
@@ -852,7 +855,7 @@ def _last_token_rules(
         if method is None:
             return None
         methods[terminal] = method
-    return list(basic.scanner._mres), methods
+    return list(scanner._mres), methods
 
 
 def _inline_method(transformer: Transformer[Any, Any], rule: Any) -> Any:
