@@ -155,17 +155,13 @@ class LineParser:
             if "last message repeated" in line:
                 self._ignore("syslog repeat notice")
                 return None
-            for bare_reader in self._bare_readers:  # `_bare` written out: most of a mainlog
-                try:
-                    bare = bare_reader.parse_bare(line)
-                except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
-                    raise self._unparsed(line, source, lineno, _why(exc, line)) from None
-                if bare is not None:
-                    if isinstance(bare, str):
-                        return self._count(bare, line, source, lineno)
-                    counts.used += 1
-                    return bare
-            raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
+            bare = self._bare(line, source, lineno)
+            if bare is None:
+                raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
+            if isinstance(bare, str):
+                return self._count(bare, line, source, lineno)
+            counts.used += 1  # (most of a mainlog: counted here, not through `_count`)
+            return bare
         program, header, program_full = head.group("program", "header", "program_full")
         try:
             reader = self._claimed[program]
