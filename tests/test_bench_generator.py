@@ -9,6 +9,7 @@ import re
 import sys
 from datetime import datetime
 from functools import cache
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -34,6 +35,14 @@ def _load() -> ModuleType:
 
 
 gen_postfix = _load()
+
+
+def write_generated(path: Path, seed: int, lines: int) -> Path:
+    """`lines` lines of the generator's log with this seed, written to `path` (returned)."""
+    buf = io.StringIO()
+    gen_postfix.Generator(seed=seed).run(lines, buf)
+    path.write_text(buf.getvalue())
+    return path
 
 
 @cache

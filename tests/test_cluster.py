@@ -3,7 +3,6 @@ machine) give the one-process report."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from maillog_diag.scan.partial import finish
 from maillog_diag.scan.pipeline import ScanOptions
 
 from .conftest import SAMPLE_LOGS
-from .test_bench_generator import gen_postfix
+from .test_bench_generator import write_generated
 from .test_engine_equality import report
 
 distributed = pytest.importorskip("distributed")
@@ -43,11 +42,7 @@ def cluster() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("dask") / "mail.log"
-    buf = io.StringIO()
-    gen_postfix.Generator(seed=31).run(12_000, buf)
-    path.write_text(buf.getvalue())
-    return path
+    return write_generated(tmp_path_factory.mktemp("dask") / "mail.log", 31, 12_000)
 
 
 def _on_cluster(paths: list[str], address: str, min_slice: int) -> dict[str, Any]:

@@ -5,12 +5,10 @@ multipart/alternative message through a sendmail command."""
 from __future__ import annotations
 
 import email
-import io
 import json
 import re
 import shutil
 import subprocess
-import sys
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from html import escape
@@ -22,10 +20,8 @@ from typer.testing import CliRunner
 
 from maillog_diag.cli.app import app
 
-from .conftest import FIXTURES, ROOT, SAMPLE_LOGS
-
-sys.path.insert(0, str(ROOT / "tools" / "bench"))
-import gen_postfix  # noqa: E402
+from .conftest import FIXTURES, SAMPLE_LOGS
+from .test_bench_generator import write_generated
 
 SMALL = str(FIXTURES / "postfix_small.log")
 ENV = {"MAILLOG_DIAG_NOW": "2026-11-30T08:15:00+00:00", "MAILLOG_DIAG_CONFIG": ""}
@@ -40,10 +36,7 @@ def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def busy_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     """A generated log of 40,000 lines: hundreds of destinations, mail still queued."""
-    path = tmp_path_factory.mktemp("busy") / "mail.log"
-    buf = io.StringIO()
-    gen_postfix.Generator(seed=5).run(40_000, buf)
-    path.write_text(buf.getvalue())
+    path = write_generated(tmp_path_factory.mktemp("busy") / "mail.log", 5, 40_000)
     return path, ["--since", "2020-01-01", "--until", "2040-01-01"]
 
 

@@ -3,7 +3,6 @@ report is the one a single process gives (except the fields in `NOT_COMPARED`)."
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from maillog_diag.scan.partial import Slice, finish, merge, scan_slices
 from maillog_diag.scan.pipeline import ScanOptions, scan_report
 
 from .conftest import FIXTURES, SAMPLE_LOGS
-from .test_bench_generator import gen_postfix
+from .test_bench_generator import write_generated
 from .test_inputs import week  # noqa: F401 - the rotated-week fixture
 
 NOT_COMPARED = ("max_open_messages",)
@@ -58,11 +57,7 @@ def report(paths: list[str], jobs: int, *, year: int | None = 2026, **kw: Any) -
 def straddling(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated Postfix log: deferred mail retried for hours, so messages (and session
     notes waiting for their process's next delivery) straddle every cut."""
-    path = tmp_path_factory.mktemp("gen") / "mail.log"
-    buf = io.StringIO()
-    gen_postfix.Generator(seed=23).run(25_000, buf)
-    path.write_text(buf.getvalue())
-    return path
+    return write_generated(tmp_path_factory.mktemp("gen") / "mail.log", 23, 25_000)
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)

@@ -3,7 +3,6 @@ the compact records must give back exactly the scan that was packed."""
 
 from __future__ import annotations
 
-import io
 import json
 import pickle
 from collections import Counter
@@ -17,18 +16,14 @@ from maillog_diag.scan.pipeline import ScanOptions, _packed, _Packer, _slot_fiel
 from maillog_diag.scan.summary import CLASSES, encode
 
 from .conftest import FIXTURES
-from .test_bench_generator import gen_postfix
+from .test_bench_generator import write_generated
 
 UTC = resolve_zone("UTC")
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("gen") / "mail.log"
-    buf = io.StringIO()
-    gen_postfix.Generator(seed=31).run(12_000, buf)
-    path.write_text(buf.getvalue())
-    return path
+    return write_generated(tmp_path_factory.mktemp("gen") / "mail.log", 31, 12_000)
 
 
 def _canonical(part: PartialScan) -> str:

@@ -3,7 +3,6 @@ the real corpus; `test_engine_equality.py` cuts every sample log anywhere)."""
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from maillog_diag.output.serialize import report_dict
 from maillog_diag.scan.pipeline import ScanOptions, default_jobs, scan_report
 
 from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
-from .test_bench_generator import gen_postfix
+from .test_bench_generator import write_generated
 
 
 def _report(paths: list[str], jobs: int) -> dict:  # type: ignore[type-arg]
@@ -29,11 +28,7 @@ def _report(paths: list[str], jobs: int) -> dict:  # type: ignore[type-arg]
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("gen") / "mail.log"
-    buf = io.StringIO()
-    gen_postfix.Generator(seed=11).run(30_000, buf)
-    path.write_text(buf.getvalue())
-    return path
+    return write_generated(tmp_path_factory.mktemp("gen") / "mail.log", 11, 30_000)
 
 
 def _cases(generated: Path) -> list[list[str]]:
