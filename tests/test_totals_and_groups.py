@@ -239,3 +239,47 @@ def test_csv_follows_the_grouping() -> None:
     rows = out.splitlines()
     assert rows[0].startswith("relay,recipients,")
     assert [r.split(",")[0] for r in rows[1:]] == [g["key"] for g in data["groups"]]
+
+
+@pytest.mark.parametrize(
+    "log",
+    [
+        SAMPLE_LOGS / "postfix" / "mail.log",
+        SAMPLE_LOGS / "exim" / "mainlog",
+        SAMPLE_LOGS / "sendmail" / "maillog",
+        SAMPLE_LOGS / "opensmtpd" / "maillog",
+    ],
+    ids=lambda p: f"{p.parent.name}/{p.name}",
+)
+def test_the_short_path_for_clean_mail_counts_as_the_general_one(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ReportBuilder._add_clean` counts mail delivered at every attempt by a loop of its
+    own: the whole report (every destination, `--all`) must be what the general
+    bookkeeping gives when no message takes it."""
+    from maillog_diag.core.analysis import ReportBuilder
+
+    def report() -> Any:
+        result = CliRunner().invoke(
+            app,
+            ["report", str(log), "--all", "--format", "json", "--tz", "UTC", "--year", "2026"],
+            env={"MAILLOG_DIAG_NOW": "2026-12-02T00:00:00+00:00", "MAILLOG_DIAG_CONFIG": ""},
+        )
+        data = json.loads(result.stdout)
+        data.pop("timings", None)
+        return data
+
+    taken = 0
+    original = ReportBuilder._add_clean
+
+    def counting(self: ReportBuilder, msg: Any) -> bool:
+        nonlocal taken
+        done = original(self, msg)
+        taken += done
+        return done
+
+    monkeypatch.setattr(ReportBuilder, "_add_clean", counting)
+    short = report()
+    assert taken  # the short path was taken for some of this log's mail
+    monkeypatch.setattr(ReportBuilder, "_add_clean", lambda self, msg: False)
+    assert report() == short
