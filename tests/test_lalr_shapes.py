@@ -17,6 +17,7 @@ import pytest
 from maillog_diag.errors import UnparsableLine
 from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
 from maillog_diag.scan.lines import LineParser
+from maillog_diag.syntax import lalr
 from maillog_diag.syntax.lalr import FastLALR
 
 from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
@@ -30,14 +31,19 @@ _LOGS += sorted(FIXTURES.glob("*.log"))
 def _parser(shapes: bool) -> LineParser:
     parser = LineParser(TimeParser(resolve_zone("UTC"), YearInference(fixed=2026)))
     parser.start_input(YearInference(fixed=2026))
+    drivers = 0
     for reader in parser._readers:
-        general = getattr(reader, "_parse", None)
-        if general is None:
-            continue
-        driver = general.__self__
+        driver = getattr(reader, "_driver", None)
+        if driver is None:
+            general = getattr(reader, "_parse", None)
+            if general is None:
+                continue
+            driver = general.__self__
         assert isinstance(driver, FastLALR)
+        drivers += 1
         if not shapes:
             driver._use_shapes = False
+    assert drivers == 4  # Postfix, Exim, Sendmail, OpenSMTPD: none compared with itself
     return parser
 
 
@@ -87,21 +93,15 @@ def test_shapes_read_most_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     through them."""
     parser = _parser(True)
     taken = 0
-    original = FastLALR._flat
+    original = lalr._shaped
 
-    def counting(
-        self: FastLALR,
-        text: str,
-        pos: int,
-        pre: tuple[tuple[str, str], ...],
-        key: tuple[str, ...] | None = None,
-    ) -> tuple[bool, Any]:
+    def counting(table: Any, text: str, pos: int, values: tuple[str, ...]) -> Any:
         nonlocal taken
-        done, result = original(self, text, pos, pre, key)
-        taken += done
-        return done, result
+        result = original(table, text, pos, values)
+        taken += result is not lalr._NO_SHAPE
+        return result
 
-    monkeypatch.setattr(FastLALR, "_flat", counting)
+    monkeypatch.setattr(lalr, "_shaped", counting)
     lines = _lines(SAMPLE_LOGS / "postfix" / "mail.log")
     for line in lines:
         _outcome(parser, line)

@@ -26,7 +26,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import LineShapeError, SyslogHeader, checked_delay
+from maillog_diag.mta.base import MAX_DELAY, LineShapeError, SyslogHeader, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -207,19 +207,27 @@ class PostfixTransformer(Transformer[Token, Any]):
         reply = reply_tok[2:-1] if reply_tok is not None else None
         status = _STATUS.get(status_tok[7:], Status.DEFERRED)
         bracket = program.index("[")
+        # (`_unbracket` and `_float` written out: this runs for every delivery line)
+        if to[:1] == "<" and to[-1:] == ">":
+            to = to[1:-1]
+        if orig is not None and orig[:1] == "<" and orig[-1:] == ">":
+            orig = orig[1:-1]
+        seconds = _float(delay) if delay is not None else None
+        if seconds is not None and not 0.0 <= seconds <= MAX_DELAY:
+            checked_delay(seconds, "delay=")  # raises: no such delay
         return Delivery(
             time,
             host,
             MTA,
             qid[:-2],
             None,
-            _unbracket(to),
+            to,
             status,
-            _unbracket(orig) if orig is not None else None,
+            orig,
             relay,
             dsn,
             reply,
-            checked_delay(_float(delay), "delay="),
+            seconds,
             delays,
             program[:bracket],
             program[bracket + 1 : -3],
@@ -308,7 +316,9 @@ class PostfixReader:
     def __init__(self, time_parser: TimeParser) -> None:
         transformer = self._transformer = PostfixTransformer(time_parser)
         lark = load_grammar("postfix.lark", transformer)
-        self._parse = FastLALR(lark, transformer).parse
+        driver = self._driver = FastLALR(lark, transformer)
+        self._after_qid = driver.parser_after(_PRE_QID)
+        self._after_program = driver.parser_after(_PRE_NOQID)
         # Tokens the line classifier already matched are handed to the parser, not lexed
         # again; the grammar's own terminals check them.
         self._program = re.compile(terminal_regex(lark, "POSTFIX_PROGRAM")).fullmatch
@@ -358,12 +368,9 @@ class PostfixReader:
                 if line.startswith("NOQUEUE: reject: ", end):
                     return f"postfix/{daemon} inbound reject"
                 return f"postfix/{daemon} inbound session"
-            pre: tuple[tuple[str, str], ...] = (("HEADER", header), ("POSTFIX_PROGRAM", program))
-            start, key = end, _PRE_NOQID
+            event: Event | None = self._after_program(line, end, header, program)
         else:
-            pre = (("HEADER", header), ("POSTFIX_PROGRAM", program), ("QUEUE_ID", q.group()))
-            start, key = q.end(), _PRE_QID
-        event: Event | None = self._parse(line, start, pre, key)
+            event = self._after_qid(line, q.end(), header, program, q.group())
         if event is None:
             return f"postfix/{daemon} informational"
         return event

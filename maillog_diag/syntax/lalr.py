@@ -27,7 +27,10 @@ every line of the sample logs, and the driver raises Lark's own `UnexpectedChara
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
+from re import _constants as _sre_constants
+from re import _parser as _sre_parser
 from typing import Any
 
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedToken
@@ -47,13 +50,21 @@ chooses them: bounded)."""
 class _Shape:
     """One flat line shape: a path of shifts that ends in a reduction of the start rule."""
 
-    __slots__ = ("regex", "groups", "checks", "callback", "term_callbacks", "method")
+    __slots__ = (
+        "regex",
+        "groups",
+        "checks",
+        "callback",
+        "term_callbacks",
+        "method",
+        "all_groups",
+    )
 
     def __init__(
         self,
         regex: re.Pattern[str],
         groups: tuple[int, ...],
-        checks: tuple[tuple[int, re.Pattern[str]], ...],
+        checks: tuple[_Check, ...],
         callback: Callable[[Any], Any],
         term_callbacks: tuple[Callable[[Any], Any] | None, ...] | None,
     ) -> None:
@@ -61,13 +72,24 @@ class _Shape:
         self.groups = groups
         """The regex group of each token, in order."""
         self.checks = checks
-        """(group, competitors): the terminals the lexer tries first at that token's place."""
+        """(group, first characters, competitors): the terminals the lexer tries first at
+        that token's place, and the characters a match of theirs can begin with (None:
+        any), so that a token starting with another character is not matched again."""
         self.callback = callback
         self.term_callbacks = term_callbacks
         """Per token, the transformer's terminal callback (None: the text itself)."""
-        self.method: Callable[..., Any] | None = getattr(callback, "method", None)
+        self.method: Callable[..., Any] | None = (
+            getattr(callback, "method", None) if term_callbacks is None else None
+        )
         """The transformer's method itself, when the callback only spreads the children
-        into its arguments (see `_direct_callback`): called with them, one frame less."""
+        into its arguments (see `_direct_callback`) and no token has a callback of its
+        own: called with them, one frame less."""
+        self.all_groups = regex.groups == len(groups) and groups == tuple(range(1, len(groups) + 1))
+        """The regex's groups are exactly the tokens, in order: `Match.groups()` reads them."""
+
+
+_Check = tuple[int, frozenset[str] | None, re.Pattern[str]]
+"""A shape's competitor check: (group, first characters or None, competitors)."""
 
 
 class _ShapeTable:
@@ -183,7 +205,7 @@ class FastLALR:
         if goto is None or goto[1] != self._end:
             return None
         parts: list[str] = []
-        checks: list[tuple[int, re.Pattern[str]]] = []
+        checks: list[tuple[int, str]] = []
         for i, ttype in enumerate(tokens):
             pattern, min_width = self._patterns[ttype]
             if min_width < 1:
@@ -201,17 +223,23 @@ class FastLALR:
             parts.append(f"(?P<_t{i}>(?>{pattern}))")
             if before:
                 competitors = "|".join(f"(?:{self._patterns[name][0]})" for name in before)
-                checks.append((i, re.compile(competitors)))
+                checks.append((i, competitors))
         regex = re.compile("".join(parts) + r"\Z")
         groups = tuple(regex.groupindex[f"_t{i}"] for i in range(len(tokens)))
         term = tuple(self._callbacks.get(ttype) for ttype in tokens)
         return _Shape(
             regex,
             groups,
-            tuple((groups[i], competitors) for i, competitors in checks),
+            tuple((groups[i], first_chars(c), re.compile(c)) for i, c in checks),
             self._callbacks[rule],
             term if any(c is not None for c in term) else None,
         )
+
+    def _table(self, key: tuple[str, ...]) -> _ShapeTable:
+        table = self._shapes.get(key)
+        if table is None:
+            table = self._shapes[key] = _ShapeTable(self._shapes_after(key))
+        return table
 
     def _flat(
         self,
@@ -221,49 +249,29 @@ class FastLALR:
         key: tuple[str, ...] | None = None,
     ) -> tuple[bool, Any]:
         """(True, what the rule's callback returns) when a shape reads the rest of the
-        line as the general loop would; (False, None) otherwise.
-
-        Shapes are tried in turn, first the one that last read a line whose rest began with
-        the same two characters (`to`, `fr`, `me`...): usually the one that fits. Which is
-        tried first changes only the speed: a shape is taken only where it reads the line
-        as the general loop would, and at most one does."""
+        line as the general loop would; (False, None) otherwise (see `_shaped`)."""
         if key is None:
             key = tuple([ttype for ttype, _ in pre])
-        table = self._shapes.get(key)
-        if table is None:
-            table = self._shapes[key] = _ShapeTable(self._shapes_after(key))
-        prefix = text[pos : pos + 2]
-        shape = table.by_prefix.get(prefix)
-        m = None if shape is None else shape.regex.match(text, pos)
-        if m is None:
-            first = shape
-            for shape in table.shapes:
-                if shape is first:
-                    continue
-                m = shape.regex.match(text, pos)
-                if m is not None:
-                    if len(table.by_prefix) < _MAX_PREFIXES:
-                        table.by_prefix[prefix] = shape
-                    break
-            else:
-                return False, None
-        assert shape is not None
-        for group, competitors in shape.checks:
-            if competitors.match(text, m.start(group)) is not None:
-                return False, None  # the lexer would take another terminal here
-        groups = shape.groups
-        values = m.group(*groups) if len(groups) > 1 else (m.group(groups[0]),)
-        if shape.term_callbacks is None and shape.method is not None:
-            if len(pre) == 3:
-                return True, shape.method(pre[0][1], pre[1][1], pre[2][1], *values)
-            return True, shape.method(*[value for _, value in pre], *values)
-        children: list[Any] = [value for _, value in pre]
-        if shape.term_callbacks is None:
-            children.extend(values)
-        else:
-            for value, term in zip(values, shape.term_callbacks, strict=True):
-                children.append(value if term is None else term(value))
-        return True, shape.callback(children)
+        result = _shaped(self._table(key), text, pos, tuple([value for _, value in pre]))
+        if result is _NO_SHAPE:
+            return False, None
+        return True, result
+
+    def parser_after(self, key: tuple[str, ...]) -> Callable[..., Any]:
+        """`parse` for lines whose first tokens, of the terminal types `key`, the caller
+        has matched itself: called as `f(text, pos, *values)` with their texts, in order.
+        The same answer as `parse(text, pos, tuple(zip(key, values)))`, with the shape
+        table looked up once, not per line."""
+        table = self._table(key)
+
+        def parse_after(text: str, pos: int, *values: str) -> Any:
+            if self._use_shapes:
+                result = _shaped(table, text, pos, values)
+                if result is not _NO_SHAPE:
+                    return result
+            return self._general(text, pos, tuple(zip(key, values, strict=True)))
+
+        return parse_after
 
     def parse(
         self,
@@ -283,6 +291,10 @@ class FastLALR:
             done, result = self._flat(text, pos, pre, key)
             if done:
                 return result
+        return self._general(text, pos, pre)
+
+    def _general(self, text: str, pos: int, pre: tuple[tuple[str, str], ...]) -> Any:
+        """The LALR loop itself, token by token (any line a shape does not read)."""
         states = self._states
         callbacks = self._callbacks
         lexers = self._lexers
@@ -352,6 +364,131 @@ class FastLALR:
                 value_stack.append(result)
                 if ttype == _END and new_state == self._end:
                     return value_stack[-1]
+
+
+_NO_SHAPE: Any = object()
+"""What `_shaped` returns when no shape reads the line (a callback may return None)."""
+
+
+def _shaped(table: _ShapeTable, text: str, pos: int, values: tuple[str, ...]) -> Any:
+    """What the rule's callback returns when a shape of `table` reads the rest of the line
+    (from `pos`, after the pre-matched tokens' texts `values`) as the general loop would;
+    `_NO_SHAPE` otherwise.
+
+    Shapes are tried in turn, first the one that last read a line whose rest began with
+    the same two characters (`to`, `fr`, `me`...): usually the one that fits. Which is
+    tried first changes only the speed: a shape is taken only where it reads the line
+    as the general loop would, and at most one does."""
+    prefix = text[pos : pos + 2]
+    shape = table.by_prefix.get(prefix)
+    m = None if shape is None else shape.regex.match(text, pos)
+    if m is None:
+        first = shape
+        for shape in table.shapes:
+            if shape is first:
+                continue
+            m = shape.regex.match(text, pos)
+            if m is not None:
+                if len(table.by_prefix) < _MAX_PREFIXES:
+                    table.by_prefix[prefix] = shape
+                break
+        else:
+            return _NO_SHAPE
+    assert shape is not None
+    for group, firsts, competitors in shape.checks:
+        start = m.start(group)
+        if firsts is not None and text[start : start + 1] not in firsts:
+            continue  # no competitor can begin with this character
+        if competitors.match(text, start) is not None:
+            return _NO_SHAPE  # the lexer would take another terminal here
+    method = shape.method
+    if method is not None:
+        if shape.all_groups:
+            return method(*values, *m.groups())
+        groups = shape.groups
+        if len(groups) > 1:
+            return method(*values, *m.group(*groups))
+        return method(*values, m.group(groups[0]))
+    children: list[Any] = list(values)
+    groups = shape.groups
+    tokens = m.group(*groups) if len(groups) > 1 else (m.group(groups[0]),)
+    if shape.term_callbacks is None:
+        children.extend(tokens)
+    else:
+        for value, term in zip(tokens, shape.term_callbacks, strict=True):
+            children.append(value if term is None else term(value))
+    return shape.callback(children)
+
+
+class _NoFirsts(Exception):
+    """A construct `first_chars` does not follow."""
+
+
+def first_chars(pattern: str) -> frozenset[str] | None:
+    """The characters a match of `pattern` can begin with, or None when that is not known
+    (a class too wide, an unusual construct, a flag such as IGNORECASE, or a pattern that
+    can match the empty string). Anchors and lookarounds count as transparent, so the set
+    may be larger than the truth, never smaller: a text starting with another character
+    cannot match."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # `[[`: a set one day, says re
+            parsed = _sre_parser.parse(pattern)
+    except re.error:
+        return None
+    if parsed.state.flags & (re.IGNORECASE | re.LOCALE | re.VERBOSE):
+        return None
+    found: set[str] = set()
+    try:
+        nullable = _firsts(list(parsed), found)
+    except _NoFirsts:
+        return None
+    return None if nullable or not found else frozenset(found)
+
+
+_MAX_RANGE = 256
+"""A character range wider than this in a first position gives up (`[^ ]`, `\\S`)."""
+
+
+def _firsts(items: list[Any], found: set[str]) -> bool:
+    """Add the first characters of the sequence `items` (parsed by `re._parser`) to
+    `found`; whether it can match the empty string."""
+    c = _sre_constants
+    for op, av in items:
+        if op is c.LITERAL:
+            found.add(chr(av))
+            return False
+        if op is c.IN:
+            for kind, value in av:
+                if kind is c.LITERAL:
+                    found.add(chr(value))
+                elif kind is c.RANGE and value[1] - value[0] < _MAX_RANGE:
+                    found.update(chr(x) for x in range(value[0], value[1] + 1))
+                else:
+                    raise _NoFirsts  # NEGATE, CATEGORY, a wide range
+            return False
+        if op is c.BRANCH:
+            nullable = False
+            for branch in av[1]:
+                nullable = _firsts(list(branch), found) or nullable
+            if not nullable:
+                return False
+        elif op is c.SUBPATTERN:
+            if av[1] or av[2]:
+                raise _NoFirsts  # flags switched inside the group
+            if not _firsts(list(av[3]), found):
+                return False
+        elif op is c.ATOMIC_GROUP:
+            if not _firsts(list(av), found):
+                return False
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            if not _firsts(list(av[2]), found) and av[0] > 0:
+                return False
+        elif op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            continue  # zero width: the characters after it come first
+        else:
+            raise _NoFirsts  # ANY, NOT_LITERAL, CATEGORY, group references
+    return True
 
 
 def _direct_callback(rule: Any, transformer: Transformer[Any, Any]) -> Callable[[Any], Any] | None:
