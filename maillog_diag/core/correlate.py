@@ -198,8 +198,9 @@ class Correlator:
         """Queue ids of notices announced by their parent (MTAs that log no removal line)."""
         self._events = 0
         self._texts: dict[str, str] = {}
-        """One copy of each reply, relay and dsn text of the attempts in flight: a message
-        retried ninety times with the same reply keeps that reply once, not ninety times."""
+        """One copy of each reply, relay, dsn and delays text of the deferred attempts in
+        flight: a message retried ninety times with the same reply keeps that reply once,
+        not ninety times."""
         self._texts_limit = SWEEP_TEXTS
         """How many `_texts` the next sweep lets stand (see `SWEEP_TEXTS`)."""
         self.last_time: float | None = None
@@ -491,19 +492,33 @@ class Correlator:
         if rcpt is None:
             rcpt = Recipient(address, orig)
             msg.recipients[address] = rcpt
-        texts = self._texts  # one shared copy of each repeated text (see `_texts`)
-        if len(texts) > _MAX_TEXTS - 4:
-            texts.clear()  # only a cache of copies: nothing is lost
-        share = texts.setdefault
         relay, dsn, reply, delays = ev.relay, ev.dsn, ev.reply, ev.delays
+        status = ev.status
+        if status is Status.DEFERRED:
+            # Only deferred attempts stay in memory long (until the message goes): their
+            # repeated texts are shared (see `_texts`). A final attempt's message is
+            # usually closed within seconds, and its texts (a sent reply names the
+            # receiver's queue id) rarely repeat.
+            texts = self._texts
+            if len(texts) > _MAX_TEXTS - 4:
+                texts.clear()  # only a cache of copies: nothing is lost
+            share = texts.setdefault
+            if relay is not None:
+                relay = share(relay, relay)
+            if dsn is not None:
+                dsn = share(dsn, dsn)
+            if reply is not None:
+                reply = share(reply, reply)
+            if delays is not None:
+                delays = share(delays, delays)
         rcpt.attempts.append(
             Attempt(
                 ev.time,
-                ev.status,
-                None if relay is None else share(relay, relay),
-                None if dsn is None else share(dsn, dsn),
-                None if reply is None else share(reply, reply),
-                None if delays is None else share(delays, delays),
+                status,
+                relay,
+                dsn,
+                reply,
+                delays,
                 ev.suspended,
                 ev.stage,
                 ev.ref,
@@ -511,7 +526,7 @@ class Correlator:
                 ev.program,
             )
         )
-        if ev.status is Status.DEFERRED:
+        if status is Status.DEFERRED:
             rcpt.deferrals += 1
             if rcpt.first_deferred is None:
                 rcpt.first_deferred = ev.time
@@ -520,7 +535,7 @@ class Correlator:
                 rcpt.outcome = None
                 rcpt.final_time = None
         else:
-            rcpt.outcome = _FINAL[ev.status]
+            rcpt.outcome = _FINAL[status]
             rcpt.final_time = ev.time
 
     @staticmethod

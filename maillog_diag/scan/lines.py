@@ -38,7 +38,15 @@ bounded)."""
 def syslog_head() -> re.Pattern[str]:
     """The syslog header (stamp and host, `grammars/syslog.lark`) and the program name."""
     lark = load_grammar("syslog_head.lark")
-    return re.compile(f"(?P<header>{terminal_regex(lark, 'HEADER')}){_PROGRAM}")
+    head = re.compile(f"(?P<header>{terminal_regex(lark, 'HEADER')}){_PROGRAM}")
+    if head.groups != 3 or head.groupindex != _HEAD_GROUPS:
+        # `LineParser.parse` reads the groups by position (`Match.groups()`): a HEADER
+        # terminal with capturing groups of its own would shift them.
+        raise ValueError("the syslog HEADER terminal must not capture groups")
+    return head
+
+
+_HEAD_GROUPS = {"header": 1, "program_full": 2, "program": 3}
 
 
 @dataclass(slots=True)
@@ -162,7 +170,7 @@ class LineParser:
                 return self._count(bare, line, source, lineno)
             counts.used += 1  # (most of a mainlog: counted here, not through `_count`)
             return bare
-        program, header, program_full = head.group("program", "header", "program_full")
+        header, program_full, program = head.groups()  # (see `syslog_head`)
         try:
             reader = self._claimed[program]
         except KeyError:
