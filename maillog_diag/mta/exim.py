@@ -656,7 +656,9 @@ class EximReader:
     def __init__(self, time_parser: TimeParser) -> None:
         self._transformer = EximTransformer(time_parser)
         lark = load_grammar("exim.lark", self._transformer)
-        self._parse = FastLALR(lark, self._transformer).parse
+        driver = self._driver = FastLALR(lark, self._transformer)
+        self._parse = driver.parse
+        self._after_qid = driver.parser_after(("LEAD", "QID"))
         body = LastToken(lark, self._transformer)
         self._methods = body.methods
         lead = terminal_regex(lark, "LEAD")
@@ -770,7 +772,7 @@ class EximReader:
             event: Event = method(lead, qid, line[body:])
             return event
         # Not one whole body token: the full driver finds where the grammar fails.
-        event = self._parse(line, body, (("LEAD", lead), ("QID", qid)))
+        event = self._after_qid(line, body, lead, qid)
         return event
 
 

@@ -404,7 +404,9 @@ class SendmailReader:
     def __init__(self, time_parser: TimeParser) -> None:
         self._transformer = SendmailTransformer(time_parser)
         lark = load_grammar("sendmail.lark", self._transformer)
-        self._parse = FastLALR(lark, self._transformer).parse
+        driver = self._driver = FastLALR(lark, self._transformer)
+        self._parse = driver.parse
+        self._after_qid = driver.parser_after(("LEAD", "QID"))
         self._lead = re.compile(terminal_regex(lark, "LEAD")).match
         self._qid = re.compile(terminal_regex(lark, "QID")).match
         # Inbound client named before the text: "host [ip] did not issue ...", "[ip]: EXPN ..."
@@ -480,7 +482,7 @@ class SendmailReader:
             return "sendmail inbound session"
         if self._clone(line, body) is not None:
             return "sendmail clone"
-        event: Event | str = self._parse(line, body, (("LEAD", lead), ("QID", qid)))
+        event: Event | str = self._after_qid(line, body, lead, qid)
         return event
 
 
