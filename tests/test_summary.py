@@ -4,6 +4,7 @@ damaged, foreign, newer or unmergeable summaries give one line and an exit statu
 from __future__ import annotations
 
 import gzip
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -152,3 +153,47 @@ def test_encoding_round_trips_a_partial_scan_with_open_state() -> None:
 @pytest.mark.parametrize("value", [{(1, "a"): {2.5}}, ("x", None, [1, {"k": (2,)}])])
 def test_containers_round_trip(value: Any) -> None:
     assert decode(json.loads(json.dumps(encode(value)))) == value
+
+
+def test_merge_reads_one_summary_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fleet's summaries are merged as they are read: the next summary is read only once
+    the one before it is merged (memory holds one summary and the merged scan, not all)."""
+    from maillog_diag.scan import partial, summary
+
+    sendmail = tmp_path / "maillog"
+    sendmail.write_text((SAMPLE_LOGS / "sendmail" / "maillog").read_text().replace(" vm ", " mx3 "))
+    parts = [
+        _summarize(tmp_path, "pf.summary", str(SAMPLE_LOGS / "postfix" / "mail.log")),
+        _summarize(tmp_path, "ex.summary", str(SAMPLE_LOGS / "exim" / "mainlog")),
+        _summarize(tmp_path, "sm.summary", str(sendmail)),
+    ]
+    steps: list[str] = []
+    read, merge = summary.read_summary, partial.merge
+
+    def reading(name: str, data: bytes) -> Any:
+        steps.append(f"read {Path(name).name}")
+        return read(name, data)
+
+    def merging(a: Any, b: Any, options: Any) -> Any:
+        steps.append("merge")
+        return merge(a, b, options)
+
+    monkeypatch.setattr(importlib.import_module("maillog_diag.cli.app"), "read_summary", reading)
+    monkeypatch.setattr(partial, "merge", merging)
+    _json("merge", *parts)
+    assert steps == [
+        "read pf.summary",
+        "read ex.summary",
+        "merge",
+        "read sm.summary",
+        "merge",
+    ]
+
+
+def test_merge_of_no_readable_first_summary_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.summary"
+    bad.write_text("not a summary")
+    res = _invoke("merge", str(bad))
+    assert res.exit_code != 0
+    assert "bad.summary" in res.stderr
+    assert "Traceback" not in res.output

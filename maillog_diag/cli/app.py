@@ -8,6 +8,7 @@ traceback). Data goes to stdout; the unparsed-line sample and errors go to stder
 from __future__ import annotations
 
 import io
+import itertools
 import shlex
 import signal
 import socket
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import tzinfo
 from pathlib import Path
@@ -120,6 +121,7 @@ from maillog_diag.output.serialize import (
     span_dict,
 )
 from maillog_diag.scan.live import Fed, LiveScan
+from maillog_diag.scan.partial import PartialScan
 from maillog_diag.scan.partial import finish as finish_scan
 from maillog_diag.scan.pipeline import ScanOptions
 from maillog_diag.scan.summary import (
@@ -217,6 +219,25 @@ def summarize(
     finish(result)
 
 
+def _summaries_read(
+    summaries: list[Path],
+) -> Iterator[tuple[str, PartialScan, dict[str, Any]]]:
+    """Each summary read when asked (merged one at a time: memory holds one summary and
+    the merged scan); a file that cannot be read or is no summary ends the run with a
+    one-line error naming it."""
+    for path in summaries:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise fail(f"{path}: {exc.strerror}", ExitCode.INPUT) from None
+        try:
+            part, settings = read_summary(str(path), data)
+        except SummaryError as exc:
+            raise fail(str(exc), ExitCode.INPUT) from None
+        del data
+        yield str(path), part, settings
+
+
 @app.command("merge")
 def merge_summaries_cmd(
     summaries: SummariesArg,
@@ -229,18 +250,11 @@ def merge_summaries_cmd(
 
     Example: maillog-diag merge mx1.summary.gz mx2.summary.gz --format json
     """
-    parts = []
-    for path in summaries:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise fail(f"{path}: {exc.strerror}", ExitCode.INPUT) from None
-        try:
-            part, settings = read_summary(str(path), data)
-        except SummaryError as exc:
-            raise fail(str(exc), ExitCode.INPUT) from None
-        parts.append((str(path), part, settings))
-    settings = parts[0][2]
+    parts = _summaries_read(summaries)
+    first = next(parts, None)
+    if first is None:
+        raise fail("no summary to merge", ExitCode.USAGE)
+    settings = first[2]
     zone_name = settings.get("zone")
     zone = resolve(ReadArgs(tz=zone_name if isinstance(zone_name, str) else None, files=[])).zone
     try:
@@ -249,7 +263,8 @@ def merge_summaries_cmd(
         options = ScanOptions(
             zone=zone, year=year if isinstance(year, int) else None, window=window
         )
-        merged = merge_summaries(parts, options)
+        merged = merge_summaries(itertools.chain([first], parts), options)
+        del first
         if output is not None:
             with open(output, "wb") as out:
                 kept = settings_of(settings.get("zone"), options.year, window)

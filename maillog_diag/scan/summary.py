@@ -23,6 +23,7 @@ import gzip
 import json
 import zlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from typing import IO, Any
@@ -300,17 +301,26 @@ def check_shape(part: PartialScan) -> None:
 
 
 def merge_summaries(
-    parts: list[tuple[str, PartialScan, dict[str, Any]]], options: Any
+    parts: Iterable[tuple[str, PartialScan, dict[str, Any]]], options: Any
 ) -> PartialScan:
     """Merge summaries in the order given: each one either continues the ones before it
     (made with `--continued`) or covers other hosts. `SummaryError` when they cannot be
-    merged (other settings, or the same host in two summaries that each start a log)."""
+    merged (other settings, or the same host in two summaries that each start a log).
+
+    `parts` is consumed one at a time and each is dropped once merged: given a generator
+    that reads each summary when asked, memory holds the merged scan and one summary, not
+    all of them (a fleet of a thousand hosts)."""
     from maillog_diag.scan.base import input_order
     from maillog_diag.scan.partial import merge
 
-    first_name, merged, settings = parts[0]
+    them = iter(parts)
+    first = next(them, None)
+    if first is None:
+        raise SummaryError("no summary to merge")
+    first_name, merged, settings = first
+    del first
     hosts = set(merged.state.get("hosts", ()))
-    for name, part, other in parts[1:]:
+    for name, part, other in them:
         if other != settings:
             raise SummaryError(
                 f"{name} was made with other settings (zone, year or window) than {first_name}"
@@ -327,4 +337,5 @@ def merge_summaries(
         merged.inputs = merged.inputs + [n for n in part.inputs if n not in merged.inputs]
         merged.builder.order = input_order(merged.inputs)
         merged = merge(merged, part, options)
+        del part  # (before the next summary is read)
     return merged
