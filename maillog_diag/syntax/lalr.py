@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
+from functools import lru_cache
 from re import _constants as _sre_constants
 from re import _parser as _sre_parser
 from typing import Any
@@ -262,10 +263,13 @@ class FastLALR:
         has matched itself: called as `f(text, pos, *values)` with their texts, in order.
         The same answer as `parse(text, pos, tuple(zip(key, values)))`, with the shape
         table looked up once, not per line."""
-        table = self._table(key)
+        table: _ShapeTable | None = None  # built at the first line (a reader may get none)
 
         def parse_after(text: str, pos: int, *values: str) -> Any:
+            nonlocal table
             if self._use_shapes:
+                if table is None:
+                    table = self._table(key)
                 result = _shaped(table, text, pos, values)
                 if result is not _NO_SHAPE:
                     return result
@@ -424,6 +428,7 @@ class _NoFirsts(Exception):
     """A construct `first_chars` does not follow."""
 
 
+@lru_cache(maxsize=256)
 def first_chars(pattern: str) -> frozenset[str] | None:
     """The characters a match of `pattern` can begin with, or None when that is not known
     (a class too wide, an unusual construct, a flag such as IGNORECASE, or a pattern that
