@@ -44,6 +44,9 @@ def _clear_caches() -> None:
         cache_clear: Callable[[], None] | None = getattr(func, "cache_clear", None)
         if cache_clear is not None:
             cache_clear()
+    table = getattr(reasons, "_TOKENS", None)  # the per-token table, where there is one
+    if table is not None:
+        table.clear()
 
 
 def main(argv: list[str] | None = None) -> int:
