@@ -623,9 +623,11 @@ def _shape(reply: str) -> str:
 
 @text_cache(8192)
 def _classify_static(
-    shape: str, dsn: str | None, relay: str | None, stage: Stage | None
+    shape: str, dsn: str | None, relay_provider: str | None, stage: Stage | None
 ) -> tuple[_Core, Stage, bool]:
-    relay_provider = provider_for_host(relay)
+    """The time-independent part of a classification. Keyed on the relay's provider, not
+    the relay: that is all of the relay a classification depends on, and one provider's
+    many MX hosts then share an entry."""
     resolved = stage if stage is not None else stage_from_text(shape)
     suspended = _SUSPENDED.search(shape) is not None
     return _core(shape, dsn, relay_provider, resolved), resolved, suspended
@@ -639,17 +641,18 @@ def classify_timeless(
     log repeats a few thousand replies over and over, and far more that differ only in the
     recipient's address or an id (a very long reply is computed, not kept: `text_cache`).
     None when the time is needed (call `classify`)."""
-    return _timeless_shape(_shape(reply), dsn, relay, stage)
+    return _timeless_shape(_shape(reply), dsn, provider_for_host(relay), stage)
 
 
 @text_cache(8192)
 def _timeless_shape(
-    shape: str, dsn: str | None, relay: str | None, stage: Stage | None
+    shape: str, dsn: str | None, relay_provider: str | None, stage: Stage | None
 ) -> Classification | None:
+    """Cached on the relay's provider (see `_classify_static`)."""
     explicit, _ = scan_hint(shape)
     if explicit is not None and explicit.when is not None:
         return None
-    return _classify_shape(shape, dsn, relay, stage, None)
+    return _classify_shape(shape, dsn, relay_provider, stage, None)
 
 
 def classify(
@@ -663,17 +666,22 @@ def classify(
     """Classify one deferral reason text; see the module documentation for the rules."""
     if not reply:
         if dsn:
-            core, _, _ = _classify_static("", dsn, relay, stage)
+            core, _, _ = _classify_static("", dsn, provider_for_host(relay), stage)
             return Classification(core.cause, core.provider, core.token, NO_HINT, core.detail)
         return Classification(Cause.UNKNOWN, provider_for_host(relay), None, NO_HINT, None)
-    return _classify_shape(_shape(reply), dsn, relay, stage, at)
+    return _classify_shape(_shape(reply), dsn, provider_for_host(relay), stage, at)
 
 
 def _classify_shape(
-    shape: str, dsn: str | None, relay: str | None, stage: Stage | None, at: datetime | None
+    shape: str,
+    dsn: str | None,
+    relay_provider: str | None,
+    stage: Stage | None,
+    at: datetime | None,
 ) -> Classification:
-    """`classify` of a non-empty reply, from its shape (`_shape`): all it depends on."""
-    core, _, suspended = _classify_static(shape, dsn, relay, stage)
+    """`classify` of a non-empty reply, from its shape (`_shape`) and the relay's provider:
+    all it depends on."""
+    core, _, suspended = _classify_static(shape, dsn, relay_provider, stage)
     text_hint = extract_hint(shape, at)
     if text_hint.kind is HintKind.EXPLICIT:
         hint = text_hint
