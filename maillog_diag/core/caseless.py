@@ -25,7 +25,6 @@ answer changes for any text.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 __all__ = ["Caseless", "ascii_lower", "caseless", "lowered", "required_literal"]
 
@@ -137,17 +136,30 @@ def required_literal(pattern: str) -> str | None:
     return "".join(out) or None
 
 
-@dataclass(frozen=True, slots=True)
 class Caseless:
-    """A case-insensitive pattern, compiled twice: `fast` (lower-cased, no flag) for the
-    lower-cased form of an ASCII text, `careful` (as written, `re.IGNORECASE`) for any text.
-    `fast` is None for a pattern `lowered` refuses (one with `(?-i:...)`, say): then every
-    text is searched with `careful`."""
+    """A case-insensitive pattern: `fast` (lower-cased, no flag) for the lower-cased form of an
+    ASCII text, `careful` (as written, `re.IGNORECASE`) for any other text. `fast` is None for
+    a pattern `lowered` refuses (one with `(?-i:...)`, say): then every text is searched with
+    `careful`. `careful` is compiled when first needed (a log of ASCII replies never needs
+    it): compiling every pattern twice at import cost about 180 M instructions, ~50 ms, in
+    every process."""
 
-    fast: re.Pattern[str] | None
-    careful: re.Pattern[str]
-    literal: str | None = None
-    """`required_literal` of the fast pattern: checked with `in` before it is searched."""
+    __slots__ = ("_careful", "fast", "literal", "source")
+
+    def __init__(self, source: str, fast: re.Pattern[str] | None) -> None:
+        self.source = source
+        """The pattern as written."""
+        self.fast = fast
+        self.literal = None if fast is None else required_literal(fast.pattern)
+        """`required_literal` of the fast pattern: checked with `in` before it is searched."""
+        self._careful = None if fast is not None else re.compile(source, re.IGNORECASE)
+
+    @property
+    def careful(self) -> re.Pattern[str]:
+        """The pattern as written, with `re.IGNORECASE` (compiled once, on first use)."""
+        if self._careful is None:
+            self._careful = re.compile(self.source, re.IGNORECASE)
+        return self._careful
 
     def search(self, text: str, lower: str | None) -> re.Match[str] | None:
         """Search `text` case-insensitively; `lower` is `text.lower()` when `text` is ASCII
@@ -161,21 +173,21 @@ class Caseless:
     @property
     def pattern(self) -> str:
         """The pattern as written."""
-        return self.careful.pattern
+        return self.source
 
 
 def caseless(pattern: str, *, strict: bool = True) -> Caseless:
-    """Compile a case-insensitive pattern both ways. A pattern `lowered` refuses raises its
-    ValueError when `strict` (the classifier's own tables: fix the pattern), and otherwise
-    gets no fast form (data files: searched as before)."""
-    careful = re.compile(pattern, re.IGNORECASE)
+    """Compile a case-insensitive pattern for `Caseless`. A pattern `lowered` refuses raises
+    its ValueError when `strict` (the classifier's own tables: fix the pattern), and otherwise
+    gets no fast form (data files: searched as before). An invalid pattern raises `re.error`
+    here either way."""
     try:
         fast: re.Pattern[str] | None = re.compile(lowered(pattern))
     except ValueError:
         if strict:
             raise
         fast = None
-    return Caseless(fast, careful, None if fast is None else required_literal(fast.pattern))
+    return Caseless(pattern, fast)
 
 
 def ascii_lower(text: str) -> str | None:
