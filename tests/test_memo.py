@@ -38,3 +38,21 @@ def test_reply_caches_do_not_keep_long_replies() -> None:
     assert reasons.folds.cache_info().currsize == 1  # type: ignore[attr-defined]
     classify.classify_timeless("451 4.7.1 try later")
     assert classify._timeless_shape.cache_info().currsize == 1  # type: ignore[attr-defined]
+
+
+def test_the_hosts_of_one_provider_share_a_classification() -> None:
+    """The classification caches are keyed on the relay's provider (all of the relay a
+    classification depends on): Gmail's many MX hosts make one entry, an unknown host
+    another, and each gets the answer it got when the key was the host."""
+    cache = classify._timeless_shape
+    cache.cache_clear()  # type: ignore[attr-defined]
+    reply = "450 4.2.1 The user you are trying to contact is receiving mail too quickly."
+    hosts = ["gmail-smtp-in.l.google.com", "alt1.gmail-smtp-in.l.google.com",
+             "ALT2.ASPMX.L.GOOGLE.COM[192.0.2.1]:25"]  # fmt: skip
+    answers = [classify.classify_timeless(reply, relay=host) for host in hosts]
+    assert cache.cache_info().currsize == 1  # type: ignore[attr-defined]
+    assert answers[0] is not None and answers[0].provider == "gmail"
+    assert answers[1:] == answers[:-1]
+    other = classify.classify_timeless(reply, relay="mx.example.net")
+    assert cache.cache_info().currsize == 2  # type: ignore[attr-defined]
+    assert other is not None and other.provider is None

@@ -33,6 +33,7 @@ from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
 
+from maillog_diag.core.caseless import Caseless, ascii_lower, caseless
 from maillog_diag.core.causes import Cause
 from maillog_diag.core.hints import (
     NO_HINT,
@@ -108,16 +109,17 @@ _STAGE_WORDS: tuple[tuple[Stage, tuple[str, ...]], ...] = (
                      "no route to host", "network is unreachable", "during connection",
                      "could not connect")),
 )  # fmt: skip
-_STAGE_PATTERNS: tuple[tuple[re.Pattern[str], Stage], ...] = tuple(
-    (re.compile("|".join(words), re.IGNORECASE), stage) for stage, words in _STAGE_WORDS
+_STAGE_PATTERNS: tuple[tuple[Caseless, Stage], ...] = tuple(
+    (caseless("|".join(words)), stage) for stage, words in _STAGE_WORDS
 )
 
 
 @text_cache(8192)
 def stage_from_text(text: str) -> Stage:
     """The SMTP stage named in a Postfix, Exim or Sendmail deferral text."""
+    lower = ascii_lower(text)
     for pattern, stage in _STAGE_PATTERNS:
-        if pattern.search(text):
+        if pattern.search(text, lower):
             return stage
     return Stage.UNKNOWN
 
@@ -147,6 +149,8 @@ class _Reply:
     lower: str
     basic: int | None
     enhanced: tuple[int, int, int] | None
+    ascii_lower: str | None
+    """`lower` when the text is ASCII, else None: what `Caseless.search` takes."""
 
 
 def _parse_reply(text: str, dsn: str | None) -> _Reply:
@@ -163,7 +167,8 @@ def _parse_reply(text: str, dsn: str | None) -> _Reply:
     if enhanced is None and dsn is not None and _DSN.match(dsn):
         enhanced = dsn.strip()
     code = parse_code(enhanced) if enhanced else None
-    return _Reply(text, text.lower(), basic, code)
+    lower = text.lower()
+    return _Reply(text, lower, basic, code, lower if text.isascii() else None)
 
 
 @lru_cache(maxsize=4096)
@@ -200,11 +205,13 @@ def _host_in_text(text: str) -> str | None:
 # --------------------------------------------------------------------------------------------
 # Generic rules (our own reading of common wording). Each: pattern, cause, detail.
 
-_Rule = tuple[re.Pattern[str], Cause, str]
+_Rule = tuple[Caseless, Cause, str]
 
 
 def _rules(*rules: tuple[str, Cause, str]) -> tuple[_Rule, ...]:
-    return tuple((re.compile(p, re.IGNORECASE), c, d) for p, c, d in rules)
+    """Compiled case-insensitively (`caseless`: lower-case patterns, searched on the reply's
+    lower-cased text; `lowered` refuses at import a pattern that would not match alike)."""
+    return tuple((caseless(p), c, d) for p, c, d in rules)
 
 
 # Local descriptions: texts the sending MTA wrote itself (no SMTP reply code in them).
@@ -438,11 +445,12 @@ class _Core:
 
 
 def _find_token(
-    lower: str, providers: tuple[Provider, ...]
+    reply: _Reply, providers: tuple[Provider, ...]
 ) -> tuple[Provider, ProviderToken] | None:
+    lower, fast = reply.lower, reply.ascii_lower
     for provider in providers:
         for token in provider.tokens:
-            if token.pattern.search(lower):
+            if token.pattern.search(lower, fast):
                 return provider, token
     return None
 
@@ -464,9 +472,10 @@ def _detect_provider(reply: _Reply, relay_provider: str | None) -> Provider | No
     host = _host_in_text(reply.text)
     if host is not None:
         return kb.providers.get(host)
+    text, fast = reply.text, reply.ascii_lower
     for provider in kb.providers.values():
         for marker in provider.markers:
-            if marker.search(reply.text):
+            if marker.search(text, fast):
                 return provider
     return None
 
@@ -477,9 +486,10 @@ def _documented(seconds: int | None, text: str | None) -> RetryHint | None:
     return RetryHint(HintKind.DOCUMENTED, seconds, text)
 
 
-def _apply(rules: tuple[_Rule, ...], lower: str) -> tuple[Cause, str] | None:
+def _apply(rules: tuple[_Rule, ...], reply: _Reply) -> tuple[Cause, str] | None:
+    lower, fast = reply.lower, reply.ascii_lower
     for pattern, cause, detail in rules:
-        if pattern.search(lower):
+        if pattern.search(lower, fast):
             return cause, detail
     return None
 
@@ -498,7 +508,7 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
     remote = reply.basic is not None
 
     if not remote:
-        local = _apply(_LOCAL_RULES, lower)
+        local = _apply(_LOCAL_RULES, reply)
         if local is not None:
             found_provider = _detect_provider(reply, relay_provider)
             pid = found_provider.id if found_provider is not None else None
@@ -509,7 +519,7 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
     ordered = tuple(kb.providers.values())
     if provider is not None:
         ordered = (provider, *(p for p in ordered if p is not provider))
-    found = _find_token(lower, ordered)
+    found = _find_token(reply, ordered)
     token_name: str | None = None
     token_doc: RetryHint | None = None
     if found is not None:
@@ -532,14 +542,14 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
         for rule in provider.rules:
             if rule.code is not None and not rule.code.matches(reply.enhanced):
                 continue
-            if rule.pattern is not None and not rule.pattern.search(lower):
+            if rule.pattern is not None and not rule.pattern.search(lower, reply.ascii_lower):
                 continue
             doc = token_doc or _documented(
                 rule.documented_retry_seconds, rule.documented_retry_text
             )
             return _Core(rule.cause, pid, rule.token or token_name, rule.detail, doc)
 
-    grey = _apply(_GREYLIST, lower)
+    grey = _apply(_GREYLIST, reply)
     if grey is not None:
         return _Core(grey[0], pid, token_name, grey[1], token_doc)
 
@@ -557,12 +567,13 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
 
     permanent = _is_permanent(reply)
     if permanent:
-        found_rule = _apply(_PERMANENT_RULES, lower)
+        found_rule = _apply(_PERMANENT_RULES, reply)
         if found_rule is not None:
             return _Core(found_rule[0], pid, token_name, found_rule[1], token_doc)
 
+    fast = reply.ascii_lower
     for pattern, cause, detail in _REPLY_RULES:
-        if pattern.search(lower):
+        if pattern.search(lower, fast):
             if cause is Cause.FORCED_SPLIT and stage not in _SPLIT_STAGES:
                 continue
             if permanent and cause in _TEMPORARY_ONLY:
@@ -573,7 +584,7 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
         coded = _PERMANENT_CODES.get(reply.enhanced) if reply.enhanced is not None else None
         if coded is not None:
             return _Core(coded[0], pid, token_name, f"enhanced status code {coded[1]}", token_doc)
-        found_rule = _apply(_PERMANENT_POLICY, lower)
+        found_rule = _apply(_PERMANENT_POLICY, reply)
         if found_rule is not None:
             return _Core(found_rule[0], pid, token_name, found_rule[1], token_doc)
 
@@ -586,7 +597,7 @@ def _core(text: str, dsn: str | None, relay_provider: str | None, stage: Stage) 
                 return _Core(meaning.cause, pid, token_name, detail, token_doc)
 
     if not remote:
-        local = _apply(_LOCAL_RULES, lower)
+        local = _apply(_LOCAL_RULES, reply)
         if local is not None:
             return _Core(local[0], pid, token_name, local[1], token_doc)
     return _Core(Cause.UNKNOWN, pid, token_name, None, token_doc)
@@ -612,9 +623,11 @@ def _shape(reply: str) -> str:
 
 @text_cache(8192)
 def _classify_static(
-    shape: str, dsn: str | None, relay: str | None, stage: Stage | None
+    shape: str, dsn: str | None, relay_provider: str | None, stage: Stage | None
 ) -> tuple[_Core, Stage, bool]:
-    relay_provider = provider_for_host(relay)
+    """The time-independent part of a classification. Keyed on the relay's provider, not
+    the relay: that is all of the relay a classification depends on, and one provider's
+    many MX hosts then share an entry."""
     resolved = stage if stage is not None else stage_from_text(shape)
     suspended = _SUSPENDED.search(shape) is not None
     return _core(shape, dsn, relay_provider, resolved), resolved, suspended
@@ -628,17 +641,18 @@ def classify_timeless(
     log repeats a few thousand replies over and over, and far more that differ only in the
     recipient's address or an id (a very long reply is computed, not kept: `text_cache`).
     None when the time is needed (call `classify`)."""
-    return _timeless_shape(_shape(reply), dsn, relay, stage)
+    return _timeless_shape(_shape(reply), dsn, provider_for_host(relay), stage)
 
 
 @text_cache(8192)
 def _timeless_shape(
-    shape: str, dsn: str | None, relay: str | None, stage: Stage | None
+    shape: str, dsn: str | None, relay_provider: str | None, stage: Stage | None
 ) -> Classification | None:
+    """Cached on the relay's provider (see `_classify_static`)."""
     explicit, _ = scan_hint(shape)
     if explicit is not None and explicit.when is not None:
         return None
-    return _classify_shape(shape, dsn, relay, stage, None)
+    return _classify_shape(shape, dsn, relay_provider, stage, None)
 
 
 def classify(
@@ -652,17 +666,22 @@ def classify(
     """Classify one deferral reason text; see the module documentation for the rules."""
     if not reply:
         if dsn:
-            core, _, _ = _classify_static("", dsn, relay, stage)
+            core, _, _ = _classify_static("", dsn, provider_for_host(relay), stage)
             return Classification(core.cause, core.provider, core.token, NO_HINT, core.detail)
         return Classification(Cause.UNKNOWN, provider_for_host(relay), None, NO_HINT, None)
-    return _classify_shape(_shape(reply), dsn, relay, stage, at)
+    return _classify_shape(_shape(reply), dsn, provider_for_host(relay), stage, at)
 
 
 def _classify_shape(
-    shape: str, dsn: str | None, relay: str | None, stage: Stage | None, at: datetime | None
+    shape: str,
+    dsn: str | None,
+    relay_provider: str | None,
+    stage: Stage | None,
+    at: datetime | None,
 ) -> Classification:
-    """`classify` of a non-empty reply, from its shape (`_shape`): all it depends on."""
-    core, _, suspended = _classify_static(shape, dsn, relay, stage)
+    """`classify` of a non-empty reply, from its shape (`_shape`) and the relay's provider:
+    all it depends on."""
+    core, _, suspended = _classify_static(shape, dsn, relay_provider, stage)
     text_hint = extract_hint(shape, at)
     if text_hint.kind is HintKind.EXPLICIT:
         hint = text_hint

@@ -16,6 +16,7 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
+from maillog_diag.core.caseless import Caseless, caseless
 from maillog_diag.core.causes import Cause
 
 __all__ = [
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 _FLAGS = re.IGNORECASE
+"""Of `token_patterns`, whose group is taken from the text as written. Tokens, rules and
+markers are `caseless`: searched on the lower-cased text of an ASCII reply (a pattern that
+cannot be lower-cased soundly, such as a `(?-i:...)` marker, is searched as written)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +40,7 @@ class ProviderToken:
     """A provider-specific token (``TSS04``, ``S775``, ``RL000010`` ...)."""
 
     token: str
-    pattern: re.Pattern[str]
+    pattern: Caseless
     cause: Cause | None
     meaning: str
     source: str
@@ -63,7 +67,7 @@ class CodeRule:
 class ProviderRule:
     """A provider text rule: optional regex and optional code condition."""
 
-    pattern: re.Pattern[str] | None
+    pattern: Caseless | None
     code: CodeRule | None
     cause: Cause
     detail: str
@@ -81,7 +85,7 @@ class Provider:
     name: str
     source: str
     hosts: tuple[str, ...]
-    markers: tuple[re.Pattern[str], ...]
+    markers: tuple[Caseless, ...]
     token_patterns: tuple[re.Pattern[str], ...]
     tokens: tuple[ProviderToken, ...]
     rules: tuple[ProviderRule, ...]
@@ -131,7 +135,7 @@ def _provider(raw: Mapping[str, Any]) -> Provider:
     tokens = tuple(
         ProviderToken(
             token=t["token"],
-            pattern=re.compile(t["pattern"], _FLAGS),
+            pattern=caseless(t["pattern"], strict=False),
             cause=Cause(t["cause"]) if "cause" in t else None,
             meaning=t["meaning"],
             source=t["source"],
@@ -143,7 +147,7 @@ def _provider(raw: Mapping[str, Any]) -> Provider:
     )
     rules = tuple(
         ProviderRule(
-            pattern=re.compile(r["pattern"], _FLAGS) if "pattern" in r else None,
+            pattern=caseless(r["pattern"], strict=False) if "pattern" in r else None,
             code=_code_rule(r, r["code"]) if "code" in r else None,
             cause=Cause(r["cause"]),
             detail=r["detail"],
@@ -160,7 +164,7 @@ def _provider(raw: Mapping[str, Any]) -> Provider:
         name=raw["name"],
         source=raw["source"],
         hosts=tuple(h.lower().strip(".") for h in raw.get("hosts", [])),
-        markers=tuple(re.compile(m, _FLAGS) for m in raw.get("markers", [])),
+        markers=tuple(caseless(m, strict=False) for m in raw.get("markers", [])),
         token_patterns=tuple(re.compile(p, _FLAGS) for p in raw.get("token_patterns", [])),
         tokens=tokens,
         rules=rules,

@@ -7,8 +7,9 @@ the reply code, the enhanced status code and provider tokens (`TSS04`, `S775`, `
 which is what tells reasons apart. `fold` is the one pass behind it; the classifier uses it
 too (keeping intervals) as the shape its cache is keyed on.
 
-It runs once per distinct deferral text of a log: it works token by token with a cache
-per token, since most tokens are plain words and the volatile ones repeat.
+It runs once per distinct deferral text of a log: it works token by token, skips the
+tokens of letters only, and looks every other token up in one table (`_TOKENS`) that holds
+all it needs of it, since the volatile tokens repeat.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 
 from maillog_diag.core.hints import strip_continuations
-from maillog_diag.core.memo import text_cache
+from maillog_diag.core.memo import DEFAULT_MAX_CHARS, text_cache
 
 _EDGE = "()[]<>,;:.\"'"
 _HOST_IP = re.compile(r"[A-Za-z0-9._-]+\[([^\]\s]+)\](?::([0-9]+))?")
@@ -40,7 +41,6 @@ _COUNTED = _UNITS | {"bytes", "byte"}
 `(802 bytes written)` of a protocol trace."""
 
 
-@text_cache(16384)
 def _token_pair(tok: str) -> tuple[str, str]:
     """One token folded for the plain and the detailed view (see `fold`)."""
     return _token(tok, False), _token(tok, True)
@@ -116,6 +116,33 @@ def fold(reply: str, *, detailed: bool = False) -> str:
     return detail if detailed else plain
 
 
+_Folded = tuple[str, str, str | None]
+"""A token's plain and detailed fold, and its plain fold when a counted unit follows it
+(None unless the token is a number)."""
+
+_TOKENS: dict[str, _Folded] = {}
+"""`_fold_token` of the tokens met, plain words included. Bounded: emptied when it reaches
+`_TOKENS_MAX` entries (cheaper than an LRU's bookkeeping on every look-up; the common tokens
+come back at once), and a token longer than `DEFAULT_MAX_CHARS` is not kept."""
+_TOKENS_MAX = 16384
+
+
+def _fold_token(tok: str) -> _Folded:
+    """One token for `folds`: the rules of `_token` and the two that only the plain view
+    has, a number before a counted unit (`300 seconds`, `802 bytes`) and a protocol
+    parameter (`SIZE=1594`). The two exclude each other: a number has no `=`."""
+    if tok.isalpha() or _PLAIN_WORD(tok) is not None:
+        return tok, tok, None
+    folded, folded_detailed = _token_pair(tok)
+    core = tok.strip(_EDGE)
+    counted = tok.replace(core, "<n>") if core.isdigit() else None
+    if "=" in tok:
+        name, eq, value = tok.partition("=")
+        if value.strip(_EDGE).isdigit():  # a protocol parameter: SIZE=1594
+            folded = f"{name}=<n>{value[len(value.rstrip(_EDGE)) :]}"
+    return folded, folded_detailed, counted
+
+
 @text_cache(8192)
 def folds(reply: str) -> tuple[str, str]:
     """`fold` of a reply, plain and detailed, in one pass: a distinct reply is folded for
@@ -123,30 +150,39 @@ def folds(reply: str) -> tuple[str, str]:
     alike in both. (8192 entries: the two views of a reply are asked for close together,
     and with at most `DEFAULT_MAX_CHARS` per key the cache stays below the two it replaced.)
 
-    Works token by token (split at white space), so plain words cost one dictionary look-up.
+    Works token by token (split at white space). A token of letters only is kept as it is
+    without a look-up; any other costs one look-up in `_TOKENS`, and a view is copied from
+    the token list only when a token changes in it.
     """
     tokens = strip_continuations(reply).split()
-    plain: list[str] = []
-    detailed: list[str] = []
+    plain: list[str] | None = None
+    detailed: list[str] | None = None
     last = len(tokens) - 1
+    table = _TOKENS
     for i, tok in enumerate(tokens):
-        if tok.isalpha() or _PLAIN_WORD(tok) is not None:
-            plain.append(tok)
-            detailed.append(tok)
+        if tok.isalpha():
             continue
-        folded, folded_detailed = _token_pair(tok)
-        detailed.append(folded_detailed)
-        core = tok.strip(_EDGE)
-        if core.isdigit() and i < last and tokens[i + 1].strip(_EDGE).lower() in _COUNTED:
-            plain.append(tok.replace(core, "<n>"))
-            continue
-        if "=" in tok:
-            name, eq, value = tok.partition("=")
-            if value.strip(_EDGE).isdigit():  # a protocol parameter: SIZE=1594
-                plain.append(f"{name}=<n>{value[len(value.rstrip(_EDGE)) :]}")
-                continue
-        plain.append(folded)
-    return " ".join(plain), " ".join(detailed)
+        entry = table.get(tok)
+        if entry is None:
+            entry = _fold_token(tok)
+            if len(tok) <= DEFAULT_MAX_CHARS:
+                if len(table) >= _TOKENS_MAX:
+                    table.clear()
+                table[tok] = entry
+        folded, folded_detailed, counted = entry
+        if counted is not None and i < last and tokens[i + 1].strip(_EDGE).lower() in _COUNTED:
+            folded = counted
+        if folded != tok:
+            if plain is None:
+                plain = tokens.copy()
+            plain[i] = folded
+        if folded_detailed != tok:
+            if detailed is None:
+                detailed = tokens.copy()
+            detailed[i] = folded_detailed
+    return " ".join(tokens if plain is None else plain), " ".join(
+        tokens if detailed is None else detailed
+    )
 
 
 def reason_key(reply: str) -> str:
