@@ -58,6 +58,12 @@ def _dur(value: float | None) -> str:
 @shows_log_text
 def header_lines(report: dict[str, Any]) -> list[str]:
     """The header: window, time span, line accounting, traffic totals, warnings."""
+    return _header_lines(report)
+
+
+def _header_lines(report: dict[str, Any]) -> list[str]:
+    """`header_lines` of a report that has passed `visible_data` already (see
+    `report_lines`)."""
     span = report["span"]
     lines = report["lines"]
     totals = report["totals"]
@@ -476,6 +482,19 @@ def hourly_picture(
     """Per hour: all mail (recipients delivered, deferrals) and, for the top destinations,
     delayed recipients in the queue and deferrals; one character per hour (or per few
     hours, to fit `width`), each row scaled to its peak."""
+    return _hourly_picture(report, unicode=unicode, top=top, width=width, line_width=line_width)
+
+
+def _hourly_picture(
+    report: dict[str, Any],
+    *,
+    unicode: bool = False,
+    top: int = 5,
+    width: int = 48,
+    line_width: int = TEXT_WIDTH,
+) -> list[str]:
+    """`hourly_picture` of a report that has passed `visible_data` already (see
+    `report_lines`)."""
     rows = [d for d in report["destinations"] if d.get("hourly") and not d.get("forced_split_only")]
     rows = rows[:top]
     traffic = report.get("traffic") or []
@@ -539,7 +558,8 @@ def fitted(lines: list[str], width: int) -> list[str]:
 
 def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool) -> list[str]:
     """The daily mail, ordered for action: summary, header, mail still queued, the top
-    destinations, causes, advice, forced splits, the MTA's warnings, the per-hour picture."""
+    destinations, causes, advice, forced splits, the MTA's warnings, the per-hour picture.
+    `report` has passed `visible_data` (as in `report_lines`)."""
     width = TEXT_WIDTH
     chosen = daily_plan(report, top, everything)
     held = report.get("held_mail") or []
@@ -547,7 +567,7 @@ def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool
         [
             summary_line(report),
             "",
-            *header_lines(report),
+            *_header_lines(report),
             *on_hold_section(report, width),
             *queued_section(chosen, len(held), width),
             *queue_lines(report),
@@ -558,7 +578,7 @@ def daily_lines(report: dict[str, Any], reasons: int, top: int, everything: bool
             *advice_section(chosen, width),
             *split_section(chosen, width),
             *warnings_section(report, width),
-            *hourly_picture(report, line_width=width),
+            *_hourly_picture(report, line_width=width),
         ],
         width,
     )
@@ -581,13 +601,18 @@ def render_daily_text(
 
 def report_lines(report: dict[str, Any], reasons: int, width: int, *, hourly: bool) -> list[str]:
     """The full report: header, the destination table, the per-hour picture (terminal),
-    then the detail sections."""
+    then the detail sections.
+
+    `report` has passed `visible_data` (the renderers that call this are `shows_log_text`):
+    the sections take it as it is. Passing a whole report through it again, as the
+    decorated `header_lines` would, cost 0.2 of the 0.63 CPU seconds of the text report on
+    the 1M-line bench log (its 556,000 values)."""
     return fitted(
         [
-            *header_lines(report),
+            *_header_lines(report),
             "",
             *table_section(report, plan(report), width),
-            *(hourly_picture(report, unicode=True, line_width=width) if hourly else []),
+            *(_hourly_picture(report, unicode=True, line_width=width) if hourly else []),
             *detail_lines(report, reasons, width),
         ],
         width,
@@ -607,14 +632,35 @@ def render_report_table(report: dict[str, Any], console: Console, reasons: int) 
         console.print(Text(line, style=style), highlight=False)
 
 
-@shows_log_text
 def render_report_text(
     report: dict[str, Any], out: IO[str], reasons: int, *, hourly: bool = False
 ) -> None:
     """A plain report of stable layout, for mail and files: 80 columns whatever the
     terminal, no cell cut."""
+    _write_report_text(report if hourly else _without_hours(report), out, reasons, hourly)
+
+
+@shows_log_text
+def _write_report_text(report: dict[str, Any], out: IO[str], reasons: int, hourly: bool) -> None:
     for line in report_lines(report, reasons, TEXT_WIDTH, hourly=hourly):
         out.write(plain(line) + "\n")
+
+
+def _without_hours(report: dict[str, Any]) -> dict[str, Any]:
+    """A report without the per-hour figures only the per-hour picture shows (`hourly` of
+    each row, `traffic`): a text report without that picture need not pass them through
+    `visible_data` (on the 1M-line bench log, 14,400 hourly rows of 1,200 destinations).
+    The report itself is left as it is."""
+
+    lean = dict(report)
+    for key in ("destinations", "groups"):
+        if isinstance(report.get(key), list):
+            lean[key] = [{**row, "hourly": []} for row in report[key]]
+    if isinstance(report.get("totals"), dict):
+        lean["totals"] = {**report["totals"], "hourly": []}
+    if "traffic" in report:
+        lean["traffic"] = []
+    return lean
 
 
 _CSV_FIELDS = (
