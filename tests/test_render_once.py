@@ -53,13 +53,14 @@ def test_log_text_in_the_header_is_still_escaped() -> None:
     data = _report(LOGS[0])
     data["coverage"] = {"complete": False, "warnings": ["\x1b]0;owned\x07 \x9b2J"]}
     data["window"] = {"since": "\x1b[2J", "until": None, "excluded_domains": ["\x1bx"]}
-    for render in (
-        lambda out: render_report_text(data, out, 3),
-        lambda out: render_report_text(data, out, 3, hourly=True),
-        lambda out: render_daily_text(data, out, 3),
-    ):
+    texts = []
+    for hourly in (False, True):
         out = io.StringIO()
-        render(out)
-        text = out.getvalue()
+        render_report_text(data, out, 3, hourly=hourly)
+        texts.append(out.getvalue())
+    out = io.StringIO()
+    render_daily_text(data, out, 3)
+    texts.append(out.getvalue())
+    for text in texts:
         assert "\x1b" not in text and "\x9b" not in text and "\x07" not in text
         assert "\\x1b]0;owned\\x07" in text
