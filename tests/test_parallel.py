@@ -113,3 +113,50 @@ def test_the_parent_reads_the_first_slice_and_restores_the_switch_interval(
     with pytest.raises(RuntimeError):
         scan_report([str(generated)], ScanOptions(zone=zone, year=2026), 2, min_slice_bytes=1 << 20)
     assert sys.getswitchinterval() == before
+
+
+def test_the_parents_first_slice_is_its_share_and_the_rest_ends_small(
+    generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With worker processes the process that merges reads a larger first slice (its share,
+    `lead_share`: it also merges every other slice), the rest is cut as before (at most
+    `MAX_SLICE_BYTES`) and its last range in two, the second half the first's size, so
+    what is merged after the last worker is done is small. The slices cover the file."""
+    from maillog_diag.scan import pipeline
+
+    size = generated.stat().st_size
+    monkeypatch.setattr(pipeline, "MAX_SLICE_BYTES", size // 5)
+    options = ScanOptions(zone=resolve_zone("UTC"), year=2026)
+    share = pipeline.lead_share(2)
+    assert 0.4 < share < 0.5
+    assert pipeline.lead_share(1) == 0.0
+    assert 0.0 < pipeline.lead_share(4) < share
+    tasks = [t for [t] in pipeline.plan_tasks([str(generated)], options, 2, 1, lead=share)]
+    ranges = [(s.start, s.end) for s in tasks]
+    assert ranges[0][0] == 0 and ranges[-1][1] == size
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    lengths = [end - start for start, end in ranges if end is not None]
+    assert abs(lengths[0] - share * size) < 4096
+    assert max(lengths[1:]) <= size // 5
+    assert lengths[-1] < lengths[-2] and len(lengths) >= 4
+    assert [s.first for s in tasks] == [True] + [False] * (len(tasks) - 1)
+    assert [s.last for s in tasks] == [False] * (len(tasks) - 1) + [True]
+    plain = [t for [t] in pipeline.plan_tasks([str(generated)], options, 2, 1)]
+    even = [s.end - s.start for s in plain if s.end is not None]
+    assert max(even) - min(even) < 4096  # no lead: even cuts, as before
+
+
+def test_a_lead_slice_gives_the_one_process_report(generated: Path) -> None:
+    single = _report([str(generated)], 1)
+    zone = resolve_zone("UTC")
+    for processes in (2, 3):
+        builder, result = scan_report(
+            [str(generated)],
+            ScanOptions(zone=zone, year=2026),
+            processes,
+            min_slice_bytes=1 << 18,
+            processes=processes,
+        )
+        data = report_dict(builder, result, zone, include_all=True, reasons=5)
+        data["ignored_by_reason"] = result.counts.ignored_by_reason
+        assert data == single

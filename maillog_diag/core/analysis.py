@@ -19,6 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from maillog_diag.core.causes import Cause
 from maillog_diag.core.classify import Classification
@@ -142,10 +143,10 @@ class CauseStat:
         self.count += other.count
         self.recipients += other.recipients
         self.suspended += other.suspended
-        self.hints.update(other.hints)
-        self.stated.update(other.stated)
-        self.hint_kinds.update(other.hint_kinds)
-        self.domains.update(other.domains)
+        _add_counts(self.hints, other.hints)
+        _add_counts(self.stated, other.stated)
+        _add_counts(self.hint_kinds, other.hint_kinds)
+        _add_counts(self.domains, other.domains)
         if _earlier(other.example_ref, self.example_ref, order):
             self.example, self.example_ref, self.detail = (
                 other.example,
@@ -218,15 +219,21 @@ class ScheduleStats:
         self.on_time += other.on_time
         self.pending += other.pending
         self.avoidable_seconds += other.avoidable_seconds
-        self.hints.update(other.hints)
-        self.gaps.update(other.gaps)
-        self.early_gaps.update(other.early_gaps)
-        self.late_gaps.update(other.late_gaps)
+        _add_counts(self.hints, other.hints)
+        _add_counts(self.gaps, other.gaps)
+        _add_counts(self.early_gaps, other.early_gaps)
+        _add_counts(self.late_gaps, other.late_gaps)
 
     @property
     def compared(self) -> int:
         """Hinted deferrals followed by another attempt in the log."""
         return self.early + self.late + self.on_time
+
+
+def _add_counts(mine: Counter[Any], other: Counter[Any]) -> None:
+    """`mine.update(other)` (counts added), without the call for an empty `other`."""
+    if other:
+        mine.update(other)
 
 
 @dataclass(slots=True)
@@ -329,35 +336,38 @@ class DestinationStats:
     """Sender domains of the delayed recipients (whose mail this destination delays)."""
 
     def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
-        """Add another process's figures for the same destination."""
-        for name in (
-            "recipients",
-            "delivered",
-            "recipients_deferred",
-            "delivered_after_delay",
-            "bounced",
-            "expired",
-            "held",
-            "unknown",
-            "deferrals",
-            "deferrals_repeated",
-            "on_hold",
-            "split_deferrals",
-            "split_recipients",
-            "split_delay_seconds",
-            "other_deferrals",
-            "delivery_seconds_total",
-            "delivery_timed",
-            "bytes_delivered",
-        ):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        """Add another process's figures for the same destination.
+
+        Written out field by field, and an empty `Counter` of `other` (most of them, for a
+        destination without delays) is not walked: the loop over field names and the
+        calls to `Counter.update` were most of what merging a slice's 2,300 destinations
+        cost (the builders of the 1M-line bench log's six slices: 0.274 CPU s, now 0.169,
+        least of 3 runs)."""
+        self.recipients += other.recipients
+        self.delivered += other.delivered
+        self.recipients_deferred += other.recipients_deferred
+        self.delivered_after_delay += other.delivered_after_delay
+        self.bounced += other.bounced
+        self.expired += other.expired
+        self.held += other.held
+        self.unknown += other.unknown
+        self.deferrals += other.deferrals
+        self.deferrals_repeated += other.deferrals_repeated
+        self.on_hold += other.on_hold
+        self.split_deferrals += other.split_deferrals
+        self.split_recipients += other.split_recipients
+        self.split_delay_seconds += other.split_delay_seconds
+        self.other_deferrals += other.other_deferrals
+        self.delivery_seconds_total += other.delivery_seconds_total
+        self.delivery_timed += other.delivery_timed
+        self.bytes_delivered += other.bytes_delivered
         self.delivery_seconds_max = max(self.delivery_seconds_max, other.delivery_seconds_max)
-        self.senders.update(other.senders)
+        _add_counts(self.senders, other.senders)
         self.held_times.merge(other.held_times)
-        self.mtas.update(other.mtas)
-        self.hourly_deferrals.update(other.hourly_deferrals)
-        self.hourly_held.update(other.hourly_held)
-        self.deferrals_by_mta.update(other.deferrals_by_mta)
+        _add_counts(self.mtas, other.mtas)
+        _add_counts(self.hourly_deferrals, other.hourly_deferrals)
+        _add_counts(self.hourly_held, other.hourly_held)
+        _add_counts(self.deferrals_by_mta, other.deferrals_by_mta)
         self.schedule.merge(other.schedule)
         for key, reason in other.reasons.items():
             mine = self.reasons.get(key)

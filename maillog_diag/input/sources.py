@@ -518,10 +518,15 @@ def cut_points(name: str, size: int, pieces: int) -> list[int]:
     """Byte offsets that cut a plain file into about `pieces` ranges at line starts:
     `[0, c1, …, size]`, each cut just after a newline (so a `\\r\\n` pair, and any UTF-8
     sequence, stays whole)."""
+    return cut_points_at(name, size, [size * i // pieces for i in range(1, pieces)])
+
+
+def cut_points_at(name: str, size: int, targets: list[int]) -> list[int]:
+    """`cut_points` at the first line start at or after each of `targets` (ascending byte
+    offsets): `[0, c1, …, size]`, without empty ranges."""
     cuts = [0]
     with open(name, "rb") as f:
-        for i in range(1, pieces):
-            target = size * i // pieces
+        for target in targets:
             if target <= cuts[-1]:
                 continue
             f.seek(target - 1)
