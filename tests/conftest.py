@@ -14,6 +14,13 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus" / "public"
 SAMPLE_LOGS = ROOT / "sample_logs"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MTA_SAMPLES = {
+    "postfix": SAMPLE_LOGS / "postfix" / "mail.log",
+    "exim": SAMPLE_LOGS / "exim" / "mainlog",
+    "sendmail": SAMPLE_LOGS / "sendmail" / "maillog",
+    "opensmtpd": SAMPLE_LOGS / "opensmtpd" / "maillog",
+}
+"""One sample log per MTA, by MTA name."""
 
 
 @pytest.fixture

@@ -16,16 +16,11 @@ from typer.testing import CliRunner
 
 from maillog_diag.cli.app import app
 
-from .conftest import FIXTURES, SAMPLE_LOGS
+from .conftest import FIXTURES, MTA_SAMPLES
 
 COMMON = ["--tz", "UTC", "--year", "2026"]
 ENV = {"MAILLOG_DIAG_CONFIG": ""}
-LOGS = {
-    "postfix": SAMPLE_LOGS / "postfix" / "mail.log",
-    "exim": SAMPLE_LOGS / "exim" / "mainlog",
-    "sendmail": SAMPLE_LOGS / "sendmail" / "maillog",
-    "opensmtpd": SAMPLE_LOGS / "opensmtpd" / "maillog",
-}
+LOGS = MTA_SAMPLES
 
 
 def _invoke(*args: str) -> tuple[int, str]:
@@ -243,12 +238,7 @@ def test_csv_follows_the_grouping() -> None:
 
 @pytest.mark.parametrize(
     "log",
-    [
-        SAMPLE_LOGS / "postfix" / "mail.log",
-        SAMPLE_LOGS / "exim" / "mainlog",
-        SAMPLE_LOGS / "sendmail" / "maillog",
-        SAMPLE_LOGS / "opensmtpd" / "maillog",
-    ],
+    list(MTA_SAMPLES.values()),
     ids=lambda p: f"{p.parent.name}/{p.name}",
 )
 def test_the_short_path_for_clean_mail_counts_as_the_general_one(

@@ -20,7 +20,7 @@ from maillog_diag.output.render import WRITE_CHARS, write_json
 from maillog_diag.output.serialize import report_dict
 from maillog_diag.scan.pipeline import ScanOptions, scan_report
 
-from .conftest import SAMPLE_LOGS
+from .conftest import MTA_SAMPLES
 
 
 class _Kind(enum.StrEnum):
@@ -138,12 +138,7 @@ def test_unknown_types_are_refused_as_json_refuses_them() -> None:
 
 @pytest.mark.parametrize(
     "log",
-    [
-        SAMPLE_LOGS / "postfix" / "mail.log",
-        SAMPLE_LOGS / "exim" / "mainlog",
-        SAMPLE_LOGS / "sendmail" / "maillog",
-        SAMPLE_LOGS / "opensmtpd" / "maillog",
-    ],
+    list(MTA_SAMPLES.values()),
     ids=lambda p: p.parent.name,
 )
 def test_a_whole_report_is_written_as_json_dumps_writes_it(log: Any) -> None:
