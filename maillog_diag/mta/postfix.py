@@ -26,7 +26,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import MAX_DELAY, LineShapeError, SyslogHeader, checked_delay
+from maillog_diag.mta.base import LineShapeError, SyslogHeader, checked_delay
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -207,27 +207,19 @@ class PostfixTransformer(Transformer[Token, Any]):
         reply = reply_tok[2:-1] if reply_tok is not None else None
         status = _STATUS.get(status_tok[7:], Status.DEFERRED)
         bracket = program.index("[")
-        # (`_unbracket` and `_float` written out: this runs for every delivery line)
-        if to[:1] == "<" and to[-1:] == ">":
-            to = to[1:-1]
-        if orig is not None and orig[:1] == "<" and orig[-1:] == ">":
-            orig = orig[1:-1]
-        seconds = _float(delay) if delay is not None else None
-        if seconds is not None and not 0.0 <= seconds <= MAX_DELAY:
-            checked_delay(seconds, "delay=")  # raises: no such delay
         return Delivery(
             time,
             host,
             MTA,
             qid[:-2],
             None,
-            to,
+            _unbracket(to),
             status,
-            orig,
+            _unbracket(orig) if orig is not None else None,
             relay,
             dsn,
             reply,
-            seconds,
+            checked_delay(_float(delay), "delay="),
             delays,
             program[:bracket],
             program[bracket + 1 : -3],
