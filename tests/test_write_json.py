@@ -17,6 +17,7 @@ import pytest
 from maillog_diag.input.timestamps import resolve_zone
 from maillog_diag.output.escape import json_safe
 from maillog_diag.output.render import WRITE_CHARS, write_json
+from maillog_diag.output.rows import RowsWhenWritten
 from maillog_diag.output.serialize import report_dict
 from maillog_diag.scan.pipeline import ScanOptions, scan_report
 
@@ -146,3 +147,42 @@ def test_a_whole_report_is_written_as_json_dumps_writes_it(log: Any) -> None:
     builder, result = scan_report([str(log)], ScanOptions(zone=zone, year=2026))
     data = report_dict(builder, result, zone, include_all=True, reasons=5)
     assert _written(data) == _expected(data)
+
+
+@pytest.mark.parametrize(
+    "log",
+    list(MTA_SAMPLES.values()),
+    ids=lambda p: p.parent.name,
+)
+@pytest.mark.parametrize("by", ["destination", "sender"])
+def test_rows_made_as_written_give_the_same_text(log: Any, by: str) -> None:
+    """`report_dict(..., rows_when_written=True)` leaves the destination (and group) rows
+    to be made while `write_json` writes them: the same text, byte for byte."""
+    zone = resolve_zone("UTC")
+    builder, result = scan_report([str(log)], ScanOptions(zone=zone, year=2026, group_by=by))
+    whole = report_dict(builder, result, zone, include_all=True, reasons=5)
+    lazy = report_dict(builder, result, zone, include_all=True, reasons=5, rows_when_written=True)
+    assert isinstance(lazy["destinations"], RowsWhenWritten)
+    assert len(lazy["destinations"]) == len(whole["destinations"]) > 0
+    assert _written(lazy) == _written(whole) == _expected(whole)
+
+
+def test_rows_when_written_are_made_one_at_a_time_while_writing() -> None:
+    made: list[int] = []
+    written_before: list[int] = []
+    out = io.StringIO()
+
+    def row(i: int) -> dict[str, Any]:
+        made.append(i)
+        written_before.append(len(out.getvalue()))
+        return {"domain": f"d{i}.example", "hourly": [{"hour": h, "held": i} for h in range(50)]}
+
+    rows = RowsWhenWritten(range(300), row)
+    data = {"first": "x", "destinations": rows, "empty": RowsWhenWritten([], row)}
+    assert made == []  # nothing made before writing
+    write_json(data, out)
+    assert made == list(range(300))
+    # The text is handed on while rows are still being made: a row is not held until the end.
+    assert written_before[-1] > written_before[0]
+    plain = {"first": "x", "destinations": [row(i) for i in range(300)], "empty": []}
+    assert out.getvalue() == _expected(plain)

@@ -182,6 +182,7 @@ def report(
     builder, result = report_run(setup, by=by)
     require_input(result)
     warn_if_stale(setup, result, held=bool(builder.held_mail))
+    chosen = _report_format(fmt)
     data = report_dict(
         builder,
         result,
@@ -190,8 +191,9 @@ def report(
         reasons=max(reasons, 1),
         window=setup.window,
         queue=queue_comparison(builder, setup, ask=queue, listing_file=queue_file),
+        rows_when_written=chosen in _JSON_FORMATS,
     )
-    _render_report(data, fmt, reasons)
+    _render_report(data, chosen, reasons)
     finish(result)
 
 
@@ -278,6 +280,7 @@ def merge_summaries_cmd(
             include_all=all_destinations,
             reasons=max(reasons, 1),
             window=window if isinstance(window, MessageFilter) else None,
+            rows_when_written=_report_format(fmt) in _JSON_FORMATS,
         )
     except SummaryError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None
@@ -289,11 +292,19 @@ def merge_summaries_cmd(
     finish(result)
 
 
+_JSON_FORMATS = (OutputFormat.JSON, OutputFormat.JSONL)
+
+
+def _report_format(fmt: OutputFormat | None) -> OutputFormat:
+    """The format a report is written in: as asked, else a table on a terminal, else text."""
+    return fmt or (OutputFormat.TABLE if sys.stdout.isatty() else OutputFormat.TEXT)
+
+
 def _render_report(data: dict[str, Any], fmt: OutputFormat | None, reasons: int) -> None:
-    """Write a report in the chosen format (default: table on a terminal, else text)."""
+    """Write a report in the chosen format (see `_report_format`)."""
     out = sys.stdout
-    chosen = fmt or (OutputFormat.TABLE if out.isatty() else OutputFormat.TEXT)
-    if chosen is OutputFormat.JSON or chosen is OutputFormat.JSONL:
+    chosen = _report_format(fmt)
+    if chosen in _JSON_FORMATS:
         write_json(data, out)
     elif chosen is OutputFormat.HTML:
         out.write(render_html(data, summary_line(data), reasons=reasons))
@@ -434,7 +445,8 @@ def why(
     builder, result = report_run(setup)
     require_input(result)
     warn_if_stale(setup, result, held=bool(builder.held_mail))
-    data = report_dict(builder, result, setup.zone, window=setup.window)
+    # (`why` shows no destination rows: they are never made.)
+    data = report_dict(builder, result, setup.zone, window=setup.window, rows_when_written=True)
     data["causes"] = causes_dict(builder, domains=domains)
     if fmt in (OutputFormat.JSON, OutputFormat.JSONL):
         write_json(

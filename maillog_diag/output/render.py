@@ -37,6 +37,7 @@ from maillog_diag.output.digest import (
 )
 from maillog_diag.output.escape import json_safe, shows_log_text, visible
 from maillog_diag.output.layout import GAP, Column, fit_table, wrap
+from maillog_diag.output.rows import RowsWhenWritten
 from maillog_diag.scan.live import Snapshot
 
 
@@ -772,7 +773,7 @@ class _PrettyJson:
         """`newline`: a newline and the indent of the line `value` starts on."""
         if isinstance(value, dict):
             self._dict(value, newline)
-        elif isinstance(value, list | tuple):
+        elif isinstance(value, list | tuple | RowsWhenWritten):
             self._list(value, newline)
         else:
             self._pieces.append(_scalar(value))
@@ -808,7 +809,10 @@ class _PrettyJson:
         if len(pieces) >= self._check_at:
             self._written()
 
-    def _list(self, value: list[Any] | tuple[Any, ...], newline: str) -> None:
+    def _list(
+        self, value: list[Any] | tuple[Any, ...] | RowsWhenWritten[Any], newline: str
+    ) -> None:
+        item: Any
         if not value:
             self._pieces.append("[]")
             return

@@ -30,6 +30,7 @@ from maillog_diag.core.queuecheck import QueueComparison
 from maillog_diag.core.tuning import schedule_suggestion
 from maillog_diag.core.window import MessageFilter, coverage_warnings
 from maillog_diag.input.timestamps import format_time
+from maillog_diag.output.rows import RowsWhenWritten
 from maillog_diag.scan.lines import problem_kind
 from maillog_diag.scan.live import AttemptSeen
 from maillog_diag.scan.pipeline import ScanResult
@@ -422,11 +423,20 @@ def report_dict(
     reasons: int = 5,
     window: MessageFilter | None = None,
     queue: QueueComparison | None = None,
+    rows_when_written: bool = False,
 ) -> dict[str, Any]:
     """The whole report: `lines`, `span`, `window`, `coverage`, `destinations`, `totals`;
     with a queue listing (`queue`), `in_queue` on each held recipient, `queue` and
-    `queue_only` (see `queue_dicts`)."""
+    `queue_only` (see `queue_dicts`).
+
+    `rows_when_written`: `destinations` (and `groups`) are `RowsWhenWritten`, each row made
+    as `write_json` writes it (for a report written only as JSON: a lower peak)."""
     stamps = HourStamps(zone)
+
+    def destination_row(d: DestinationStats) -> dict[str, Any]:
+        return destination_dict(d, reasons, zone, stamps)
+
+    ranked = builder.ranked(include_all=include_all)
     data: dict[str, Any] = {
         "lines": lines_dict(result),
         "span": span_dict(result, zone),
@@ -435,11 +445,10 @@ def report_dict(
         "messages": builder.messages,
         "handed_off": builder.handed_off,
         "totals": totals_dict(builder, result, zone, stamps),
-        "destinations": [
-            destination_dict(d, reasons, zone, stamps)
-            for d in builder.ranked(include_all=include_all)
-        ],
-        **_groups(builder, include_all, reasons, zone, stamps),
+        "destinations": RowsWhenWritten(ranked, destination_row)
+        if rows_when_written
+        else [destination_row(d) for d in ranked],
+        **_groups(builder, include_all, reasons, zone, stamps, rows_when_written),
         "traffic": traffic_list(builder, zone, stamps),
         "mta_problems": problems_list(result),
         "held_mail": [
@@ -535,14 +544,19 @@ def _groups(
     reasons: int,
     zone: tzinfo,
     stamps: HourStamps | None = None,
+    rows_when_written: bool = False,
 ) -> dict[str, Any]:
     """`by` and `groups` for `report --by sender|relay|instance` (nothing by default)."""
     if builder.by == "destination":
         return {}
+
+    def group_row(d: DestinationStats) -> dict[str, Any]:
+        return {"key": d.domain, **destination_dict(d, reasons, zone, stamps)}
+
+    ranked = builder.ranked(include_all=include_all, groups=True)
     return {
         "by": builder.by,
-        "groups": [
-            {"key": d.domain, **destination_dict(d, reasons, zone, stamps)}
-            for d in builder.ranked(include_all=include_all, groups=True)
-        ],
+        "groups": RowsWhenWritten(ranked, group_row)
+        if rows_when_written
+        else [group_row(d) for d in ranked],
     }

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import types
 from typing import Any
 
 MIB = 1 << 20
@@ -68,6 +69,51 @@ def heap() -> None:
     sys._debugmallocstats()
 
 
+_OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType)
+
+
+def deep_size(root: object, seen: set[int]) -> int:
+    """Bytes (`sys.getsizeof`) of `root` and what it reaches that `seen` has not counted
+    yet; modules, classes, functions and code are not followed (they are the program,
+    not the data). Allocator overhead is not counted."""
+    total = 0
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, _OPAQUE):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        stack.extend(gc.get_referents(obj))
+    return total
+
+
+def owners(part: Any) -> None:
+    """Deep sizes of what holds the memory before `finish`: the filled caches first, then
+    the scan's parts (each object counted once, in the first owner that reaches it)."""
+    seen: set[int] = set()
+    rows: list[tuple[str, int]] = []
+    kept: list[object] = []  # (a freed list's id comes back: `seen` would skip the next one)
+    for obj in gc.get_objects():
+        if isinstance(obj, functools._lru_cache_wrapper) and obj.cache_info().currsize:
+            kept.append(contents := gc.get_referents(obj))
+            rows.append((f"cache {obj.__qualname__}", deep_size(contents, seen)))
+    builder = getattr(part, "builder", None)
+    fields: collections.Counter[str] = collections.Counter()
+    for stats in getattr(builder, "destinations", {}).values():
+        for name in getattr(stats, "__dataclass_fields__", ()):
+            fields[f"destinations[*].{name}"] += deep_size(getattr(stats, name), seen)
+    rows.extend(fields.items())
+    state = getattr(part, "state", None) or {}
+    for key, value in state.items():
+        rows.append((f"state[{key!r}]", deep_size(value, seen)))
+    names = getattr(builder, "__dataclass_fields__", None) or vars(builder or object())
+    rows.extend((f"builder.{n}", deep_size(getattr(builder, n, None), seen)) for n in names)
+    rows.append(("the rest of the scan", deep_size(part, seen)))
+    for name, size in sorted(rows, key=lambda r: -r[1])[:40]:
+        sys.stderr.write(f"  {size / MIB:8.2f} MiB  {name}\n")
+
+
 def install(args: argparse.Namespace) -> None:
     from maillog_diag.scan import partial, pipeline
 
@@ -99,10 +145,12 @@ def install(args: argparse.Namespace) -> None:
     def sliced(result: Any, slices: Any, *_: Any, **__: Any) -> None:
         log(f"read {[(s.name.rsplit('/', 1)[-1], s.start, s.end) for s in slices]}")
 
-    def before_finish(*_: Any) -> None:
+    def before_finish(*a: Any, **__: Any) -> None:
         log("before finish")
         if args.heap:
             heap()
+        if args.owners and a:
+            owners(a[0])
 
     wrap(pipeline, "merge", after=merged)
     wrap(pipeline, "scan_slices", after=sliced)
@@ -117,6 +165,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--trace", action="store_true", help="tracemalloc (slow)")
     ap.add_argument("--heap", action="store_true", help="objects, caches, arenas before finish")
+    ap.add_argument(
+        "--owners", action="store_true", help="deep sizes of caches and scan parts before finish"
+    )
     ap.add_argument("--tick", type=float, default=5.0, help="seconds between RSS lines")
     ap.add_argument("cli", nargs=argparse.REMAINDER, help="-- then maillog-diag's arguments")
     args = ap.parse_args()
