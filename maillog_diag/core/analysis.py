@@ -24,6 +24,7 @@ from typing import Any
 from maillog_diag.core.causes import Cause
 from maillog_diag.core.classify import Classification
 from maillog_diag.core.diagnosis import RecipientDiagnosis, ScheduleCheck, diagnose_message
+from maillog_diag.core.hours import HourCounts
 from maillog_diag.core.model import Attempt, LineRef, Message, Outcome, Recipient, Status
 from maillog_diag.core.quantiles import HeldTimes
 from maillog_diag.core.reasons import reason_key
@@ -317,9 +318,9 @@ class DestinationStats:
     final_reasons: dict[tuple[str, Cause], FinalReason] = field(default_factory=dict)
     """Why recipients ended bounced or expired, by (reason, cause)."""
     mtas: Counter[str] = field(default_factory=Counter)
-    hourly_deferrals: Counter[int] = field(default_factory=Counter)
+    hourly_deferrals: HourCounts = field(default_factory=HourCounts)
     """Deferred attempts per hour (key: POSIX hour number, `int(time // 3600)`)."""
-    hourly_held: Counter[int] = field(default_factory=Counter)
+    hourly_held: HourCounts = field(default_factory=HourCounts)
     """Delayed recipients in the queue during each hour (from their first deferral to
     their final outcome or the end of the log), same keys."""
     deferrals_by_mta: Counter[tuple[str, Cause, bool]] = field(default_factory=Counter)
@@ -334,6 +335,13 @@ class DestinationStats:
     """Message size times delivered recipients (as pflogsumm counts bytes delivered)."""
     senders: Counter[str] = field(default_factory=Counter)
     """Sender domains of the delayed recipients (whose mail this destination delays)."""
+
+    def __post_init__(self) -> None:
+        # A summary holds the hour counts as plain counts (`{"@c": ...}`).
+        if type(self.hourly_deferrals) is not HourCounts:
+            self.hourly_deferrals = HourCounts(self.hourly_deferrals)
+        if type(self.hourly_held) is not HourCounts:
+            self.hourly_held = HourCounts(self.hourly_held)
 
     def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
         """Add another process's figures for the same destination.
@@ -365,8 +373,10 @@ class DestinationStats:
         _add_counts(self.senders, other.senders)
         self.held_times.merge(other.held_times)
         _add_counts(self.mtas, other.mtas)
-        _add_counts(self.hourly_deferrals, other.hourly_deferrals)
-        _add_counts(self.hourly_held, other.hourly_held)
+        if other.hourly_deferrals:
+            self.hourly_deferrals.update(other.hourly_deferrals)
+        if other.hourly_held:
+            self.hourly_held.update(other.hourly_held)
         _add_counts(self.deferrals_by_mta, other.deferrals_by_mta)
         self.schedule.merge(other.schedule)
         for key, reason in other.reasons.items():
@@ -932,7 +942,7 @@ def _hourly(msg: Message, rcpt: Recipient, stats: DestinationStats) -> None:
     """Add one delayed recipient to the per-hour counts of its destination."""
     for attempt in rcpt.attempts:
         if attempt.status is Status.DEFERRED:
-            stats.hourly_deferrals[int(attempt.time // 3600)] += 1
+            stats.hourly_deferrals.add(int(attempt.time // 3600))
     start = rcpt.first_deferred
     end = msg.log_end if rcpt.outcome is Outcome.HELD else rcpt.final_time
     if end is None and msg.removed_at is not None:
@@ -940,9 +950,7 @@ def _hourly(msg: Message, rcpt: Recipient, stats: DestinationStats) -> None:
     if start is None or end is None or end < start:
         return
     first = int(start // 3600)
-    last = min(int(end // 3600), first + MAX_HELD_HOURS)
-    for hour in range(first, last + 1):
-        stats.hourly_held[hour] += 1
+    stats.hourly_held.add_span(first, min(int(end // 3600), first + MAX_HELD_HOURS))
 
 
 def _final_attempt(

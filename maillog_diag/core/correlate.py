@@ -198,9 +198,9 @@ class Correlator:
         """Queue ids of notices announced by their parent (MTAs that log no removal line)."""
         self._events = 0
         self._texts: dict[str, str] = {}
-        """One copy of each reply, relay, dsn and delays text of the deferred attempts in
-        flight: a message retried ninety times with the same reply keeps that reply once,
-        not ninety times."""
+        """One copy of each reply, relay, dsn, delays and program text of the deferred
+        attempts in flight: a message retried ninety times with the same reply keeps that
+        reply once, not ninety times."""
         self._texts_limit = SWEEP_TEXTS
         """How many `_texts` the next sweep lets stand (see `SWEEP_TEXTS`)."""
         self.last_time: float | None = None
@@ -492,7 +492,7 @@ class Correlator:
         if rcpt is None:
             rcpt = Recipient(address, orig)
             msg.recipients[address] = rcpt
-        relay, dsn, reply, delays = ev.relay, ev.dsn, ev.reply, ev.delays
+        relay, dsn, reply, delays, program = ev.relay, ev.dsn, ev.reply, ev.delays, ev.program
         status = ev.status
         if status is Status.DEFERRED:
             # Only deferred attempts stay in memory long (until the message goes): their
@@ -511,6 +511,9 @@ class Correlator:
                 reply = share(reply, reply)
             if delays is not None:
                 delays = share(delays, delays)
+            if program is not None:
+                # (each line's program name is a string of its own: one per attempt held)
+                program = share(program, program)
         rcpt.attempts.append(
             Attempt(
                 ev.time,
@@ -523,7 +526,7 @@ class Correlator:
                 ev.stage,
                 ev.ref,
                 ev.handoff,
-                ev.program,
+                program,
             )
         )
         if status is Status.DEFERRED:
@@ -613,7 +616,13 @@ class Correlator:
         for msg in self._open.values():
             for rcpt in msg.recipients.values():
                 for attempt in rcpt.attempts:
-                    for text in (attempt.relay, attempt.dsn, attempt.reply, attempt.delays):
+                    for text in (
+                        attempt.relay,
+                        attempt.dsn,
+                        attempt.reply,
+                        attempt.delays,
+                        attempt.program,
+                    ):
                         if text is not None:
                             keep(text, text)
         self._texts = kept

@@ -29,6 +29,7 @@ from enum import Enum
 from typing import IO, Any
 
 from maillog_diag.core import analysis, correlate
+from maillog_diag.core.hours import HourCounts
 from maillog_diag.errors import InputError, MaillogError, UnparsableLine
 from maillog_diag.scan import lines
 from maillog_diag.scan.partial import PartialScan, record_classes
@@ -85,6 +86,8 @@ def _encode_other(value: Any) -> Any:
         return [encode(v) for v in value]
     if isinstance(value, Counter):
         return {"@c": [[encode(k), n] for k, n in value.items()]}
+    if isinstance(value, HourCounts):  # (read back as a Counter: DestinationStats takes it)
+        return {"@c": [[hour, n] for hour, n in value.items()]}
     if isinstance(value, dict):
         return {"@d": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, tuple):

@@ -1,0 +1,122 @@
+"""`HourCounts` must count exactly as the `Counter[int]` it replaces, in array and dict form."""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maillog_diag.core.hours import SPARSE_FACTOR, SPARSE_MIN_SPAN, HourCounts
+
+BASE = 493_000  # an hour number of 2026
+
+spans = st.lists(
+    st.tuples(
+        st.integers(min_value=-3000, max_value=3000),  # first hour, from BASE
+        st.integers(min_value=0, max_value=200),  # hours after it
+        st.integers(min_value=1, max_value=5),  # count
+    ),
+    max_size=40,
+)
+
+
+def _model(ops: list[tuple[int, int, int]]) -> Counter[int]:
+    model: Counter[int] = Counter()
+    for first, extra, count in ops:
+        for hour in range(BASE + first, BASE + first + extra + 1):
+            model[hour] += count
+    return model
+
+
+def _counts(ops: list[tuple[int, int, int]]) -> HourCounts:
+    counts = HourCounts()
+    for first, extra, count in ops:
+        if extra:
+            counts.add_span(BASE + first, BASE + first + extra, count)
+        else:
+            counts.add(BASE + first, count)
+    return counts
+
+
+def _same(counts: HourCounts, model: Counter[int]) -> None:
+    assert dict(counts.items()) == dict(model)
+    assert list(counts) == sorted(model)  # earliest first
+    assert len(counts) == len(model)
+    assert bool(counts) == bool(model)
+    assert counts == model
+    for hour in list(model)[:20]:
+        assert counts[hour] == counts.get(hour) == model[hour]
+    missing = (max(model) + 1) if model else BASE
+    assert counts.get(missing) == 0
+    assert counts.get(missing, None) is None
+    with pytest.raises(KeyError):
+        counts[missing]
+
+
+@settings(max_examples=120, deadline=None)
+@given(spans)
+def test_counts_as_a_counter_counts(ops: list[tuple[int, int, int]]) -> None:
+    _same(_counts(ops), _model(ops))
+
+
+@settings(max_examples=80, deadline=None)
+@given(spans, spans)
+def test_update_adds_as_counter_update_adds(
+    a: list[tuple[int, int, int]], b: list[tuple[int, int, int]]
+) -> None:
+    merged = _counts(a)
+    merged.update(_counts(b))
+    _same(merged, _model(a) + _model(b))
+    from_counter = _counts(a)
+    from_counter.update(_model(b))
+    _same(from_counter, _model(a) + _model(b))
+    # A Counter takes it as a mapping of counts (not as an iterable of hours).
+    total = Counter(_model(a))
+    total.update(_counts(b))
+    assert total == _model(a) + _model(b)
+
+
+@settings(max_examples=50, deadline=None)
+@given(spans)
+def test_pickled_and_rebuilt_from_a_mapping(ops: list[tuple[int, int, int]]) -> None:
+    counts = _counts(ops)
+    _same(pickle.loads(pickle.dumps(counts)), _model(ops))
+    _same(HourCounts(_model(ops)), _model(ops))
+
+
+def test_consecutive_hours_share_one_array() -> None:
+    counts = HourCounts()
+    counts.add_span(BASE, BASE + 24 * 45)  # a recipient held 45 days
+    assert counts._sparse is None
+    assert len(counts._counts) == 24 * 45 + 1
+    counts.add(BASE - 10)  # earlier hours extend it at the front
+    assert counts._first == BASE - 10 and counts._sparse is None
+
+
+def test_hours_far_apart_move_to_a_dict() -> None:
+    """A broken clock (hours years apart) must not allocate the years in between."""
+    counts = HourCounts()
+    counts.add(BASE)
+    counts.add(BASE + 1)
+    counts.add(BASE - 20 * 365 * 24)
+    assert counts._sparse is not None
+    assert list(counts) == [BASE - 20 * 365 * 24, BASE, BASE + 1]
+    # the array never holds more than the allowed slots per counted hour
+    dense = HourCounts()
+    for i in range(0, 10_000, SPARSE_FACTOR):
+        dense.add(BASE + i)
+    assert (
+        dense._sparse is None or len(dense) * SPARSE_FACTOR < len(dense._counts) + SPARSE_MIN_SPAN
+    )
+    assert len(dense._counts) <= max(SPARSE_MIN_SPAN, SPARSE_FACTOR * len(dense))
+
+
+def test_counts_are_never_lowered() -> None:
+    counts = HourCounts()
+    with pytest.raises(ValueError):
+        counts.add(BASE, -1)
+    counts.add(BASE, 0)
+    assert not counts
