@@ -50,12 +50,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent.parent))
 
+from maillog_diag.output.render import write_json  # noqa: E402
 from maillog_diag.output.serialize import report_dict  # noqa: E402
 from maillog_diag.scan.partial import PartialScan, Slice, finish, merge, scan_slices  # noqa: E402
 from maillog_diag.scan.pipeline import (  # noqa: E402
+    MIN_SLICE_BYTES,
     ScanOptions,
     _packed,
     _unpacked,
+    lead_share,
     plan_tasks,
     scan_partial,
 )
@@ -88,9 +91,15 @@ def _cpu() -> float:
 
 
 def measure(path: str, pieces: int, options: ScanOptions) -> Costs:
-    """Read `path` cut into `pieces` slices one after the other, timing every step."""
+    """Read `path` cut as `report --jobs PIECES` cuts it on `pieces` cores (the merging
+    process's larger first slice, `lead_share`, then ranges of at most `MAX_SLICE_BYTES`),
+    one slice after the other, timing every step."""
     names = [path]
-    tasks = list(plan_tasks(names, options, pieces, 1)) if pieces > 1 else [[Slice(path)]]
+    tasks = (
+        list(plan_tasks(names, options, pieces, MIN_SLICE_BYTES, lead=lead_share(pieces)))
+        if pieces > 1
+        else [[Slice(path)]]
+    )
     merged: PartialScan | None = None
     costs: list[SliceCost] = []
     for index, task in enumerate(tasks):
@@ -117,7 +126,8 @@ def measure(path: str, pieces: int, options: ScanOptions) -> Costs:
     start = _cpu()
     builder, result = finish(merged, options)
     finished = _cpu()
-    json.dumps(report_dict(builder, result, UTC, include_all=True))
+    with open(os.devnull, "w") as sink:  # as `report --format json` writes it
+        write_json(report_dict(builder, result, UTC, rows_when_written=True), sink)
     return Costs(costs, finished - start, _cpu() - finished)
 
 
@@ -129,8 +139,11 @@ def simulate(costs: Costs, cores: int) -> float:
     free = [0.0] * max(0, min(cores, n) - 1)  # when each worker process is next free
     ready = [float("inf")] * n  # when each slice's result can be merged
     local = [False] * n
-    parent = 0.0
-    taken = merged = 0
+    # The parent takes the first slice itself before it hands the next ones to the workers
+    # (`run_shared`: `own = claim()`): they start on slices 1, 2, ... at once.
+    parent = slices[0].scan
+    ready[0], local[0] = parent, True
+    taken, merged = 1, 0
 
     def merge_ready() -> None:
         nonlocal parent, merged
