@@ -146,6 +146,26 @@ def test_the_parents_first_slice_is_its_share_and_the_rest_ends_small(
     assert max(even) - min(even) < 4096  # no lead: even cuts, as before
 
 
+def test_the_parents_first_slice_is_bounded_on_a_long_log(
+    generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the parent reads its first slice it merges nothing, so the workers' results
+    wait, packed, in its memory: on a long log a share of the whole file would hold a
+    number of them that grows with the file. The first slice is at most `LEAD_MAX_BYTES`
+    (then the parent takes ordinary slices between merges, like a worker)."""
+    from maillog_diag.scan import pipeline
+
+    size = generated.stat().st_size
+    monkeypatch.setattr(pipeline, "MAX_SLICE_BYTES", size // 10)
+    monkeypatch.setattr(pipeline, "LEAD_MAX_BYTES", size // 8)
+    options = ScanOptions(zone=resolve_zone("UTC"), year=2026)
+    tasks = [t for [t] in pipeline.plan_tasks([str(generated)], options, 2, 1, lead=0.46)]
+    lengths = [s.end - s.start for s in tasks if s.end is not None]
+    assert abs(lengths[0] - size // 8) < 4096
+    assert max(lengths[1:]) <= size // 10
+    assert tasks[0].start == 0 and tasks[-1].end == size
+
+
 def test_a_lead_slice_gives_the_one_process_report(generated: Path) -> None:
     single = _report([str(generated)], 1)
     zone = resolve_zone("UTC")
