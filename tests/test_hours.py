@@ -120,3 +120,14 @@ def test_counts_are_never_lowered() -> None:
         counts.add(BASE, -1)
     counts.add(BASE, 0)
     assert not counts
+
+
+def test_empty_counts_share_one_array_that_nothing_changes() -> None:
+    a, b = HourCounts(), HourCounts()
+    assert a._counts is b._counts and len(a._counts) == 0
+    a.add(BASE)
+    b.update(HourCounts())
+    assert len(HourCounts()._counts) == 0 and list(b) == [] and list(a) == [BASE]
+    restored = pickle.loads(pickle.dumps(HourCounts()))
+    restored.add_span(BASE, BASE + 3)
+    assert len(HourCounts()._counts) == 0 and list(restored) == list(range(BASE, BASE + 4))

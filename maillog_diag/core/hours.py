@@ -26,6 +26,11 @@ SPARSE_MIN_SPAN = 64
 """Spans this short stay an array however few hours are counted."""
 
 
+_NO_COUNTS = array("Q")
+"""The array of every `HourCounts` that has counted nothing (most destinations have no
+delay: an array each would be 6,000 objects per report's tables)."""
+
+
 class HourCounts(Mapping[int, int]):
     """Hour number (POSIX seconds // 3600) -> count, for the hours counted (count > 0).
 
@@ -36,8 +41,9 @@ class HourCounts(Mapping[int, int]):
 
     def __init__(self, counts: Mapping[int, int] | None = None) -> None:
         self._first = 0
-        self._counts = array("Q")
-        """Counts of the hours `_first`, `_first + 1`, ... (zero: not counted)."""
+        self._counts = _NO_COUNTS
+        """Counts of the hours `_first`, `_first + 1`, ... (zero: not counted); until the
+        first count, the one shared empty array (never changed: `_fits` replaces it)."""
         self._sparse: dict[int, int] | None = None
         """The counts once the array would be mostly empty (then `_counts` is unused)."""
         self._hours = 0
@@ -98,7 +104,7 @@ class HourCounts(Mapping[int, int]):
         first = self._first
         sparse = {first + i: n for i, n in enumerate(self._counts) if n}
         self._sparse = sparse
-        self._counts = array("Q")
+        self._counts = _NO_COUNTS
         return sparse
 
     def update(self, other: Mapping[int, int]) -> None:
@@ -156,5 +162,4 @@ class HourCounts(Mapping[int, int]):
 
     def __setstate__(self, state: tuple[int, bytes, dict[int, int] | None, int]) -> None:
         self._first, raw, self._sparse, self._hours = state
-        self._counts = array("Q")
-        self._counts.frombytes(raw)
+        self._counts = array("Q", raw) if raw else _NO_COUNTS
