@@ -107,6 +107,9 @@ class LineParser:
         self._head = syslog_head().match
         self._readers: list[Reader] = readers(time_parser)
         self._bare_readers = [r for r in self._readers if r.reads_bare]
+        self._bare_only = self._bare_readers[0].parse_bare if len(self._bare_readers) == 1 else None
+        """The one reader of lines without a syslog header, when there is one only: `parse`
+        calls it directly (as `_bare` would), one Python call less for each mainlog line."""
         self._claimed: dict[str, Reader | None] = {}
         self._problems: set[str] = set()
         """Ignored reasons that are the MTA's own problems (see `problem_kind`): one per
@@ -178,7 +181,14 @@ class LineParser:
             if "last message repeated" in line:
                 self._ignore("syslog repeat notice")
                 return None
-            bare = self._bare(line, source, lineno)
+            bare_only = self._bare_only
+            if bare_only is None:
+                bare = self._bare(line, source, lineno)
+            else:
+                try:
+                    bare = bare_only(line)
+                except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
+                    raise self._unparsed(line, source, lineno, _why(exc, line)) from None
             if bare is None:
                 raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
             if isinstance(bare, str):
