@@ -480,7 +480,7 @@ class EximTransformer(Transformer[Token, Any]):
         size = _value(tail, " S=")
         # "id*=" (+msg_id_created): a Message-ID Exim made itself, e.g. for its bounces
         msgid = _value(tail, " id=") or _value(tail, " id*=")
-        reference = _value(tail, " R=")
+        reference = _value(tail, " R=") if " R=" in tail else None  # (most have none)
         rest = 0
         subject = ""
         t = tail.find(' T="')
@@ -884,8 +884,28 @@ def _inline_method(transformer: Transformer[Any, Any], rule: Any) -> Any:
     return getattr(wrapper, "base_func", None)
 
 
+def _by_first_character(
+    groups: tuple[tuple[tuple[str, ...], str], ...],
+) -> dict[str, tuple[tuple[tuple[str, ...], str], ...]]:
+    """For each first character of a prefix: the groups (in their order) with a prefix that
+    starts with it. A text can only start with a group's prefix if its first character is
+    one of theirs, so trying these groups in turn finds what trying all of them finds."""
+    firsts = {p[:1] for prefixes, _ in groups for p in prefixes}
+    if "" in firsts:
+        raise ValueError("an empty prefix would start every text")
+    return {
+        c: tuple(group for group in groups if any(p.startswith(c) for p in group[0]))
+        for c in firsts
+    }
+
+
+_NO_MESSAGE_BY_FIRST = _by_first_character(_NO_MESSAGE_REASONS)
+"""`_NO_MESSAGE_REASONS` by the first character of their prefixes: an inbound session line
+(`SMTP connection from ...`, a sixth of a mainlog) is tried against 2 groups instead of 5."""
+
+
 def _no_message_reason(line: str, pos: int) -> str:
-    for prefixes, reason in _NO_MESSAGE_REASONS:
+    for prefixes, reason in _NO_MESSAGE_BY_FIRST.get(line[pos : pos + 1], ()):
         if line.startswith(prefixes, pos):
             return reason
     if " rejected " in line:
