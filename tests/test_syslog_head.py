@@ -136,3 +136,22 @@ def test_random_lines_of_header_characters_match_as_the_plain_pattern() -> None:
 
 def test_classifier_uses_this_pattern() -> None:
     assert scan_lines.syslog_head().pattern == _FAST.pattern
+
+
+def test_every_header_match_holds_colon_space() -> None:
+    """`LineParser.parse` skips the pattern on a line without ": " (it ends with that
+    literal): no line without one matches."""
+    assert _FAST.pattern.endswith(": )")
+    for line in _TABLE + _log_lines()[:20000]:
+        for variant in _near(line):
+            if ": " not in variant:
+                assert _FAST.match(variant) is None, variant
+                assert _PLAIN.match(variant) is None, variant
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=_ALPHABET, max_size=60))
+def test_random_text_without_colon_space_never_matches(text: str) -> None:
+    line = "2026-11-26 09:48:21 host " + text
+    if ": " not in line:
+        assert _FAST.match(line) is None
