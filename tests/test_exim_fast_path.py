@@ -349,7 +349,7 @@ def test_message_note_words_are_in_every_note() -> None:
         for start in (0, 1):
             if exim._MESSAGE_NOTE.match(text, start):
                 matched += 1
-                assert exim._may_be_message_note(text, start), text
+                assert any(word in text[start:] for word in exim._MESSAGE_NOTE_WORDS), text
     assert matched > 50
 
 
@@ -362,3 +362,33 @@ def test_last_token_reads_the_tables_of_a_fresh_parser() -> None:
     transformer = EximTransformer(TimeParser(resolve_zone("UTC")))
     body = LastToken(load_grammar("exim.lark", transformer), transformer)
     assert body.methods  # the terminals that end a mainlog line, each with its rule
+
+
+def _plain_no_message_reason(line: str, pos: int) -> str:
+    """`_no_message_reason` as it was: every group of prefixes tried in order."""
+    for prefixes, reason in exim._NO_MESSAGE_REASONS:
+        if line.startswith(prefixes, pos):
+            return reason
+    if " rejected " in line:
+        return "exim inbound reject"
+    if "authenticator failed" in line:
+        return "exim inbound session"
+    if line.startswith(("no host name found", "no IP address found"), pos):
+        return "exim inbound session"
+    return "exim line without a message id"
+
+
+def test_no_message_reason_by_first_character_is_the_plain_loop() -> None:
+    prefixes = [p for group, _ in exim._NO_MESSAGE_REASONS for p in group]
+    prefixes += ["no host name found", "no IP address found", "x", "", " "]
+    rnd = random.Random(31)
+    texts = [line[20:] for line in _lines(LOGS + SHARED_LOGS)]
+    texts += [p + tail for p in prefixes for tail in ("", " rejected x", "authenticator failed")]
+    texts += [p[: rnd.randrange(len(p) + 1)] for p in prefixes for _ in range(5)]
+    texts += ["".join(rnd.choice(prefixes) for _ in range(rnd.randrange(4))) for _ in range(5000)]
+    for text in texts:
+        for stamp in ("", "2026-11-29 12:00:01 "):
+            line = stamp + text
+            assert exim._no_message_reason(line, len(stamp)) == _plain_no_message_reason(
+                line, len(stamp)
+            ), line
