@@ -20,7 +20,7 @@ from maillog_diag.core.analysis import (
     _new_counter,
 )
 from maillog_diag.core.causes import Cause
-from maillog_diag.core.model import Message
+from maillog_diag.core.model import Message, Outcome, Status
 from maillog_diag.scan import summary
 
 from .conftest import MTA_SAMPLES
@@ -131,3 +131,52 @@ def test_the_builder_state_does_not_depend_on_the_short_paths(
             for msg in messages:
                 slow.add(msg)
         assert _state(fast) == _state(slow), log
+
+
+def _general_diagnosis(msg: Message) -> dict[str, Any]:
+    """`diagnose_message` without its short path for recipients sent at every attempt."""
+    from maillog_diag.core import diagnosis
+
+    splits = diagnosis._split_transactions(msg)
+    result: dict[str, Any] = {}
+    for address, rcpt in msg.recipients.items():
+        classes = diagnosis.classify_attempts(rcpt.attempts)
+        diag = diagnosis.RecipientDiagnosis(
+            classes, diagnosis.check_schedule(rcpt.attempts, classes)
+        )
+        diagnosis._splits(msg, rcpt, classes, splits, diag)
+        pairs = list(zip(reversed(rcpt.attempts), reversed(classes), strict=True))
+        for a, cls in pairs:
+            if cls is not None and a.status is Status.DEFERRED:
+                diag.last_cause = cls
+                break
+        for a, cls in pairs:
+            if cls is not None and a.status is Status.DEFERRED and not a.suspended:
+                if rcpt.outcome is Outcome.HELD and cls.hint.seconds is not None:
+                    diag.retry_after = a.time + cls.hint.seconds
+                break
+        result[address] = diag
+    return result
+
+
+def test_diagnose_message_equals_the_general_loop(generated_log: Path) -> None:
+    from maillog_diag.core.diagnosis import diagnose_message
+
+    compared = 0
+    for log in _logs(generated_log):
+        for msg in _messages(log):
+            assert diagnose_message(msg) == _general_diagnosis(msg)
+            compared += 1
+    assert compared
+
+
+def test_stage_by_value_is_the_enum_call() -> None:
+    from maillog_diag.core.classify import Stage
+    from maillog_diag.core.diagnosis import _stage
+
+    for stage in Stage:
+        assert _stage(stage.value) is Stage(stage.value)
+        assert _stage(stage) is stage
+    for word in ("", "RCPT", "rcpt ", "nonsense"):
+        assert _stage(word) is None
+    assert _stage(None) is None
