@@ -45,13 +45,15 @@ def relay_host(relay: str | None) -> str | None:
     return relay.split("[", 1)[0] or None
 
 
+_STAGES: dict[str, Stage] = {stage.value: stage for stage in Stage}
+"""`Stage` by value: a dict look-up instead of the enum's call (a pure-Python method)."""
+
+
 def _stage(value: str | None) -> Stage | None:
+    """The stage an attempt names, None for none or an unknown word."""
     if value is None:
         return None
-    try:
-        return Stage(value)
-    except ValueError:
-        return None
+    return _STAGES.get(value)
 
 
 def diagnose(attempt: Attempt) -> Classification | None:
@@ -168,6 +170,12 @@ def diagnose_message(msg: Message) -> dict[str, RecipientDiagnosis]:
     splits = _split_transactions(msg)
     result: dict[str, RecipientDiagnosis] = {}
     for address, rcpt in msg.recipients.items():
+        attempts = rcpt.attempts
+        if all(a.status is Status.SENT for a in attempts):
+            # Sent at every attempt (most recipients of a message another one of which was
+            # deferred): nothing to classify, check or split; what the loop below gives.
+            result[address] = RecipientDiagnosis([None] * len(attempts))
+            continue
         classes = classify_attempts(rcpt.attempts)
         diag = RecipientDiagnosis(classes, check_schedule(rcpt.attempts, classes))
         _splits(msg, rcpt, classes, splits, diag)

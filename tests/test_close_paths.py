@@ -1,0 +1,185 @@
+"""The work done when a message closes (issue 12) takes shortcuts for the common cases:
+rows made without `Counter.__init__`, recipients delivered at every attempt not
+diagnosed. Each shortcut must give exactly what the general path gives, down to the state a
+summary ships (its dict and Counter order included: `summary.encode` keeps it)."""
+
+from __future__ import annotations
+
+import pickle
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from maillog_diag.core.analysis import (
+    CauseStat,
+    DestinationStats,
+    ReportBuilder,
+    ScheduleStats,
+    _new_counter,
+)
+from maillog_diag.core.causes import Cause
+from maillog_diag.core.hours import HourCounts
+from maillog_diag.core.model import Message, Outcome, Status
+from maillog_diag.scan import summary
+
+from .conftest import MTA_SAMPLES
+from .test_bench_generator import write_generated
+
+
+def test_a_counter_made_without_init_is_an_empty_counter() -> None:
+    made = _new_counter()
+    assert type(made) is Counter
+    assert made == Counter() and not made
+    assert made["absent"] == 0 and "absent" not in made
+    made["a"] += 2
+    made.update({"a": 1, "b": 1})
+    assert made == Counter({"a": 3, "b": 1})
+    assert pickle.loads(pickle.dumps(made)) == made
+    assert _new_counter() is not _new_counter()
+
+
+def test_rows_made_with_the_cheap_counters_equal_rows_made_with_counter() -> None:
+    row = DestinationStats("example.com")
+    for name in ("mtas", "deferrals_by_mta", "senders"):
+        assert type(getattr(row, name)) is Counter
+    for name in ("hourly_deferrals", "hourly_held"):  # (`core.hours`; summaries write counts)
+        assert type(getattr(row, name)) is HourCounts and not getattr(row, name)
+    assert summary.encode(row) == summary.encode(
+        DestinationStats(
+            "example.com",
+            mtas=Counter(),
+            hourly_deferrals=Counter(),
+            hourly_held=Counter(),
+            deferrals_by_mta=Counter(),
+            senders=Counter(),
+            schedule=ScheduleStats(
+                hints=Counter(), gaps=Counter(), early_gaps=Counter(), late_gaps=Counter()
+            ),
+        )
+    )
+    cause = CauseStat(Cause.GREYLISTING, None, None)
+    assert all(
+        type(c) is Counter and not c
+        for c in (cause.hints, cause.stated, cause.hint_kinds, cause.domains)
+    )
+
+
+def test_schedule_from_a_version_1_summary_still_gets_counters() -> None:
+    old = ScheduleStats(hints=[60, 60, 300], gaps=[61.0], early_gaps=[], late_gaps=[900.0])  # type: ignore[arg-type]
+    assert old.hints == Counter({60: 2, 300: 1}) and type(old.hints) is Counter
+    assert old.gaps == Counter({61.0: 1}) and old.early_gaps == Counter()
+    assert old.late_gaps == Counter({900.0: 1})
+    kept = Counter({5: 1})
+    assert ScheduleStats(hints=kept).hints is kept
+
+
+def _messages(log: Path) -> list[Message]:
+    """The messages a report of `log` hands to its builder, in order."""
+    from typer.testing import CliRunner
+
+    from maillog_diag.cli.app import app
+
+    seen: list[Message] = []
+    original = ReportBuilder.add
+
+    def recording(self: ReportBuilder, msg: Message, carried: frozenset[str] = frozenset()) -> None:
+        seen.append(msg)
+        original(self, msg, carried)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(ReportBuilder, "add", recording)
+    try:
+        CliRunner().invoke(
+            app,
+            ["report", str(log), "--format", "json", "--tz", "UTC", "--year", "2026"],
+            env={"MAILLOG_DIAG_NOW": "2026-12-02T00:00:00+00:00", "MAILLOG_DIAG_CONFIG": ""},
+        )
+    finally:
+        mp.undo()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def generated_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated Postfix log with deferrals, bounces and mail still held at the end."""
+    return write_generated(tmp_path_factory.mktemp("close") / "mail.log", 12, 6_000)
+
+
+def _logs(generated: Path) -> list[Path]:
+    return [*MTA_SAMPLES.values(), generated]
+
+
+def _state(builder: ReportBuilder) -> Any:
+    """Everything a builder holds, in its order (as a summary would write it)."""
+    return {name: summary.encode(value) for name, value in vars(builder).items()}
+
+
+@pytest.mark.parametrize("by", ["destination", "sender"])
+def test_the_builder_state_does_not_depend_on_the_short_paths(
+    generated_log: Path, by: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every short path of the close turned off (`_add_clean` refusing every message,
+    every recipient diagnosed), the builder holds the same state, in the same order."""
+    for log in _logs(generated_log):
+        messages = _messages(log)
+        assert messages
+        fast = ReportBuilder(by=by)
+        for msg in messages:
+            fast.add(msg)
+        with monkeypatch.context() as m:
+            m.setattr(ReportBuilder, "_add_clean", lambda self, msg: False)
+            slow = ReportBuilder(by=by)
+            for msg in messages:
+                slow.add(msg)
+        assert _state(fast) == _state(slow), log
+
+
+def _general_diagnosis(msg: Message) -> dict[str, Any]:
+    """`diagnose_message` without its short path for recipients sent at every attempt."""
+    from maillog_diag.core import diagnosis
+
+    splits = diagnosis._split_transactions(msg)
+    result: dict[str, Any] = {}
+    for address, rcpt in msg.recipients.items():
+        classes = diagnosis.classify_attempts(rcpt.attempts)
+        diag = diagnosis.RecipientDiagnosis(
+            classes, diagnosis.check_schedule(rcpt.attempts, classes)
+        )
+        diagnosis._splits(msg, rcpt, classes, splits, diag)
+        pairs = list(zip(reversed(rcpt.attempts), reversed(classes), strict=True))
+        for a, cls in pairs:
+            if cls is not None and a.status is Status.DEFERRED:
+                diag.last_cause = cls
+                break
+        for a, cls in pairs:
+            if cls is not None and a.status is Status.DEFERRED and not a.suspended:
+                if rcpt.outcome is Outcome.HELD and cls.hint.seconds is not None:
+                    diag.retry_after = a.time + cls.hint.seconds
+                break
+        result[address] = diag
+    return result
+
+
+def test_diagnose_message_equals_the_general_loop(generated_log: Path) -> None:
+    from maillog_diag.core.diagnosis import diagnose_message
+
+    compared = 0
+    for log in _logs(generated_log):
+        for msg in _messages(log):
+            assert diagnose_message(msg) == _general_diagnosis(msg)
+            compared += 1
+    assert compared
+
+
+def test_stage_by_value_is_the_enum_call() -> None:
+    from maillog_diag.core.classify import Stage
+    from maillog_diag.core.diagnosis import _stage
+
+    for stage in Stage:
+        assert _stage(stage.value) is Stage(stage.value)
+        assert _stage(stage) is stage
+    for word in ("", "RCPT", "rcpt ", "nonsense"):
+        assert _stage(word) is None
+    assert _stage(None) is None
