@@ -9,6 +9,8 @@ Library use::
 
 from __future__ import annotations
 
+import importlib.util
+
 from maillog_diag.core.analysis import DestinationStats, ReportBuilder, held_seconds
 from maillog_diag.core.correlate import Correlator
 from maillog_diag.core.model import Attempt, Event, Message, Outcome, Recipient, Status
@@ -18,6 +20,15 @@ from maillog_diag.scan.lines import LineParser
 from maillog_diag.scan.pipeline import ScanOptions, ScanResult, collect_messages, scan
 
 __version__ = "0.1.0"
+
+
+def compiled() -> bool:
+    """Whether this copy is the accelerated build: the modules a log line passes through
+    compiled by mypyc (`pyproject.toml`), rather than run from their source."""
+    spec = importlib.util.find_spec("maillog_diag.scan.lines")
+    origin = "" if spec is None or spec.origin is None else spec.origin
+    return not origin.endswith(".py")
+
 
 __all__ = [
     "Attempt",
@@ -38,6 +49,7 @@ __all__ = [
     "UnparsableLine",
     "__version__",
     "collect_messages",
+    "compiled",
     "held_seconds",
     "resolve_zone",
     "scan",

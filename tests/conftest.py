@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import maillog_diag
 from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
 from maillog_diag.scan.lines import LineParser
 
@@ -21,6 +22,14 @@ MTA_SAMPLES = {
     "opensmtpd": SAMPLE_LOGS / "opensmtpd" / "maillog",
 }
 """One sample log per MTA, by MTA name."""
+
+pure_only = pytest.mark.skipif(
+    maillog_diag.compiled(),
+    reason="patches or subclasses a class or function that compiled callers bind directly; "
+    "the compiled build is held to this source's reports by tests/test_compiled.py",
+)
+"""For a test that swaps an internal path to compare it with another: meaningful for the
+source, which the accelerated build (`tools/compiled/inplace.py`) is compared with."""
 
 
 @pytest.fixture

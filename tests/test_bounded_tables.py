@@ -16,6 +16,7 @@ from maillog_diag.core.diagnosis import ScheduleCheck
 from maillog_diag.core.hints import HintKind
 from maillog_diag.output import render
 from maillog_diag.output.escape import json_safe
+from maillog_diag.scan import summary
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 101, 1000])
@@ -74,7 +75,8 @@ def test_schedule_merge_gives_the_medians_of_one_pass() -> None:
 
 
 def test_schedule_reads_the_lists_of_a_version_1_summary() -> None:
-    old = ScheduleStats(hints=[300, 300, 60], gaps=[1.0, 2.0, 2.0])  # type: ignore[arg-type]
+    old = summary.decode({"@": "ScheduleStats", "hints": [300, 300, 60], "gaps": [1.0, 2.0, 2.0]})
+    assert type(old) is ScheduleStats and type(old.gaps) is Counter
     assert old.hints == Counter({300: 2, 60: 1})
     assert median(old.gaps) == 2.0
     new = ScheduleStats()

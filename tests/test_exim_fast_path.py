@@ -30,7 +30,7 @@ from maillog_diag.mta.exim import EximReader
 from maillog_diag.scan.lines import syslog_head
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 
-from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
+from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS, pure_only
 
 LOGS = [
     FIXTURES / "exim_small.log",
@@ -196,12 +196,14 @@ def _assert_alike(lines: list[str]) -> None:
     assert differ == []
 
 
+@pure_only
 def test_shortcuts_read_the_sample_logs_and_their_variants_as_lark_does() -> None:
     lines = _lines(LOGS)
     assert len(lines) > 1000
     _assert_alike([v for line in lines for v in variants(line)])
 
 
+@pure_only
 @pytest.mark.skipif(not SHARED_LOGS, reason="../shared corpus not present")
 def test_shortcuts_read_the_shared_corpus_as_lark_does() -> None:
     lines = _lines(SHARED_LOGS)
@@ -209,6 +211,7 @@ def test_shortcuts_read_the_shared_corpus_as_lark_does() -> None:
     _assert_alike(lines + [v for line in sample for v in variants(line)])
 
 
+@pure_only
 def test_shortcuts_read_syslog_lines_as_lark_does() -> None:
     head = syslog_head().match
     fast, reference = EximReader(_time_parser()), ReferenceReader(_time_parser())

@@ -20,7 +20,7 @@ from maillog_diag.scan.lines import LineParser
 from maillog_diag.syntax import lalr
 from maillog_diag.syntax.lalr import FastLALR
 
-from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
+from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS, pure_only
 
 _LOGS = [
     p for p in sorted(SAMPLE_LOGS.glob("*/*")) if p.is_file() and p.suffix not in {".jsonl", ".md"}
@@ -88,6 +88,7 @@ def test_shapes_agree_with_the_general_loop(path: Path) -> None:
     assert _compare([v for ln in lines for v in _variants(ln)]) == []
 
 
+@pure_only
 def test_shapes_read_most_lines(monkeypatch: pytest.MonkeyPatch) -> None:
     """The shapes are taken (not silently bypassed): most lines of the Postfix sample go
     through them."""

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from maillog_diag.cli.app import app
 
-from .conftest import FIXTURES, MTA_SAMPLES
+from .conftest import FIXTURES, MTA_SAMPLES, pure_only
 
 COMMON = ["--tz", "UTC", "--year", "2026"]
 ENV = {"MAILLOG_DIAG_CONFIG": ""}
@@ -236,6 +236,7 @@ def test_csv_follows_the_grouping() -> None:
     assert [r.split(",")[0] for r in rows[1:]] == [g["key"] for g in data["groups"]]
 
 
+@pure_only
 @pytest.mark.parametrize(
     "log",
     list(MTA_SAMPLES.values()),

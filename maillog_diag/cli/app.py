@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 import typer
 
-from maillog_diag import __version__
+from maillog_diag import __version__, compiled
 from maillog_diag.cli.config import ConfigError, load_config
 from maillog_diag.cli.options import (
     DEFAULT_LOG,
@@ -147,7 +147,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"maillog-diag {__version__}\n")
+        build = "compiled by mypyc" if compiled() else "pure Python"
+        sys.stdout.write(f"maillog-diag {__version__} ({build})\n")
         raise typer.Exit()
 
 

@@ -41,13 +41,6 @@ def _new_counter() -> Counter[Any]:
     return Counter.__new__(Counter)
 
 
-def _as_counter(values: object) -> Counter[Any]:
-    """`values` if it is a `Counter`, else the counts of its items (an older summary's list).
-    (One call per field: a loop over the names with getattr and setattr cost more than the
-    rest of a new destination's row.)"""
-    return values if isinstance(values, Counter) else Counter(values)  # type: ignore[call-overload]
-
-
 def held_seconds(msg: Message, rcpt: Recipient) -> float | None:
     """Seconds from arrival to final outcome (or to the end of the log if still held)."""
     if msg.arrived is None:
@@ -202,13 +195,6 @@ class ScheduleStats:
     early_gaps: Counter[float] = field(default_factory=_new_counter)
     late_gaps: Counter[float] = field(default_factory=_new_counter)
 
-    def __post_init__(self) -> None:
-        # A summary written before the counts (version 1) holds plain lists of values.
-        self.hints = _as_counter(self.hints)
-        self.gaps = _as_counter(self.gaps)
-        self.early_gaps = _as_counter(self.early_gaps)
-        self.late_gaps = _as_counter(self.late_gaps)
-
     def add(self, check: ScheduleCheck) -> None:
         """Count one hinted deferral."""
         self.hints[check.hint_seconds] += 1  # what the receiver asked, all the same
@@ -351,13 +337,6 @@ class DestinationStats:
     """Message size times delivered recipients (as pflogsumm counts bytes delivered)."""
     senders: Counter[str] = field(default_factory=_new_counter)
     """Sender domains of the delayed recipients (whose mail this destination delays)."""
-
-    def __post_init__(self) -> None:
-        # A summary holds the hour counts as plain counts (`{"@c": ...}`).
-        if type(self.hourly_deferrals) is not HourCounts:
-            self.hourly_deferrals = HourCounts(self.hourly_deferrals)
-        if type(self.hourly_held) is not HourCounts:
-            self.hourly_held = HourCounts(self.hourly_held)
 
     def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
         """Add another process's figures for the same destination.

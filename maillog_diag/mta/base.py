@@ -10,7 +10,7 @@ nothing downstream is per-MTA.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from maillog_diag.core.model import Event
 from maillog_diag.input.timestamps import TimeParser
@@ -91,24 +91,24 @@ class Reader(Protocol):
     is not needed, and raise for a line of theirs they cannot read (see `LineShapeError`).
     """
 
-    mta: str
+    mta: ClassVar[str]
     """The `mta` value of the events (and of the JSON contract)."""
 
-    logs_removal: bool
+    logs_removal: ClassVar[bool]
     """Whether the MTA logs a line when a message leaves the queue. When it does not, a
     message is closed once as many recipients as the arrival announced (`nrcpt`) have a
     final outcome: at that delivery when all were delivered, else at the notice (bounce,
     expiry) that follows; lines about it that come a little later are dropped."""
 
-    carries_state: bool
+    carries_state: ClassVar[bool]
     """Whether reading a line depends on earlier lines beyond the message it names (e.g.
     OpenSMTPD's sessions and routes): a slice that starts inside an input cannot be read
     alone then, and the scan reads such an input in one pass."""
 
-    journal_units: tuple[str, ...]
+    journal_units: ClassVar[tuple[str, ...]]
     """systemd units whose journal lines are this MTA's even without the mail facility."""
 
-    reads_bare: bool
+    reads_bare: ClassVar[bool]
     """Whether some of its lines come without a syslog header (Exim's mainlog): only such
     readers are offered those lines (`parse_bare`, `line_time`)."""
 

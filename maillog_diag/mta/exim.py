@@ -33,10 +33,11 @@ import dataclasses
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token
 from lark.parsers.lalr_analysis import Reduce, Shift
+from lark.visitors import Transformer, v_args  # (not `from lark`: mypyc, see `syntax/lalr.py`)
 
 from maillog_diag.core.classify import Stage
 from maillog_diag.core.model import (
@@ -372,13 +373,9 @@ class EximTransformer(Transformer[Token, Any]):
         self._last_tail = ""
         self._last_fields: tuple[str | None, str | None, float | None] = (None, None, None)
 
-    @property
-    def time_parser(self) -> TimeParser:
-        """The input stream's time parser (a new input resets per-input memory)."""
-        return self._time_parser
-
-    @time_parser.setter
-    def time_parser(self, value: TimeParser) -> None:
+    def start_input(self, value: TimeParser) -> None:
+        """A new input begins: its stamps are read by `value` (a method, not a property
+        setter, so that mypyc can compile this module: see `pyproject.toml`)."""
         self._time_parser = value
         self._last_lead = ""
         self._minutes.clear()
@@ -655,11 +652,11 @@ SYSLOG_PROGRAMS = frozenset({"exim", "exim4"})
 class EximReader:
     """Exim's mainlog (bare lines) and Exim through syslog (`exim[PID]:`, `exim4[PID]:`)."""
 
-    mta = MTA
-    logs_removal = True
-    carries_state = False
-    reads_bare = True
-    journal_units: tuple[str, ...] = ("exim4.service", "exim.service")
+    mta: ClassVar[str] = MTA
+    logs_removal: ClassVar[bool] = True
+    carries_state: ClassVar[bool] = False
+    reads_bare: ClassVar[bool] = True
+    journal_units: ClassVar[tuple[str, ...]] = ("exim4.service", "exim.service")
 
     def __init__(self, time_parser: TimeParser) -> None:
         self._transformer = EximTransformer(time_parser)
@@ -688,7 +685,7 @@ class EximReader:
 
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: forget the remembered stamp and admin removals."""
-        self._transformer.time_parser = time_parser
+        self._transformer.start_input(time_parser)
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`exim[pid]: [exim stamp] [[pid]] <id> ...` after the syslog header."""

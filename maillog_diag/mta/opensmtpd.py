@@ -58,9 +58,10 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
-from lark import Token, Transformer, v_args
+from lark import Token
+from lark.visitors import Transformer, v_args  # (not `from lark`: mypyc, see `syntax/lalr.py`)
 
 from maillog_diag.core.classify import Stage
 from maillog_diag.core.model import (
@@ -249,13 +250,9 @@ class OpenSMTPDTransformer(Transformer[Token, Any]):
         self._relay_route: dict[str, str] = {}
         """Relay name -> the address of its one route out of use (`No valid route for`)."""
 
-    @property
-    def time_parser(self) -> TimeParser:
-        """The input stream's time parser (a new input forgets sessions and header)."""
-        return self._header.time_parser
-
-    @time_parser.setter
-    def time_parser(self, value: TimeParser) -> None:
+    def start_input(self, value: TimeParser) -> None:
+        """A new input begins: its stamps are read by `value` (a method, not a property
+        setter, so that mypyc can compile this module: see `pyproject.toml`)."""
         self._header.time_parser = value
         self._inbound.clear()
         self._outbound.clear()
@@ -601,11 +598,11 @@ _PARSED = (
 class OpenSMTPDReader:
     """OpenSMTPD through syslog: `smtpd[PID]:`, 6.x/7.x and 5.x line forms."""
 
-    mta = MTA
-    logs_removal = False
-    carries_state = True
-    reads_bare = False
-    journal_units: tuple[str, ...] = ("opensmtpd.service",)
+    mta: ClassVar[str] = MTA
+    logs_removal: ClassVar[bool] = False
+    carries_state: ClassVar[bool] = True
+    reads_bare: ClassVar[bool] = False
+    journal_units: ClassVar[tuple[str, ...]] = ("opensmtpd.service",)
 
     def __init__(self, time_parser: TimeParser) -> None:
         self._transformer = OpenSMTPDTransformer(time_parser)
@@ -620,7 +617,7 @@ class OpenSMTPDReader:
 
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: forget the header and the sessions."""
-        self._transformer.time_parser = time_parser
+        self._transformer.start_input(time_parser)
 
     def export_state(self) -> dict[str, Any]:
         """The sessions and routes remembered (plain values), for a scan that continues

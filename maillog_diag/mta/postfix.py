@@ -8,9 +8,10 @@ the LALR parser (no tree is built), so every callback must be cheap.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from lark import Token, Transformer, v_args
+from lark import Token
+from lark.visitors import Transformer, v_args  # (not `from lark`: mypyc, see `syntax/lalr.py`)
 
 from maillog_diag.core.model import (
     Arrival,
@@ -178,13 +179,9 @@ class PostfixTransformer(Transformer[Token, Any]):
         self._header = SyslogHeader(time_parser)
         self._head = self._header.read
 
-    @property
-    def time_parser(self) -> TimeParser:
-        """The input stream's time parser (a new input resets the header memory)."""
-        return self._header.time_parser
-
-    @time_parser.setter
-    def time_parser(self, value: TimeParser) -> None:
+    def start_input(self, value: TimeParser) -> None:
+        """A new input begins: its stamps are read by `value` (a method, not a property
+        setter, so that mypyc can compile this module: see `pyproject.toml`)."""
         self._header.time_parser = value
 
     def delivery(
@@ -299,11 +296,11 @@ class PostfixReader:
     comparisons, so the grammar's cost is paid only by lines that matter.
     """
 
-    mta = MTA
-    logs_removal = True
-    carries_state = False
-    reads_bare = False
-    journal_units: tuple[str, ...] = ("postfix.service", "postfix@-.service")
+    mta: ClassVar[str] = MTA
+    logs_removal: ClassVar[bool] = True
+    carries_state: ClassVar[bool] = False
+    reads_bare: ClassVar[bool] = False
+    journal_units: ClassVar[tuple[str, ...]] = ("postfix.service", "postfix@-.service")
 
     def __init__(self, time_parser: TimeParser) -> None:
         transformer = self._transformer = PostfixTransformer(time_parser)
@@ -323,7 +320,7 @@ class PostfixReader:
 
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: its own year inference for yearless stamps."""
-        self._transformer.time_parser = time_parser
+        self._transformer.start_input(time_parser)
 
     def _daemon(self, program: str) -> str:
         """The daemon of a `postfix/<daemon>[pid]: ` program name ("" with a reason in

@@ -41,9 +41,10 @@ Choices worth knowing:
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, ClassVar
 
-from lark import Token, Transformer, v_args
+from lark import Token
+from lark.visitors import Transformer, v_args  # (not `from lark`: mypyc, see `syntax/lalr.py`)
 
 from maillog_diag.core.model import (
     Arrival,
@@ -156,13 +157,9 @@ class SendmailTransformer(Transformer[Token, Any]):
         """Per relay (`[192.0.2.10]`, `mx.example.com`): the time (POSIX seconds), reply and
         DSN code of the last deferral Sendmail got there by trying."""
 
-    @property
-    def time_parser(self) -> TimeParser:
-        """The input stream's time parser (a new input resets the header memory)."""
-        return self._time_parser
-
-    @time_parser.setter
-    def time_parser(self, value: TimeParser) -> None:
+    def start_input(self, value: TimeParser) -> None:
+        """A new input begins: its stamps are read by `value` (a method, not a property
+        setter, so that mypyc can compile this module: see `pyproject.toml`)."""
         self._time_parser = value
         self._last_lead = ""
 
@@ -393,13 +390,13 @@ SYSLOG_PROGRAMS = frozenset({"sendmail", "sm-mta", "sm-msp-queue", "sm-msp"})
 class SendmailReader:
     """Sendmail through syslog: `sendmail`, `sm-mta`, `sm-msp-queue`, `sm-msp`."""
 
-    mta = MTA
-    logs_removal = False
-    carries_state = True
-    reads_bare = True
+    mta: ClassVar[str] = MTA
+    logs_removal: ClassVar[bool] = False
+    carries_state: ClassVar[bool] = True
+    reads_bare: ClassVar[bool] = True
     """The host-status cache (`_relay_failure`) explains a repeat by an earlier line of
     another message: a slice cut inside a Sendmail log cannot see it, so it is read in one pass."""
-    journal_units: tuple[str, ...] = ("sendmail.service",)
+    journal_units: ClassVar[tuple[str, ...]] = ("sendmail.service",)
 
     def __init__(self, time_parser: TimeParser) -> None:
         self._transformer = SendmailTransformer(time_parser)
@@ -433,7 +430,7 @@ class SendmailReader:
 
     def start_input(self, time_parser: TimeParser) -> None:
         """A new input: forget the remembered header."""
-        self._transformer.time_parser = time_parser
+        self._transformer.start_input(time_parser)
 
     def parse_syslog(self, line: str, end: int, header: str, program: str) -> Event | str:
         """`sm-mta[pid]: <qid>: ...` after the syslog header."""

@@ -684,15 +684,23 @@ def _record_reducer(cls: type, names: tuple[str, ...]) -> Callable[[Any], tuple[
 
 
 def _slot_fields(cls: type) -> tuple[str, ...] | None:
-    """The fields of a dataclass whose slots (over its bases) are exactly its fields, in
-    `__init__` order; None for any other class."""
-    if not is_dataclass(cls) or "__slots__" not in vars(cls):
+    """The fields of a dataclass whose slots (over its bases), or under the accelerated
+    build whose compiled attributes, are exactly its fields, in `__init__` order; None for
+    any other class."""
+    if not is_dataclass(cls):
         return None
-    slots: set[str] = set()
-    for base in cls.__mro__:
-        declared = vars(base).get("__slots__", ())
-        slots.update((declared,) if isinstance(declared, str) else declared)
-    slots.discard("__weakref__")
+    compiled = vars(cls).get("__mypyc_attrs__")  # a class of the accelerated build (mypyc)
+    if compiled is not None:
+        slots = set(compiled)
+        slots.discard("__dict__")
+    elif "__slots__" not in vars(cls):
+        return None
+    else:
+        slots = set()
+        for base in cls.__mro__:
+            declared = vars(base).get("__slots__", ())
+            slots.update((declared,) if isinstance(declared, str) else declared)
+        slots.discard("__weakref__")
     names = tuple(f.name for f in fields(cls))
     if set(names) != slots or not all(f.init for f in fields(cls)):
         return None

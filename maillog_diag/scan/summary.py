@@ -23,7 +23,7 @@ import gzip
 import json
 import zlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
 from typing import IO, Any
@@ -108,12 +108,24 @@ def _encode_other(value: Any) -> Any:
         _FIELD_NAMES[type(value)] = names
         items = [(key, getattr(value, key)) for key in names]
     else:
-        items = list(vars(value).items())
+        items = list(_instance_state(value).items())
     out: dict[str, Any] = {"@": name}
     for key, item in items:
         if not callable(item):
             out[key] = encode(item)
     return out
+
+
+def _instance_state(value: Any) -> dict[str, Any]:
+    """The attributes of a record that is not a dataclass (`ReportBuilder`), in the order
+    they were set: its `__dict__`; under the accelerated build, where a compiled class has
+    none, what mypyc's `__getstate__` gives (the same names, in the order of `__init__`)."""
+    try:
+        attributes: dict[str, Any] = vars(value)
+    except TypeError:
+        state: dict[str, Any] = value.__getstate__()
+        return state
+    return attributes
 
 
 def _sort_key(value: Any) -> str:
@@ -123,6 +135,24 @@ def _sort_key(value: Any) -> str:
 def decode(value: Any) -> Any:
     """Build the values `encode` wrote (already parsed JSON); `ValueError` otherwise."""
     return json.loads(json.dumps(value), object_hook=_record)
+
+
+def _as_hours(values: Any) -> HourCounts:
+    return values if type(values) is HourCounts else HourCounts(values)
+
+
+def _as_counter(values: Any) -> Counter[Any]:
+    return values if type(values) is Counter else Counter(values)
+
+
+_READ_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
+    # Hour counts are written as plain counts (`{"@c": ...}`, read as a `Counter`).
+    "DestinationStats": {"hourly_deferrals": _as_hours, "hourly_held": _as_hours},
+    # A version 1 summary holds the schedule's intervals as lists of values, not counts.
+    "ScheduleStats": dict.fromkeys(("hints", "gaps", "early_gaps", "late_gaps"), _as_counter),
+}
+"""Fields read into another type than the JSON gives, by record kind: the classes take
+only their own field types (compiled by mypyc, a class checks them when it is built)."""
 
 
 def loads(text: str | bytes) -> Any:
@@ -135,6 +165,11 @@ def _record(value: dict[str, Any]) -> Any:
     if "@" in value:
         name = value.pop("@")
         known = _DATACLASSES.get(name) if isinstance(name, str) else None
+        convert = _READ_AS.get(name) if isinstance(name, str) else None
+        if convert is not None:
+            for key, read in convert.items():
+                if key in value:
+                    value[key] = read(value[key])
         if known is not None and known[1].issuperset(value):
             return known[0](**value)  # the common case, checked in one step
         cls = CLASSES.get(name) if isinstance(name, str) else None
@@ -145,8 +180,13 @@ def _record(value: dict[str, Any]) -> Any:
             if unknown:
                 raise ValueError(f"{name} has unknown fields {sorted(unknown)}")
             return cls(**value)
-        obj: Any = object.__new__(cls)
-        obj.__dict__.update(value)
+        made: Any = cls
+        obj: Any = made.__new__(made)
+        setstate = getattr(obj, "__setstate__", None)
+        if setstate is None:
+            obj.__dict__.update(value)
+        else:  # a class compiled by mypyc (see `_instance_state`)
+            setstate(value)
         return obj
     if len(value) == 1:
         (tag, items), *_ = value.items()

@@ -34,9 +34,15 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedToken
+from lark import Lark, Token
+from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 from lark.grammar import Rule
 from lark.parsers.lalr_analysis import Shift
+from lark.visitors import Transformer  # (its own module, not `lark`: see below)
+
+# Lark's classes are imported from the modules that define them, not through `lark`: code
+# compiled by mypyc (the accelerated build, `pyproject.toml`) refers to a class's own module,
+# and does not build when that module was never imported by name.
 
 try:  # Python's own parser of patterns: private, so only ever a shortcut (see `first_chars`)
     from re import _constants as _sre_constants
