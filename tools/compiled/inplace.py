@@ -42,6 +42,16 @@ def tracked_files(root: Path = ROOT) -> list[str]:
     return [name for name in out.decode().split("\0") if name and (root / name).is_file()]
 
 
+def copy_tree(dest: Path, root: Path = ROOT) -> None:
+    """Copy the working tree's files (`tracked_files`) into `dest`."""
+    for name in tracked_files(root):
+        if name.endswith(".so"):
+            continue  # (never a source: a compiled module left by an in-place build)
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(root / name, target)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("dest", type=Path, help="a new or empty directory")
@@ -49,10 +59,7 @@ def main() -> int:
     dest: Path = args.dest.resolve()
     if dest.exists() and any(dest.iterdir()):
         ap.error(f"{dest} is not empty")
-    for name in tracked_files():
-        target = dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
+    copy_tree(dest)
     # mypyc builds through setuptools, which reads `pyproject.toml` in the working folder and
     # may be too old for its `license` field: the project file is set aside for the build.
     modules = compiled_modules(dest)
