@@ -26,20 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import CORPUS, FIXTURES, ROOT, SAMPLE_LOGS
+from .conftest import CORPUS, ROOT, SAMPLE_LOGS
 from .test_bench_generator import write_generated
+from .test_engine_equality import SAMPLES  # every sample log and the mixed-MTA fixture
 
-SAMPLES = [
-    SAMPLE_LOGS / "postfix" / "mail.log",
-    SAMPLE_LOGS / "postfix" / "mail.log.rfc3339",
-    SAMPLE_LOGS / "postfix" / "maillog_file.log",
-    SAMPLE_LOGS / "exim" / "mainlog",
-    SAMPLE_LOGS / "exim" / "mainlog.millisec_tz",
-    SAMPLE_LOGS / "sendmail" / "maillog",
-    SAMPLE_LOGS / "sendmail" / "maillog.rfc3339",
-    SAMPLE_LOGS / "opensmtpd" / "maillog",
-    FIXTURES / "mixed_mta.log",
-]
 SETTINGS = ("--tz", "UTC", "--year", "2026")
 ENV = {"MAILLOG_DIAG_NOW": "2026-12-02T00:00:00Z", "MAILLOG_DIAG_CONFIG": "", "COLUMNS": "100"}
 
