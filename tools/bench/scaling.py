@@ -32,6 +32,7 @@ of them (wall time and peak RSS from GNU time).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -48,7 +49,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent.parent))
+if importlib.util.find_spec("maillog_diag") is None:
+    # Not installed in this Python: measure this checkout. An installed copy (the compiled
+    # build in its own virtual environment, `tools/compiled/wheel.py`) is measured as it is.
+    sys.path.insert(0, str(HERE.parent.parent))
 
 from maillog_diag.output.render import write_json  # noqa: E402
 from maillog_diag.output.serialize import report_dict  # noqa: E402
@@ -244,7 +248,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     options = ScanOptions(zone=UTC)
-    report: dict[str, Any] = {"cores": []}
+    import maillog_diag
+
+    build = "compiled by mypyc" if maillog_diag.compiled() else "pure Python"
+    report: dict[str, Any] = {
+        "cores": [],
+        "build": f"{build}, {Path(maillog_diag.__file__).parent}",
+    }
     serial = started = 0.0
     if args.cores:
         if not args.file:
@@ -295,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cores:
         print(f"{report['file']}: {report['lines']:,} lines; start-up {started:.2f} s")
+        print(f"measured: {report['build']}")
         o = report["one_process"]
         print(
             f"1 process: scan {o['scan']:.2f} s, finish {o['finish']:.2f} s, "
