@@ -9,6 +9,7 @@ Library use::
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.util
 
 from maillog_diag.core.analysis import DestinationStats, ReportBuilder, held_seconds
@@ -27,7 +28,7 @@ def compiled() -> bool:
     compiled by mypyc (`pyproject.toml`), rather than run from their source."""
     spec = importlib.util.find_spec("maillog_diag.scan.lines")
     origin = "" if spec is None or spec.origin is None else spec.origin
-    return not origin.endswith(".py")
+    return origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 
 __all__ = [
