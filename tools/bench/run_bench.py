@@ -238,8 +238,18 @@ def floor_tools(args: argparse.Namespace) -> list[Tool]:
 
 
 def subject_tools(args: argparse.Namespace) -> list[Tool]:
-    """maillog-diag with its default processes, then with -j 1 and -j 2 (the scaling)."""
-    cli, missing = find_cli(args.cli)
+    """maillog-diag with its default processes, then with -j 1 and -j 2 (the scaling); the
+    same again for `--also-cli` (another build, run in the same rounds)."""
+    tools = _subject_tools(args, args.cli, "")
+    if args.also_cli:
+        version = tool_version(args.also_cli, "--version")
+        build = "compiled" if "compiled" in version else "pure" if "pure" in version else "b"
+        tools += _subject_tools(args, args.also_cli, f" [{build}]")
+    return tools
+
+
+def _subject_tools(args: argparse.Namespace, explicit: str | None, tag: str) -> list[Tool]:
+    cli, missing = find_cli(explicit)
     if not missing:
         probe = subprocess.run([*cli, "report", "--help"], capture_output=True, text=True)
         if probe.returncode != 0:
@@ -247,7 +257,7 @@ def subject_tools(args: argparse.Namespace) -> list[Tool]:
     variants = [("", [])] + [(f" -j {j}", ["-j", str(j)]) for j in args.jobs]
     return [
         Tool(
-            f"maillog-diag report --format json{label}",
+            f"maillog-diag{tag} report --format json{label}",
             [*cli, "report", "{file}", "--format", "json", *extra],
             "subject",
             missing,
@@ -433,7 +443,12 @@ def context(path: Path, tools: list[Tool]) -> dict[str, Any]:
             except OSError:
                 pass
         elif t.role == "subject":
-            ctx["maillog_diag"] = tool_version(t.argv[0], "--version")
+            version = tool_version(t.argv[0], "--version")
+            seen = ctx.get("maillog_diag")
+            if not seen:
+                ctx["maillog_diag"] = version
+            elif version not in seen:  # (`--also-cli`: another build)
+                ctx["maillog_diag"] = f"{seen}; {version}"
     return ctx
 
 
@@ -478,9 +493,26 @@ def summarize(results: list[Result], lines: int) -> list[dict[str, Any]]:
 
 
 def targets(rows: list[dict[str, Any]], anchor: str) -> list[tuple[str, float | None, str]]:
-    """The ratios issue #12 sets as targets: (what, measured, target)."""
+    """The ratios issue #12 sets as targets: (what, measured, target), for each build
+    measured (`--also-cli`: its rows carry a tag, `[compiled]` for the compiled build)."""
+    tags = sorted(
+        {
+            r["tool"].split(" report ")[0][len("maillog-diag") :]
+            for r in rows
+            if r["tool"].startswith("maillog-diag")
+        }
+    )
+    out: list[tuple[str, float | None, str]] = []
+    for tag in tags or [""]:
+        out += _targets(rows, anchor, tag)
+    return out
+
+
+def _targets(
+    rows: list[dict[str, Any]], anchor: str, tag: str
+) -> list[tuple[str, float | None, str]]:
     by = {r["tool"]: r for r in rows if "wall_s" in r}
-    base = "maillog-diag report --format json"
+    base = f"maillog-diag{tag} report --format json"
     anchor_row = by.get(anchor)
     out: list[tuple[str, float | None, str]] = []
 
@@ -491,15 +523,17 @@ def targets(rows: list[dict[str, Any]], anchor: str) -> list[tuple[str, float | 
         return round(ra[key] / rb[key], 3)
 
     goal = "<= 0.7 (goal 0.5)" if anchor == "pflogsumm" else "<= 1.0 (goal 0.5)"
-    out.append((f"report wall / {anchor} wall", ratio(base, anchor), goal))
-    out.append((f"report -j 1 wall / {anchor} wall", ratio(f"{base} -j 1", anchor), "<= 1.0"))
+    out.append((f"report{tag} wall / {anchor} wall", ratio(base, anchor), goal))
+    out.append((f"report{tag} -j 1 wall / {anchor} wall", ratio(f"{base} -j 1", anchor), "<= 1.0"))
     if anchor_row:
         largest = max(
             (r["peak_rss_mib"] for n, r in by.items() if n.startswith(base)), default=None
         )
         peak = round(largest / anchor_row["peak_rss_mib"], 3) if largest else None
-        out.append((f"largest maillog-diag process / {anchor} peak RSS", peak, "<= 1.0"))
-    out.append(("speed-up -j 1 -> -j 2 (wall)", ratio(f"{base} -j 1", f"{base} -j 2"), ">= 1.8"))
+        out.append((f"largest maillog-diag{tag} process / {anchor} peak RSS", peak, "<= 1.0"))
+    out.append(
+        (f"speed-up{tag} -j 1 -> -j 2 (wall)", ratio(f"{base} -j 1", f"{base} -j 2"), ">= 1.8")
+    )
     return out
 
 
@@ -693,6 +727,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--cli", help="path of the maillog-diag command (default: beside this Python or on PATH)"
+    )
+    ap.add_argument(
+        "--also-cli",
+        metavar="PATH",
+        help="another maillog-diag command (the compiled build: tools/compiled/wheel.py), "
+        "run in the same alternating rounds, with its own target lines",
     )
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
     ap.add_argument(
