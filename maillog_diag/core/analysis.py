@@ -25,7 +25,15 @@ from maillog_diag.core.causes import Cause
 from maillog_diag.core.classify import Classification
 from maillog_diag.core.diagnosis import RecipientDiagnosis, ScheduleCheck, diagnose_message
 from maillog_diag.core.hours import HourCounts
-from maillog_diag.core.model import Attempt, LineRef, Message, Outcome, Recipient, Status
+from maillog_diag.core.model import (
+    Attempt,
+    LineRef,
+    Message,
+    Outcome,
+    Recipient,
+    Status,
+    record_reduce,
+)
 from maillog_diag.core.quantiles import HeldTimes
 from maillog_diag.core.reasons import reason_key
 
@@ -337,6 +345,74 @@ class DestinationStats:
     """Message size times delivered recipients (as pflogsumm counts bytes delivered)."""
     senders: Counter[str] = field(default_factory=_new_counter)
     """Sender domains of the delayed recipients (whose mail this destination delays)."""
+
+    def __init__(
+        self,
+        domain: str,
+        recipients: int = 0,
+        delivered: int = 0,
+        recipients_deferred: int = 0,
+        delivered_after_delay: int = 0,
+        bounced: int = 0,
+        expired: int = 0,
+        held: int = 0,
+        unknown: int = 0,
+        deferrals: int = 0,
+        deferrals_repeated: int = 0,
+        held_times: HeldTimes | None = None,
+        reasons: dict[str, ReasonStat] | None = None,
+        causes: dict[CauseKey, CauseStat] | None = None,
+        split_deferrals: int = 0,
+        split_recipients: int = 0,
+        split_delay_seconds: float = 0.0,
+        other_deferrals: int = 0,
+        schedule: ScheduleStats | None = None,
+        on_hold: int = 0,
+        final_reasons: dict[tuple[str, Cause], FinalReason] | None = None,
+        mtas: Counter[str] | None = None,
+        hourly_deferrals: HourCounts | None = None,
+        hourly_held: HourCounts | None = None,
+        deferrals_by_mta: Counter[tuple[str, Cause, bool]] | None = None,
+        delivery_seconds_total: float = 0.0,
+        delivery_timed: int = 0,
+        delivery_seconds_max: float = 0.0,
+        bytes_delivered: int = 0,
+        senders: Counter[str] | None = None,
+    ) -> None:
+        # (written out for the compiled build: see `model.record_reduce`)
+        self.domain = domain
+        self.recipients = recipients
+        self.delivered = delivered
+        self.recipients_deferred = recipients_deferred
+        self.delivered_after_delay = delivered_after_delay
+        self.bounced = bounced
+        self.expired = expired
+        self.held = held
+        self.unknown = unknown
+        self.deferrals = deferrals
+        self.deferrals_repeated = deferrals_repeated
+        self.held_times = HeldTimes() if held_times is None else held_times
+        self.reasons = {} if reasons is None else reasons
+        self.causes = {} if causes is None else causes
+        self.split_deferrals = split_deferrals
+        self.split_recipients = split_recipients
+        self.split_delay_seconds = split_delay_seconds
+        self.other_deferrals = other_deferrals
+        self.schedule = ScheduleStats() if schedule is None else schedule
+        self.on_hold = on_hold
+        self.final_reasons = {} if final_reasons is None else final_reasons
+        self.mtas = _new_counter() if mtas is None else mtas
+        self.hourly_deferrals = HourCounts() if hourly_deferrals is None else hourly_deferrals
+        self.hourly_held = HourCounts() if hourly_held is None else hourly_held
+        self.deferrals_by_mta = _new_counter() if deferrals_by_mta is None else deferrals_by_mta
+        self.delivery_seconds_total = delivery_seconds_total
+        self.delivery_timed = delivery_timed
+        self.delivery_seconds_max = delivery_seconds_max
+        self.bytes_delivered = bytes_delivered
+        self.senders = _new_counter() if senders is None else senders
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return record_reduce(self)
 
     def merge(self, other: DestinationStats, order: dict[str, int]) -> None:
         """Add another process's figures for the same destination.
