@@ -52,6 +52,12 @@ def _init_fields(cls: type) -> list[dataclasses.Field[Any]]:
 
 
 @pytest.mark.parametrize("cls", WRITTEN_OUT, ids=lambda c: c.__name__)
+def test_no_post_init_is_skipped(cls: type) -> None:
+    # A written-out `__init__` does not call `__post_init__`, as the generated one would.
+    assert not hasattr(cls, "__post_init__")
+
+
+@pytest.mark.parametrize("cls", WRITTEN_OUT, ids=lambda c: c.__name__)
 def test_parameters_are_the_dataclass_fields(cls: type) -> None:
     params = list(inspect.signature(cls.__init__).parameters.values())[1:]
     fields = _init_fields(cls)

@@ -203,6 +203,34 @@ class ScheduleStats:
     early_gaps: Counter[float] = field(default_factory=_new_counter)
     late_gaps: Counter[float] = field(default_factory=_new_counter)
 
+    def __init__(
+        self,
+        early: int = 0,
+        wasted: int = 0,
+        late: int = 0,
+        on_time: int = 0,
+        pending: int = 0,
+        avoidable_seconds: float = 0.0,
+        hints: Counter[int] | None = None,
+        gaps: Counter[float] | None = None,
+        early_gaps: Counter[float] | None = None,
+        late_gaps: Counter[float] | None = None,
+    ) -> None:
+        # (written out for the compiled build: see `model.record_reduce`)
+        self.early = early
+        self.wasted = wasted
+        self.late = late
+        self.on_time = on_time
+        self.pending = pending
+        self.avoidable_seconds = avoidable_seconds
+        self.hints = _new_counter() if hints is None else hints
+        self.gaps = _new_counter() if gaps is None else gaps
+        self.early_gaps = _new_counter() if early_gaps is None else early_gaps
+        self.late_gaps = _new_counter() if late_gaps is None else late_gaps
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return record_reduce(self)
+
     def add(self, check: ScheduleCheck) -> None:
         """Count one hinted deferral."""
         self.hints[check.hint_seconds] += 1  # what the receiver asked, all the same

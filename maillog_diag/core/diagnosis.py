@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from maillog_diag.core.causes import Cause
 from maillog_diag.core.classify import Classification, Stage, classify, classify_timeless
 from maillog_diag.core.hints import NO_HINT, HintKind, RetryHint
-from maillog_diag.core.model import Attempt, Message, Outcome, Recipient, Status
+from maillog_diag.core.model import Attempt, Message, Outcome, Recipient, Status, record_reduce
 
 EXPIRED_CLASSIFICATION = Classification(
     Cause.EXPIRED, None, None, RetryHint(HintKind.NONE, None, None), "queue lifetime reached"
@@ -92,6 +93,28 @@ class ScheduleCheck:
     avoidable_seconds: float = 0.0
     """Late: seconds beyond the receiver's interval."""
 
+    def __init__(
+        self,
+        deferred_at: float,
+        hint_seconds: int,
+        hint_kind: HintKind,
+        next_attempt_at: float | None,
+        verdict: str,
+        wasted: bool = False,
+        avoidable_seconds: float = 0.0,
+    ) -> None:
+        # (written out for the compiled build: see `model.record_reduce`)
+        self.deferred_at = deferred_at
+        self.hint_seconds = hint_seconds
+        self.hint_kind = hint_kind
+        self.next_attempt_at = next_attempt_at
+        self.verdict = verdict
+        self.wasted = wasted
+        self.avoidable_seconds = avoidable_seconds
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return record_reduce(self)
+
 
 @dataclass(slots=True)
 class RecipientDiagnosis:
@@ -105,6 +128,26 @@ class RecipientDiagnosis:
     last_cause: Classification | None = None
     retry_after: float | None = None
     """When the receiver said it would accept the next attempt (held mail only)."""
+
+    def __init__(
+        self,
+        classifications: list[Classification | None],
+        checks: list[ScheduleCheck] | None = None,
+        split_deferrals: int = 0,
+        split_delay_seconds: float = 0.0,
+        last_cause: Classification | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        # (written out for the compiled build: see `model.record_reduce`)
+        self.classifications = classifications
+        self.checks = [] if checks is None else checks
+        self.split_deferrals = split_deferrals
+        self.split_delay_seconds = split_delay_seconds
+        self.last_cause = last_cause
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return record_reduce(self)
 
 
 def tolerance(hint_seconds: int) -> float:
