@@ -283,43 +283,44 @@ def read_input(
     held: list[UnparsableLine] | None = []
     counts = parser.counts
     readable_before = counts.used + counts.ignored
-    try:
-        for line in lines:
-            lineno += 1
-            if progress is not None and not lineno % PROGRESS_EVERY:
-                progress(done[0] + position(), done[1] + lineno)
-            if overlap is not None and not past_overlap:
-                seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
-                if seen is None:
-                    past_overlap = True  # the rest of this input is later still
-                elif seen:
-                    parser.ignore_line(DUPLICATE_REASON)
+    with collector_relaxed():
+        try:
+            for line in lines:
+                lineno += 1
+                if progress is not None and not lineno % PROGRESS_EVERY:
+                    progress(done[0] + position(), done[1] + lineno)
+                if overlap is not None and not past_overlap:
+                    seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
+                    if seen is None:
+                        past_overlap = True  # the rest of this input is later still
+                    elif seen:
+                        parser.ignore_line(DUPLICATE_REASON)
+                        continue
+                try:
+                    event = parse(line, label, lineno)
+                except UnparsableLine as exc:
+                    if held is None:
+                        if len(sample) < UNPARSED_SAMPLE:
+                            sample.append(exc)
+                    elif len(held) < UNPARSED_SAMPLE:
+                        held.append(exc)
+                    if on_unparsed is not None:
+                        on_unparsed(exc)
                     continue
-            try:
-                event = parse(line, label, lineno)
-            except UnparsableLine as exc:
-                if held is None:
-                    if len(sample) < UNPARSED_SAMPLE:
-                        sample.append(exc)
-                elif len(held) < UNPARSED_SAMPLE:
-                    held.append(exc)
-                if on_unparsed is not None:
-                    on_unparsed(exc)
-                continue
-            if held is not None and counts.used + counts.ignored > readable_before:
-                sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
-                held = None
-            if event is not None:
-                # The raw text only where an output shows it (`trace`): without it a
-                # message in flight costs its events, not its log lines.
-                event.ref = LineRef(label, lineno, line if keep_text else "")
-                if event.time > latest:
-                    latest = event.time
-                elif event.time < latest - BACKWARD_SLACK_SECONDS and backwards is None:
-                    backwards = (label, lineno, event.time, latest)  # one per input
-                feed(event)
-    except InputError as exc:
-        error = exc
+                if held is not None and counts.used + counts.ignored > readable_before:
+                    sample.extend(held[: max(0, UNPARSED_SAMPLE - len(sample))])
+                    held = None
+                if event is not None:
+                    # The raw text only where an output shows it (`trace`): without it a
+                    # message in flight costs its events, not its log lines.
+                    event.ref = LineRef(label, lineno, line if keep_text else "")
+                    if event.time > latest:
+                        latest = event.time
+                    elif event.time < latest - BACKWARD_SLACK_SECONDS and backwards is None:
+                        backwards = (label, lineno, event.time, latest)  # one per input
+                    feed(event)
+        except InputError as exc:
+            error = exc
     earlier_lines |= this_input
     return InputRead(lineno, line, backwards, error)
 
@@ -503,6 +504,32 @@ def collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+READING_COLLECTION_THRESHOLD = 10_000
+"""Container objects allocated (net) between two young collections while lines are read
+(Python's default: 700). See `collector_relaxed`."""
+
+
+@contextmanager
+def collector_relaxed() -> Iterator[None]:
+    """Keep the cyclic collector on while lines are read (hostile input could make cyclic
+    garbage without end), but spare it what it cannot collect: the objects that exist
+    before the reading (modules, grammars, caches, the state carried in) are frozen out of
+    its walks, and a young collection waits for `READING_COLLECTION_THRESHOLD` net
+    allocations. Collection time on the 1M-line bench log, `-j 1`, compiled build (measured
+    with `gc.callbacks`): 0.65 s (345 young, 31 middle, 3 full collections) -> 0.24 s (16
+    young, 1 middle). Cyclic garbage is still collected, after at most that many objects."""
+    before = gc.get_threshold()
+    outermost = gc.get_freeze_count() == 0
+    gc.freeze()
+    gc.set_threshold(READING_COLLECTION_THRESHOLD, before[1], before[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+        if outermost:
+            gc.unfreeze()
 
 
 def shift_lines(part: PartialScan, source: str, delta: int) -> None:
