@@ -8,7 +8,9 @@ undecodable bytes are replaced, a longer line becomes a `LongLine` of its full l
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -79,3 +81,24 @@ def test_a_long_line_costs_no_memory_and_the_next_line_survives(chunk: int) -> N
         ("y" * 300, "LongLine", 5_000_001),
         ("last", "str", None),
     ]
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+def test_lines_closed_early_close_their_file(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"".join(b"line %d\n" % i for i in range(100_000)))
+    before = _open_descriptors()
+    _source, lines = sources.read_lines(str(log))
+    assert next(lines) == "line 0"
+    assert next(iter(lines)) == "line 1"  # iterating goes on where `next` left off
+    assert _open_descriptors() == before + 1
+    lines.close()
+    assert _open_descriptors() == before
+    ranged = sources.read_range(str(log), 0, 1000)
+    assert _open_descriptors() == before  # opened when the first line is asked for
+    assert list(ranged)[:2] == ["line 0", "line 1"]
+    assert _open_descriptors() == before  # and closed at the end
