@@ -49,3 +49,23 @@ def test_settings_come_back_after_an_error() -> None:
         pass
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_the_command_line_freezes_its_objects_at_exit_and_exit_handlers_still_run() -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import atexit, gc, sys\n"
+        "from maillog_diag.cli import main\n"
+        "atexit.register(lambda: print('frozen' if gc.get_freeze_count() else 'walked', "
+        "file=sys.stderr))\n"
+        "sys.argv = ['maillog-diag', '--version']\n"
+        "main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("maillog-diag ")
+    assert done.stderr.strip() == "frozen"

@@ -7,6 +7,7 @@ traceback). Data goes to stdout; the unparsed-line sample and errors go to stder
 
 from __future__ import annotations
 
+import gc
 import io
 import itertools
 import shlex
@@ -1012,3 +1013,10 @@ def main() -> None:
             f"maillog-diag: internal error: {type(exc).__name__}: {visible(str(exc))}\n"
         )
         sys.exit(int(ExitCode.INTERNAL))
+    finally:
+        # The interpreter's exit runs the cyclic collector over every object left, a whole
+        # scan's worth: 0.15-0.25 s on the bench logs (1M Postfix lines, 200k Exim lines),
+        # 0.04-0.07 s with them frozen out of its walks. Exit handlers, module teardown and
+        # the closing of files all still run; only garbage cycles go uncollected, which the
+        # process's end frees anyway.
+        gc.freeze()
