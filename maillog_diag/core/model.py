@@ -138,11 +138,7 @@ class Arrival(Event):
         reference: str | None = None,
         notice: str | None = None,
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.client = client
         self.sender = sender
         self.size = size
@@ -177,11 +173,7 @@ class MessageInfo(Event):
         size: int | None = None,
         nrcpt: int | None = None,
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.message_id = message_id
         self.sender = sender
         self.size = size
@@ -242,11 +234,7 @@ class Delivery(Event):
         handoff: bool = False,
         also: tuple[str, ...] = (),
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.recipient = recipient
         self.status = status
         self.orig_recipient = orig_recipient
@@ -282,11 +270,7 @@ class Expired(Event):
         sender: str | None = None,
         notice_queue_id: str | None = None,
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.sender = sender
         self.notice_queue_id = notice_queue_id
 
@@ -306,11 +290,7 @@ class Removed(Event):
         ref: LineRef | None = None,
         by_admin: bool = False,
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.by_admin = by_admin
 
 
@@ -329,11 +309,7 @@ class QueueAction(Event):
         ref: LineRef | None = None,
         action: str = "",
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.action = action
 
 
@@ -354,11 +330,7 @@ class Notification(Event):
         kind: str = "",
         new_queue_id: str | None = None,
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.kind = kind
         self.new_queue_id = new_queue_id
 
@@ -378,11 +350,7 @@ class Rejected(Event):
         ref: LineRef | None = None,
         reason: str = "",
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.reason = reason
 
 
@@ -406,11 +374,7 @@ class SessionNote(Event):
         pid: str = "",
         text: str = "",
     ) -> None:
-        self.time = time
-        self.host = host
-        self.mta = mta
-        self.queue_id = queue_id
-        self.ref = ref
+        Event.__init__(self, time, host, mta, queue_id, ref)
         self.pid = pid
         self.text = text
 
