@@ -54,6 +54,8 @@ if importlib.util.find_spec("maillog_diag") is None:
     # build in its own virtual environment, `tools/compiled/wheel.py`) is measured as it is.
     sys.path.insert(0, str(HERE.parent.parent))
 
+from run_bench import find_cli  # noqa: E402
+
 from maillog_diag.output.render import write_json  # noqa: E402
 from maillog_diag.output.serialize import report_dict  # noqa: E402
 from maillog_diag.scan.partial import PartialScan, Slice, finish, merge, scan_slices  # noqa: E402
@@ -244,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--summaries", type=int, default=0, help="also time merging N summaries")
     ap.add_argument("--summary-lines", type=int, default=1000)
     ap.add_argument("--keep-summaries", type=Path, help="write the summaries here and keep them")
-    ap.add_argument("--cli", default=shutil.which("maillog-diag") or "maillog-diag")
+    ap.add_argument(
+        "--cli", help="the maillog-diag command (default: beside this Python, else on PATH)"
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     options = ScanOptions(zone=UTC)
@@ -298,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.summaries:
         report["summaries"] = summaries_merge(
-            args.summaries, args.summary_lines, args.cli, args.keep_summaries
+            args.summaries, args.summary_lines, find_cli(args.cli)[0][0], args.keep_summaries
         )
     if args.json:
         print(json.dumps(report, indent=2))
