@@ -185,28 +185,39 @@ def test_a_lead_slice_gives_the_one_process_report(generated: Path) -> None:
         assert data == single
 
 
-def test_a_process_goes_on_with_the_next_group_only_while_no_one_has_taken_it() -> None:
+def test_a_process_goes_on_with_the_next_group_only_while_no_one_has_taken_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """`run_of` yields its group, then each next one it can take: none that another process
-    took first, and no group twice."""
+    took first, no group twice, none of the last `RUN_FREE_TAIL` (taken one by one), and no
+    more once the run is `RUN_MAX_BYTES` long."""
     import multiprocessing
 
     from maillog_diag.scan import pipeline
     from maillog_diag.scan.partial import Slice
 
-    tasks = [[Slice("log", i, i + 1, first=i == 0, last=i == 5)] for i in range(6)]
-    claims = pipeline._Claims(len(tasks), multiprocessing.get_context("fork"))
+    context = multiprocessing.get_context("fork")
+    tasks = [[Slice("log", i * 10, i * 10 + 10, first=i == 0, last=i == 7)] for i in range(8)]
+    claims = pipeline._Claims(len(tasks), context)
     assert claims.take() == 0
     last = [0]
     run = pipeline.run_of(tasks, 0, claims, last)
-    assert [next(run).start, next(run).start] == [0, 1]  # group 1 was free: taken
+    assert [next(run).start, next(run).start] == [0, 10]  # group 1 was free: taken
     assert last == [0]  # (group 1 is being read)
     assert claims.take() == 2  # another process takes group 2
     assert list(run) == [] and last == [1]  # so this run ends after group 1
     assert claims.take() == 3
     rest = pipeline.run_of(tasks, 3, claims, last)
-    assert [s.start for s in rest] == [3, 4, 5] and last == [5]
-    assert claims.take() is None and not claims.take_exactly(6)
-    claims = pipeline._Claims(len(tasks), multiprocessing.get_context("fork"))
+    assert [s.start for s in rest] == [30, 40, 50] and last == [5]  # not into 6 and 7
+    assert claims.take() == 6
+    assert [s.start for s in pipeline.run_of(tasks, 6, claims, last)] == [60] and last == [6]
+    assert claims.take() == 7 and claims.take() is None and not claims.take_exactly(8)
+
+    monkeypatch.setattr(pipeline, "RUN_MAX_BYTES", 20)
+    claims = pipeline._Claims(len(tasks), context)
+    assert claims.take() == 0
+    assert [s.start for s in pipeline.run_of(tasks, 0, claims, last)] == [0, 10] and last == [1]
+    assert claims.take() == 2  # the run left it
     claims.stop()
     assert claims.take() is None
 
@@ -280,6 +291,7 @@ def test_a_worker_reads_a_run_of_groups_and_the_report_is_the_same(
                 out.write(f"{os.getpid()} {len(seen)}\n")
 
     monkeypatch.setattr(pipeline, "scan_slices", recording)
+    monkeypatch.setattr(pipeline, "MAX_SLICE_BYTES", generated.stat().st_size // 12)
     single = _report([str(generated)], 1)
     zone = resolve_zone("UTC")
     builder, result = scan_report(

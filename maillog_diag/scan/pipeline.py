@@ -182,6 +182,14 @@ BLOCK_BYTES = 8 * 1024 * 1024
 """Text handed to a worker at a time from an input this process reads (compressed
 files, pipes, journal)."""
 
+RUN_MAX_BYTES = LEAD_MAX_BYTES
+"""A worker's run of consecutive groups (`run_of`) ends once it has read this much: what
+its result holds for the merge (the keys born in it, the mail in flight at its start and
+its later lines) grows with its length."""
+
+RUN_FREE_TAIL = 2
+"""The last groups of a shared scan, which runs do not go on into (see `_Claims`)."""
+
 MERGE_COST = 0.15
 """CPU time the merging process spends on a worker's slice (unpacking its result, replaying
 the mail in flight at its cut, accounting for that mail as it finishes) as a share of the
@@ -483,10 +491,15 @@ class _Claims:
     Groups are taken in log order. A process that has read a group may go on with the
     next one in the same partial scan (`take_exactly`) when no one has taken it yet: the
     two are then one slice, read as one pass, with nothing to pack, unpack or replay at
-    the cut between them."""
+    the cut between them. The last `RUN_FREE_TAIL` groups are only taken one by one:
+    they are the small ones (`plan_tasks`), whose results are all that is left to merge
+    once the workers are done; a run that went on into them would leave its whole merge
+    (the mail in flight at its start, replayed) to the end."""
 
     def __init__(self, count: int, context: Any) -> None:
         self.count = count
+        self.runs_end = count - RUN_FREE_TAIL
+        """The first group that a run does not go on into."""
         self._next = context.RawValue("q", 0)
         self._lock = context.Lock()
 
@@ -500,9 +513,9 @@ class _Claims:
             return index
 
     def take_exactly(self, index: int) -> bool:
-        """Take group `index` if it is the next one no one has taken."""
+        """Take group `index` for a run if it is the next one no one has taken."""
         with self._lock:
-            if index >= self.count or self._next.value != index:
+            if index >= self.runs_end or self._next.value != index:
                 return False
             self._next.value = index + 1
             return True
@@ -517,13 +530,16 @@ def run_of(
     tasks: list[list[Slice]], start: int, claims: _Claims, last: list[int]
 ) -> Iterator[Slice]:
     """The slices of group `start`, then of each following group as long as this process
-    can take it (`_Claims.take_exactly`), asked for only when the slices before are read.
-    `last[0]` is the last group given."""
+    can take it (`_Claims.take_exactly`) and the run is under `RUN_MAX_BYTES`, asked for
+    only when the slices before are read. `last[0]` is the last group given."""
     index = start
+    length = 0
     while True:
-        yield from tasks[index]
+        for piece in tasks[index]:
+            length += (piece.end or piece.start) - piece.start
+            yield piece
         last[0] = index
-        if not claims.take_exactly(index + 1):
+        if length >= RUN_MAX_BYTES or not claims.take_exactly(index + 1):
             return
         index += 1
 
