@@ -3,7 +3,6 @@ the real corpus; `test_engine_equality.py` cuts every sample log anywhere)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from pathlib import Path
 
@@ -92,11 +91,9 @@ def test_the_parent_reads_the_first_slice_and_restores_the_switch_interval(
     original = partial.scan_slices
 
     def recording(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
-        pieces = iter(slices)  # (a worker's run: taken as it is read)
-        first = next(pieces)
         with record.open("a") as out:  # workers are forked: a file sees them all
-            out.write(f"{first.start or 0} {os.getpid()} {sys.getswitchinterval()}\n")
-        return original(itertools.chain([first], pieces), *args, **kwargs)
+            out.write(f"{slices[0].start or 0} {os.getpid()} {sys.getswitchinterval()}\n")
+        return original(slices, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "scan_slices", recording)
     before = sys.getswitchinterval()
@@ -183,123 +180,3 @@ def test_a_lead_slice_gives_the_one_process_report(generated: Path) -> None:
         data = report_dict(builder, result, zone, include_all=True, reasons=5)
         data["ignored_by_reason"] = result.counts.ignored_by_reason
         assert data == single
-
-
-def test_a_process_goes_on_with_the_next_group_only_while_no_one_has_taken_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """`run_of` yields its group, then each next one it can take: none that another process
-    took first, no group twice, none of the last `RUN_FREE_TAIL` (taken one by one), and no
-    more once the run is `RUN_MAX_BYTES` long."""
-    import multiprocessing
-
-    from maillog_diag.scan import pipeline
-    from maillog_diag.scan.partial import Slice
-
-    context = multiprocessing.get_context("fork")
-    tasks = [[Slice("log", i * 10, i * 10 + 10, first=i == 0, last=i == 7)] for i in range(8)]
-    claims = pipeline._Claims(len(tasks), context)
-    assert claims.take() == 0
-    last = [0]
-    run = pipeline.run_of(tasks, 0, claims, last)
-    assert [next(run).start, next(run).start] == [0, 10]  # group 1 was free: taken
-    assert last == [0]  # (group 1 is being read)
-    assert claims.take() == 2  # another process takes group 2
-    assert list(run) == [] and last == [1]  # so this run ends after group 1
-    assert claims.take() == 3
-    rest = pipeline.run_of(tasks, 3, claims, last)
-    assert [s.start for s in rest] == [30, 40, 50] and last == [5]  # not into 6 and 7
-    assert claims.take() == 6
-    assert [s.start for s in pipeline.run_of(tasks, 6, claims, last)] == [60] and last == [6]
-    assert claims.take() == 7 and claims.take() is None and not claims.take_exactly(8)
-
-    monkeypatch.setattr(pipeline, "RUN_MAX_BYTES", 20)
-    claims = pipeline._Claims(len(tasks), context)
-    assert claims.take() == 0
-    assert [s.start for s in pipeline.run_of(tasks, 0, claims, last)] == [0, 10] and last == [1]
-    assert claims.take() == 2  # the run left it
-    claims.stop()
-    assert claims.take() is None
-
-
-def test_consecutive_ranges_read_as_one_scan_are_one_pass(generated: Path) -> None:
-    """Two adjacent ranges of a file read in one scan (a worker's run) number their lines
-    on from the first and keep the readers' memory: the same state as one range."""
-    from maillog_diag.input.sources import cut_points_at
-    from maillog_diag.scan import partial
-    from maillog_diag.scan.partial import Slice, scan_slices
-
-    size = generated.stat().st_size
-    cuts = cut_points_at(str(generated), size, [size // 3, size // 2, 2 * size // 3])
-    options = ScanOptions(zone=resolve_zone("UTC"), year=2026)
-    name = str(generated)
-    one = scan_slices(
-        [Slice(name, cuts[1], cuts[3], first=False, last=False)],
-        options,
-        [name],
-        prior_unknown=True,
-    )
-    two = scan_slices(
-        [
-            Slice(name, cuts[1], cuts[2], first=False, last=False),
-            Slice(name, cuts[2], cuts[3], first=False, last=False),
-        ],
-        options,
-        [name],
-        prior_unknown=True,
-    )
-    assert two.lines == one.lines and two.counts == one.counts
-
-    def refs(part: partial.PartialScan) -> list[int]:
-        return [i.event.ref.lineno for i in part.state["head"] if getattr(i, "event", None)]
-
-    first = scan_slices(
-        [Slice(name, cuts[1], cuts[2], first=False, last=False)],
-        options,
-        [name],
-        prior_unknown=True,
-    )
-    assert refs(two) == refs(one) and max(refs(one)) > first.lines[name]
-    assert two.state["head"] == one.state["head"] and two.state["born"] == one.state["born"]
-
-
-def test_a_worker_reads_a_run_of_groups_and_the_report_is_the_same(
-    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With many small slices, a worker that is not overtaken reads several groups in one
-    scan (one result, one cut fewer to merge per group), and the report is still the one
-    process's."""
-    import os
-
-    from maillog_diag.scan import partial, pipeline
-
-    record = tmp_path / "runs"
-    original = partial.scan_slices
-
-    def recording(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
-        seen: list[int] = []
-
-        def counted():  # type: ignore[no-untyped-def]
-            for piece in slices:
-                seen.append(piece.start)
-                yield piece
-
-        try:
-            return original(counted(), *args, **kwargs)
-        finally:
-            with record.open("a") as out:
-                out.write(f"{os.getpid()} {len(seen)}\n")
-
-    monkeypatch.setattr(pipeline, "scan_slices", recording)
-    monkeypatch.setattr(pipeline, "MAX_SLICE_BYTES", generated.stat().st_size // 12)
-    single = _report([str(generated)], 1)
-    zone = resolve_zone("UTC")
-    builder, result = scan_report(
-        [str(generated)], ScanOptions(zone=zone, year=2026), 2, min_slice_bytes=1 << 16, processes=2
-    )
-    data = report_dict(builder, result, zone, include_all=True, reasons=5)
-    data["ignored_by_reason"] = result.counts.ignored_by_reason
-    assert data == single
-    rows = [line.split() for line in record.read_text().splitlines()]
-    workers = [int(n) for pid, n in rows if pid != str(os.getpid())]
-    assert workers and max(workers) >= 2

@@ -167,7 +167,6 @@ def scan_slices(
     years: YearInference | None = None
     first_years: YearInference | None = None
     previous = ""
-    previous_end: int | None = None
     earlier_lines: set[int] = set()  # hashes of earlier inputs' lines inside `overlap`
     carried = False  # the reader state of the scan before was taken up
     for piece in slices:
@@ -186,20 +185,10 @@ def scan_slices(
             if first_years is None:
                 first_years = years
                 part.years_start = YearInference(guess.reference, guess.fixed, *guess.state())
-        # A range right after the one read before (a worker's run of slices): the same
-        # pass goes on, with its line numbers and the readers' memory of the input.
-        continued = (
-            not piece.first
-            and label == previous
-            and piece.end is not None
-            and piece.start == previous_end
-        )
         previous = label
-        previous_end = piece.end
         if not piece.first and part.relative is None and not part.lines:
             part.relative = label
-        if not continued:
-            parser.start_input(years)
+        parser.start_input(years)
         if piece.reader_state is not None:
             parser.restore_state(piece.reader_state)
             carried = True
@@ -213,7 +202,6 @@ def scan_slices(
             earlier_lines,
             position,
             (done_bytes, total_lines),
-            numbered_after=part.lines.get(label, 0) if continued else 0,
         )
         lineno, line = read.lines, read.last_line
         if read.backwards is not None:
@@ -269,15 +257,9 @@ def read_input(
     earlier_lines: set[int],
     position: Callable[[], int],
     done: tuple[int, int],
-    *,
-    numbered_after: int = 0,
 ) -> InputRead:
     """Parse the lines of one input in order and feed their events: the one per-line loop
     of every way of scanning (`scan_slices`, `pipeline.scan`).
-
-    Lines are numbered from `numbered_after` + 1: a slice that continues the one read
-    before it in the same scan (the same input) goes on with its numbers.
-    `InputRead.lines` counts this call's lines.
 
     Unparsed lines go to `sample` only once a line of the same input was read as a log
     line (used or ignored): a file that is no mail log at all (say a link planted as
@@ -291,7 +273,7 @@ def read_input(
     on_unparsed = options.on_unparsed
     keep_text = options.keep_lines
     overlap = options.overlap
-    lineno = numbered_after
+    lineno = 0
     line = ""
     past_overlap = False
     latest = -float("inf")
@@ -306,7 +288,7 @@ def read_input(
             for line in lines:
                 lineno += 1
                 if progress is not None and not lineno % PROGRESS_EVERY:
-                    progress(done[0] + position(), done[1] + lineno - numbered_after)
+                    progress(done[0] + position(), done[1] + lineno)
                 if overlap is not None and not past_overlap:
                     seen = _seen_before(parser, line, overlap, earlier_lines, this_input)
                     if seen is None:
@@ -340,7 +322,7 @@ def read_input(
         except InputError as exc:
             error = exc
     earlier_lines |= this_input
-    return InputRead(lineno - numbered_after, line, backwards, error)
+    return InputRead(lineno, line, backwards, error)
 
 
 def _seen_before(

@@ -182,14 +182,6 @@ BLOCK_BYTES = 8 * 1024 * 1024
 """Text handed to a worker at a time from an input this process reads (compressed
 files, pipes, journal)."""
 
-RUN_MAX_BYTES = LEAD_MAX_BYTES
-"""A worker's run of consecutive groups (`run_of`) ends once it has read this much: what
-its result holds for the merge (the keys born in it, the mail in flight at its start and
-its later lines) grows with its length."""
-
-RUN_FREE_TAIL = 2
-"""The last groups of a shared scan, which runs do not go on into (see `_Claims`)."""
-
 MERGE_COST = 0.15
 """CPU time the merging process spends on a worker's slice (unpacking its result, replaying
 the mail in flight at its cut, accounting for that mail as it finishes) as a share of the
@@ -484,97 +476,6 @@ def _take(
     return merged, lines
 
 
-class _Claims:
-    """Which groups of a shared scan are taken: one counter, under a lock, that this process
-    and its worker processes take from (they are forked, so they inherit both).
-
-    Groups are taken in log order. A process that has read a group may go on with the
-    next one in the same partial scan (`take_exactly`) when no one has taken it yet: the
-    two are then one slice, read as one pass, with nothing to pack, unpack or replay at
-    the cut between them. The last `RUN_FREE_TAIL` groups are only taken one by one:
-    they are the small ones (`plan_tasks`), whose results are all that is left to merge
-    once the workers are done; a run that went on into them would leave its whole merge
-    (the mail in flight at its start, replayed) to the end."""
-
-    def __init__(self, count: int, context: Any) -> None:
-        self.count = count
-        self.runs_end = count - RUN_FREE_TAIL
-        """The first group that a run does not go on into."""
-        self._next = context.RawValue("q", 0)
-        self._lock = context.Lock()
-
-    def take(self) -> int | None:
-        """The next group no one has taken (now taken), or None."""
-        with self._lock:
-            index = int(self._next.value)
-            if index >= self.count:
-                return None
-            self._next.value = index + 1
-            return index
-
-    def take_exactly(self, index: int) -> bool:
-        """Take group `index` for a run if it is the next one no one has taken."""
-        with self._lock:
-            if index >= self.runs_end or self._next.value != index:
-                return False
-            self._next.value = index + 1
-            return True
-
-    def stop(self) -> None:
-        """Let no one take another group."""
-        with self._lock:
-            self._next.value = self.count
-
-
-def run_of(
-    tasks: list[list[Slice]], start: int, claims: _Claims, last: list[int]
-) -> Iterator[Slice]:
-    """The slices of group `start`, then of each following group as long as this process
-    can take it (`_Claims.take_exactly`) and the run is under `RUN_MAX_BYTES`, asked for
-    only when the slices before are read. `last[0]` is the last group given."""
-    index = start
-    length = 0
-    while True:
-        for piece in tasks[index]:
-            length += (piece.end or piece.start) - piece.start
-            yield piece
-        last[0] = index
-        if length >= RUN_MAX_BYTES or not claims.take_exactly(index + 1):
-            return
-        index += 1
-
-
-_SHARED: tuple[list[list[Slice]], _Claims] | None = None
-"""In a worker process of `run_shared`: the groups of the scan and their claims."""
-
-
-def _shared_worker_start(parent: int, tasks: list[list[Slice]], claims: _Claims) -> None:
-    global _SHARED
-    _worker_start(parent)
-    _SHARED = (tasks, claims)
-
-
-def _scan_run(
-    start: int, options: ScanOptions, names: list[str], prior_unknown: bool
-) -> tuple[int, bytes]:
-    """In a worker process of `run_shared`: the partial scan of group `start` and of the
-    groups it could take after it (`run_of`), pickled (see `_packed`), with the index of
-    its last group."""
-    assert _SHARED is not None
-    tasks, claims = _SHARED
-    last = [start]
-    part = scan_slices(
-        run_of(tasks, start, claims, last), options, names, prior_unknown=prior_unknown
-    )
-    return last[0], _packed(part)
-
-
-Result = Future[tuple[int, bytes]] | tuple[int, PartialScan | bytes] | None
-"""A group's result in `run_shared`: a worker's future, or the index of the last group it
-covers and its scan (read here; packed while it waits for an earlier group); None while a
-worker's group is being handed over."""
-
-
 def run_shared(
     tasks: list[list[Slice]],
     options: ScanOptions,
@@ -589,25 +490,23 @@ def run_shared(
     This process is one of the workers: on `workers` cores, a parent that only waited and
     merged would leave a core idle while the workers run (or compete with them). Each
     worker process takes the next group not yet taken as soon as it is done with one (a
-    callback of the pool's result thread hands it on), and goes on with the group after
-    it in the same scan while no one has taken that (`run_of`): every cut between two
-    results costs packing, unpacking and replaying the mail in flight there, and a worker
-    that is not overtaken makes none. This process takes the next group too, and between
-    groups merges what is ready in log order, so the merged scan grows from the log's start
-    and results wait only while an earlier group is being read. A worker's result comes
-    back as pickled bytes (`_packed`), unpacked only when merged.
+    callback of the pool's result thread hands it on); this process takes the next one
+    too, and between groups merges what is ready in log order, so the merged scan grows
+    from the log's start and results wait only while an earlier group is being read. A
+    worker's result comes back as pickled bytes (`_packed`), unpacked only when merged.
     """
     quiet = replace(options, progress=None, on_unparsed=None)
     children = max(0, min(workers, len(tasks)) - 1)
-    context = multiprocessing.get_context("fork")
-    claims = _Claims(len(tasks), context)
-    results: dict[int, Result] = {}
-    """First group of a result -> the result (see `Result`)."""
+    results: dict[int, Future[bytes] | PartialScan | bytes | None] = {}
+    """Group index -> its result: a worker's future, a scan read here (packed while it
+    waits for an earlier group), or None while a worker's group is being handed over."""
     lock = threading.Condition()
+    queue = iter(range(len(tasks)))
+    stopped = False
 
     def claim() -> int | None:
         with lock:
-            index = claims.take()
+            index = None if stopped else next(queue, None)
             if index is not None:
                 results[index] = None
             return index
@@ -621,7 +520,7 @@ def run_shared(
             return
         prior = prior_unknown or index > 0
         try:
-            future = pool.submit(_scan_run, index, quiet, names, prior)
+            future = pool.submit(_scan_packed, tasks[index], quiet, names, prior)
         except RuntimeError:  # the pool was shut down (an error elsewhere): stop handing on
             return
         with lock:
@@ -633,9 +532,9 @@ def run_shared(
     if children:
         pool = ProcessPoolExecutor(
             max_workers=children,
-            mp_context=context,
-            initializer=_shared_worker_start,
-            initargs=(os.getpid(), tasks, claims),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_worker_start,
+            initargs=(os.getpid(),),
         )
     merged: PartialScan | None = None
     done_lines = 0
@@ -673,13 +572,14 @@ def run_shared(
                 kept: PartialScan | bytes = part if index == next_merge else _packed(part)
                 del part
                 with lock:
-                    results[index] = (index, kept)
+                    results[index] = kept
                 continue
             with lock:  # everything is taken: wait for the next group in order
                 while next_merge < len(tasks) and not _ready(results.get(next_merge)):
                     lock.wait(0.5)
     except BaseException:
-        claims.stop()
+        with lock:
+            stopped = True
         if pool is not None:
             _stop(pool)
         raise
@@ -691,7 +591,7 @@ def run_shared(
     return merged
 
 
-def _ready(result: Result) -> bool:
+def _ready(result: Future[bytes] | PartialScan | bytes | None) -> bool:
     return result is not None and (not isinstance(result, Future) or result.done())
 
 
@@ -704,7 +604,7 @@ def _notify(lock: threading.Condition) -> Callable[[object], None]:
 
 
 def _merge_ready(
-    results: dict[int, Result],
+    results: dict[int, Future[bytes] | PartialScan | bytes | None],
     merged: PartialScan | None,
     next_merge: int,
     options: ScanOptions,
@@ -720,19 +620,19 @@ def _merge_ready(
                 return merged, next_merge, lines
             del results[next_merge]
         assert result is not None
-        last, got = result.result() if isinstance(result, Future) else result
-        del result  # (a future holds its bytes: they are not needed once unpacked)
-        if isinstance(got, PartialScan):
-            part = got
+        if isinstance(result, PartialScan):
+            part = result
         else:
-            part = _unpacked(got)
-        del got
+            data = result.result() if isinstance(result, Future) else result
+            del result  # (a future holds its bytes: they are not needed once unpacked)
+            part = _unpacked(data)
+            del data
         lines += part.counts.total
         merged = part if merged is None else merge(merged, part, options)
         # What is left of a merged scan (its head, born keys) goes now, not after the
         # next result is unpacked.
-        part = None  # type: ignore[assignment]
-        next_merge = last + 1
+        part = result = None  # type: ignore[assignment]
+        next_merge += 1
         if options.progress is not None:
             options.progress(0, lines)
 
