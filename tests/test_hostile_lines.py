@@ -143,3 +143,46 @@ def test_log_text_is_never_read_as_markup(markup: str) -> None:
 def test_bsd_stamps_with_impossible_minutes_are_refused() -> None:
     outputs = run_lines([PF_DEFER.replace("13:41:13", "23:61:61")], check=True)
     assert json.loads(outputs["json"])["lines"]["unparsed"] == 1
+
+
+REPEAT_NOTICE = "syslog repeat notice"
+
+
+def _parsed(lines: list[str]) -> tuple[list[object], dict[str, int]]:
+    from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
+    from maillog_diag.scan.lines import LineParser
+
+    parser = LineParser(TimeParser(resolve_zone("UTC"), YearInference(fixed=2026)))
+    events = [parser.parse(line, "t.log", n) for n, line in enumerate(lines, 1)]
+    return events, dict(parser.counts.ignored_by_reason)
+
+
+def test_syslog_repeat_notices_are_set_aside() -> None:
+    """syslogd's `last message repeated N times` (no program name) is counted as ignored."""
+    events, ignored = _parsed(
+        [
+            "Nov 29 13:41:13 vm last message repeated 3 times",
+            "Nov 29 13:41:14 vm --- last message repeated 2 times ---",
+            "2026-11-29T13:41:15.000001+00:00 vm last message repeated 4 times",
+        ]
+    )
+    assert events == [None, None, None]
+    assert ignored == {REPEAT_NOTICE: 3}
+
+
+def test_a_subject_saying_last_message_repeated_does_not_hide_the_line() -> None:
+    """The words of a repeat notice inside a line an MTA wrote (a subject a sender chose, a
+    reply a receiver chose) do not make it one: the line is read as usual. (They made an
+    Exim arrival vanish, with its sender and size.)"""
+    arrival = (
+        "2026-11-26 06:25:00 1xWSui-0008cB-4L <= james@ember.net H=hub.example [10.20.0.5]:47347"
+        ' P=esmtps S=20588 id=38cf7b@brightwater.example T="the last message repeated itself"'
+        " for thomas@ember-media.example"
+    )
+    defer = EX_DEFER.replace("quota, try again later", "quota, last message repeated 3 times")
+    events, ignored = _parsed([arrival, defer])
+    from maillog_diag.core.model import Arrival, Delivery
+
+    assert isinstance(events[0], Arrival) and events[0].size == 20588
+    assert isinstance(events[1], Delivery) and "last message repeated" in str(events[1].reply)
+    assert REPEAT_NOTICE not in ignored

@@ -192,18 +192,21 @@ class LineParser:
             if not line or line.isspace():
                 self._ignore("blank line")
                 return None
-            if "last message repeated" in line:
-                self._ignore("syslog repeat notice")
-                return None
             bare_only = self._bare_only
-            if bare_only is None:
-                bare = self._bare(line, source, lineno)
-            else:
-                try:
-                    bare = bare_only(line)
-                except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
-                    raise self._unparsed(line, source, lineno, _why(exc, line)) from None
+            try:
+                bare = self._bare(line) if bare_only is None else bare_only(line)
+            except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
+                if _REPEAT_NOTICE in line:
+                    self._ignore("syslog repeat notice")
+                    return None
+                raise self._unparsed(line, source, lineno, _why(exc, line)) from None
             if bare is None:
+                # syslogd's "last message repeated 3 times" has a stamp and a host but no
+                # program. Only a line no reader reads is taken for one: the words inside a
+                # line an MTA wrote (a subject, a reply text) do not hide that line.
+                if _REPEAT_NOTICE in line:
+                    self._ignore("syslog repeat notice")
+                    return None
                 raise self._unparsed(line, source, lineno, "no syslog time stamp and program name")
             if isinstance(bare, str):
                 return self._count(bare, line, source, lineno)
@@ -218,7 +221,10 @@ class LineParser:
             if line[10:11] == " ":
                 # "2026-11-29 12:00:01 <id> SA: ..." is an MTA's own log line (a date, a
                 # time, then a word ending in ":") that merely looks like syslog.
-                bare = self._bare(line, source, lineno)
+                try:
+                    bare = self._bare(line)
+                except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
+                    raise self._unparsed(line, source, lineno, _why(exc, line)) from None
                 if bare is not None:
                     return self._count(bare, line, source, lineno)
             self._ignore(f"program {program}")
@@ -235,13 +241,11 @@ class LineParser:
         counts.used += 1
         return result
 
-    def _bare(self, line: str, source: str, lineno: int) -> Event | str | None:
-        """The first reader's reading of a line without a syslog header, or None."""
+    def _bare(self, line: str) -> Event | str | None:
+        """The first reader's reading of a line without a syslog header, or None (a
+        reader's error is raised)."""
         for reader in self._bare_readers:
-            try:
-                result = reader.parse_bare(line)
-            except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
-                raise self._unparsed(line, source, lineno, _why(exc, line)) from None
+            result = reader.parse_bare(line)
             if result is not None:
                 return result
         return None
@@ -293,6 +297,10 @@ def _body_start(line: str, head: re.Match[str]) -> int:
         if tag is not None:
             return tag.end()
     return end
+
+
+_REPEAT_NOTICE = "last message repeated"
+"""The words of syslogd's note that it dropped copies of the line before it."""
 
 
 def _why(exc: UnexpectedInput | BadTimestamp | LineShapeError, line: str) -> str:
