@@ -186,3 +186,16 @@ def test_a_subject_saying_last_message_repeated_does_not_hide_the_line() -> None
     assert isinstance(events[0], Arrival) and events[0].size == 20588
     assert isinstance(events[1], Delivery) and "last message repeated" in str(events[1].reply)
     assert REPEAT_NOTICE not in ignored
+
+
+def test_a_line_a_reader_fails_on_is_unparsed_whatever_words_it_holds() -> None:
+    """A mainlog line with an impossible stamp is counted unparsed (and sampled), also when
+    it holds the words of a repeat notice: they never make a bad line vanish as ignored."""
+    from maillog_diag.errors import UnparsableLine
+    from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
+    from maillog_diag.scan.lines import LineParser
+
+    parser = LineParser(TimeParser(resolve_zone("UTC"), YearInference(fixed=2026)))
+    with pytest.raises(UnparsableLine, match="impossible time stamp"):
+        parser.parse("2026-13-45 13:57:56 1xXfPg-0005yK-18 <= a@b last message repeated 3 times")
+    assert parser.counts.unparsed == 1 and parser.counts.ignored == 0

@@ -196,14 +196,12 @@ class LineParser:
             try:
                 bare = self._bare(line) if bare_only is None else bare_only(line)
             except (UnexpectedInput, BadTimestamp, LineShapeError) as exc:
-                if _REPEAT_NOTICE in line:
-                    self._ignore("syslog repeat notice")
-                    return None
                 raise self._unparsed(line, source, lineno, _why(exc, line)) from None
             if bare is None:
                 # syslogd's "last message repeated 3 times" has a stamp and a host but no
-                # program. Only a line no reader reads is taken for one: the words inside a
-                # line an MTA wrote (a subject, a reply text) do not hide that line.
+                # program. Only a line that no reader takes for its own is taken for one:
+                # the words inside a line an MTA wrote (a subject, a reply text) do not
+                # hide that line, nor a line a reader fails on (it is counted unparsed).
                 if _REPEAT_NOTICE in line:
                     self._ignore("syslog repeat notice")
                     return None
