@@ -3,6 +3,7 @@ damaged, foreign, newer or unmergeable summaries give one line and an exit statu
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import importlib
 import json
@@ -197,3 +198,25 @@ def test_merge_of_no_readable_first_summary_is_one_line(tmp_path: Path) -> None:
     assert res.exit_code != 0
     assert "bad.summary" in res.stderr
     assert "Traceback" not in res.output
+
+
+def test_records_come_back_with_the_container_types_they_declare() -> None:
+    """A set and a frozenset are both written as a JSON list (`@s`) and read as a set; a
+    field declared a frozenset (the window's excluded domains) is read back as one. The
+    compiled build checks field types where they are read: a `set` there made `merge` of a
+    summary with a window fail as damaged (`TypeError`)."""
+    import typing
+
+    from maillog_diag.core.window import MessageFilter
+    from maillog_diag.scan.summary import _READ_AS, CLASSES, loads
+
+    window = MessageFilter(since=1.0, exclude_domains=frozenset({"b.example", "a.example"}))
+    back = loads(json.dumps(encode(window)))
+    assert back == window and type(back.exclude_domains) is frozenset
+    for name, cls in CLASSES.items():
+        if not dataclasses.is_dataclass(cls):
+            continue
+        hints = typing.get_type_hints(cls)
+        for field in dataclasses.fields(cls):
+            if str(hints.get(field.name, "")).startswith("frozenset"):
+                assert field.name in _READ_AS.get(name, {}), (name, field.name)

@@ -150,6 +150,8 @@ _READ_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "DestinationStats": {"hourly_deferrals": _as_hours, "hourly_held": _as_hours},
     # A version 1 summary holds the schedule's intervals as lists of values, not counts.
     "ScheduleStats": dict.fromkeys(("hints", "gaps", "early_gaps", "late_gaps"), _as_counter),
+    # A frozenset is written as a set is (`{"@s": ...}`, read as a `set`).
+    "MessageFilter": {"exclude_domains": frozenset},
 }
 """Fields read into another type than the JSON gives, by record kind: the classes take
 only their own field types (compiled by mypyc, a class checks them when it is built)."""
