@@ -14,7 +14,7 @@ import pytest
 from maillog_diag.core.analysis import ScheduleStats, median
 from maillog_diag.core.diagnosis import ScheduleCheck
 from maillog_diag.core.hints import HintKind
-from maillog_diag.output import render
+from maillog_diag.output import jsontext
 from maillog_diag.output.escape import json_safe
 from maillog_diag.scan import summary
 
@@ -100,9 +100,9 @@ def test_json_is_written_in_pieces_with_the_text_of_one_dumps() -> None:
             return super().write(text)
 
     out = Out()
-    render.write_json(data, out)
+    jsontext.write_json(data, out)
     expected = json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
     assert out.getvalue() == expected
     assert "\\u0085" in expected and "\\u007f" in expected  # escaped in every piece
     assert len(writes) > 5  # several pieces, none much over the batch size
-    assert max(map(len, writes)) < 2 * render.WRITE_CHARS  # (escapes lengthen a piece)
+    assert max(map(len, writes)) < 2 * jsontext.WRITE_CHARS  # (escapes lengthen a piece)

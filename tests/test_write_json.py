@@ -16,7 +16,7 @@ import pytest
 
 from maillog_diag.input.timestamps import resolve_zone
 from maillog_diag.output.escape import json_safe
-from maillog_diag.output.render import WRITE_CHARS, write_json
+from maillog_diag.output.jsontext import WRITE_CHARS, write_json
 from maillog_diag.output.rows import RowsWhenWritten
 from maillog_diag.output.serialize import report_dict
 from maillog_diag.scan.pipeline import ScanOptions, scan_report

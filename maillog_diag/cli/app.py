@@ -82,6 +82,7 @@ from maillog_diag.input.follow import Follower
 from maillog_diag.output.digest import DEFAULT_TOP, summary_line
 from maillog_diag.output.escape import visible
 from maillog_diag.output.html import render_html
+from maillog_diag.output.jsontext import write_json
 from maillog_diag.output.mail import daily_message
 from maillog_diag.output.metrics import (
     DEFAULT_TOP_DESTINATIONS,
@@ -110,7 +111,6 @@ from maillog_diag.output.render import (
     render_trace,
     render_trace_table,
     render_why_text,
-    write_json,
     write_jsonl,
 )
 from maillog_diag.output.serialize import (

@@ -56,7 +56,7 @@ if importlib.util.find_spec("maillog_diag") is None:
 
 from run_bench import find_cli  # noqa: E402
 
-from maillog_diag.output.render import write_json  # noqa: E402
+from maillog_diag.output.jsontext import write_json  # noqa: E402
 from maillog_diag.output.serialize import report_dict  # noqa: E402
 from maillog_diag.scan.partial import PartialScan, Slice, finish, merge, scan_slices  # noqa: E402
 from maillog_diag.scan.pipeline import (  # noqa: E402
