@@ -98,10 +98,7 @@ class ReferenceReader(EximReader):
                 return self._parse_rest(line, pos, (("LEAD", lead),))
             return exim._no_message_reason(line, pos)
         body = q.end()
-        if line[body : body + 3] in exim._FLAGS:
-            if line.endswith(exim._ERROR_IGNORED):
-                return "exim error ignored"
-        else:
+        if line[body : body + 3] not in exim._FLAGS:
             if line.startswith(exim.IGNORED_MESSAGE_PREFIXES, body):
                 return f"exim {line[body : line.find(' ', body)]}"
             if line.endswith(exim._ERROR_IGNORED):
@@ -159,6 +156,7 @@ def variants(line: str) -> Iterator[str]:
     yield line[:37] + "SA: " + body
     yield line[:37] + body[3:]
     yield line + ": error ignored"
+    yield line + ": error ignored: RFC 3461 DSN, failure notify not requested"
     yield line + " (frozen)"
     yield line[:37] + "removed by root"
     yield line[:37] + "Frozen (delivery error message)"

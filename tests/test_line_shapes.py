@@ -82,6 +82,9 @@ EXIM_MESSAGE_NOTES = [
     "2026-11-29 12:00:04 1vQfrz-000AbC-12 Delivery deferred by system filter",
     "2026-11-29 12:00:05 1vQfrz-000AbC-12 Message is frozen",
     "2026-11-29 12:00:06 1vQfrz-000AbC-12 dave@dest.example: error ignored",
+    # (deliver.c: the address, its parent, then the reason when it is a DSN's)
+    "2026-11-29 12:00:06 1vQfrz-000AbC-12 dave@dest.example <d@src.example>: error ignored",
+    "2026-11-29 12:00:06 1vQfrz-000AbC-12 dave@dest.example: error ignored: RFC 3461 DSN, failure notify not requested",
     "2026-11-29 12:00:07 1vQfrz-000AbC-12 Process failed (1) when writing error message to dave@dest.example",
     "2026-11-29 12:00:08 1vQfrz-000AbC-12 eve@dest.example marked delivered by root",
     "2026-11-29 12:00:08 1vQfrz-000AbC-12 error in remote_smtp transport: failed to expand helo_data",
@@ -150,3 +153,20 @@ def test_exim_4_97_long_ids_and_zone_offsets(tmp_path: Path) -> None:
     assert msg["queue_id"] == "1wN9t2-00000002BQv-3hr9"
     assert msg["arrived"] == "2026-11-29T12:00:00.123+00:00"
     assert [r["outcome"] for r in msg["recipients"]] == ["delivered"]
+
+
+def test_a_reply_that_ends_like_an_ignored_error_does_not_hide_a_delivery_line(
+    tmp_path: Path,
+) -> None:
+    """Exim writes `<address>: error ignored` on a line of its own, never after a delivery
+    flag: a deferral or a bounce whose reply text (the receiver's choice) ends with those
+    words is still a deferral or a bounce."""
+    said = ": error ignored"
+    lines = [
+        EXIM_BEFORE_THE_LOG[0] + said,
+        EXIM_BEFORE_THE_LOG[1] + said,
+        *EXIM_BEFORE_THE_LOG[2:],
+    ]
+    (msg,), _ = _messages(tmp_path, lines)
+    outcomes = {r["address"]: (r["outcome"], r["deferrals"]) for r in msg["recipients"]}
+    assert outcomes == {"carol@dest.example": ("delivered", 1), "erin@dest.example": ("bounced", 0)}

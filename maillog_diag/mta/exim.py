@@ -167,8 +167,11 @@ holds one. The words are looked for in the whole line with `in` (no argument par
 Python call): a word before the body only lets the pattern run, which then decides."""
 
 
-_ERROR_IGNORED = ": error ignored"
-"""`<address>: error ignored`: a bounce to `<>` that failed, dropped as Exim always does."""
+_ERROR_IGNORED = (": error ignored", ": error ignored: RFC 3461 DSN, failure notify not requested")
+"""How `<address>[ <parent>]: error ignored` ends (deliver.c): a bounce to `<>` that failed,
+or the failure of an address whose DSN asked for no failure notice, dropped as Exim always
+does. Exim writes it on a line of its own, never after a delivery flag (`==`, `**`, ...),
+whose line ends with the receiver's reply: a reply ending with these words is no such line."""
 
 
 def _address(text: str) -> tuple[str, str | None, str | None, int] | None:
@@ -760,11 +763,7 @@ class EximReader:
         # `line[-1]` (the line is not empty: LEAD matched) is compared before each
         # `endswith`, which costs about four times as much and is needed for few lines.
         last = line[-1]
-        if line[body : body + 3] in _FLAGS:
-            # No ignored prefix starts with a flag: only `: error ignored` sets it aside.
-            if last == "d" and line.endswith(_ERROR_IGNORED):
-                return "exim error ignored"
-        else:
+        if line[body : body + 3] not in _FLAGS:  # (no ignored text starts with a flag)
             if line.startswith(IGNORED_MESSAGE_PREFIXES, body):
                 return f"exim {line[body : line.find(' ', body)]}"
             if last == "d" and line.endswith(_ERROR_IGNORED):
