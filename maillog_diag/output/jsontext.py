@@ -2,8 +2,10 @@
 
 Its own module, without Rich, so that the accelerated build compiles it with the modules a
 log line passes through (`pyproject.toml`): the JSON of a report is written once per run,
-after the scan, and no worker shares it (on the 200,000-line Exim bench log it was about a
-tenth of a `-j 1` run's time as Python).
+after the scan, and no worker shares it. Building and writing the report's JSON, in the
+compiled build with these modules run as Python and then compiled: 0.14-0.18 s -> 0.13-0.16 s
+on the 200,000-line Exim bench log (a 2.2 s `-j 1` run), 0.30-0.32 s -> 0.21-0.23 s on the
+1M-line Postfix log.
 """
 
 from __future__ import annotations
