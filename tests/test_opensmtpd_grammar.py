@@ -696,3 +696,37 @@ def test_a_relay_on_loopback_port_25_is_a_delivery(parser: LineParser) -> None:
     )
     assert isinstance(ev, Delivery)
     assert ev.handoff is False
+
+
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "stat=Ok@evil.example",  # a key's name inside the address
+        "a, to=<x@evil.example>, b@evil.example",  # a whole field inside it
+        "a, stat=250 delivered, b@evil.example",
+    ],
+)
+def test_5x_fields_are_not_taken_from_inside_the_sender_address(
+    parser: LineParser, sender: str
+) -> None:
+    """The sender address is a stranger's to choose: the `key=value` words inside its
+    brackets are part of it, not fields of the line (they took the recipient's place, or
+    ended the line's fields early)."""
+    ev = parser.parse(
+        f"{H} relay: TempFail for 1b2c3d4e5f6a7b8c: session=5d6e7f8091a2b3c4, "
+        f"from=<{sender}>, to=<bob@example.com>, rcpt=<->, source=192.0.2.1, "
+        "relay=192.0.2.7 (mx.example.com), delay=1s, stat=451 4.7.1 Greylisted, try later"
+    )
+    assert isinstance(ev, Delivery)
+    assert (ev.recipient, ev.status, ev.reply) == (
+        "bob@example.com",
+        Status.DEFERRED,
+        "451 4.7.1 Greylisted, try later",
+    )
+    assert (ev.relay, ev.delay) == ("mx.example.com[192.0.2.7]", 1.0)
+    arrival = parser.parse(
+        f"{H} smtp-in: Accepted message 1b2c3d4e on session 4c9d5e6f7a8b9c0d: "
+        f"from=<{sender}>, to=<bob@example.com>, size=2262, ndest=2, proto=ESMTP"
+    )
+    assert isinstance(arrival, Arrival)
+    assert (arrival.sender, arrival.size, arrival.nrcpt) == (sender, 2262, 2)

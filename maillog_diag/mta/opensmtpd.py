@@ -170,17 +170,45 @@ def _cut(text: str, keys: tuple[str, ...]) -> list[str]:
 
 
 def _fields(text: str) -> dict[str, str]:
-    """5.x `key=value, key=value, ...` up to `stat=` (which runs to the end of the line)."""
-    cut = text.find("stat=")
-    head, stat = (text[:cut], text[cut + 5 :]) if cut >= 0 else (text, None)
+    """5.x `key=value, key=value, ...` up to `stat=` (which runs to the end of the line).
+
+    A value in angle brackets (an address: the sender's is a stranger's to choose) runs to
+    the first `>` that ends the field, that is that the next field (`, key=`) or the end of
+    the text follows; any other value to the next `, key=`. So the words of an address are
+    never taken for fields (`from=<a, to=<x@y>, b@z>`, `from=<stat=Ok@z>`). One pass from
+    left to right: linear in the length of `text`."""
     fields: dict[str, str] = {}
-    for part in head.split(", "):
-        key, eq, value = part.partition("=")
-        if eq and key not in fields:
-            fields[key] = value.rstrip(", ")
-    if stat is not None:
-        fields["stat"] = stat
+    pos = 0
+    size = len(text)
+    while pos < size:
+        key = _FIELD_KEY.match(text, pos)
+        if key is None:
+            break
+        name, start = key[1], key.end()
+        if name == "stat":
+            fields.setdefault("stat", text[start:])
+            break
+        if text.startswith("<", start):
+            end = text.find(">", start)
+            while end >= 0 and end + 1 < size and _NEXT_FIELD.match(text, end + 1) is None:
+                end = text.find(">", end + 1)
+            if end < 0:
+                end = size - 1
+            value, after = text[start : end + 1], end + 1
+        else:
+            found = _NEXT_FIELD.search(text, start)
+            after = size if found is None else found.start()
+            value = text[start:after]
+        fields.setdefault(name, value.rstrip(", "))
+        pos = after + 2  # past ", "
     return fields
+
+
+_FIELD_KEY = re.compile(r"([a-z][a-z0-9_-]*)=")
+"""A field's name at the start of a field (`_fields`)."""
+
+_NEXT_FIELD = re.compile(r", [a-z][a-z0-9_-]*=")
+"""The separator before the next field (`_fields`)."""
 
 
 def _dsn(text: str | None) -> str | None:
