@@ -422,3 +422,56 @@ def test_line_time_of_tagged_lines(parser: LineParser) -> None:
     line = f"Jun 17 14:37:39 <mail.info> robin sm-mta[2794]: {Q}: x"
     assert sendmail.line_time(line) == ts("2026-06-17T14:37:39+00:00")
     assert sendmail.line_time("2026-11-29 12:00:01 1kXyZa-0001Ab-Cd Completed") is None
+
+
+DEFERRED = (
+    f"{H} sm-mta[6033]: {Q}: to=<jo@expire.test>, ctladdr=<ann@example.org> (1000/1000), "
+    "delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=30490, relay=[127.0.0.13] [127.0.0.13], "
+    "dsn=4.2.2, reply={reply}, stat=Deferred: {reply}"
+)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "450 4.2.2 try again later",
+        "450 4.2.2 try later, stat=Sent (ok)",  # the words of a status in the reply
+        "450 4.2.2 x, dsn=2.0.0, stat=Sent",
+        "450 4.2.2 x, stat=Deferred: 250 2.0.0 ok",
+    ],
+)
+def test_a_reply_that_holds_a_status_is_still_a_deferral(parser: LineParser, reply: str) -> None:
+    """The receiver's reply (`reply=`, a stranger's text) comes before Sendmail's own
+    `stat=`: a `, stat=Sent` inside it does not make the deferral a delivery, and the reply
+    is read whole."""
+    ev = parser.parse(DEFERRED.format(reply=reply))
+    assert isinstance(ev, Delivery)
+    assert (ev.status, ev.recipient, ev.dsn, ev.reply) == (
+        Status.DEFERRED,
+        "jo@expire.test",
+        "4.2.2",
+        reply,
+    )
+
+
+@pytest.mark.parametrize(
+    "sender", ["a, size=1, nrcpts=9, b@evil.example", "x, msgid=<fake@id>, relay=evil@evil.example"]
+)
+def test_fields_are_not_taken_from_inside_the_sender_address(
+    parser: LineParser, sender: str
+) -> None:
+    """The sender address is a stranger's to choose: `key=value` words inside its brackets
+    are part of it (they set the size, the recipient count and the client)."""
+    line = (
+        f"{H} sm-mta[812]: {Q}: from=<{sender}>, size=2262, class=0, nrcpts=2, "
+        "msgid=<m1@example.org>, proto=ESMTP, daemon=MTA, relay=mail.example.org [192.0.2.7]"
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Arrival)
+    assert (ev.sender, ev.size, ev.nrcpt, ev.message_id, ev.client) == (
+        sender,
+        2262,
+        2,
+        "m1@example.org",
+        "mail.example.org[192.0.2.7]",
+    )

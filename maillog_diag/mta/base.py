@@ -10,6 +10,7 @@ nothing downstream is per-MTA.
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Protocol
 
 from maillog_diag.core.model import Event
@@ -73,6 +74,55 @@ MAX_DELAY = 20 * 365 * 86400.0
 """The longest time in the queue (seconds) a delay field may state: twenty years, far
 beyond any queue lifetime. A longer, negative or non-finite value (`delay=1e400`,
 `delay=nan`, `QT=99999999999w`) is not a delay: the line is unparsed."""
+
+
+def listed_fields(text: str, rest: str | None = None) -> dict[str, str]:
+    """`key=value, key=value, ...` (Sendmail's and OpenSMTPD 5.x's lines) by key, the first
+    of a repeated one; `rest`: the key whose value runs to the end of the text.
+
+    A value runs to the next `, key=`; one that starts with `<` (an address: a sender's is
+    a stranger's to choose) first to its matching `>` (`ctladdr=<root> (0/0)` goes on after
+    it). So the words inside an address are never taken for fields: `from=<a, size=1, b@z>`
+    and `from=<stat=Ok@z>` are addresses. Only an address with unbalanced brackets (a
+    quoted `>`) ends early, at the next `, key=`. One pass from left to right: linear in the
+    length of `text`."""
+    fields: dict[str, str] = {}
+    pos = 0
+    size = len(text)
+    while pos < size:
+        name = _FIELD_NAME.match(text, pos)
+        if name is None:  # not a field (`to=<a>, <b>` lists on): skip to the next one
+            after = _FIELD_SEPARATOR.search(text, pos)
+            if after is None:
+                break
+            pos = after.start() + 2
+            continue
+        key, start = name[1], name.end()
+        if key == rest:
+            fields.setdefault(key, text[start:])
+            break
+        end = _closing(text, start) if text.startswith("<", start) else start
+        after = _FIELD_SEPARATOR.search(text, end)
+        stop = size if after is None else after.start()
+        fields.setdefault(key, text[start:stop])
+        pos = stop + 2
+    return fields
+
+
+def _closing(text: str, start: int) -> int:
+    """Past the `>` that closes the `<` at `start`, or `start` if none does."""
+    depth, pos = 1, start + 1
+    while depth:
+        close = text.find(">", pos)
+        if close < 0:
+            return start
+        depth += text.count("<", pos, close) - 1
+        pos = close + 1
+    return pos
+
+
+_FIELD_NAME = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)=")
+_FIELD_SEPARATOR = re.compile(r", [A-Za-z][A-Za-z0-9_-]*=")
 
 
 def checked_delay(seconds: float | None, field: str) -> float | None:

@@ -74,7 +74,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import TimeParser
-from maillog_diag.mta.base import LineShapeError, SyslogHeader, checked_delay
+from maillog_diag.mta.base import LineShapeError, SyslogHeader, checked_delay, listed_fields
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -170,45 +170,9 @@ def _cut(text: str, keys: tuple[str, ...]) -> list[str]:
 
 
 def _fields(text: str) -> dict[str, str]:
-    """5.x `key=value, key=value, ...` up to `stat=` (which runs to the end of the line).
-
-    A value in angle brackets (an address: the sender's is a stranger's to choose) runs to
-    the first `>` that ends the field, that is that the next field (`, key=`) or the end of
-    the text follows; any other value to the next `, key=`. So the words of an address are
-    never taken for fields (`from=<a, to=<x@y>, b@z>`, `from=<stat=Ok@z>`). One pass from
-    left to right: linear in the length of `text`."""
-    fields: dict[str, str] = {}
-    pos = 0
-    size = len(text)
-    while pos < size:
-        key = _FIELD_KEY.match(text, pos)
-        if key is None:
-            break
-        name, start = key[1], key.end()
-        if name == "stat":
-            fields.setdefault("stat", text[start:])
-            break
-        if text.startswith("<", start):
-            end = text.find(">", start)
-            while end >= 0 and end + 1 < size and _NEXT_FIELD.match(text, end + 1) is None:
-                end = text.find(">", end + 1)
-            if end < 0:
-                end = size - 1
-            value, after = text[start : end + 1], end + 1
-        else:
-            found = _NEXT_FIELD.search(text, start)
-            after = size if found is None else found.start()
-            value = text[start:after]
-        fields.setdefault(name, value.rstrip(", "))
-        pos = after + 2  # past ", "
-    return fields
-
-
-_FIELD_KEY = re.compile(r"([a-z][a-z0-9_-]*)=")
-"""A field's name at the start of a field (`_fields`)."""
-
-_NEXT_FIELD = re.compile(r", [a-z][a-z0-9_-]*=")
-"""The separator before the next field (`_fields`)."""
+    """5.x `key=value, key=value, ...` up to `stat=` (which runs to the end of the line);
+    the words inside an address are part of it (`listed_fields`)."""
+    return {key: value.rstrip(", ") for key, value in listed_fields(text, "stat").items()}
 
 
 def _dsn(text: str | None) -> str | None:

@@ -58,7 +58,7 @@ from maillog_diag.core.model import (
     Status,
 )
 from maillog_diag.input.timestamps import BadTimestamp, TimeParser
-from maillog_diag.mta.base import checked_delay
+from maillog_diag.mta.base import checked_delay, listed_fields
 from maillog_diag.syntax.grammars import load_grammar, terminal_regex
 from maillog_diag.syntax.lalr import FastLALR
 
@@ -97,13 +97,51 @@ def _unbracket(value: str) -> str:
 
 
 def _fields(text: str) -> dict[str, str]:
-    """`key=value, key=value, ...` (values may hold spaces, not `, `)."""
-    fields: dict[str, str] = {}
-    for part in text.split(", "):
-        key, eq, value = part.partition("=")
-        if eq and key not in fields:
-            fields[key] = value
-    return fields
+    """`key=value, key=value, ...`; the words inside an address are part of it
+    (`listed_fields`)."""
+    return listed_fields(text)
+
+
+def _status_at(body: str) -> int:
+    """Where `, stat=` starts in a to= line (-1: none).
+
+    Sendmail 8.15+ logs the receiver's reply as `reply=` before its own `stat=`: a stranger's
+    text, which may hold `, stat=` itself. After a reply the status is the first `, stat=`
+    that agrees with the line's DSN code (`Sent` with 2.x.x, `Deferred` with 4.x.x) and,
+    for `Deferred: <text>`, whose text is the reply's (or its start: a long line is cut
+    short); the first one when none does. Only the first `_STATUS_TRIES` are weighed, so
+    that a line costs linear time."""
+    said = body.find(", reply=")
+    first = body.find(", stat=")
+    if said < 0 or first < said:
+        return first
+    dsn = listed_fields(body[:said]).get("dsn") or ""
+    reply_at = said + 8
+    cut = body.find(", stat=", reply_at)
+    for _ in range(_STATUS_TRIES):
+        if cut < 0:
+            break
+        stat_at = cut + 7
+        if body.startswith("Sent", stat_at):
+            agrees = not dsn or dsn.startswith("2")
+        elif body.startswith("Deferred", stat_at):
+            text_at = stat_at + 10
+            agrees = (not dsn or dsn.startswith("4")) and (
+                not body.startswith("Deferred: ", stat_at)
+                or (
+                    len(body) - text_at <= cut - reply_at
+                    and body.startswith(body[text_at:], reply_at)
+                )
+            )
+        else:
+            agrees = True
+        if agrees:
+            return cut
+        cut = body.find(", stat=", stat_at)
+    return body.find(", stat=", reply_at)
+
+
+_STATUS_TRIES = 8
 
 
 def _relay(value: str | None) -> str | None:
@@ -218,7 +256,7 @@ class SendmailTransformer(Transformer[Token, Any]):
 
     def delivery(self, lead: str, qid: str, body: str) -> Delivery | QueueAction:
         time, host, program, pid = self._head(lead)
-        cut = body.find(", stat=")
+        cut = _status_at(body)
         stat = body[cut + 7 :] if cut >= 0 else None
         head = body[:cut] if cut >= 0 else body
         # Sendmail 8.15+ logs the receiver's words as "reply=" before stat= (they may hold ", ")
