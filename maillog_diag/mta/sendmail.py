@@ -102,22 +102,16 @@ def _fields(text: str) -> dict[str, str]:
     return listed_fields(text)
 
 
-def _status_at(body: str) -> int:
-    """Where `, stat=` starts in a to= line (-1: none).
+def _status_after_reply(body: str, reply_at: int, dsn: str) -> int:
+    """Where `, stat=` starts after the receiver's reply, which starts at `reply_at` (-1:
+    none).
 
-    Sendmail 8.15+ logs the receiver's reply as `reply=` before its own `stat=`: a stranger's
-    text, which may hold `, stat=` itself. After a reply the status is the first `, stat=`
-    that agrees with the line's DSN code (`Sent` with 2.x.x, `Deferred` with 4.x.x) and,
-    for `Deferred: <text>`, whose text is the reply's (or its start: a long line is cut
-    short); the first one when none does. Only the first `_STATUS_TRIES` are weighed, so
-    that a line costs linear time."""
-    said = body.find(", reply=")
-    first = body.find(", stat=")
-    if said < 0 or first < said:
-        return first
-    dsn = listed_fields(body[:said]).get("dsn") or ""
-    reply_at = said + 8
-    cut = body.find(", stat=", reply_at)
+    The reply is a stranger's text and may hold `, stat=` itself. The status is the first
+    `, stat=` that agrees with the line's DSN code (`Sent` with 2.x.x, `Deferred` with
+    4.x.x) and, for `Deferred: <text>`, whose text is the reply's (or its start: a long
+    line is cut short); the first one when none does. Only the first `_STATUS_TRIES` are
+    weighed, so that a line costs linear time."""
+    cut = first = body.find(", stat=", reply_at)
     for _ in range(_STATUS_TRIES):
         if cut < 0:
             break
@@ -138,7 +132,7 @@ def _status_at(body: str) -> int:
         if agrees:
             return cut
         cut = body.find(", stat=", stat_at)
-    return body.find(", stat=", reply_at)
+    return first
 
 
 _STATUS_TRIES = 8
@@ -256,13 +250,16 @@ class SendmailTransformer(Transformer[Token, Any]):
 
     def delivery(self, lead: str, qid: str, body: str) -> Delivery | QueueAction:
         time, host, program, pid = self._head(lead)
-        cut = _status_at(body)
+        cut = body.find(", stat=")
+        # Sendmail 8.15+ logs the receiver's words as "reply=" before stat= (they may hold
+        # ", ", even ", stat="): the fields before it are Sendmail's own.
+        said = body.find(", reply=", 0, len(body) if cut < 0 else cut)
+        fields = _fields(body[:said] if said >= 0 else body[:cut] if cut >= 0 else body)
+        smtp_reply: str | None = None
+        if said >= 0:
+            cut = _status_after_reply(body, said + 8, fields.get("dsn") or "")
+            smtp_reply = body[said + 8 : cut] if cut >= 0 else body[said + 8 :]
         stat = body[cut + 7 :] if cut >= 0 else None
-        head = body[:cut] if cut >= 0 else body
-        # Sendmail 8.15+ logs the receiver's words as "reply=" before stat= (they may hold ", ")
-        said = head.find(", reply=")
-        smtp_reply = head[said + 8 :] if said >= 0 else None
-        fields = _fields(head[:said] if said >= 0 else head)
         addresses = [_unbracket(a) for a in fields.get("to", "").split(",") if a.strip()]
         dsn = fields.get("dsn")
         relay = fields.get("relay")
