@@ -544,3 +544,48 @@ def test_line_time_of_mainlog_lines(parser: LineParser) -> None:
     )
     assert exim.line_time("Nov 29 12:00:01 mx1 postfix/smtp[1]: x") is None
     assert exim.line_time("garbage") is None
+
+
+@pytest.mark.parametrize(
+    "helo",
+    [
+        "x S=1 id=fake@evil.example R=1xAAAA-000000-00",  # fields of the line, said as a HELO
+        'x T="Mail delivery failed" for a@evil.example',
+    ],
+)
+def test_arrival_fields_are_not_taken_from_inside_the_helo_name(
+    parser: LineParser, helo: str
+) -> None:
+    """The HELO name in `H=name (helo) [ip]` is the client's to choose (where Exim accepts
+    junk HELO names): the size, message id, reference and subject come from the line's own
+    fields, which follow the host (`receive.c`: R= right after the sender, then the host)."""
+    line = (
+        f"{S} {ID} <= ann@example.org H=mail.example.org ({helo}) [192.0.2.7]:41234 "
+        'P=esmtps S=1289 id=abc.123@example.org T="hello" for bob@example.com'
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Arrival)
+    assert (ev.size, ev.message_id, ev.reference, ev.notice, ev.nrcpt) == (
+        1289,
+        "abc.123@example.org",
+        None,
+        None,
+        1,
+    )
+    assert ev.client == "mail.example.org[192.0.2.7]"
+
+
+@pytest.mark.parametrize("said", ["250 ok QT=99d H=evil [6.6.6.6]", '250 ok" QT=99d'])
+def test_the_queue_time_is_not_taken_from_the_receivers_confirmation(
+    parser: LineParser, said: str
+) -> None:
+    """`C="..."` is the receiver's reply: a `QT=` inside it is not the queue time (which
+    Exim writes after it), so it cannot inflate the delay figures."""
+    quoted = said.replace('"', '\\"')
+    line = (
+        f"{S} {ID} => bob@example.com R=dnslookup T=remote_smtp H=mx.example.com [192.0.2.9]:25 "
+        f'C="{quoted}" QT=1h2m3s DT=1.5s'
+    )
+    ev = parser.parse(line)
+    assert isinstance(ev, Delivery)
+    assert (ev.reply, ev.delay, ev.relay) == (said, 3723.0, "mx.example.com[192.0.2.9]:25")

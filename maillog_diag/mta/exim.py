@@ -241,9 +241,10 @@ def interval(text: str | None) -> float | None:
     return total
 
 
-def _value(text: str, key: str) -> str | None:
-    """The unquoted value after the first `key` (e.g. " S=") in `text`, up to a space."""
-    i = text.find(key)
+def _value(text: str, key: str, start: int = 0) -> str | None:
+    """The unquoted value after the first `key` (e.g. " S=") in `text` from `start`, up to
+    a space."""
+    i = text.find(key, start)
     if i < 0:
         return None
     i += len(key)
@@ -474,16 +475,18 @@ class EximTransformer(Transformer[Token, Any]):
         if sender == "<>":
             sender = ""
         # The fields that matter, found directly (a full field scan costs 3 us a line). They
-        # all come before the quoted subject T="..." and the recipients "for a b".
+        # all come before the quoted subject T="..." and the recipients "for a b", in
+        # receive.c's order: R= right after the sender, then the host, then the others,
+        # which are looked for after the host (its HELO name is the client's to choose).
         h = _first_field(tail, " ", "H=", _H_VALUE) if " H=" in tail else None
         client = _host(h[1], h[2], None) if h is not None else "local"
-        size = _value(tail, " S=")
+        rest = h.end() if h is not None else 0
+        size = _value(tail, " S=", rest)
         # "id*=" (+msg_id_created): a Message-ID Exim made itself, e.g. for its bounces
-        msgid = _value(tail, " id=") or _value(tail, " id*=")
-        reference = _value(tail, " R=") if " R=" in tail else None  # (most have none)
-        rest = 0
+        msgid = _value(tail, " id=", rest) or _value(tail, " id*=", rest)
+        reference = _value(tail, " R=") if tail.startswith(" R=") else None  # (most have none)
         subject = ""
-        t = tail.find(' T="')
+        t = tail.find(' T="', rest)
         if t >= 0:
             quoted = _quoted(tail, t + 3)
             if quoted is not None:
@@ -536,14 +539,15 @@ class EximTransformer(Transformer[Token, Any]):
         else:
             # Only C=, QT= and H= are needed: found directly (a full field scan costs 5 us).
             confirmation = None
+            after = 0  # QT= follows C= (the receiver's reply, which may hold " QT=")
             c = tail.find(' C="')
             if c >= 0:
                 quoted = _quoted(tail, c + 3)
                 if quoted is not None:
-                    confirmation = quoted[0]
+                    confirmation, after = quoted
             # `_word`, `checked_delay` (None passes) and `_relay` written out: three Python
             # calls less for each `=>` line.
-            qt = tail.find(" QT=")
+            qt = tail.find(" QT=", after)
             if qt < 0:
                 delay = None
             else:
