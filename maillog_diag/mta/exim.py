@@ -764,10 +764,10 @@ class EximReader:
                 result: Event | str = self._parse(line, pos, (("LEAD", lead),))
                 return result
             return _no_message_reason(line, pos)
-        # `line[-1]` (the line is not empty: LEAD matched) is compared before each
-        # `endswith`, which costs about four times as much and is needed for few lines.
-        last = line[-1]
         if line[body : body + 3] not in _FLAGS:  # (no ignored text starts with a flag)
+            # `line[-1]` (the line is not empty: LEAD matched) is compared before each
+            # `endswith`, which costs about four times as much and is needed for few lines.
+            last = line[-1]
             if line.startswith(IGNORED_MESSAGE_PREFIXES, body):
                 return f"exim {line[body : line.find(' ', body)]}"
             if last == "d" and line.endswith(_ERROR_IGNORED):

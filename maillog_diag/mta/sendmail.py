@@ -96,12 +96,6 @@ def _unbracket(value: str) -> str:
     return value
 
 
-def _fields(text: str) -> dict[str, str]:
-    """`key=value, key=value, ...`; the words inside an address are part of it
-    (`listed_fields`)."""
-    return listed_fields(text)
-
-
 def _status_after_reply(body: str, reply_at: int, dsn: str) -> int:
     """Where `, stat=` starts after the receiver's reply, which starts at `reply_at` (-1:
     none).
@@ -254,7 +248,7 @@ class SendmailTransformer(Transformer[Token, Any]):
         # Sendmail 8.15+ logs the receiver's words as "reply=" before stat= (they may hold
         # ", ", even ", stat="): the fields before it are Sendmail's own.
         said = body.find(", reply=", 0, len(body) if cut < 0 else cut)
-        fields = _fields(body[:said] if said >= 0 else body[:cut] if cut >= 0 else body)
+        fields = listed_fields(body[:said] if said >= 0 else body[:cut] if cut >= 0 else body)
         smtp_reply: str | None = None
         if said >= 0:
             cut = _status_after_reply(body, said + 8, fields.get("dsn") or "")
@@ -327,7 +321,7 @@ class SendmailTransformer(Transformer[Token, Any]):
 
     def arrival(self, lead: str, qid: str, body: str) -> Arrival | str:
         time, host, _, _ = self._head(lead)
-        fields = _fields(body)
+        fields = listed_fields(body)
         nrcpts = fields.get("nrcpts")
         if nrcpts == "0":
             return "sendmail from= of a message with no recipient accepted"
