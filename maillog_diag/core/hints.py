@@ -294,7 +294,13 @@ def _parse_span(span: str) -> tuple[str, Any] | None:
     return (span, tree)
 
 
-@text_cache(8192)
+SCAN_CACHE = 1024
+"""Entries of `_scan`. A reply's shape is scanned when `classify_timeless` misses (its
+8192 entries keep the result) and read again at once by `extract_hint`, and for each line
+of a reply that names a moment: a small cache serves both."""
+
+
+@text_cache(SCAN_CACHE)
 def _scan(reply: str) -> tuple[_Candidate | None, _Candidate | None]:
     """First explicit and first vague candidate of a reply (time-independent, cached)."""
     text = strip_continuations(reply)
