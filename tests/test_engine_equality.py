@@ -178,12 +178,16 @@ def _every_line_ref(root: Any) -> list[Any]:
 
 @pytest.mark.parametrize("keep_lines", [False, True])
 def test_shifting_line_numbers_reaches_every_line_reference(
-    straddling: Path, keep_lines: bool
+    straddling: Path, keep_lines: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A later slice's line numbers move by the lines before it: every reference held
     anywhere in its partial scan (statistics, open messages, head, parked, pending notes)
-    moves exactly once, by exactly that much."""
+    moves exactly once, by exactly that much; and so do the line numbers of packed
+    attempts (packed from the second attempt here, so that this slice has some)."""
+    from maillog_diag.core import correlate
     from maillog_diag.input.sources import cut_points
+
+    monkeypatch.setattr(correlate, "PACK_AT", 1)
     from maillog_diag.scan.partial import shift_lines
 
     name = str(straddling)
@@ -200,5 +204,10 @@ def test_shifting_line_numbers_reaches_every_line_reference(
     state = part.state
     assert state["head"] and state["_open"] and part.builder.destinations
     before = {id(r): r.lineno for r in refs}
+    packs = state.get("_packed") or {}
+    assert packs  # held attempts in columns (`core.history`)
+    packed_before = [a.ref.lineno for p in packs.values() for h in p.values() for a in h.unpack()]
     shift_lines(part, name, 1_000_000)
     assert all(r.lineno == before[id(r)] + 1_000_000 for r in refs)
+    packed_after = [a.ref.lineno for p in packs.values() for h in p.values() for a in h.unpack()]
+    assert packed_after == [n + 1_000_000 for n in packed_before]

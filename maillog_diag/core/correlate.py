@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from maillog_diag.core.history import PackedAttempts
 from maillog_diag.core.model import (
     Arrival,
     Attempt,
@@ -160,6 +161,15 @@ STATE_FIELDS = (
 )
 """The attributes that make up a correlator's state between slices (see `export`)."""
 
+PACKED_FIELD = "_packed"
+"""The key of the packed attempts in an exported state (not one of `STATE_FIELDS`: a state
+written to a file has none, see `settle_packed`)."""
+
+PACK_AT = 4
+"""A recipient's deferred attempts move into its `PackedAttempts` once this many are held
+as records: a message delivered at the first or second try never pays for packing, and a
+held one keeps at most this many attempts as records (see `core.history`)."""
+
 _MAX_TEXTS = 65536
 """Distinct attempt texts remembered for sharing (bounded: log text chooses them)."""
 
@@ -201,6 +211,9 @@ class Correlator:
         """One copy of each reply, relay, dsn, delays and program text of the deferred
         attempts in flight: a message retried ninety times with the same reply keeps that
         reply once, not ninety times."""
+        self._packed: dict[Key, dict[str, PackedAttempts]] = {}
+        """Earlier attempts of recipients in flight, by message key and address (not part
+        of the state: every way out of the correlator unpacks them first, `_unpack`)."""
         self._texts_limit = SWEEP_TEXTS
         """How many `_texts` the next sweep lets stand (see `SWEEP_TEXTS`)."""
         self.last_time: float | None = None
@@ -231,14 +244,21 @@ class Correlator:
 
     def export(self) -> dict[str, object]:
         """The state between slices, by attribute name (`STATE_FIELDS`). The keys met
-        (`_seen`) are left out: they are the keys of `born` and of the head's events."""
-        return {name: getattr(self, name) for name in STATE_FIELDS if name != "_seen"}
+        (`_seen`) are left out: they are the keys of `born` and of the head's events.
+        The packed attempts of open messages go as `_packed` when there are any: they stay
+        packed into the next slice's merge and `finish` (unpacked there one message at a
+        time, as each closes); `settle_packed` unpacks them where a state is written out."""
+        state = {name: getattr(self, name) for name in STATE_FIELDS if name != "_seen"}
+        if self._packed:
+            state[PACKED_FIELD] = self._packed
+        return state
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take a state `export` gave (possibly decoded from a summary file)."""
         for name in STATE_FIELDS:
             if name in state:
                 setattr(self, name, state[name])
+        self._packed = state.get(PACKED_FIELD) or {}
         if self.prior_unknown and "_seen" not in state:
             seen = set(self.born)
             for item in self.head:
@@ -268,10 +288,14 @@ class Correlator:
 
     def message(self, host: str, queue_id: str) -> Message | None:
         """The open message with this key, if any (for a live view: read, do not change)."""
-        return self._open.get((host, queue_id))
+        msg = self._open.get((host, queue_id))
+        if msg is not None and self._packed:
+            self._unpack(msg)
+        return msg
 
     def open_messages(self) -> list[Message]:
         """The messages still in flight (for a live view: read, do not change)."""
+        self._unpack_all()
         return list(self._open.values())
 
     def feed(self, event: Event) -> None:
@@ -509,8 +533,6 @@ class Correlator:
                 dsn = share(dsn, dsn)
             if reply is not None:
                 reply = share(reply, reply)
-            if delays is not None:
-                delays = share(delays, delays)
             if program is not None:
                 # (each line's program name is a string of its own: one per attempt held)
                 program = share(program, program)
@@ -530,6 +552,8 @@ class Correlator:
             )
         )
         if status is Status.DEFERRED:
+            if len(rcpt.attempts) >= PACK_AT and not self._keep_lines:
+                self._pack(msg, rcpt)
             rcpt.deferrals += 1
             if rcpt.first_deferred is None:
                 rcpt.first_deferred = ev.time
@@ -540,6 +564,40 @@ class Correlator:
         else:
             rcpt.outcome = _FINAL[status]
             rcpt.final_time = ev.time
+
+    def _pack(self, msg: Message, rcpt: Recipient) -> None:
+        """Move a recipient's attempt records into its packed store (`trace`, which keeps
+        every line, shares their references with `msg.lines`: it never packs)."""
+        key = (msg.host, msg.queue_id)
+        packs = self._packed.get(key)
+        if packs is None:
+            packs = self._packed[key] = {}
+        packed = packs.get(rcpt.address)
+        if packed is None:
+            packed = packs[rcpt.address] = PackedAttempts()
+        for attempt in rcpt.attempts:
+            packed.add(attempt)
+        del rcpt.attempts[:]
+
+    def _unpack(self, msg: Message) -> None:
+        """Give a message's recipients their packed attempts back, as records, first."""
+        key = (msg.host, msg.queue_id)
+        if self._open.get(key) is not msg:
+            return  # (packs are only made for the open message of a key)
+        packs = self._packed.pop(key, None)
+        if packs is None:
+            return
+        for address, packed in packs.items():
+            rcpt = msg.recipients[address]
+            rcpt.attempts[:0] = packed.unpack()
+
+    def _unpack_all(self) -> None:
+        for key in list(self._packed):
+            msg = self._open.get(key)
+            if msg is None:  # (cannot happen: a message is unpacked when it closes)
+                del self._packed[key]
+            else:
+                self._unpack(msg)
 
     @staticmethod
     def _all_final(msg: Message) -> bool:
@@ -571,6 +629,8 @@ class Correlator:
     def _close(self, msg: Message, *, end_of_log: bool) -> None:
         """Settle outcomes that the log does not state, emit, and forget the message."""
         key = (msg.host, msg.queue_id)
+        if self._packed:
+            self._unpack(msg)
         self._open.pop(key, None)
         if end_of_log:
             msg.log_end = self.last_time
@@ -620,18 +680,24 @@ class Correlator:
                         attempt.relay,
                         attempt.dsn,
                         attempt.reply,
-                        attempt.delays,
                         attempt.program,
                     ):
                         if text is not None:
                             keep(text, text)
+        for packs in self._packed.values():
+            for packed in packs.values():
+                for text in packed.shared_texts():
+                    keep(text, text)
         self._texts = kept
         self._texts_limit = max(SWEEP_TEXTS, 2 * len(kept))
 
     def finish(self) -> None:
-        """The log has ended: what is still open is held (or unknown), emit it all."""
-        for msg in list(self._open.values()):
-            self._close(msg, end_of_log=True)
+        """The log has ended: what is still open is held (or unknown), emit it all. (Each
+        message is let go once emitted: its unpacked attempts are not all alive at once.)"""
+        for key in list(self._open):
+            msg = self._open.get(key)
+            if msg is not None:
+                self._close(msg, end_of_log=True)
         for parked in self.parked:
             self._emit(parked.message)
         self.parked.clear()
@@ -668,7 +734,11 @@ class Correlator:
                 self._pending[pkey] = (self._pending.get(pkey, []) + notes)[-MAX_PENDING_NOTES:]
         self._closed_recently.update(later._closed_recently)
         self._notices.update(later._notices)
+        if self._packed:
+            for key in later._open.keys() & self._packed.keys():
+                self._unpack(self._open[key])  # (the later slice's message replaces it)
         self._open.update(later._open)
+        self._packed.update(later._packed)
         if self.prior_unknown:
             self._seen |= later._seen
             self._pids_done |= later._pids_done
@@ -757,3 +827,20 @@ def _track_hold(msg: Message, action: str, t: float) -> None:
     elif action.startswith(_HOLD_ENDS) and msg.hold_started is not None:
         msg.hold_seconds += max(0.0, t - msg.hold_started)
         msg.hold_started = None
+
+
+def settle_packed(state: dict[str, Any]) -> None:
+    """Give the open messages of an exported state their packed attempts back as records,
+    in place, and drop the packs: for a state written to a summary or a state file, whose
+    format has only records."""
+    packs = state.pop(PACKED_FIELD, None)
+    if not packs:
+        return
+    open_messages = state.get("_open") or {}
+    for key, by_address in packs.items():
+        msg = open_messages.get(key)
+        if msg is None:
+            continue
+        for address, packed in by_address.items():
+            rcpt = msg.recipients[address]
+            rcpt.attempts[:0] = packed.unpack()

@@ -37,7 +37,7 @@ from maillog_diag.core import (
     window,
 )
 from maillog_diag.core.analysis import ReportBuilder
-from maillog_diag.core.correlate import Correlator, HeadReference
+from maillog_diag.core.correlate import PACKED_FIELD, Correlator, HeadReference
 from maillog_diag.core.model import Event, LineRef, Message
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input import timestamps
@@ -573,6 +573,9 @@ def shift_lines(part: PartialScan, source: str, delta: int) -> None:
     state = part.state
     for msg in (state.get("_open") or {}).values():
         _shift_message(msg, move)
+    for packs in (state.get(PACKED_FIELD) or {}).values():
+        for packed in packs.values():
+            packed.shift(source, delta)
     for notes in (state.get("_pending") or {}).values():
         for note in notes:
             move(note.ref)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from maillog_diag.core.analysis import ReportBuilder
+from maillog_diag.core.correlate import settle_packed
 from maillog_diag.core.model import Message
 from maillog_diag.core.window import MessageFilter
 from maillog_diag.errors import InputError, MaillogError
@@ -310,6 +311,7 @@ def encode_state(outcome: Outcome, settings: Settings) -> bytes:
     """The bytes of a state file (gzip-compressed JSON) for what a run read."""
     from maillog_diag import __version__
 
+    settle_packed(outcome.scan.state)
     doc = {
         "format": FORMAT,
         "version": VERSION,

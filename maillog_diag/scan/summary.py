@@ -249,6 +249,7 @@ def write_summary(
     """Write a partial scan as a summary file (gzip-compressed when `compress`)."""
     from maillog_diag import __version__
 
+    correlate.settle_packed(part.state)
     doc = {
         "format": FORMAT,
         "version": VERSION,

@@ -1,0 +1,210 @@
+"""A recipient's earlier attempts, kept in columns while its message is in flight.
+
+Mail in flight is what a scan's memory must be bounded by, and a held message's memory is
+its retry history: each attempt as an `Attempt` costs about 330 bytes (the record, its
+time, its `LineRef` and line number, its `delays` text), so a queue of 10,000 messages
+retried 90 times held 340 MiB. Most of an attempt repeats the one before (the relay, the
+reply, the DSN code, the status), and what is its own (the time, the line, the `delays`)
+fits in a few array slots. `PackedAttempts` keeps that: about 40 bytes an attempt.
+
+It is the correlator's private store (see `Correlator._pack`): every message it emits,
+exports or lets a live view read has its attempts unpacked again into `Attempt` records
+equal, field by field, to the ones packed. A `LineRef` comes back as a new object with the
+same source, line number and text.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from maillog_diag.core.model import Attempt, LineRef, Status
+
+_Kind = tuple[Status, str | None, str | None, str | None, bool, str | None, bool, str | None]
+"""What an attempt shares with its neighbours: status, relay, dsn, reply, suspended,
+stage, handoff, program."""
+
+_NO_REF = -1
+"""`sources` value of an attempt without a line reference."""
+
+_NO_DELAYS = -1
+"""`delays_len` value of an attempt without a `delays` text."""
+
+
+class PackedAttempts:
+    """Attempts in the order packed, one array slot (or a few bytes) per field."""
+
+    __slots__ = (
+        "times",
+        "linenos",
+        "sources",
+        "kinds",
+        "delays_len",
+        "delays_blob",
+        "texts",
+        "_source_names",
+        "_source_index",
+        "_kind_list",
+        "_kind_index",
+    )
+
+    def __init__(self) -> None:
+        self.times = array("d")
+        """POSIX seconds of each attempt."""
+        self.linenos = array("q")
+        self.sources = array("i")
+        """Index into `_source_names`, or `_NO_REF`."""
+        self.kinds = array("I")
+        """Index into `_kind_list`."""
+        self.delays_len = array("i")
+        """Bytes of each attempt's `delays` in `delays_blob` (UTF-8, surrogates kept), or
+        `_NO_DELAYS`."""
+        self.delays_blob = bytearray()
+        self.texts: dict[int, str] | None = None
+        """Line texts that are not empty, by attempt index (only `trace` keeps them)."""
+        self._source_names: list[str] = []
+        self._source_index: dict[str, int] = {}
+        self._kind_list: list[_Kind] = []
+        self._kind_index: dict[_Kind, int] = {}
+
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        """Pickled as its columns (a worker's result, a Dask task's): bytes, not records."""
+        return _rebuild, (
+            self.times.tobytes(),
+            self.linenos.tobytes(),
+            self.sources.tobytes(),
+            self.kinds.tobytes(),
+            self.delays_len.tobytes(),
+            bytes(self.delays_blob),
+            self.texts,
+            self._source_names,
+            self._kind_list,
+        )
+
+    def shift(self, source: str, delta: int) -> None:
+        """Add `delta` to the line numbers of `source` (a slice's lines renumbered when
+        merged after the slices before it)."""
+        index = self._source_index.get(source)
+        if index is None:
+            return
+        linenos = self.linenos
+        for i, at in enumerate(self.sources):
+            if at == index:
+                linenos[i] += delta
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def add(self, attempt: Attempt) -> None:
+        """Append one attempt (its objects are not kept, only their values)."""
+        kind: _Kind = (
+            attempt.status,
+            attempt.relay,
+            attempt.dsn,
+            attempt.reply,
+            attempt.suspended,
+            attempt.stage,
+            attempt.handoff,
+            attempt.program,
+        )
+        index = self._kind_index.get(kind)
+        if index is None:
+            index = self._kind_index[kind] = len(self._kind_list)
+            self._kind_list.append(kind)
+        ref = attempt.ref
+        if ref is None:
+            self.sources.append(_NO_REF)
+            self.linenos.append(0)
+        else:
+            source = self._source_index.get(ref.source)
+            if source is None:
+                source = self._source_index[ref.source] = len(self._source_names)
+                self._source_names.append(ref.source)
+            self.sources.append(source)
+            self.linenos.append(ref.lineno)
+            if ref.text:
+                if self.texts is None:
+                    self.texts = {}
+                self.texts[len(self.times)] = ref.text
+        delays = attempt.delays
+        if delays is None:
+            self.delays_len.append(_NO_DELAYS)
+        else:
+            raw = delays.encode("utf-8", "surrogatepass")
+            self.delays_len.append(len(raw))
+            self.delays_blob += raw
+        self.kinds.append(index)
+        self.times.append(attempt.time)
+
+    def unpack(self) -> list[Attempt]:
+        """The attempts as records, in the order added."""
+        out: list[Attempt] = []
+        kinds = self._kind_list
+        names = self._source_names
+        texts = self.texts or {}
+        blob = self.delays_blob
+        at = 0
+        for i in range(len(self.times)):
+            status, relay, dsn, reply, suspended, stage, handoff, program = kinds[self.kinds[i]]
+            source = self.sources[i]
+            ref = (
+                None
+                if source == _NO_REF
+                else LineRef(names[source], self.linenos[i], texts.get(i, ""))
+            )
+            size = self.delays_len[i]
+            delays: str | None = None
+            if size != _NO_DELAYS:
+                delays = blob[at : at + size].decode("utf-8", "surrogatepass")
+                at += size
+            out.append(
+                Attempt(
+                    self.times[i],
+                    status,
+                    relay,
+                    dsn,
+                    reply,
+                    delays,
+                    suspended,
+                    stage,
+                    ref,
+                    handoff,
+                    program,
+                )
+            )
+        return out
+
+    def shared_texts(self) -> list[str]:
+        """The texts these attempts share with others (relay, dsn, reply, program)."""
+        return [
+            text
+            for _, relay, dsn, reply, _, _, _, program in self._kind_list
+            for text in (relay, dsn, reply, program)
+            if text is not None
+        ]
+
+
+def _rebuild(
+    times: bytes,
+    linenos: bytes,
+    sources: bytes,
+    kinds: bytes,
+    delays_len: bytes,
+    delays_blob: bytes,
+    texts: dict[int, str] | None,
+    source_names: list[str],
+    kind_list: list[_Kind],
+) -> PackedAttempts:
+    """The `PackedAttempts` that `__reduce__` took apart."""
+    packed = PackedAttempts()
+    packed.times.frombytes(times)
+    packed.linenos.frombytes(linenos)
+    packed.sources.frombytes(sources)
+    packed.kinds.frombytes(kinds)
+    packed.delays_len.frombytes(delays_len)
+    packed.delays_blob += delays_blob
+    packed.texts = texts
+    packed._source_names = source_names
+    packed._source_index = {name: i for i, name in enumerate(source_names)}
+    packed._kind_list = kind_list
+    packed._kind_index = {kind: i for i, kind in enumerate(kind_list)}
+    return packed
