@@ -131,3 +131,19 @@ def test_empty_counts_share_one_array_that_nothing_changes() -> None:
     restored = pickle.loads(pickle.dumps(HourCounts()))
     restored.add_span(BASE, BASE + 3)
     assert len(HourCounts()._counts) == 0 and list(restored) == list(range(BASE, BASE + 4))
+
+
+def test_counts_past_four_bytes_move_to_eight() -> None:
+    """Counts are 4 bytes until one would pass 2**32 - 1; then all of them are 8."""
+    top = 2**32 - 1
+    counts = HourCounts()
+    counts.add_span(BASE, BASE + 2, top)
+    assert counts._counts.itemsize == 4
+    counts.add_span(BASE + 1, BASE + 3, 2)  # the middle two pass the top, the last does not
+    assert dict(counts.items()) == {BASE: top, BASE + 1: top + 2, BASE + 2: top + 2, BASE + 3: 2}
+    assert counts._counts.itemsize == 8
+    other = HourCounts({BASE: top})
+    other.update(counts)
+    assert other[BASE] == 2 * top and other[BASE + 3] == 2 and len(other) == 4
+    again = pickle.loads(pickle.dumps(other))
+    assert dict(again.items()) == dict(other.items())

@@ -12,6 +12,10 @@ Hours far apart (a log with a broken clock, a destination deferred once a month)
 make that array mostly zeros: once it would hold more than `SPARSE_FACTOR` slots per
 counted hour, the counts move to a plain dict, so memory stays within a small factor of
 the dict's in every case.
+
+The array holds 4-byte counts (`array("I")`), and moves to 8-byte ones (`"Q"`) the first
+time a count would pass 2**32 - 1: a destination's count in one hour never comes near that
+in a real log, and 4 bytes halve these tables (4.4 MiB of the 5M-line bench log's).
 """
 
 from __future__ import annotations
@@ -26,7 +30,12 @@ SPARSE_MIN_SPAN = 64
 """Spans this short stay an array however few hours are counted."""
 
 
-_NO_COUNTS = array("Q")
+_NARROW = "I"
+"""The type code of a new array's counts (4 bytes; `_widen` moves to "Q", 8 bytes)."""
+
+_NARROW_SIZE = array(_NARROW).itemsize
+
+_NO_COUNTS = array(_NARROW)
 """The array of every `HourCounts` that has counted nothing (most destinations have no
 delay: an array each would be 6,000 objects per report's tables)."""
 
@@ -66,9 +75,14 @@ class HourCounts(Mapping[int, int]):
             counts = self._counts
             start = first - self._first
             for i in range(start, start + last - first + 1):
-                if not counts[i]:
+                n = counts[i]
+                if not n:
                     self._hours += 1
-                counts[i] += count
+                try:
+                    counts[i] = n + count
+                except OverflowError:
+                    counts = self._widen()
+                    counts[i] = n + count
             return
         if sparse is None:
             sparse = self._to_sparse()
@@ -90,15 +104,21 @@ class HourCounts(Mapping[int, int]):
             return False
         if not counts:
             self._first = first
-            self._counts = array("Q", bytes(8 * span))
+            self._counts = array(_NARROW, bytes(_NARROW_SIZE * span))
             return True
+        code, size = counts.typecode, counts.itemsize
         if low < self._first:
-            self._counts = array("Q", bytes(8 * (self._first - low))) + counts
+            self._counts = array(code, bytes(size * (self._first - low))) + counts
             self._first = low
             counts = self._counts
         if len(counts) < span:
-            counts.frombytes(bytes(8 * (span - len(counts))))
+            counts.frombytes(bytes(size * (span - len(counts))))
         return True
+
+    def _widen(self) -> array[int]:
+        """Move the counts to 8-byte slots (a count passed 2**32 - 1); the new array."""
+        self._counts = array("Q", self._counts)
+        return self._counts
 
     def _to_sparse(self) -> dict[int, int]:
         first = self._first
@@ -119,9 +139,14 @@ class HourCounts(Mapping[int, int]):
                 at = first - self._first
                 for n in other._counts:
                     if n:
-                        if not counts[at]:
+                        mine = counts[at]
+                        if not mine:
                             self._hours += 1
-                        counts[at] += n
+                        try:
+                            counts[at] = mine + n
+                        except OverflowError:
+                            counts = self._widen()
+                            counts[at] = mine + n
                     at += 1
                 return
         for hour, n in other.items():
@@ -157,9 +182,10 @@ class HourCounts(Mapping[int, int]):
     def __repr__(self) -> str:
         return f"HourCounts({dict(self.items())!r})"
 
-    def __getstate__(self) -> tuple[int, bytes, dict[int, int] | None, int]:
-        return self._first, self._counts.tobytes(), self._sparse, self._hours
+    def __getstate__(self) -> tuple[int, bytes, dict[int, int] | None, int, str]:
+        counts = self._counts
+        return self._first, counts.tobytes(), self._sparse, self._hours, counts.typecode
 
-    def __setstate__(self, state: tuple[int, bytes, dict[int, int] | None, int]) -> None:
-        self._first, raw, self._sparse, self._hours = state
-        self._counts = array("Q", raw) if raw else _NO_COUNTS
+    def __setstate__(self, state: tuple[int, bytes, dict[int, int] | None, int, str]) -> None:
+        self._first, raw, self._sparse, self._hours, code = state
+        self._counts = array(code, raw) if raw else _NO_COUNTS
