@@ -5,7 +5,8 @@ its retry history: each attempt as an `Attempt` costs about 330 bytes (the recor
 time, its `LineRef` and line number, its `delays` text), so a queue of 10,000 messages
 retried 90 times held 340 MiB. Most of an attempt repeats the one before (the relay, the
 reply, the DSN code, the status), and what is its own (the time, the line, the `delays`)
-fits in a few array slots. `PackedAttempts` keeps that: about 40 bytes an attempt.
+fits in a few array slots. `PackedAttempts` keeps that: about 50 bytes an attempt, and
+its reply when that is its own.
 
 It is the correlator's private store (see `Correlator._pack`): every message it emits,
 exports or lets a live view read has its attempts unpacked again into `Attempt` records
@@ -19,9 +20,11 @@ from array import array
 
 from maillog_diag.core.model import Attempt, LineRef, Status
 
-_Kind = tuple[Status, str | None, str | None, str | None, bool, str | None, bool, str | None]
-"""What an attempt shares with its neighbours: status, relay, dsn, reply, suspended,
-stage, handoff, program."""
+_Kind = tuple[Status, str | None, str | None, bool, str | None, bool, str | None]
+"""What an attempt shares with its neighbours: status, relay, dsn, suspended, stage,
+handoff, program. (The reply is not part of it: many receivers put an id of the session in
+every reply, Gmail's `- gsmtp` line among them, so a kind holding it would be one per
+attempt.)"""
 
 _NO_REF = -1
 """`sources` value of an attempt without a line reference."""
@@ -38,6 +41,7 @@ class PackedAttempts:
         "linenos",
         "sources",
         "kinds",
+        "replies",
         "delays_len",
         "delays_blob",
         "texts",
@@ -55,6 +59,9 @@ class PackedAttempts:
         """Index into `_source_names`, or `_NO_REF`."""
         self.kinds = array("I")
         """Index into `_kind_list`."""
+        self.replies: list[str | None] = []
+        """Each attempt's reply (the same object where replies repeat: the correlator
+        shares them)."""
         self.delays_len = array("i")
         """Bytes of each attempt's `delays` in `delays_blob` (UTF-8, surrogates kept), or
         `_NO_DELAYS`."""
@@ -73,6 +80,7 @@ class PackedAttempts:
             self.linenos.tobytes(),
             self.sources.tobytes(),
             self.kinds.tobytes(),
+            self.replies,
             self.delays_len.tobytes(),
             bytes(self.delays_blob),
             self.texts,
@@ -100,7 +108,6 @@ class PackedAttempts:
             attempt.status,
             attempt.relay,
             attempt.dsn,
-            attempt.reply,
             attempt.suspended,
             attempt.stage,
             attempt.handoff,
@@ -133,18 +140,20 @@ class PackedAttempts:
             self.delays_len.append(len(raw))
             self.delays_blob += raw
         self.kinds.append(index)
+        self.replies.append(attempt.reply)
         self.times.append(attempt.time)
 
     def unpack(self) -> list[Attempt]:
         """The attempts as records, in the order added."""
         out: list[Attempt] = []
         kinds = self._kind_list
+        replies = self.replies
         names = self._source_names
         texts = self.texts or {}
         blob = self.delays_blob
         at = 0
         for i in range(len(self.times)):
-            status, relay, dsn, reply, suspended, stage, handoff, program = kinds[self.kinds[i]]
+            status, relay, dsn, suspended, stage, handoff, program = kinds[self.kinds[i]]
             source = self.sources[i]
             ref = (
                 None
@@ -162,7 +171,7 @@ class PackedAttempts:
                     status,
                     relay,
                     dsn,
-                    reply,
+                    replies[i],
                     delays,
                     suspended,
                     stage,
@@ -175,12 +184,14 @@ class PackedAttempts:
 
     def shared_texts(self) -> list[str]:
         """The texts these attempts share with others (relay, dsn, reply, program)."""
-        return [
+        texts = [
             text
-            for _, relay, dsn, reply, _, _, _, program in self._kind_list
-            for text in (relay, dsn, reply, program)
+            for _, relay, dsn, _, _, _, program in self._kind_list
+            for text in (relay, dsn, program)
             if text is not None
         ]
+        texts.extend(reply for reply in self.replies if reply is not None)
+        return texts
 
 
 def _rebuild(
@@ -188,6 +199,7 @@ def _rebuild(
     linenos: bytes,
     sources: bytes,
     kinds: bytes,
+    replies: list[str | None],
     delays_len: bytes,
     delays_blob: bytes,
     texts: dict[int, str] | None,
@@ -200,6 +212,7 @@ def _rebuild(
     packed.linenos.frombytes(linenos)
     packed.sources.frombytes(sources)
     packed.kinds.frombytes(kinds)
+    packed.replies = replies
     packed.delays_len.frombytes(delays_len)
     packed.delays_blob += delays_blob
     packed.texts = texts
