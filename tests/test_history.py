@@ -16,10 +16,8 @@ from maillog_diag.core import correlate
 from maillog_diag.core.correlate import Correlator, settle_packed
 from maillog_diag.core.history import PackedAttempts
 from maillog_diag.core.model import Attempt, LineRef, Message, Status
-from maillog_diag.input.timestamps import TimeParser, YearInference, resolve_zone
-from maillog_diag.scan.lines import LineParser
 
-UTC = resolve_zone("UTC")
+from .test_sweep_memory import feed_into
 
 
 def _attempts() -> list[Attempt]:
@@ -96,20 +94,11 @@ def _held_lines(messages: int, tries: int, *, session_ids: bool = False) -> list
     return arrivals + tries_ + sent
 
 
-def _feed(lines: list[str], correlator: Correlator) -> None:
-    parser = LineParser(TimeParser(UTC))
-    parser.start_input(YearInference(fixed=2026))
-    for lineno, line in enumerate(lines, 1):
-        event = parser.parse(line, "mail.log", lineno)
-        if event is not None:
-            correlator.feed(event)
-
-
 def _messages(lines: list[str], *, pack_at: int, monkeypatch: pytest.MonkeyPatch) -> list[Message]:
     monkeypatch.setattr(correlate, "PACK_AT", pack_at)
     done: list[Message] = []
     correlator = Correlator(done.append)
-    _feed(lines, correlator)
+    feed_into(lines, correlator)
     correlator.finish()
     return sorted(done, key=lambda m: m.queue_id)
 
@@ -126,7 +115,7 @@ def test_emitted_messages_are_the_ones_without_packing(monkeypatch: pytest.Monke
 def test_a_state_leaves_whole_and_its_packs_stay_packed_in_it() -> None:
     done: list[Message] = []
     correlator = Correlator(done.append)
-    _feed(_held_lines(5, 12), correlator)
+    feed_into(_held_lines(5, 12), correlator)
     assert correlator._packed  # held attempts are packed while reading ...
     held = max(len(r.attempts) for m in correlator._open.values() for r in m.recipients.values())
     assert held < correlate.PACK_AT
@@ -142,7 +131,7 @@ def test_a_state_leaves_whole_and_its_packs_stay_packed_in_it() -> None:
     assert lengths == {"b": 13, "c": 12}  # 12 deferrals each, and b's delivery
     # A live view reads whole messages.
     again = Correlator(done.append)
-    _feed(_held_lines(5, 12), again)
+    feed_into(_held_lines(5, 12), again)
     assert all(len(r.attempts) >= 12 for m in again.open_messages() for r in m.recipients.values())
 
 
@@ -156,7 +145,7 @@ def test_memory_per_attempt_in_flight_is_a_few_slots(session_ids: bool, most: in
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
-        _feed(lines, correlator)
+        feed_into(lines, correlator)
         held = tracemalloc.get_traced_memory()[0] - base
     finally:
         tracemalloc.stop()

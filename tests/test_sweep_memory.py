@@ -47,15 +47,20 @@ def _lines(n: int) -> list[str]:
     return out
 
 
-def _feed(lines: list[str]) -> tuple[Correlator, list[Message]]:
-    done: list[Message] = []
-    correlator = Correlator(done.append)
+def feed_into(lines: list[str], correlator: Correlator) -> None:
+    """Parse Postfix lines of 2026 (UTC) as `mail.log` and feed their events."""
     parser = LineParser(TimeParser(UTC))
     parser.start_input(YearInference(fixed=2026))
     for lineno, line in enumerate(lines, 1):
         event = parser.parse(line, "mail.log", lineno)
         if event is not None:
             correlator.feed(event)
+
+
+def _feed(lines: list[str]) -> tuple[Correlator, list[Message]]:
+    done: list[Message] = []
+    correlator = Correlator(done.append)
+    feed_into(lines, correlator)
     return correlator, done
 
 

@@ -208,12 +208,13 @@ class Correlator:
         """Queue ids of notices announced by their parent (MTAs that log no removal line)."""
         self._events = 0
         self._texts: dict[str, str] = {}
-        """One copy of each reply, relay, dsn, delays and program text of the deferred
-        attempts in flight: a message retried ninety times with the same reply keeps that
-        reply once, not ninety times."""
+        """One copy of each reply, relay, dsn and program text of the deferred attempts in
+        flight: a message retried ninety times with the same reply keeps that reply once,
+        not ninety times. (Not `delays`: almost every one is unique.)"""
         self._packed: dict[Key, dict[str, PackedAttempts]] = {}
-        """Earlier attempts of recipients in flight, by message key and address (not part
-        of the state: every way out of the correlator unpacks them first, `_unpack`)."""
+        """Earlier attempts of recipients in flight, by message key and address. A message
+        gets them back as records when it closes and for a live view (`_unpack`); an
+        exported state carries them as `PACKED_FIELD`."""
         self._texts_limit = SWEEP_TEXTS
         """How many `_texts` the next sweep lets stand (see `SWEEP_TEXTS`)."""
         self.last_time: float | None = None
@@ -592,6 +593,7 @@ class Correlator:
             rcpt.attempts[:0] = packed.unpack()
 
     def _unpack_all(self) -> None:
+        """`_unpack` every open message that has packed attempts."""
         for key in list(self._packed):
             msg = self._open.get(key)
             if msg is None:  # (cannot happen: a message is unpacked when it closes)
