@@ -1,11 +1,11 @@
 """A recipient's earlier attempts, kept in columns while its message is in flight.
 
 Mail in flight is what a scan's memory must be bounded by, and a held message's memory is
-its retry history: each attempt as an `Attempt` costs about 330 bytes (the record, its
+its retry history: each attempt as an `Attempt` costs 240-330 bytes (the record, its
 time, its `LineRef` and line number, its `delays` text), so a queue of 10,000 messages
 retried 90 times held 340 MiB. Most of an attempt repeats the one before (the relay, the
-reply, the DSN code, the status), and what is its own (the time, the line, the `delays`)
-fits in a few array slots. `PackedAttempts` keeps that: about 50 bytes an attempt, and
+DSN code, the status, often the reply), and what is its own (the time, the line, the
+`delays`) fits in a few array slots. `PackedAttempts` keeps that: about 50 bytes an attempt, and
 its reply when that is its own.
 
 It is the correlator's private store (see `Correlator._pack`): every message it emits,
