@@ -1,8 +1,11 @@
-"""`HourCounts` must count exactly as the `Counter[int]` it replaces, in array and dict form."""
+"""`HourCounts` must count exactly as the `Counter[int]` it replaces, in both of its forms (one array over the span, or sorted arrays of the hours counted)."""
 
 from __future__ import annotations
 
+import gc
 import pickle
+import random
+import tracemalloc
 from collections import Counter
 
 import pytest
@@ -96,7 +99,7 @@ def test_consecutive_hours_share_one_array() -> None:
     assert counts._first == BASE - 10 and counts._sparse is None
 
 
-def test_hours_far_apart_move_to_a_dict() -> None:
+def test_hours_far_apart_move_to_sorted_arrays() -> None:
     """A broken clock (hours years apart) must not allocate the years in between."""
     counts = HourCounts()
     counts.add(BASE)
@@ -147,3 +150,51 @@ def test_counts_past_four_bytes_move_to_eight() -> None:
     assert other[BASE] == 2 * top and other[BASE + 3] == 2 and len(other) == 4
     again = pickle.loads(pickle.dumps(other))
     assert dict(again.items()) == dict(other.items())
+
+
+def _traced(build: object) -> tuple[HourCounts, int]:
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        counts = build()  # type: ignore[operator]
+        gc.collect()  # (and empties the free lists of tuples that sorting the tail used)
+        return counts, tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("order", ["ascending", "shuffled"])
+def test_hours_far_apart_cost_a_few_bytes_each(order: str) -> None:
+    """A destination deferred now and then over a long log counts hours far apart: as a
+    dict of int objects each cost about 75 bytes; here at most 24 (two 8-byte slots and
+    the arrays' spare room), added in any order."""
+    hours = [BASE + 97 * i for i in range(5000)]
+    if order == "shuffled":
+        random.Random(12).shuffle(hours)
+
+    def build() -> HourCounts:
+        counts = HourCounts()
+        for hour in hours:
+            counts.add(hour, 3)
+        counts.add(hours[0], 2)
+        assert counts[hours[0]] == 5  # (a read settles what is pending)
+        return counts
+
+    counts, size = _traced(build)
+    assert counts._sparse is not None and len(counts) == 5000
+    assert list(counts) == sorted(hours)
+    assert size / len(counts) <= 24, f"{size / len(counts):.1f} bytes per counted hour"
+
+
+def test_hours_out_of_order_are_settled_in_few_passes() -> None:
+    """Hours that do not come after the last wait in a tail that is sorted in once it is as
+    long as the rest: each hour is sorted in O(log n) times, so a hostile order (every hour
+    before the last) costs n log n, not n squared."""
+    counts = HourCounts()
+    counts.add(BASE + 10_000_000)  # one far hour, then 20,000 before it, descending
+    for i in range(20_000):
+        counts.add(BASE + 20 * (20_000 - i))
+    sparse = counts._sparse
+    assert sparse is not None
+    assert sparse.settled <= 20  # merges of the tail into the sorted hours
+    assert len(counts) == 20_001 and list(counts)[:2] == [BASE + 20, BASE + 40]
