@@ -1,6 +1,7 @@
 """Held-time percentiles in bounded memory: exact while few, a mergeable sketch beyond.
 
-A destination's held times (seconds) are kept as a list while there are at most
+A destination's held times (seconds) are kept exactly, in an array of 8-byte floats (a
+list cost 32 bytes a value with its float objects), while there are at most
 `EXACT_LIMIT` of them, so small reports are exact. Beyond that they are counted in the
 logarithmic buckets of DDSketch (Masson, Rim and Lee, VLDB 2019; the `ddsketch` package's
 `LogarithmicMapping`): a bucket holds the values within a factor (1 + a) / (1 - a) of each
@@ -14,6 +15,8 @@ microseconds) and maximum stay exact.
 from __future__ import annotations
 
 import math
+from array import array
+from collections.abc import MutableSequence
 from dataclasses import dataclass, field
 
 from ddsketch.mapping import LogarithmicMapping
@@ -27,12 +30,19 @@ EXACT_LIMIT = 256
 _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
 
 
+def _no_values() -> array[float]:
+    return array("d")
+
+
 @dataclass(slots=True)
 class HeldTimes:
     """Held times in seconds (`add`, `merge`, `quantile`); see the module docstring."""
 
-    values: list[float] | None = field(default_factory=list)
-    """The values while exact; None once sketched."""
+    values: MutableSequence[float] | None = field(default_factory=_no_values)
+    """The values while exact, an `array("d")` (a summary file holds them as a list,
+    read back as an array: `summary._READ_AS`); None once sketched. (Declared a
+    `MutableSequence`: Python 3.11's `array` takes no type parameter at run time, where
+    `typing.get_type_hints` reads the declaration.)"""
     bins: dict[int, int] = field(default_factory=dict)
     """Sketch bucket key -> count (values above zero)."""
     zeros: int = 0

@@ -22,6 +22,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass
@@ -84,6 +85,8 @@ def _encode_other(value: Any) -> Any:
         return value
     if isinstance(value, list):
         return [encode(v) for v in value]
+    if isinstance(value, array):  # (held times: read back by `_READ_AS`)
+        return value.tolist()
     if isinstance(value, Counter):
         return {"@c": [[encode(k), n] for k, n in value.items()]}
     if isinstance(value, HourCounts):  # (read back as a Counter: DestinationStats takes it)
@@ -141,6 +144,10 @@ def _as_hours(values: Any) -> HourCounts:
     return values if type(values) is HourCounts else HourCounts(values)
 
 
+def _as_floats(values: Any) -> Any:
+    return None if values is None else array("d", values)
+
+
 def _as_counter(values: Any) -> Counter[Any]:
     return values if type(values) is Counter else Counter(values)
 
@@ -148,6 +155,7 @@ def _as_counter(values: Any) -> Counter[Any]:
 _READ_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
     # Hour counts are written as plain counts (`{"@c": ...}`, read as a `Counter`).
     "DestinationStats": {"hourly_deferrals": _as_hours, "hourly_held": _as_hours},
+    "HeldTimes": {"values": _as_floats},
     # A version 1 summary holds the schedule's intervals as lists of values, not counts.
     "ScheduleStats": dict.fromkeys(("hints", "gaps", "early_gaps", "late_gaps"), _as_counter),
     # A frozenset is written as a set is (`{"@s": ...}`, read as a `set`).
