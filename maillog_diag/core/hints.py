@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache, lru_cache
-from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
@@ -284,14 +283,24 @@ def _evaluate(tree: Tree[Token], text: str) -> _Candidate | None:
     return None
 
 
+_Meaning = tuple[HintKind, int | None, str | None, bool]
+"""What a candidate span says: kind, seconds, absolute time text, whether a time of day
+(the fields of `_Candidate` but its text)."""
+
+
 @text_cache(4096)
-def _parse_span(span: str) -> tuple[str, Any] | None:
-    """Parse one lower-cased candidate span; ``None`` if the grammar rejects it."""
+def _span_meaning(span: str) -> _Meaning | None:
+    """What one lower-cased candidate span means; None if the grammar rejects it. Cached as
+    plain values, not the parse tree: spans repeat less than replies do (a greylisting
+    server states a new number of seconds each time), and a tree costs 1.1 KB an entry."""
     try:
         tree = _parser().parse(span)
     except LarkError:
         return None
-    return (span, tree)
+    candidate = _evaluate(tree, "")
+    if candidate is None:
+        return None
+    return candidate.kind, candidate.seconds, candidate.when, candidate.time_of_day
 
 
 SCAN_CACHE = 1024
@@ -319,12 +328,11 @@ def _scan(reply: str) -> tuple[_Candidate | None, _Candidate | None]:
             lead = _LEAD_WORD.match(lower, start)
             if lead is None or lead.group().strip() in ("in", "for", "within"):
                 continue
-        parsed = _parse_span(lower[start:end])
-        if parsed is None:
+        meaning = _span_meaning(lower[start:end])
+        if meaning is None:
             continue
-        candidate = _evaluate(parsed[1], text[start:end])
-        if candidate is None:
-            continue
+        kind, seconds, when, time_of_day = meaning
+        candidate = _Candidate(kind, seconds, text[start:end], when, time_of_day)
         if candidate.kind is HintKind.EXPLICIT:
             explicit = candidate
             break

@@ -39,7 +39,7 @@ def _clear_caches() -> None:
         classify_module._classify_static,
         classify_module.stage_from_text,
         hints._scan,
-        hints._parse_span,
+        hints._span_meaning,
     ):
         cache_clear: Callable[[], None] | None = getattr(func, "cache_clear", None)
         if cache_clear is not None:
