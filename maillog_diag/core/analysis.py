@@ -23,6 +23,7 @@ from typing import Any
 
 from maillog_diag.core.causes import Cause
 from maillog_diag.core.classify import Classification
+from maillog_diag.core.counts import SortedCounts
 from maillog_diag.core.diagnosis import RecipientDiagnosis, ScheduleCheck, diagnose_message
 from maillog_diag.core.hours import HourCounts
 from maillog_diag.core.model import (
@@ -198,10 +199,12 @@ class ScheduleStats:
     avoidable_seconds: float = 0.0
     hints: Counter[int] = field(default_factory=_new_counter)
     """The receivers' stated intervals, seconds (every hinted deferral)."""
-    gaps: Counter[float] = field(default_factory=_new_counter)
-    """Seconds from each compared deferral to the next attempt."""
-    early_gaps: Counter[float] = field(default_factory=_new_counter)
-    late_gaps: Counter[float] = field(default_factory=_new_counter)
+    gaps: SortedCounts = field(default_factory=SortedCounts)
+    """Seconds from each compared deferral to the next attempt (counts per value in sorted
+    arrays: the gaps take a new value at almost every retry of a long log, 17,000 more
+    values on the 5M-line bench log than on the 1M-line one, 75 bytes each in a `Counter`)."""
+    early_gaps: SortedCounts = field(default_factory=SortedCounts)
+    late_gaps: SortedCounts = field(default_factory=SortedCounts)
 
     def __init__(
         self,
@@ -212,9 +215,9 @@ class ScheduleStats:
         pending: int = 0,
         avoidable_seconds: float = 0.0,
         hints: Counter[int] | None = None,
-        gaps: Counter[float] | None = None,
-        early_gaps: Counter[float] | None = None,
-        late_gaps: Counter[float] | None = None,
+        gaps: SortedCounts | None = None,
+        early_gaps: SortedCounts | None = None,
+        late_gaps: SortedCounts | None = None,
     ) -> None:
         # (written out for the compiled build: see `model.record_reduce`)
         self.early = early
@@ -224,9 +227,9 @@ class ScheduleStats:
         self.pending = pending
         self.avoidable_seconds = avoidable_seconds
         self.hints = _new_counter() if hints is None else hints
-        self.gaps = _new_counter() if gaps is None else gaps
-        self.early_gaps = _new_counter() if early_gaps is None else early_gaps
-        self.late_gaps = _new_counter() if late_gaps is None else late_gaps
+        self.gaps = SortedCounts() if gaps is None else gaps
+        self.early_gaps = SortedCounts() if early_gaps is None else early_gaps
+        self.late_gaps = SortedCounts() if late_gaps is None else late_gaps
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return record_reduce(self)
@@ -238,15 +241,15 @@ class ScheduleStats:
             self.pending += 1
             return
         gap = check.next_attempt_at - check.deferred_at
-        self.gaps[gap] += 1
+        self.gaps.add(gap)
         if check.verdict == "early":
             self.early += 1
             self.wasted += check.wasted
-            self.early_gaps[gap] += 1
+            self.early_gaps.add(gap)
         elif check.verdict == "late":
             self.late += 1
             self.avoidable_seconds += check.avoidable_seconds
-            self.late_gaps[gap] += 1
+            self.late_gaps.add(gap)
         else:
             self.on_time += 1
 
@@ -259,9 +262,9 @@ class ScheduleStats:
         self.pending += other.pending
         self.avoidable_seconds += other.avoidable_seconds
         _add_counts(self.hints, other.hints)
-        _add_counts(self.gaps, other.gaps)
-        _add_counts(self.early_gaps, other.early_gaps)
-        _add_counts(self.late_gaps, other.late_gaps)
+        self.gaps.update(other.gaps)
+        self.early_gaps.update(other.early_gaps)
+        self.late_gaps.update(other.late_gaps)
 
     @property
     def compared(self) -> int:

@@ -10,9 +10,9 @@ to the last.
 
 Hours far apart (a log with a broken clock, a destination deferred once a month) would
 make that array mostly zeros: once it would hold more than `SPARSE_FACTOR` slots per
-counted hour, the counts move to `SparseHours`, the counted hours and their counts in two
-sorted arrays (16 bytes an hour; a dict cost about 75 with its int objects, and on the 5M
-line bench log 1,500 destinations' hourly tables had gone that way, 2.3 MiB of dicts).
+counted hour, the counts move to a `SortedCounts`, the counted hours and their counts in
+two sorted arrays (16 bytes an hour; a dict cost about 75 with its int objects, and on the
+5M-line bench log 1,500 destinations' hourly tables had gone that way, 2.3 MiB of dicts).
 
 The array holds 4-byte counts (`array("I")`), and moves to 8-byte ones (`"Q"`) the first
 time a count would pass 2**32 - 1: a destination's count in one hour never comes near that
@@ -23,8 +23,9 @@ log's destinations went from 4.4 to 3.6 MiB: the rest is each table's objects).
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterator, Mapping
+
+from maillog_diag.core.counts import SortedCounts
 
 SPARSE_FACTOR = 8
 """Array slots allowed per counted hour (8 bytes each: about a dict entry's cost)."""
@@ -43,87 +44,6 @@ _NO_COUNTS = array(_NARROW)
 delay: an array each would be 6,000 objects per report's tables)."""
 
 
-TAIL_MIN = 64
-"""Hours a `SparseHours` lets wait, unsorted, before it sorts them in (at least)."""
-
-
-class SparseHours:
-    """Counted hours far apart, as two sorted arrays: `hours` and their `counts` (> 0).
-
-    An hour after the last one is appended; any other waits in an unsorted tail, which is
-    sorted and merged in (`settle`) once it is longer than the sorted part, or before the
-    counts are read. The sorted part at least doubles at each merge, so an hour is merged
-    O(log n) times: adding n hours costs n log n in any order, and a hostile order (every
-    hour before the last) is not quadratic."""
-
-    __slots__ = ("hours", "counts", "_tail_hours", "_tail_counts", "settled")
-
-    def __init__(self) -> None:
-        self.hours = array("q")
-        """Hour numbers, ascending, each once."""
-        self.counts = array("Q")
-        """The count of each of `hours` (8 bytes: nothing here needs to widen)."""
-        self._tail_hours = array("q")
-        self._tail_counts = array("Q")
-        self.settled = 0
-        """Merges of the tail done so far (a test checks that they stay few)."""
-
-    def add(self, hour: int, count: int) -> None:
-        """Add `count` (> 0) to `hour`."""
-        hours = self.hours
-        if not self._tail_hours:
-            if not hours or hour > hours[-1]:
-                hours.append(hour)
-                self.counts.append(count)
-                return
-            if hour == hours[-1]:
-                self.counts[-1] += count
-                return
-        self._tail_hours.append(hour)
-        self._tail_counts.append(count)
-        if len(self._tail_hours) > max(TAIL_MIN, len(hours)):
-            self.settle()
-
-    def settle(self) -> None:
-        """Merge the waiting hours into the sorted arrays (adding the counts of an hour
-        counted twice)."""
-        if not self._tail_hours:
-            return
-        tail = sorted(zip(self._tail_hours, self._tail_counts, strict=True))
-        self._tail_hours, self._tail_counts = array("q"), array("Q")
-        old_hours, old_counts = self.hours, self.counts
-        hours, counts = array("q"), array("Q")
-        i, size = 0, len(old_hours)
-        for hour, count in tail:
-            while i < size and old_hours[i] < hour:
-                hours.append(old_hours[i])
-                counts.append(old_counts[i])
-                i += 1
-            if i < size and old_hours[i] == hour:
-                count += old_counts[i]
-                i += 1
-            if hours and hours[-1] == hour:
-                counts[-1] += count
-            else:
-                hours.append(hour)
-                counts.append(count)
-        hours.extend(old_hours[i:])
-        counts.extend(old_counts[i:])
-        self.hours, self.counts = hours, counts
-        self.settled += 1
-
-    def get(self, hour: int) -> int:
-        """The count of `hour` (0: not counted)."""
-        self.settle()
-        hours = self.hours
-        i = bisect_left(hours, hour)
-        return self.counts[i] if i < len(hours) and hours[i] == hour else 0
-
-    def __len__(self) -> int:
-        self.settle()
-        return len(self.hours)
-
-
 class HourCounts(Mapping[int, int]):
     """Hour number (POSIX seconds // 3600) -> count, for the hours counted (count > 0).
 
@@ -137,7 +57,7 @@ class HourCounts(Mapping[int, int]):
         self._counts = _NO_COUNTS
         """Counts of the hours `_first`, `_first + 1`, ... (zero: not counted); until the
         first count, the one shared empty array (never changed: `_fits` replaces it)."""
-        self._sparse: SparseHours | None = None
+        self._sparse: SortedCounts | None = None
         """The counts once the array would be mostly empty (then `_counts` is unused)."""
         self._hours = 0
         """Hours with a count (the array's non-zero slots)."""
@@ -203,8 +123,8 @@ class HourCounts(Mapping[int, int]):
         if not old:
             self._hours += 1
 
-    def _to_sparse(self) -> SparseHours:
-        sparse = SparseHours()
+    def _to_sparse(self) -> SortedCounts:
+        sparse = SortedCounts("q")
         first = self._first
         for i, n in enumerate(self._counts):
             if n:
@@ -233,7 +153,7 @@ class HourCounts(Mapping[int, int]):
 
     def __getitem__(self, hour: int) -> int:
         if self._sparse is not None:
-            n = self._sparse.get(hour)
+            n = self._sparse.get(hour, 0)
         else:
             i = hour - self._first
             n = self._counts[i] if 0 <= i < len(self._counts) else 0
@@ -250,10 +170,8 @@ class HourCounts(Mapping[int, int]):
 
     def __iter__(self) -> Iterator[int]:
         """The counted hours, earliest first."""
-        sparse = self._sparse
-        if sparse is not None:
-            sparse.settle()
-            return iter(sparse.hours)
+        if self._sparse is not None:
+            return iter(self._sparse)
         first = self._first
         return (first + i for i, n in enumerate(self._counts) if n)
 
@@ -263,18 +181,10 @@ class HourCounts(Mapping[int, int]):
     def __repr__(self) -> str:
         return f"HourCounts({dict(self.items())!r})"
 
-    def __getstate__(self) -> tuple[int, bytes, tuple[bytes, bytes] | None, int, str]:
-        counts, sparse = self._counts, self._sparse
-        pairs = None
-        if sparse is not None:
-            sparse.settle()
-            pairs = sparse.hours.tobytes(), sparse.counts.tobytes()
-        return self._first, counts.tobytes(), pairs, self._hours, counts.typecode
+    def __getstate__(self) -> tuple[int, bytes, SortedCounts | None, int, str]:
+        counts = self._counts
+        return self._first, counts.tobytes(), self._sparse, self._hours, counts.typecode
 
-    def __setstate__(self, state: tuple[int, bytes, tuple[bytes, bytes] | None, int, str]) -> None:
-        self._first, raw, pairs, self._hours, code = state
+    def __setstate__(self, state: tuple[int, bytes, SortedCounts | None, int, str]) -> None:
+        self._first, raw, self._sparse, self._hours, code = state
         self._counts = array(code, raw) if raw else _NO_COUNTS
-        self._sparse = None
-        if pairs is not None:
-            sparse = self._sparse = SparseHours()
-            sparse.hours, sparse.counts = array("q", pairs[0]), array("Q", pairs[1])

@@ -30,6 +30,7 @@ from enum import Enum
 from typing import IO, Any
 
 from maillog_diag.core import analysis, correlate
+from maillog_diag.core.counts import SortedCounts
 from maillog_diag.core.hours import HourCounts
 from maillog_diag.errors import InputError, MaillogError, UnparsableLine
 from maillog_diag.scan import lines
@@ -91,6 +92,8 @@ def _encode_other(value: Any) -> Any:
         return {"@c": [[encode(k), n] for k, n in value.items()]}
     if isinstance(value, HourCounts):  # (read back as a Counter: DestinationStats takes it)
         return {"@c": [[hour, n] for hour, n in value.items()]}
+    if isinstance(value, SortedCounts):  # (read back as a Counter, then by `_READ_AS`)
+        return {"@c": [[v, n] for v, n in value.pairs()]}
     if isinstance(value, dict):
         return {"@d": [[encode(k), encode(v)] for k, v in value.items()]}
     if isinstance(value, tuple):
@@ -148,6 +151,12 @@ def _as_floats(values: Any) -> Any:
     return None if values is None else array("d", values)
 
 
+def _as_sorted_counts(values: Any) -> SortedCounts:
+    if type(values) is SortedCounts:
+        return values
+    return SortedCounts("d", {float(v): n for v, n in _as_counter(values).items()})
+
+
 def _as_counter(values: Any) -> Counter[Any]:
     return values if type(values) is Counter else Counter(values)
 
@@ -157,7 +166,10 @@ _READ_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "DestinationStats": {"hourly_deferrals": _as_hours, "hourly_held": _as_hours},
     "HeldTimes": {"values": _as_floats},
     # A version 1 summary holds the schedule's intervals as lists of values, not counts.
-    "ScheduleStats": dict.fromkeys(("hints", "gaps", "early_gaps", "late_gaps"), _as_counter),
+    "ScheduleStats": {
+        "hints": _as_counter,
+        **dict.fromkeys(("gaps", "early_gaps", "late_gaps"), _as_sorted_counts),
+    },
     # A frozenset is written as a set is (`{"@s": ...}`, read as a `set`).
     "MessageFilter": {"exclude_domains": frozenset},
 }
