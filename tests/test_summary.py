@@ -220,3 +220,41 @@ def test_records_come_back_with_the_container_types_they_declare() -> None:
         for field in dataclasses.fields(cls):
             if str(hints.get(field.name, "")).startswith("frozenset"):
                 assert field.name in _READ_AS.get(name, {}), (name, field.name)
+
+
+def _cause_records(node: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("@") == "CauseStat":
+            found.append(node)
+        for value in node.values():
+            found.extend(_cause_records(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_cause_records(value))
+    return found
+
+
+def test_an_older_summary_reads_its_stated_intervals_as_the_hints(tmp_path: Path) -> None:
+    """Versions 1 and 2 kept a cause's intervals twice: `stated` (the receiver's own
+    replies, the median the reports show) and `hints` (in older files with the MTA's
+    repeats as well). Version 3 keeps one table, `hints`: a version 2 file is read with
+    its `stated` counts there, and gives the report its log gives."""
+    log = str(SAMPLE_LOGS / "postfix" / "mail.log")
+    new = _summarize(tmp_path, "new.summary", log)
+    doc = json.loads(Path(new).read_text())
+    assert doc["version"] == 3
+    causes = _cause_records(doc["scan"])
+    assert causes and all("stated" not in c for c in causes)
+    hinted = [c for c in causes if c["hints"]["@c"]]
+    assert hinted, "the sample's causes state retry intervals"
+    for cause in causes:  # as version 2 wrote it, with repeats counted in `hints`
+        cause["stated"] = cause["hints"]
+        cause["hints"] = {"@c": [[1, 1000]]}
+    doc["version"] = 2
+    old = tmp_path / "old.summary"
+    old.write_text(json.dumps(doc))
+    report = _json("report", log, *SETTINGS)
+    medians = [c["retry_hint_median_seconds"] for d in report["destinations"] for c in d["causes"]]
+    assert any(m is not None for m in medians)
+    assert _json("merge", str(old)) == _json("merge", new) == report

@@ -129,9 +129,10 @@ class CauseStat:
     suspended: int = 0
     """Deferrals the MTA logged without trying, repeating this cause (not counted in `count`)."""
     hints: Counter[int] = field(default_factory=_new_counter)
-    stated: Counter[int] = field(default_factory=_new_counter)
     """Retry intervals (seconds) of the receiver's own replies (repeats by the MTA left out):
-    their median is the interval the reports show."""
+    their median is the interval the reports show. (Files of an older format also hold a
+    `stated` table, which then held these counts while `hints` counted the repeats too:
+    they are read into this one, see `summary._RENAMED`.)"""
     hint_kinds: Counter[str] = field(default_factory=_new_counter)
     domains: Counter[str] = field(default_factory=_new_counter)
     detail: str | None = None
@@ -150,8 +151,7 @@ class CauseStat:
             self.count += 1
             self.hint_kinds[cls.hint.kind.value] += 1
             if cls.hint.seconds is not None:
-                self.hints[cls.hint.seconds] += 1
-                self.stated[cls.hint.seconds] += 1  # what the receiver stated
+                self.hints[cls.hint.seconds] += 1  # what the receiver stated
         if self.example is None or _earlier(attempt.ref, self.example_ref, order):
             self.example = attempt.reply
             self.example_ref = attempt.ref
@@ -163,7 +163,6 @@ class CauseStat:
         self.recipients += other.recipients
         self.suspended += other.suspended
         _add_counts(self.hints, other.hints)
-        _add_counts(self.stated, other.stated)
         _add_counts(self.hint_kinds, other.hint_kinds)
         _add_counts(self.domains, other.domains)
         if _earlier(other.example_ref, self.example_ref, order):

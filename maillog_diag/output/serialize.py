@@ -207,7 +207,7 @@ def cause_dict(c: CauseStat, *, domains: int = 0) -> dict[str, Any]:
         "suspended": c.suspended,
         "recipients": c.recipients,
         "retry_hint_seconds": seconds,
-        "retry_hint_median_seconds": _counter_median(c.stated),
+        "retry_hint_median_seconds": _counter_median(c.hints),
         "retry_hint": kind,
         "detail": c.detail,
         "explanation": info.explanation if info else None,

@@ -71,8 +71,9 @@ from maillog_diag.scan.pipeline import (
 from maillog_diag.scan.summary import Envelope, decode_document, encode
 
 FORMAT = "maillog-diag-state"
-VERSION = 1
-"""Bumped when a reader of this version could misread a newer file."""
+VERSION = 2
+"""Bumped when a reader of this version could misread a newer file. (2: a cause's retry
+intervals are one table, as in summary version 3.)"""
 
 LOCK_WAIT_SECONDS = 60.0
 """How long a run waits for another run holding the state's lock before it gives up."""

@@ -37,8 +37,10 @@ from maillog_diag.scan import lines
 from maillog_diag.scan.partial import PartialScan, record_classes
 
 FORMAT = "maillog-diag-summary"
-VERSION = 2
-"""Bumped when a reader of this version could misread a newer file."""
+VERSION = 3
+"""Bumped when a reader of this version could misread a newer file. (3: a cause's retry
+intervals are one table, `hints`; a version 2 reader would find no `stated` table and
+report no median interval.)"""
 
 
 class SummaryError(MaillogError):
@@ -177,6 +179,15 @@ _READ_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
 only their own field types (compiled by mypyc, a class checks them when it is built)."""
 
 
+_RENAMED: dict[str, dict[str, str]] = {
+    # Versions 1 and 2 kept a cause's intervals twice: `stated` (the receiver's own
+    # replies) and `hints` (with the MTA's repeats in older files): `stated` is what
+    # `hints` counts now.
+    "CauseStat": {"stated": "hints"},
+}
+"""Fields of older files read as another field (replacing what the file holds there)."""
+
+
 def loads(text: str | bytes) -> Any:
     """Parse and build in one pass (each JSON object is built as soon as it is read)."""
     return json.loads(text, object_hook=_record)
@@ -198,6 +209,9 @@ def _record(value: dict[str, Any]) -> Any:
         if cls is None:
             raise ValueError(f"unknown record kind {name!r}")
         if is_dataclass(cls):
+            for old, new in _RENAMED.get(name, {}).items():
+                if old in value:
+                    value[new] = value.pop(old)
             unknown = set(value) - _known(cls)
             if unknown:
                 raise ValueError(f"{name} has unknown fields {sorted(unknown)}")
