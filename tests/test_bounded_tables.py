@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 
 from maillog_diag.core.analysis import ScheduleStats, median
+from maillog_diag.core.counts import SortedCounts
 from maillog_diag.core.diagnosis import ScheduleCheck
 from maillog_diag.core.hints import HintKind
 from maillog_diag.output import jsontext
@@ -76,7 +77,7 @@ def test_schedule_merge_gives_the_medians_of_one_pass() -> None:
 
 def test_schedule_reads_the_lists_of_a_version_1_summary() -> None:
     old = summary.decode({"@": "ScheduleStats", "hints": [300, 300, 60], "gaps": [1.0, 2.0, 2.0]})
-    assert type(old) is ScheduleStats and type(old.gaps) is Counter
+    assert type(old) is ScheduleStats and type(old.gaps) is SortedCounts
     assert old.hints == Counter({300: 2, 60: 1})
     assert median(old.gaps) == 2.0
     new = ScheduleStats()

@@ -64,7 +64,8 @@ class SortedCounts(Mapping[Any, int]):
                 self._counts[-1] += count
                 return
         if tail is None or self._tail_counts is None:
-            tail = self._tail_values = array(self.code)
+            new_tail: array[Any] = array(self.code)
+            tail = self._tail_values = new_tail
             self._tail_counts = array("Q")
         tail.append(value)
         self._tail_counts.append(count)
@@ -86,7 +87,8 @@ class SortedCounts(Mapping[Any, int]):
             return
         tail = sorted(zip(tail_values, tail_counts, strict=True))
         self._tail_values = self._tail_counts = None
-        values, counts = array(self.code), array("Q")
+        values: array[Any] = array(self.code)  # (typed: a "d" array holds floats)
+        counts: array[int] = array("Q")
         i, size = 0, len(old_values)
         for value, count in tail:
             while i < size and old_values[i] < value:
