@@ -103,3 +103,29 @@ def test_a_schedule_keeps_its_gaps_as_sorted_counts() -> None:
     merged.merge(schedule)
     assert merged.gaps == Counter({300.0: 4, 900.0: 2, 600.0: 2, 1200.0: 2})
     assert pickle.loads(pickle.dumps(merged)) == merged
+
+
+def test_type_checks_against_the_count_classes_leave_mapping_checks_alone() -> None:
+    """Compiled, `isinstance(x, HourCounts)` entered x's class in `Mapping`'s cache of
+    non-subclasses (see `core.counts`): after the summary encoder had checked a
+    schedule's gaps against `HourCounts`, they were no `Mapping` and `median` failed on a
+    schedule read back from a state file. Meaningful under the compiled build (the
+    compiled-copy suite and `test_compiled`'s state test run it)."""
+    from collections.abc import Mapping
+
+    from maillog_diag.core.hours import HourCounts
+    from maillog_diag.scan import summary
+
+    schedule = ScheduleStats()
+    schedule.gaps.add(5.0)
+    hours = HourCounts()
+    hours.update(Counter({7: 2}))  # (a Counter checked against HourCounts)
+    back = summary.decode(summary.encode(schedule))
+    summary.encode(HourCounts({3: 1}))
+    for value in (back.gaps, back.early_gaps, SortedCounts(), hours, Counter({1: 1})):
+        assert isinstance(value, Mapping), type(value)
+    assert median(back.gaps) == 5.0 and median(back.early_gaps) is None
+    total: Counter[int] = Counter({7: 1})
+    total.update(Counter({7: 2}))
+    total.update(hours)
+    assert total == Counter({7: 5})

@@ -12,6 +12,14 @@ sorted and merged in (`settle`) once it is longer than the sorted part, or befor
 counts are read. The sorted part at least doubles at each merge, so a value is merged
 O(log n) times: adding n values costs n log n in any order, and a hostile order (every
 value before the last) is not quadratic.
+
+Code tests for `SortedCounts` and `HourCounts` with `type(x) is ...`, never `isinstance`.
+Both are `Mapping` subclasses, and compiled by mypyc such a class has no ABC cache of its
+own: it uses `Mapping`'s. So `isinstance(x, HourCounts)`, x not an `HourCounts`, entered
+x's class in `Mapping`'s cache of non-subclasses, and from then on `isinstance(x, Mapping)`
+was False: the summary encoder's check made a schedule read back from a state file fail in
+`median`, and a `Counter` so entered would make `Counter.update` count its keys instead of
+adding its counts. (The pure build is not affected.)
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ class HourCounts(Mapping[int, int]):
 
     def update(self, other: Mapping[int, int]) -> None:
         """Add another's counts (as `Counter.update` adds a mapping's)."""
-        if isinstance(other, HourCounts) and other._sparse is None:
+        if type(other) is HourCounts and other._sparse is None:  # (see `core.counts`)
             if not other._hours:
                 return
             first = other._first

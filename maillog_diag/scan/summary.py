@@ -92,9 +92,10 @@ def _encode_other(value: Any) -> Any:
         return value.tolist()
     if isinstance(value, Counter):
         return {"@c": [[encode(k), n] for k, n in value.items()]}
-    if isinstance(value, HourCounts):  # (read back as a Counter: DestinationStats takes it)
+    # (`type() is`, not `isinstance`: see `core.counts`)
+    if type(value) is HourCounts:  # (read back as a Counter: DestinationStats takes it)
         return {"@c": [[hour, n] for hour, n in value.items()]}
-    if isinstance(value, SortedCounts):  # (read back as a Counter, then by `_READ_AS`)
+    if type(value) is SortedCounts:  # (read back as a Counter, then by `_READ_AS`)
         return {"@c": [[v, n] for v, n in value.pairs()]}
     if isinstance(value, dict):
         return {"@d": [[encode(k), encode(v)] for k, v in value.items()]}
