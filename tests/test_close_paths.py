@@ -187,3 +187,16 @@ def test_stage_by_value_is_the_enum_call() -> None:
     for word in ("", "RCPT", "rcpt ", "nonsense"):
         assert _stage(word) is None
     assert _stage(None) is None
+
+
+def test_destinations_share_their_deferral_keys(generated_log: Path) -> None:
+    """Each destination counts deferrals by (MTA, cause, suspended): one tuple for each key,
+    shared by every destination's table, not one of its own per table."""
+    builder = ReportBuilder()
+    for msg in _messages(generated_log):
+        builder.add(msg)
+    keys = [key for d in builder.destinations.values() for key in d.deferrals_by_mta]
+    assert len(keys) > len(set(keys)) > 3  # many destinations count the same keys
+    one = {}
+    for key in keys:
+        assert one.setdefault(key, key) is key
