@@ -107,7 +107,12 @@ def owners(part: Any) -> None:
     state = getattr(part, "state", None) or {}
     for key, value in state.items():
         rows.append((f"state[{key!r}]", deep_size(value, seen)))
-    names = getattr(builder, "__dataclass_fields__", None) or vars(builder or object())
+    names = getattr(builder, "__dataclass_fields__", None)
+    if names is None:
+        try:
+            names = vars(builder or object())
+        except TypeError:  # a class compiled by mypyc has no __dict__: its state has the names
+            names = builder.__getstate__() if builder is not None else {}
     rows.extend((f"builder.{n}", deep_size(getattr(builder, n, None), seen)) for n in names)
     rows.append(("the rest of the scan", deep_size(part, seen)))
     for name, size in sorted(rows, key=lambda r: -r[1])[:40]:
