@@ -5,8 +5,8 @@ A destination's delayed mail is counted per hour (`DestinationStats.hourly_defer
 As a `Counter[int]` each counted hour costs a dict slot and an `int` key object (about
 70-100 bytes); over a log of two weeks the 5M-line bench log's destinations held 8.6 MiB
 of such counters, growing with the log's span, not with the mail in flight. Here the
-counts of consecutive hours share one `array` of 8-byte counts from the first counted hour
-to the last.
+counts of consecutive hours share one `array` of counts from the first counted hour to the
+last.
 
 Hours far apart (a log with a broken clock, a destination deferred once a month) would
 make that array mostly zeros: once it would hold more than `SPARSE_FACTOR` slots per
@@ -28,7 +28,9 @@ from collections.abc import Iterator, Mapping
 from maillog_diag.core.counts import SortedCounts
 
 SPARSE_FACTOR = 8
-"""Array slots allowed per counted hour (8 bytes each: about a dict entry's cost)."""
+"""Array slots allowed per counted hour: 4 bytes each, so at most 32 bytes a counted hour,
+against 16 in the sorted form (which costs a search to read and, out of order, a merge to
+add to; set when the sparse form was a dict of about 75 bytes an hour)."""
 
 SPARSE_MIN_SPAN = 64
 """Spans this short stay an array however few hours are counted."""
