@@ -6,8 +6,9 @@ the next attempt at each destination (`ScheduleStats.gaps`: 24,000 distinct valu
 and then (`HourCounts` in its sparse form). In a `Counter` each value costs about 75 bytes
 (a dict slot, a float or int object, often an int count); here it costs 16, its value in
 one array and its count in another, both sorted by value. (A table of one to four values
-costs about what a `Counter` does: the two arrays' own 64 bytes each. The 1M-line log's
-report grew by 0.3 MiB with this, the 5M-line one's fell by 0.8.)
+costs about what a `Counter` does: the two arrays' own 64 bytes each. With this and one
+interval table per cause, the peak on the 1M-line log grew by about 0.3 MiB and on the
+5M-line one fell by 0.7.)
 
 A value after the last one is appended; any other waits in an unsorted tail, which is
 sorted and merged in (`settle`) once it is longer than the sorted part, or before the
