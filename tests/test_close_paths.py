@@ -63,7 +63,7 @@ def test_rows_made_with_the_cheap_counters_equal_rows_made_with_counter() -> Non
             ),
         )
     )
-    cause = CauseStat(Cause.GREYLISTING, None, None)
+    cause = CauseStat(Cause.GREYLISTING, None, None, domains=Counter())
     assert all(type(c) is Counter and not c for c in (cause.hints, cause.hint_kinds, cause.domains))
 
 
@@ -200,3 +200,20 @@ def test_destinations_share_their_deferral_keys(generated_log: Path) -> None:
     one = {}
     for key in keys:
         assert one.setdefault(key, key) is key
+
+
+def test_only_the_causes_across_destinations_count_domains(generated_log: Path) -> None:
+    """A destination's own cause keeps no table of recipient domains (it would hold the
+    destination's one domain); the causes across destinations count every deferral of
+    theirs by domain, as many as the destinations' causes hold."""
+    builder = ReportBuilder()
+    for msg in _messages(generated_log):
+        builder.add(msg)
+    mine = [c for d in builder.destinations.values() for c in d.causes.values()]
+    assert len(mine) > 20
+    assert all(c.domains is None for c in mine)
+    expected: dict[object, Counter[str]] = {}
+    for d in builder.destinations.values():
+        for c in d.causes.values():
+            expected.setdefault(c.cause, Counter())[d.domain] += c.count + c.suspended
+    assert {cause: c.domains for cause, c in builder.causes.items()} == expected

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from maillog_diag.cli.app import app
 from maillog_diag.input.timestamps import resolve_zone
+from maillog_diag.scan import summary
 from maillog_diag.scan.pipeline import ScanOptions, scan_partial
 from maillog_diag.scan.summary import decode, encode
 
@@ -243,7 +244,7 @@ def test_an_older_summary_reads_its_stated_intervals_as_the_hints(tmp_path: Path
     log = str(SAMPLE_LOGS / "postfix" / "mail.log")
     new = _summarize(tmp_path, "new.summary", log)
     doc = json.loads(Path(new).read_text())
-    assert doc["version"] == 3
+    assert doc["version"] == summary.VERSION
     causes = _cause_records(doc["scan"])
     assert causes and all("stated" not in c for c in causes)
     hinted = [c for c in causes if c["hints"]["@c"]]
@@ -258,3 +259,31 @@ def test_an_older_summary_reads_its_stated_intervals_as_the_hints(tmp_path: Path
     medians = [c["retry_hint_median_seconds"] for d in report["destinations"] for c in d["causes"]]
     assert any(m is not None for m in medians)
     assert _json("merge", str(old)) == _json("merge", new) == report
+
+
+def test_a_version_3_summary_with_domain_tables_merges_with_a_newer_one(tmp_path: Path) -> None:
+    """Version 3 gave each destination's cause a table of recipient domains (its own
+    domain, counted); version 4 keeps those tables only for the causes across
+    destinations. A version 3 file, alone or merged with a version 4 file of another log,
+    gives the report its logs give."""
+    log = str(SAMPLE_LOGS / "postfix" / "mail.log")
+    other = str(SAMPLE_LOGS / "postfix" / "maillog_file.log")
+    new = _summarize(tmp_path, "new.summary", log)
+    second = _summarize(tmp_path, "second.summary", other)
+    doc = json.loads(Path(new).read_text())
+    rows = doc["scan"]["builder"]["destinations"]["@d"]
+    held = 0
+    for _, row in rows:
+        for cause in _cause_records(row):
+            assert cause["domains"] is None
+            cause["domains"] = {"@c": [[row["domain"], cause["count"] + cause["suspended"]]]}
+            held += 1
+    assert held, "the sample's destinations have causes"
+    doc["version"] = 3
+    old = tmp_path / "old.summary"
+    old.write_text(json.dumps(doc))
+    both = _json("merge", new, second)
+    assert both["causes"] and any(c.get("domains") for c in both["causes"])
+    assert _json("merge", str(old)) == _json("merge", new)
+    assert _json("merge", str(old), second) == both
+    assert _json("merge", second, str(old)) == _json("merge", second, new)

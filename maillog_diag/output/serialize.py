@@ -215,7 +215,7 @@ def cause_dict(c: CauseStat, *, domains: int = 0) -> dict[str, Any]:
         "example": c.example,
         "example_line": _ref(c.example_ref),
     }
-    if domains:
+    if domains and c.domains is not None:  # (kept by the causes across destinations)
         ranked = sorted(c.domains.items(), key=lambda kv: (-kv[1], kv[0]))[:domains]
         data["domains"] = [{"domain": dom, "count": n} for dom, n in ranked]
         data["domain_count"] = len(c.domains)

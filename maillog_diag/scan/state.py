@@ -71,9 +71,10 @@ from maillog_diag.scan.pipeline import (
 from maillog_diag.scan.summary import Envelope, decode_document, encode
 
 FORMAT = "maillog-diag-state"
-VERSION = 2
-"""Bumped when a reader of this version could misread a newer file. (2: a cause's retry
-intervals are one table, as in summary version 3.)"""
+VERSION = 3
+"""Bumped when a reader of this version could misread a newer file. (3: a destination's
+causes hold no table of domains, as in summary version 4; 2: a cause's retry intervals
+are one table, as in summary version 3.)"""
 
 LOCK_WAIT_SECONDS = 60.0
 """How long a run waits for another run holding the state's lock before it gives up."""

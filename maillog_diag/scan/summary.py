@@ -37,8 +37,9 @@ from maillog_diag.scan import lines
 from maillog_diag.scan.partial import PartialScan, record_classes
 
 FORMAT = "maillog-diag-summary"
-VERSION = 3
-"""Bumped when a reader of this version could misread a newer file. (3: a cause's retry
+VERSION = 4
+"""Bumped when a reader of this version could misread a newer file. (4: a destination's
+causes hold no table of domains, null where version 3 had one; 3: a cause's retry
 intervals are one table, `hints`; a version 2 reader would find no `stated` table and
 report no median interval.)"""
 
