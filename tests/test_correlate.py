@@ -7,7 +7,7 @@ from pathlib import Path
 from maillog_diag.core.analysis import held_seconds
 from maillog_diag.core.model import Message, Outcome
 from maillog_diag.input.timestamps import resolve_zone
-from maillog_diag.scan.pipeline import ScanOptions, collect_messages
+from maillog_diag.scan.pipeline import ScanOptions, collect_messages, scan_partial
 
 OPTS = ScanOptions(zone=resolve_zone("UTC"), year=2026)
 
@@ -203,6 +203,36 @@ def test_session_note_without_queue_id_is_attached_by_pid(tmp_path: Path) -> Non
         "connect to dead.example[192.0.2.9]:25: Connection refused"
     ]
     assert [ref.lineno for ref in msg.lines] == [3, 1]
+
+
+def test_session_notes_are_kept_only_for_trace(tmp_path: Path) -> None:
+    """A report reads no session note (the delivery line says what failed), so only
+    `trace`, which shows every line of a message, keeps them: a report's held message and
+    its correlator hold none, whether the note names the message or waits for its
+    process's next delivery line."""
+    text = "\n".join(
+        [
+            "Nov 29 10:00:00 mx1 postfix/smtp[55]: connect to dead.example[192.0.2.9]:25: Connection refused",
+            d("10:00:00", "ABF000", "x@dead.example", "deferred", "connect to dead.example", pid="55"),
+            "Nov 29 10:00:05 mx1 postfix/smtp[57]: ABF000: host mx.dead.example[192.0.2.7] said:"
+            " 421 4.7.0 Try again later (in reply to MAIL FROM command)",
+            "Nov 29 10:00:06 mx1 postfix/postsuper[3]: ABF000: placed on hold",
+            "Nov 29 10:01:00 mx1 postfix/smtp[56]: connect to other.example[192.0.2.8]:25: Connection refused",
+        ]
+    )
+    (traced,) = run(tmp_path, text, keep_lines=True)
+    assert len(traced.notes) == 3
+    (held,) = run(tmp_path, text)
+    assert held.notes == [] and held.hold_started is not None
+    for prior_unknown in (False, True):  # (a slice of a parallel scan: notes may wait)
+        part = scan_partial(
+            [str(tmp_path / "mail.log")],
+            ScanOptions(zone=OPTS.zone, year=OPTS.year),
+            prior_unknown=prior_unknown,
+        )
+        state = part.state
+        assert not state["_pending"] and not state["awaiting"]
+        assert all(not m.notes for m in state["_open"].values())
 
 
 def test_admin_removal_leaves_outcome_unknown(tmp_path: Path) -> None:

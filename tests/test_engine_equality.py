@@ -181,9 +181,10 @@ def test_shifting_line_numbers_reaches_every_line_reference(
     straddling: Path, keep_lines: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A later slice's line numbers move by the lines before it: every reference held
-    anywhere in its partial scan (statistics, open messages, head, parked, pending notes)
-    moves exactly once, by exactly that much; and so do the line numbers of packed
-    attempts (packed from the second attempt here, so that this slice has some)."""
+    anywhere in its partial scan (statistics, open messages, head, parked, pending notes:
+    the last two only where lines are kept, for `trace`) moves exactly once, by exactly
+    that much; and so do the line numbers of packed attempts (packed from the second
+    attempt here, so that this slice has some)."""
     from maillog_diag.core import correlate
     from maillog_diag.input.sources import cut_points
 
@@ -200,7 +201,7 @@ def test_shifting_line_numbers_reaches_every_line_reference(
         prior_unknown=True,
     )
     refs = _every_line_ref(part)
-    assert len(refs) > 500  # the slice holds references in many places
+    assert len(refs) > 400  # the slice holds references in many places
     state = part.state
     assert state["head"] and state["_open"] and part.builder.destinations
     before = {id(r): r.lineno for r in refs}

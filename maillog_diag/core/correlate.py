@@ -19,7 +19,8 @@ merge with the slice before it (`absorb`): the events of messages first seen wit
 arrival (the *head*, replayed in order onto the earlier slice's state), the keys of
 messages that arrived in the slice (`born`: an open message of the same key before them is
 closed then), and the messages whose first delivery line of a process may take session
-notes logged before the slice (`parked`, `awaiting`). Merging slices in log order gives
+notes logged before the slice (`parked`, `awaiting`; only where notes are kept, see
+`Correlator`). Merging slices in log order gives
 the one-pass answer; the rare case it cannot reproduce sets `inexact`.
 """
 
@@ -183,9 +184,11 @@ texts, 5 MB, at the end)."""
 class Correlator:
     """Consumes events in log order; calls `emit(message)` for each finished message.
 
-    `keep_lines` keeps every line of a message (for `trace`); otherwise only the lines of
-    delivery attempts are kept, as examples. `prior_unknown` reads a slice that does not
-    start the log (see the module docstring).
+    `keep_lines` keeps every line of a message and its session notes (for `trace`);
+    otherwise only the lines of delivery attempts are kept, as examples, and no note: a
+    report reads none (a delivery line says what failed), and a held message's notes were
+    about an eighth of the mail in flight's memory. `prior_unknown` reads a slice that
+    does not start the log (see the module docstring).
     """
 
     def __init__(
@@ -312,7 +315,7 @@ class Correlator:
 
         qid = event.queue_id
         if qid is None:
-            if isinstance(event, SessionNote):
+            if self._keep_lines and isinstance(event, SessionNote):
                 pending = self._pending.setdefault((event.host, event.pid), [])
                 pending.append(event)
                 if len(pending) > MAX_PENDING_NOTES:
@@ -336,7 +339,7 @@ class Correlator:
     def _buffer(self, item: HeadEvent, key: Key) -> None:
         """Keep an event for the merge; take this slice's notes and notice it would use."""
         event = item.event
-        if isinstance(event, Delivery) and event.pid is not None:
+        if self._keep_lines and isinstance(event, Delivery) and event.pid is not None:
             pkey = (event.host, event.pid)
             if item.notes is None:
                 item.notes, item.prior_notes = self._pending.pop(pkey, None) or [], True
@@ -458,11 +461,13 @@ class Correlator:
         elif isinstance(event, Rejected):
             msg.rejected = event.reason
         elif isinstance(event, SessionNote):
-            msg.notes.append(event)
+            if self._keep_lines:
+                msg.notes.append(event)
         elif isinstance(event, QueueAction):
-            msg.notes.append(
-                SessionNote(t, event.host, event.mta, qid, event.ref, text=event.action)
-            )
+            if self._keep_lines:
+                msg.notes.append(
+                    SessionNote(t, event.host, event.mta, qid, event.ref, text=event.action)
+                )
             _track_hold(msg, event.action, t)
 
     def _reference(
@@ -479,7 +484,7 @@ class Correlator:
             self.head.append(HeadReference(t, host, reference, kind, qid, ref))
 
     def _delivery(self, msg: Message, ev: Delivery, item: HeadEvent | None) -> None:
-        if ev.pid is not None:
+        if ev.pid is not None and self._keep_lines:
             pkey = (ev.host, ev.pid)
             if item is None or item.prior_notes:
                 pending = self._pending.pop(pkey, None) or []

@@ -507,6 +507,8 @@ class Message:
     """The text of the last hold action (`placed on hold (hold: header Subject: ...)`)."""
     notifications: list[tuple[float, str, str | None]] = field(default_factory=list)
     notes: list[SessionNote] = field(default_factory=list)
+    """Session notes about this message (connect failures, a 421 at MAIL FROM, hold
+    actions): kept only for `trace`, with `lines` (see `Correlator`)."""
     lines: list[LineRef] = field(default_factory=list)
 
     def __init__(
