@@ -213,7 +213,14 @@ def test_session_notes_are_kept_only_for_trace(tmp_path: Path) -> None:
     text = "\n".join(
         [
             "Nov 29 10:00:00 mx1 postfix/smtp[55]: connect to dead.example[192.0.2.9]:25: Connection refused",
-            d("10:00:00", "ABF000", "x@dead.example", "deferred", "connect to dead.example", pid="55"),
+            d(
+                "10:00:00",
+                "ABF000",
+                "x@dead.example",
+                "deferred",
+                "connect to dead.example",
+                pid="55",
+            ),
             "Nov 29 10:00:05 mx1 postfix/smtp[57]: ABF000: host mx.dead.example[192.0.2.7] said:"
             " 421 4.7.0 Try again later (in reply to MAIL FROM command)",
             "Nov 29 10:00:06 mx1 postfix/postsuper[3]: ABF000: placed on hold",
