@@ -21,6 +21,7 @@ from maillog_diag.core.analysis import (
 )
 from maillog_diag.core.causes import Cause
 from maillog_diag.core.counts import SortedCounts
+from maillog_diag.core.hints import HintKind
 from maillog_diag.core.hours import HourCounts
 from maillog_diag.core.model import Message, Outcome, Status
 from maillog_diag.scan import summary
@@ -217,3 +218,34 @@ def test_only_the_causes_across_destinations_count_domains(generated_log: Path) 
         for c in d.causes.values():
             expected.setdefault(c.cause, Counter())[d.domain] += c.count + c.suspended
     assert {cause: c.domains for cause, c in builder.causes.items()} == expected
+
+
+def test_a_cause_counts_its_hint_kinds_in_fields_not_a_table(generated_log: Path) -> None:
+    """How a cause's retry hints were obtained is one of four kinds: counted in four
+    fields of the cause (a table of one entry cost about 220 bytes a cause), adding up to
+    its deferrals that reached the receiver, with the typical kind the most common one
+    (ties by name)."""
+    builder = ReportBuilder()
+    for msg in _messages(generated_log):
+        builder.add(msg)
+    causes = [c for d in builder.destinations.values() for c in d.causes.values()]
+    assert not any(isinstance(v, Counter) for v in summary_fields(causes[0]) if v is not None)
+    kinds = Counter(k for c in causes for k in c.hint_kinds)
+    assert len(kinds) >= 2  # the generated log's receivers word their hints differently
+    assert set(summary._HINT_FIELDS) == {kind.value for kind in HintKind}  # (older files)
+    for cause in causes:
+        assert sum(cause.hint_kinds.values()) == cause.count
+        assert all(n > 0 for n in cause.hint_kinds.values())
+        ranked = sorted(cause.hint_kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+        assert cause.typical_hint[1] == (ranked[0][0] if ranked else "none")
+
+
+def summary_fields(cause: CauseStat) -> list[object]:
+    """The values a summary file writes of a cause, but the retry intervals and domains."""
+    encoded = summary.encode(cause)
+    assert isinstance(encoded, dict)
+    return [
+        getattr(cause, name)
+        for name in encoded
+        if name not in ("@", "hints", "domains") and hasattr(cause, name)
+    ]

@@ -263,9 +263,10 @@ def test_an_older_summary_reads_its_stated_intervals_as_the_hints(tmp_path: Path
 
 def test_a_version_3_summary_with_domain_tables_merges_with_a_newer_one(tmp_path: Path) -> None:
     """Version 3 gave each destination's cause a table of recipient domains (its own
-    domain, counted); version 4 keeps those tables only for the causes across
-    destinations. A version 3 file, alone or merged with a version 4 file of another log,
-    gives the report its logs give."""
+    domain, counted) and every cause a table of hint kinds; version 4 keeps the domains
+    only for the causes across destinations, and the kinds in four counts. A version 3
+    file, alone or merged with a version 4 file of another log, gives the report its
+    logs give; a table of kinds that holds an unknown kind is a damaged file."""
     log = str(SAMPLE_LOGS / "postfix" / "mail.log")
     other = str(SAMPLE_LOGS / "postfix" / "maillog_file.log")
     new = _summarize(tmp_path, "new.summary", log)
@@ -279,6 +280,14 @@ def test_a_version_3_summary_with_domain_tables_merges_with_a_newer_one(tmp_path
             cause["domains"] = {"@c": [[row["domain"], cause["count"] + cause["suspended"]]]}
             held += 1
     assert held, "the sample's destinations have causes"
+    fields = {"explicit": "explicit_hints", "documented": "documented_hints"}
+    fields.update(vague="vague_hints", none="no_hints")
+    kinds = set()
+    for cause in _cause_records(doc["scan"]):
+        table = [[kind, cause.pop(name)] for kind, name in fields.items() if cause[name]]
+        cause["hint_kinds"] = {"@c": table}
+        kinds.update(kind for kind, _ in table)
+    assert len(kinds) >= 2, kinds
     doc["version"] = 3
     old = tmp_path / "old.summary"
     old.write_text(json.dumps(doc))
@@ -287,3 +296,8 @@ def test_a_version_3_summary_with_domain_tables_merges_with_a_newer_one(tmp_path
     assert _json("merge", str(old)) == _json("merge", new)
     assert _json("merge", str(old), second) == both
     assert _json("merge", second, str(old)) == _json("merge", second, new)
+    cause = _cause_records(doc["scan"])[0]
+    cause["hint_kinds"] = {"@c": [["sometimes", 1]]}
+    old.write_text(json.dumps(doc))
+    res = _invoke("merge", str(old), "--format", "json")
+    assert res.exit_code == 3 and "damaged" in res.output and "Traceback" not in res.output

@@ -25,6 +25,7 @@ from maillog_diag.core.causes import Cause
 from maillog_diag.core.classify import Classification
 from maillog_diag.core.counts import SortedCounts
 from maillog_diag.core.diagnosis import RecipientDiagnosis, ScheduleCheck, diagnose_message
+from maillog_diag.core.hints import HintKind
 from maillog_diag.core.hours import HourCounts
 from maillog_diag.core.model import (
     Attempt,
@@ -133,7 +134,17 @@ class CauseStat:
     their median is the interval the reports show. (Files of an older format also hold a
     `stated` table, which then held these counts while `hints` counted the repeats too:
     they are read into this one, see `summary._RENAMED`.)"""
-    hint_kinds: Counter[str] = field(default_factory=_new_counter)
+    explicit_hints: int = 0
+    """Of `count`, replies that stated their retry interval (`HintKind.EXPLICIT`)."""
+    documented_hints: int = 0
+    """Of `count`, replies whose interval is the receiver's documented one."""
+    vague_hints: int = 0
+    """Of `count`, replies that asked for a retry later without saying when."""
+    no_hints: int = 0
+    """Of `count`, replies without a retry hint. (Four fields, not a table of kinds: a
+    cause nearly always meets one kind, and a table of one entry cost about 220 bytes a
+    cause. Files of an older format hold `hint_kinds`, read into these:
+    `summary._UPGRADED`.)"""
     domains: Counter[str] | None = None
     """Deferrals (`count` + `suspended`) by recipient domain: kept only by the causes across
     all destinations, whose `why` listing ranks their domains. A destination's own cause
@@ -154,7 +165,15 @@ class CauseStat:
             self.suspended += 1
         else:
             self.count += 1
-            self.hint_kinds[cls.hint.kind.value] += 1
+            kind = cls.hint.kind
+            if kind is HintKind.EXPLICIT:
+                self.explicit_hints += 1
+            elif kind is HintKind.DOCUMENTED:
+                self.documented_hints += 1
+            elif kind is HintKind.VAGUE:
+                self.vague_hints += 1
+            else:
+                self.no_hints += 1
             if cls.hint.seconds is not None:
                 self.hints[cls.hint.seconds] += 1  # what the receiver stated
         if self.example is None or _earlier(attempt.ref, self.example_ref, order):
@@ -168,7 +187,10 @@ class CauseStat:
         self.recipients += other.recipients
         self.suspended += other.suspended
         _add_counts(self.hints, other.hints)
-        _add_counts(self.hint_kinds, other.hint_kinds)
+        self.explicit_hints += other.explicit_hints
+        self.documented_hints += other.documented_hints
+        self.vague_hints += other.vague_hints
+        self.no_hints += other.no_hints
         if self.domains is not None and other.domains:
             self.domains.update(other.domains)
         if _earlier(other.example_ref, self.example_ref, order):
@@ -177,6 +199,21 @@ class CauseStat:
                 other.example_ref,
                 other.detail,
             )
+
+    @property
+    def hint_kinds(self) -> Counter[str]:
+        """Deferrals of `count` by how their retry hint was obtained (`HintKind` values;
+        kinds not met are left out)."""
+        kinds: Counter[str] = Counter()
+        for kind, n in (
+            (HintKind.EXPLICIT, self.explicit_hints),
+            (HintKind.DOCUMENTED, self.documented_hints),
+            (HintKind.VAGUE, self.vague_hints),
+            (HintKind.NONE, self.no_hints),
+        ):
+            if n:
+                kinds[kind.value] = n
+        return kinds
 
     @property
     def typical_hint(self) -> tuple[int | None, str]:

@@ -39,7 +39,8 @@ from maillog_diag.scan.partial import PartialScan, record_classes
 FORMAT = "maillog-diag-summary"
 VERSION = 4
 """Bumped when a reader of this version could misread a newer file. (4: a destination's
-causes hold no table of domains, null where version 3 had one; 3: a cause's retry
+causes hold no table of domains, null where version 3 had one, and a cause's hint kinds
+are four counts, not a table; 3: a cause's retry
 intervals are one table, `hints`; a version 2 reader would find no `stated` table and
 report no median interval.)"""
 
@@ -190,6 +191,35 @@ _RENAMED: dict[str, dict[str, str]] = {
 """Fields of older files read as another field (replacing what the file holds there)."""
 
 
+def _hint_kinds_as_fields(value: dict[str, Any]) -> None:
+    """A cause's table of hint kinds (versions 1 to 3, and the first files of 4) as the
+    four counts that hold it now (a kind this version does not know is refused)."""
+    kinds = value.pop("hint_kinds", None)
+    if kinds is None:
+        return
+    if not isinstance(kinds, dict):
+        raise ValueError("CauseStat.hint_kinds is not a table of counts")
+    for kind, n in kinds.items():
+        name = _HINT_FIELDS.get(kind)
+        if name is None or type(n) is not int:
+            raise ValueError(f"CauseStat.hint_kinds holds {kind!r}: {n!r}")
+        value[name] = value.get(name, 0) + n
+
+
+_HINT_FIELDS = {
+    "explicit": "explicit_hints",
+    "documented": "documented_hints",
+    "vague": "vague_hints",
+    "none": "no_hints",
+}
+"""Where a table of hint kinds (`HintKind` values) goes in a `CauseStat`."""
+
+_UPGRADED: dict[str, Callable[[dict[str, Any]], None]] = {
+    "CauseStat": _hint_kinds_as_fields,
+}
+"""Record kinds whose older fields are rewritten into the current ones, in place."""
+
+
 def loads(text: str | bytes) -> Any:
     """Parse and build in one pass (each JSON object is built as soon as it is read)."""
     return json.loads(text, object_hook=_record)
@@ -214,6 +244,9 @@ def _record(value: dict[str, Any]) -> Any:
             for old, new in _RENAMED.get(name, {}).items():
                 if old in value:
                     value[new] = value.pop(old)
+            upgrade = _UPGRADED.get(name)
+            if upgrade is not None:
+                upgrade(value)
             unknown = set(value) - _known(cls)
             if unknown:
                 raise ValueError(f"{name} has unknown fields {sorted(unknown)}")
