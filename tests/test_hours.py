@@ -136,20 +136,42 @@ def test_empty_counts_share_one_array_that_nothing_changes() -> None:
     assert len(HourCounts()._counts) == 0 and list(restored) == list(range(BASE, BASE + 4))
 
 
-def test_counts_past_four_bytes_move_to_eight() -> None:
-    """Counts are 4 bytes until one would pass 2**32 - 1; then all of them are 8."""
-    top = 2**32 - 1
+def test_counts_widen_a_byte_at_a_time_as_they_grow() -> None:
+    """Counts are 1 byte until one would pass 255, then 2 until 2**16 - 1, 4 until
+    2**32 - 1, then 8: the whole array widens, and every count is kept."""
     counts = HourCounts()
-    counts.add_span(BASE, BASE + 2, top)
-    assert counts._counts.itemsize == 4
-    counts.add_span(BASE + 1, BASE + 3, 2)  # the middle two pass the top, the last does not
-    assert dict(counts.items()) == {BASE: top, BASE + 1: top + 2, BASE + 2: top + 2, BASE + 3: 2}
-    assert counts._counts.itemsize == 8
-    other = HourCounts({BASE: top})
-    other.update(counts)
-    assert other[BASE] == 2 * top and other[BASE + 3] == 2 and len(other) == 4
+    counts.add_span(BASE, BASE + 2, 255)
+    assert counts._counts.itemsize == 1
+    model: Counter[int] = Counter(dict.fromkeys(range(BASE, BASE + 3), 255))
+    for size, top in ((2, 2**16 - 1), (4, 2**32 - 1), (8, 2**64 - 1)):
+        counts.add(BASE + 1, 1)  # passes the top of the narrower code
+        model[BASE + 1] += 1
+        assert counts._counts.itemsize == size and dict(counts.items()) == model
+        counts.add(BASE + 1, top - model[BASE + 1])  # the most this width holds
+        model[BASE + 1] = top
+        assert counts._counts.itemsize == size and dict(counts.items()) == model
+    with pytest.raises(OverflowError):  # (no log counts past 2**64 - 1)
+        counts.add(BASE + 1, 1)
+    jump = HourCounts({BASE: 1})
+    jump.add_span(BASE + 1, BASE + 3, 2**40)  # from 1 byte straight to 8
+    assert jump._counts.itemsize == 8 and dict(jump.items()) == {
+        BASE: 1,
+        **dict.fromkeys(range(BASE + 1, BASE + 4), 2**40),
+    }
+    other = HourCounts({BASE: 3})
+    other.update(jump)
+    assert other[BASE] == 4 and other[BASE + 3] == 2**40 and len(other) == 4
     again = pickle.loads(pickle.dumps(other))
-    assert dict(again.items()) == dict(other.items())
+    assert dict(again.items()) == dict(other.items()) and again._counts.itemsize == 8
+
+
+def test_a_small_count_costs_one_byte_an_hour() -> None:
+    """Most destinations count fewer than 256 deferrals an hour: a byte each."""
+    counts = HourCounts()
+    for hour in range(24 * 30):
+        counts.add(BASE + hour, 1 + hour % 200)
+    assert counts._sparse is None and counts._counts.itemsize == 1
+    assert len(counts._counts) == 24 * 30
 
 
 def _traced(build: object) -> tuple[HourCounts, int]:

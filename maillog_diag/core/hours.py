@@ -14,10 +14,11 @@ counted hour, the counts move to a `SortedCounts`, the counted hours and their c
 two sorted arrays (16 bytes an hour; a dict cost about 75 with its int objects, and on the
 5M-line bench log 1,500 destinations' hourly tables had gone that way, 2.3 MiB of dicts).
 
-The array holds 4-byte counts (`array("I")`), and moves to 8-byte ones (`"Q"`) the first
-time a count would pass 2**32 - 1: a destination's count in one hour never comes near that
-in a real log, and 4 bytes halve the arrays (the two hourly tables of the 5M-line bench
-log's destinations went from 4.4 to 3.6 MiB: the rest is each table's objects).
+The array holds 1-byte counts (`array("B")`) and widens, all of it, to 2, 4 and then 8
+bytes the first time a count would not fit: most destinations count fewer than 256
+deferrals or held recipients in an hour, and the arrays are what grows with the log's span
+(on the 5M-line bench log, 4-byte counts took the two hourly tables to 3.6 MiB, and to
+2.5 MiB once the hours far apart were sorted arrays; 8-byte counts had taken them to 4.4).
 """
 
 from __future__ import annotations
@@ -28,16 +29,21 @@ from collections.abc import Iterator, Mapping
 from maillog_diag.core.counts import SortedCounts
 
 SPARSE_FACTOR = 8
-"""Array slots allowed per counted hour: 4 bytes each, so at most 32 bytes a counted hour,
-against 16 in the sorted form (which costs a search to read and, out of order, a merge to
-add to; set when the sparse form was a dict of about 75 bytes an hour)."""
+"""Array slots allowed per counted hour: 1 to 8 bytes each, so at most 8 to 64 bytes a
+counted hour, against 16 in the sorted form (which costs a search to read and, out of
+order, a merge to add to; set when the sparse form was a dict of about 75 bytes an
+hour)."""
 
 SPARSE_MIN_SPAN = 64
 """Spans this short stay an array however few hours are counted."""
 
 
-_NARROW = "I"
-"""The type code of a new array's counts (4 bytes; `_add_at` moves to "Q", 8 bytes)."""
+_NARROW = "B"
+"""The type code of a new array's counts (1 byte; `_add_at` widens it, see `_WIDER`)."""
+
+_WIDER = {"B": "H", "H": "I", "I": "Q", "L": "Q"}
+"""The next wider type code of counts (2, 4, 8 bytes: "L" is 8 bytes on some platforms, 4
+on others, and read from older pickles only)."""
 
 _NARROW_SIZE = array(_NARROW).itemsize
 
@@ -114,14 +120,25 @@ class HourCounts(Mapping[int, int]):
         return True
 
     def _add_at(self, i: int, count: int) -> None:
-        """Add `count` to array slot `i`, widening the array if the sum needs 8 bytes."""
+        """Add `count` to array slot `i`, widening the array until the sum fits."""
         counts = self._counts
         old = counts[i]
+        total = old + count
         try:
-            counts[i] = old + count
+            counts[i] = total
         except OverflowError:
-            self._counts = array("Q", counts)
-            self._counts[i] = old + count
+            code = counts.typecode
+            while True:
+                code = _WIDER.get(code, "")
+                if not code:  # past 2**64 - 1: not a count a log can give
+                    raise
+                try:
+                    wider = array(code, counts)
+                    wider[i] = total
+                except OverflowError:
+                    continue
+                self._counts = wider
+                break
         if not old:
             self._hours += 1
 
