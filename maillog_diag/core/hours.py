@@ -24,7 +24,7 @@ deferrals or held recipients in an hour, and the arrays are what grows with the 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from maillog_diag.core.counts import SortedCounts
 
@@ -41,9 +41,14 @@ SPARSE_MIN_SPAN = 64
 _NARROW = "B"
 """The type code of a new array's counts (1 byte; `_add_at` widens it, see `_WIDER`)."""
 
-_WIDER = {"B": "H", "H": "I", "I": "Q", "L": "Q"}
-"""The next wider type code of counts (2, 4, 8 bytes: "L" is 8 bytes on some platforms, 4
-on others, and read from older pickles only)."""
+_WIDER: dict[str, Callable[[array[int]], array[int]]] = {
+    "B": lambda counts: array("H", counts),
+    "H": lambda counts: array("I", counts),
+    "I": lambda counts: array("Q", counts),
+    "L": lambda counts: array("Q", counts),
+}
+"""The counts copied into the next wider type code, by the present one (2, 4, 8 bytes;
+"L", 8 bytes on some platforms and 4 on others, comes only from older pickles)."""
 
 _NARROW_SIZE = array(_NARROW).itemsize
 
@@ -127,13 +132,13 @@ class HourCounts(Mapping[int, int]):
         try:
             counts[i] = total
         except OverflowError:
-            code = counts.typecode
+            wider = counts
             while True:
-                code = _WIDER.get(code, "")
-                if not code:  # past 2**64 - 1: not a count a log can give
+                widen = _WIDER.get(wider.typecode)
+                if widen is None:  # past 2**64 - 1: not a count a log can give
                     raise
+                wider = widen(wider)
                 try:
-                    wider = array(code, counts)
                     wider[i] = total
                 except OverflowError:
                     continue
