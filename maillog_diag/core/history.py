@@ -32,6 +32,11 @@ _NO_REF = -1
 _NO_DELAYS = -1
 """`delays_len` value of an attempt without a `delays` text."""
 
+SCAN_KINDS = 8
+"""Kinds a pack looks through in a list before it indexes them in a dict: a held
+recipient's attempts have a few kinds (a dict cost about 270 bytes a pack, and a pack is
+made for every message retried a fourth time); a hostile log's, one per relay."""
+
 
 class PackedAttempts:
     """Attempts in the order packed, one array slot (or a few bytes) per field."""
@@ -46,7 +51,6 @@ class PackedAttempts:
         "delays_blob",
         "texts",
         "_source_names",
-        "_source_index",
         "_kind_list",
         "_kind_index",
     )
@@ -69,9 +73,11 @@ class PackedAttempts:
         self.texts: dict[int, str] | None = None
         """Line texts that are not empty, by attempt index (only `trace` keeps them)."""
         self._source_names: list[str] = []
-        self._source_index: dict[str, int] = {}
+        """The inputs the attempts' lines came from (a message's lines lie in one or a few
+        files: looked up in the list)."""
         self._kind_list: list[_Kind] = []
-        self._kind_index: dict[_Kind, int] = {}
+        self._kind_index: dict[_Kind, int] | None = None
+        """`_kind_list`'s positions, once it holds more than `SCAN_KINDS`."""
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         """Pickled as its columns (a worker's result, a Dask task's): bytes, not records."""
@@ -91,9 +97,9 @@ class PackedAttempts:
     def shift(self, source: str, delta: int) -> None:
         """Add `delta` to the line numbers of `source` (a slice's lines renumbered when
         merged after the slices before it)."""
-        index = self._source_index.get(source)
-        if index is None:
+        if source not in self._source_names:
             return
+        index = self._source_names.index(source)
         linenos = self.linenos
         for i, at in enumerate(self.sources):
             if at == index:
@@ -113,19 +119,20 @@ class PackedAttempts:
             attempt.handoff,
             attempt.program,
         )
-        index = self._kind_index.get(kind)
-        if index is None:
-            index = self._kind_index[kind] = len(self._kind_list)
-            self._kind_list.append(kind)
+        index = self._kind_at(kind)
         ref = attempt.ref
         if ref is None:
             self.sources.append(_NO_REF)
             self.linenos.append(0)
         else:
-            source = self._source_index.get(ref.source)
-            if source is None:
-                source = self._source_index[ref.source] = len(self._source_names)
-                self._source_names.append(ref.source)
+            names = self._source_names
+            if names and names[-1] == ref.source:
+                source = len(names) - 1
+            elif ref.source in names:
+                source = names.index(ref.source)
+            else:
+                source = len(names)
+                names.append(ref.source)
             self.sources.append(source)
             self.linenos.append(ref.lineno)
             if ref.text:
@@ -142,6 +149,27 @@ class PackedAttempts:
         self.kinds.append(index)
         self.replies.append(attempt.reply)
         self.times.append(attempt.time)
+
+    def _kind_at(self, kind: _Kind) -> int:
+        """The position of `kind` in `_kind_list`, added at the end if new."""
+        kinds = self._kind_list
+        index_of = self._kind_index
+        if index_of is not None:
+            index = index_of.get(kind, -1)
+        else:
+            index = -1
+            for i in range(len(kinds)):
+                if kinds[i] == kind:
+                    index = i
+                    break
+        if index < 0:
+            index = len(kinds)
+            kinds.append(kind)
+            if index_of is not None:
+                index_of[kind] = index
+            elif index >= SCAN_KINDS:
+                self._kind_index = {known: i for i, known in enumerate(kinds)}
+        return index
 
     def unpack(self) -> list[Attempt]:
         """The attempts as records, in the order added."""
@@ -217,7 +245,7 @@ def _rebuild(
     packed.delays_blob += delays_blob
     packed.texts = texts
     packed._source_names = source_names
-    packed._source_index = {name: i for i, name in enumerate(source_names)}
     packed._kind_list = kind_list
-    packed._kind_index = {kind: i for i, kind in enumerate(kind_list)}
+    if len(kind_list) > SCAN_KINDS:
+        packed._kind_index = {kind: i for i, kind in enumerate(kind_list)}
     return packed
