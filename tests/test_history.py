@@ -194,6 +194,33 @@ def test_a_pack_of_many_kinds_indexes_them() -> None:
     assert again._kind_index == packed._kind_index and again.unpack() == originals
 
 
+def test_deliveries_of_a_held_message_share_their_texts() -> None:
+    """A message stays in flight while one recipient is held, and with it the delivery
+    records of the others: their relay, DSN and program texts are shared (one string for
+    all), their replies are their own."""
+    head = "Nov 29 00:00:{s:02d} mx1 postfix/smtp[8]: ABC12: to=<{r}@far.example>,"
+    lines = [
+        "Nov 29 00:00:00 mx1 postfix/qmgr[3]: ABC12: from=<a@here.example>, size=9, nrcpt=9"
+        " (queue active)",
+        *(
+            head.format(s=i, r=f"u{i}")
+            + " relay=mx.far.example[192.0.2.2]:25, delay=1, delays=0/0/0/0, dsn=2.0.0,"
+            f" status=sent (250 2.0.0 Ok: queued as Q{i})"
+            for i in range(8)
+        ),
+        head.format(s=9, r="held") + " relay=mx.far.example[192.0.2.2]:25, delay=1,"
+        " delays=0/0/0/0, dsn=4.7.1, status=deferred (450 4.7.1 try later)",
+    ]
+    correlator = Correlator(lambda m: None)
+    feed_into(lines, correlator)
+    (msg,) = correlator.open_messages()
+    sent = [r.attempts[0] for r in msg.recipients.values() if r.address != "held@far.example"]
+    assert len(sent) == 8 and all(a.status is Status.SENT for a in sent)
+    for name in ("relay", "dsn", "program"):
+        assert len({id(getattr(a, name)) for a in sent}) == 1, name
+    assert len({a.reply for a in sent}) == 8
+
+
 def test_summary_and_state_files_hold_records(tmp_path: Path) -> None:
     """`summarize` of a log with held mail merges back to the report of the log."""
     from typer.testing import CliRunner
