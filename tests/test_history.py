@@ -135,20 +135,24 @@ def test_a_state_leaves_whole_and_its_packs_stay_packed_in_it() -> None:
     assert all(len(r.attempts) >= 12 for m in again.open_messages() for r in m.recipients.values())
 
 
-@pytest.mark.parametrize(("session_ids", "most"), [(False, 140), (True, 300)])
-def test_memory_per_attempt_in_flight_is_a_few_slots(session_ids: bool, most: int) -> None:
-    """Before packing, an attempt in flight cost about 240 bytes (record, time, line
-    reference, line number, `delays`), and 385 with a reply of its own (its text, about
-    140 bytes, is counted: it is kept); packed, 122 and 265."""
-    lines = _held_lines(200, 40, session_ids=session_ids)
+def _fed_and_traced(lines: list[str]) -> tuple[Correlator, int]:
+    """A correlator fed `lines`, and the bytes it then holds (traced allocations)."""
     correlator = Correlator(lambda m: None)
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]
         feed_into(lines, correlator)
-        held = tracemalloc.get_traced_memory()[0] - base
+        return correlator, tracemalloc.get_traced_memory()[0] - base
     finally:
         tracemalloc.stop()
+
+
+@pytest.mark.parametrize(("session_ids", "most"), [(False, 140), (True, 300)])
+def test_memory_per_attempt_in_flight_is_a_few_slots(session_ids: bool, most: int) -> None:
+    """Before packing, an attempt in flight cost about 240 bytes (record, time, line
+    reference, line number, `delays`), and 385 with a reply of its own (its text, about
+    140 bytes, is counted: it is kept); packed, 122 and 265."""
+    _, held = _fed_and_traced(_held_lines(200, 40, session_ids=session_ids))
     attempts = 200 * 2 * 40
     assert held / attempts < most, f"{held / attempts:.0f} bytes per attempt in flight"
 
@@ -158,15 +162,7 @@ def test_a_pack_of_a_few_kinds_holds_no_dict() -> None:
     paid by most of the mail in flight: its kinds and inputs are looked up in lists (two
     dicts cost about 460 bytes a pack). 300 messages of two recipients, held over 5
     tries, cost 2,930 bytes a recipient with them, 2,630 without."""
-    lines = _held_lines(300, 5)
-    correlator = Correlator(lambda m: None)
-    tracemalloc.start()
-    try:
-        base = tracemalloc.get_traced_memory()[0]
-        feed_into(lines, correlator)
-        held = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+    correlator, held = _fed_and_traced(_held_lines(300, 5))
     packs = [p for packs in correlator._packed.values() for p in packs.values()]
     assert len(packs) == 600 and all(p._kind_index is None for p in packs)  # (two each)
     assert held / 600 < 2_780, f"{held / 600:.0f} bytes a recipient"
