@@ -20,8 +20,8 @@ arrival (the *head*, replayed in order onto the earlier slice's state), the keys
 messages that arrived in the slice (`born`: an open message of the same key before them is
 closed then), and the messages whose first delivery line of a process may take session
 notes logged before the slice (`parked`, `awaiting`; only where notes are kept, see
-`Correlator`). Merging slices in log order gives
-the one-pass answer; the rare case it cannot reproduce sets `inexact`.
+`Correlator`). Merging slices in log order gives the one-pass answer; the rare case it
+cannot reproduce sets `inexact`.
 """
 
 from __future__ import annotations

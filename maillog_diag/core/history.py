@@ -35,7 +35,7 @@ _NO_DELAYS = -1
 SCAN_KINDS = 8
 """Kinds a pack looks through in a list before it indexes them in a dict: a held
 recipient's attempts have a few kinds (a dict cost about 270 bytes a pack, and a pack is
-made for every message retried a fourth time); a hostile log's, one per relay."""
+made for every recipient deferred a fourth time); a hostile log's, one per relay."""
 
 
 class PackedAttempts:

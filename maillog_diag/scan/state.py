@@ -74,8 +74,7 @@ FORMAT = "maillog-diag-state"
 VERSION = 3
 """Bumped when a reader of this version could misread a newer file. (3: a destination's
 causes hold no table of domains, and a cause's hint kinds are four counts, as in summary
-version 4; 2: a cause's retry intervals
-are one table, as in summary version 3.)"""
+version 4; 2: a cause's retry intervals are one table, as in summary version 3.)"""
 
 LOCK_WAIT_SECONDS = 60.0
 """How long a run waits for another run holding the state's lock before it gives up."""

@@ -40,9 +40,8 @@ FORMAT = "maillog-diag-summary"
 VERSION = 4
 """Bumped when a reader of this version could misread a newer file. (4: a destination's
 causes hold no table of domains, null where version 3 had one, and a cause's hint kinds
-are four counts, not a table; 3: a cause's retry
-intervals are one table, `hints`; a version 2 reader would find no `stated` table and
-report no median interval.)"""
+are four counts, not a table; 3: a cause's retry intervals are one table, `hints`; a
+version 2 reader would find no `stated` table and report no median interval.)"""
 
 
 class SummaryError(MaillogError):
