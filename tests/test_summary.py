@@ -301,3 +301,49 @@ def test_a_version_3_summary_with_domain_tables_merges_with_a_newer_one(tmp_path
     old.write_text(json.dumps(doc))
     res = _invoke("merge", str(old), "--format", "json")
     assert res.exit_code == 3 and "damaged" in res.output and "Traceback" not in res.output
+
+
+def test_a_field_of_the_wrong_type_is_a_damaged_summary(tmp_path: Path) -> None:
+    """A summary comes from another host: a plain field holding the wrong type (`"count":
+    "x"`, a table where a count goes) is refused as the file is read, one line and exit 3,
+    in either build; before, the pure build met it in the middle of the merge (exit 70)."""
+    log = str(FIXTURES / "postfix_small.log")
+    good = Path(
+        _summarize(tmp_path, "good.summary", log, str(SAMPLE_LOGS / "postfix" / "mail.log"))
+    )
+    doc = json.loads(good.read_text())
+    records: list[dict[str, Any]] = []
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("@"), str) and node["@"] in summary._CHECKS:
+                records.append(node)
+            for value in node.values():
+                collect(value)
+        elif isinstance(node, list):
+            for value in node:
+                collect(value)
+
+    collect(doc["scan"])
+    tried: set[tuple[str, str]] = set()
+    for record in records:
+        kind = record["@"]
+        for name, accepted in summary._CHECKS[kind].items():
+            if name not in record or (kind, name) in tried:
+                continue
+            tried.add((kind, name))
+            saved = record[name]
+            record[name] = 7 if str in accepted else "x"
+            with pytest.raises(summary.SummaryError, match="damaged summary"):
+                summary.read_summary("hostile.summary", json.dumps(doc).encode())
+            record[name] = saved
+    kinds = {kind for kind, _ in tried}
+    assert {"CauseStat", "ReasonStat", "DestinationStats", "Message", "Recipient"} <= kinds
+    assert len(tried) > 60
+    cause = next(r for r in records if r["@"] == "CauseStat")
+    cause["count"] = "x"
+    bad = tmp_path / "bad.summary"
+    bad.write_text(json.dumps(doc))
+    res = _invoke("merge", str(bad), "--format", "json")
+    assert res.exit_code == 3 and "damaged summary" in res.output
+    assert "CauseStat.count holds str" in res.output and "Traceback" not in res.output

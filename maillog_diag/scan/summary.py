@@ -27,7 +27,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, is_dataclass
 from enum import Enum
-from typing import IO, Any
+from types import UnionType
+from typing import IO, Any, get_args, get_origin, get_type_hints
 
 from maillog_diag.core import analysis, correlate
 from maillog_diag.core.counts import SortedCounts
@@ -162,7 +163,12 @@ def _as_sorted_counts(values: Any) -> SortedCounts:
 
 
 def _as_counter(values: Any) -> Counter[Any]:
-    return values if type(values) is Counter else Counter(values)
+    """Counts as written (`{"@c": ...}`), or a version 1 file's list of values."""
+    if type(values) is Counter:
+        return values
+    if not isinstance(values, list):  # (a string would be counted letter by letter)
+        raise ValueError(f"a table of counts holds {type(values).__name__}")
+    return Counter(values)
 
 
 _READ_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
@@ -235,6 +241,7 @@ def _record(value: dict[str, Any]) -> Any:
                 if key in value:
                     value[key] = read(value[key])
         if known is not None and known[1].issuperset(value):
+            _check_fields(name, value)
             return known[0](**value)  # the common case, checked in one step
         cls = CLASSES.get(name) if isinstance(name, str) else None
         if cls is None:
@@ -249,6 +256,7 @@ def _record(value: dict[str, Any]) -> Any:
             unknown = set(value) - _known(cls)
             if unknown:
                 raise ValueError(f"{name} has unknown fields {sorted(unknown)}")
+            _check_fields(name, value)
             return cls(**value)
         made: Any = cls
         obj: Any = made.__new__(made)
@@ -289,6 +297,59 @@ _DATACLASSES: dict[str, tuple[Any, frozenset[str]]] = {
     if is_dataclass(cls)
 }
 """Registered dataclasses by name, with their field names (decoding's fast path)."""
+
+
+def _accepted(hint: Any) -> tuple[type, ...] | None:
+    """The types a field of this annotation may hold in a summary, or None where this
+    check does not look (records, mappings of the scan's own types, arrays: the classes
+    and conversions that build them check those)."""
+    parts = get_args(hint) if isinstance(hint, UnionType) else (hint,)
+    accepted: list[type] = []
+    for part in parts:
+        origin = get_origin(part) or part
+        if part is float:
+            accepted += [float, int]  # (an integral float may be written as an int)
+        elif origin in (int, str, bool, list, tuple, Counter) or part is type(None):
+            accepted.append(origin)
+        elif origin in (dict, set, frozenset):
+            accepted += [dict] if origin is dict else [set, frozenset]
+        elif isinstance(origin, type) and issubclass(origin, Enum):
+            accepted.append(origin)
+        else:
+            return None
+    return tuple(accepted)
+
+
+def _field_checks(cls: Any) -> dict[str, tuple[type, ...]]:
+    try:
+        hints = get_type_hints(cls)
+    except (NameError, TypeError, AttributeError):  # (an annotation it cannot resolve)
+        return {}
+    checks: dict[str, tuple[type, ...]] = {}
+    for field in fields(cls):
+        accepted = _accepted(hints.get(field.name))
+        if accepted is not None:
+            checks[field.name] = accepted
+    return checks
+
+
+_CHECKS: dict[str, dict[str, tuple[type, ...]]] = {
+    name: _field_checks(cls) for name, (cls, _) in _DATACLASSES.items()
+}
+"""The types each record's plain fields may hold, by record kind: a hostile or damaged
+summary's `"count": "x"` is refused as it is read, not met later as a crash in the
+middle of a merge (compiled by mypyc, a class checks its fields itself; this checks them
+for both builds alike)."""
+
+
+def _check_fields(name: str, value: dict[str, Any]) -> None:
+    for key, accepted in _CHECKS.get(name, {}).items():
+        held = value.get(key, _ABSENT)
+        if held is not _ABSENT and not isinstance(held, accepted):
+            raise ValueError(f"{name}.{key} holds {type(held).__name__}")
+
+
+_ABSENT: Any = object()
 
 
 def _known(cls: type) -> frozenset[str]:
