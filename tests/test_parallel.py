@@ -180,3 +180,53 @@ def test_a_lead_slice_gives_the_one_process_report(generated: Path) -> None:
         data = report_dict(builder, result, zone, include_all=True, reasons=5)
         data["ignored_by_reason"] = result.counts.ignored_by_reason
         assert data == single
+
+
+def test_the_parent_keeps_its_last_group_unpacked(
+    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group this process read waits packed while an earlier one is still being read
+    (its objects would pile up), except the log's last group: nothing is left to read,
+    so packing it would only add a pack and an unpack to the end of the run."""
+    import os
+    import time
+
+    from maillog_diag.scan import partial, pipeline
+
+    parent = os.getpid()
+    record = tmp_path / "packed"
+    original_scan, original_pack = partial.scan_slices, pipeline._packed
+    last_read: list[int] = []
+
+    def slow_worker(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            time.sleep(1.0)  # the worker holds an early group: the parent's must wait
+        else:
+            last_read.append(slices[0].start or 0)
+        return original_scan(slices, *args, **kwargs)
+
+    def recording_pack(part):  # type: ignore[no-untyped-def]
+        if os.getpid() == parent:
+            with record.open("a") as out:
+                out.write(f"{last_read[-1]}\n")
+        return original_pack(part)
+
+    monkeypatch.setattr(pipeline, "scan_slices", slow_worker)
+    monkeypatch.setattr(pipeline, "_packed", recording_pack)
+    zone = resolve_zone("UTC")
+    options = ScanOptions(zone=zone, year=2026)
+    tasks = list(
+        pipeline.plan_tasks([str(generated)], options, 6, 1 << 18, lead=pipeline.lead_share(2))
+    )
+    last = tasks[-1][0].start
+    assert len(tasks) >= 4 and last
+    builder, result = scan_report(
+        [str(generated)], options, 6, min_slice_bytes=1 << 18, processes=2
+    )
+    packed = [int(s) for s in record.read_text().split()] if record.exists() else []
+    assert last in last_read  # the parent read the last group ...
+    assert packed  # ... and packed groups that had to wait ...
+    assert last not in packed  # ... but not the last one
+    data = report_dict(builder, result, zone, include_all=True, reasons=5)
+    data["ignored_by_reason"] = result.counts.ignored_by_reason
+    assert data == _report([str(generated)], 1)

@@ -569,7 +569,12 @@ def run_shared(
                 )
                 # A group that cannot be merged yet (an earlier one is still being read)
                 # waits packed, as a worker's does: its objects would otherwise pile up.
-                kept: PartialScan | bytes = part if index == next_merge else _packed(part)
+                # The last group stays whole: nothing is left to read, so it is the only
+                # one of this process to wait, and packing it would add a pack and an
+                # unpack to the run's serial end (1M-line bench log, `-j 2`, compiled:
+                # 0.04 + 0.02 s).
+                whole = index == next_merge or index == len(tasks) - 1
+                kept: PartialScan | bytes = part if whole else _packed(part)
                 del part
                 with lock:
                     results[index] = kept
