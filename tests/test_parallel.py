@@ -18,9 +18,10 @@ from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
 from .test_bench_generator import write_generated
 
 
-def _report(paths: list[str], jobs: int) -> dict:  # type: ignore[type-arg]
+def _report(paths: list[str], jobs: int, **scan: int) -> dict:  # type: ignore[type-arg]
+    """The report of `paths` as a dict; `scan`: `scan_report`'s keyword arguments."""
     zone = resolve_zone("UTC")
-    builder, result = scan_report(paths, ScanOptions(zone=zone, year=2026), jobs)
+    builder, result = scan_report(paths, ScanOptions(zone=zone, year=2026), jobs, **scan)
     data = report_dict(builder, result, zone, include_all=True, reasons=5)
     data["ignored_by_reason"] = result.counts.ignored_by_reason
     return data
@@ -168,22 +169,13 @@ def test_the_parents_first_slice_is_bounded_on_a_long_log(
 
 def test_a_lead_slice_gives_the_one_process_report(generated: Path) -> None:
     single = _report([str(generated)], 1)
-    zone = resolve_zone("UTC")
     for processes in (2, 3):
-        builder, result = scan_report(
-            [str(generated)],
-            ScanOptions(zone=zone, year=2026),
-            processes,
-            min_slice_bytes=1 << 18,
-            processes=processes,
-        )
-        data = report_dict(builder, result, zone, include_all=True, reasons=5)
-        data["ignored_by_reason"] = result.counts.ignored_by_reason
+        data = _report([str(generated)], processes, min_slice_bytes=1 << 18, processes=processes)
         assert data == single
 
 
 def test_the_parent_keeps_its_last_group_unpacked(
-    generated: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    generated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A group this process read waits packed while an earlier one is still being read
     (its objects would pile up), except the log's last group: nothing is left to read,
@@ -194,9 +186,9 @@ def test_the_parent_keeps_its_last_group_unpacked(
     from maillog_diag.scan import partial, pipeline
 
     parent = os.getpid()
-    record = tmp_path / "packed"
     original_scan, original_pack = partial.scan_slices, pipeline._packed
-    last_read: list[int] = []
+    last_read: list[int] = []  # (both lists are filled in this process only)
+    packed: list[int] = []
 
     def slow_worker(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
         if os.getpid() != parent:
@@ -207,26 +199,19 @@ def test_the_parent_keeps_its_last_group_unpacked(
 
     def recording_pack(part):  # type: ignore[no-untyped-def]
         if os.getpid() == parent:
-            with record.open("a") as out:
-                out.write(f"{last_read[-1]}\n")
+            packed.append(last_read[-1])
         return original_pack(part)
 
     monkeypatch.setattr(pipeline, "scan_slices", slow_worker)
     monkeypatch.setattr(pipeline, "_packed", recording_pack)
-    zone = resolve_zone("UTC")
-    options = ScanOptions(zone=zone, year=2026)
+    options = ScanOptions(zone=resolve_zone("UTC"), year=2026)
     tasks = list(
         pipeline.plan_tasks([str(generated)], options, 6, 1 << 18, lead=pipeline.lead_share(2))
     )
     last = tasks[-1][0].start
     assert len(tasks) >= 4 and last
-    builder, result = scan_report(
-        [str(generated)], options, 6, min_slice_bytes=1 << 18, processes=2
-    )
-    packed = [int(s) for s in record.read_text().split()] if record.exists() else []
+    data = _report([str(generated)], 6, min_slice_bytes=1 << 18, processes=2)
     assert last in last_read  # the parent read the last group ...
     assert packed  # ... and packed groups that had to wait ...
     assert last not in packed  # ... but not the last one
-    data = report_dict(builder, result, zone, include_all=True, reasons=5)
-    data["ignored_by_reason"] = result.counts.ignored_by_reason
     assert data == _report([str(generated)], 1)
