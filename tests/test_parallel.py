@@ -215,3 +215,50 @@ def test_the_parent_keeps_its_last_group_unpacked(
     assert packed  # ... and packed groups that had to wait ...
     assert last not in packed  # ... but not the last one
     assert data == _report([str(generated)], 1)
+
+
+def test_the_parent_reads_the_smaller_last_group_before_the_next(
+    generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan ends on a smaller range so that little is left to merge when the workers are
+    done. When the merging process is free while that range and larger ones before it are
+    still to read, it takes the last one, and the workers the ones in order before it (the
+    other way round, a worker idles while this process reads a large range and then merges
+    alone). The report is the same."""
+    import os
+    import time
+
+    from maillog_diag.scan import partial, pipeline
+
+    parent = os.getpid()
+    original_scan = partial.scan_slices
+    read_here: list[int] = []
+
+    def slow_worker(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            time.sleep(1.0)  # the parent is free while groups are left
+        else:
+            read_here.append(slices[0].start)
+        return original_scan(slices, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "scan_slices", slow_worker)
+    options = ScanOptions(zone=resolve_zone("UTC"), year=2026)
+    tasks = list(
+        pipeline.plan_tasks([str(generated)], options, 6, 1 << 18, lead=pipeline.lead_share(2))
+    )
+    starts = [group[0].start for group in tasks]
+    sizes = [pipeline._group_bytes(group) for group in tasks]
+    assert len(tasks) >= 5 and sizes[-1] < pipeline.LAST_SHARE * sizes[2]
+    data = _report([str(generated)], 6, min_slice_bytes=1 << 18, processes=2)
+    assert read_here[0] == 0  # its first group ...
+    assert read_here[1] == starts[-1]  # ... then the last, not the next in order
+    assert data == _report([str(generated)], 1)
+
+
+def test_the_merging_process_takes_the_last_group_only_when_it_is_smaller() -> None:
+    from maillog_diag.scan import pipeline
+
+    assert pipeline._takes_last(3_000_000, 1_000_000)
+    assert pipeline._takes_last(3_000_000, int(3_000_000 * pipeline.LAST_SHARE))
+    assert not pipeline._takes_last(3_000_000, 2_999_000)  # equal ranges cut at lines
+    assert not pipeline._takes_last(1_000_000, 3_000_000)
