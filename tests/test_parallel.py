@@ -262,3 +262,17 @@ def test_the_merging_process_takes_the_last_group_only_when_it_is_smaller() -> N
     assert pipeline._takes_last(3_000_000, int(3_000_000 * pipeline.LAST_SHARE))
     assert not pipeline._takes_last(3_000_000, 2_999_000)  # equal ranges cut at lines
     assert not pipeline._takes_last(1_000_000, 3_000_000)
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4])
+def test_the_lead_leaves_the_merging_process_and_the_workers_as_busy(workers: int) -> None:
+    """The merging process reads its lead and merges the rest (`MERGE_COST` of its reading);
+    each of the other processes reads its share of the rest and packs it (`PACK_COST`)."""
+    from maillog_diag.scan import pipeline
+
+    share = pipeline.lead_share(workers)
+    rest = 1 - share
+    merging = share + pipeline.MERGE_COST * rest
+    worker = rest * (1 + pipeline.PACK_COST) / (workers - 1)
+    assert pipeline.PACK_COST > 0 and 0 < share < 1
+    assert merging == pytest.approx(worker, rel=1e-9)

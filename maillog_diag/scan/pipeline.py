@@ -189,6 +189,12 @@ time the slice takes to read. Measured on the 1M-line bench log, 32 MB slices: r
 0.176 CPU s per MB, unpacking 0.008, merging 0.019 (it grows with the slice: on 97 MB, 1.9
 CPU s), so about 0.15. See `lead_share`."""
 
+PACK_COST = 0.12
+"""CPU time a worker process spends packing a slice's result (`_packed`) as a share of the
+time the slice takes to read. Measured on the 1M-line bench log, compiled build, 26 MB
+slices: reading 0.79-0.92 s, packing 0.09-0.12 s (about 0.065 s of it whatever the
+slice's size). See `lead_share`."""
+
 JOB_MIN_BYTES = 4 * 1024 * 1024
 """The least input (bytes on disk) that justifies one more process: below it, starting a
 process costs more than the parsing it takes over."""
@@ -225,17 +231,22 @@ def lead_share(workers: int) -> float:
     """The share of the input bytes the merging process reads itself as the first slice
     when `workers` processes read (itself included); 0 for one process (no lead).
 
-    Every other slice costs the merging process `MERGE_COST` of its reading time, so with
-    equal slices it is the last to finish and the workers wait (on the 1M-line bench log,
-    `-j 2`: the parent 23.0 CPU seconds, the worker 18.6). With `c` worker processes the
-    share that leaves both as busy is (1/c - m) / (1 + 1/c - m), m = `MERGE_COST`: 0.46
-    for one worker, 0.26 for two, 0.16 for three (never below 0). Measured there (a busy
-    machine, CPU seconds; the parent's path with each worker result ready at the worker's
-    CPU time): the reading of all slices over that path went from 1.56-1.58 to 1.61-1.66."""
+    Every other slice costs the merging process `MERGE_COST` of its reading time, and the
+    worker that read it `PACK_COST`, so with equal slices the merging process is the last
+    to finish and the workers wait (on the 1M-line bench log, `-j 2`: the parent 23.0 CPU
+    seconds, the worker 18.6). With `c` worker processes, m = `MERGE_COST` and p =
+    `PACK_COST`, the share that leaves all as busy solves a + m (1 - a) = (1 - a) (1 + p) / c:
+    a = (1 + p - c m) / (c (1 - m) + 1 + p), 0.49 for one worker, 0.29 for two, 0.18 for
+    three (never below 0). Leaving out the pack cost (0.46 for one worker), the workers
+    were behind when the lead ended: on the 200k-line Exim bench log (`-j 2`, compiled) the
+    parent then read the last range itself while the worker idled. Six alternating runs of
+    each: 1.18-1.24 s without, 1.13-1.20 s with; the 1M-line Postfix log: 4.22-4.24 s,
+    4.17-4.34 s (the same JSON)."""
     children = workers - 1
     if children < 1:
         return 0.0
-    return max(0.0, (1 / children - MERGE_COST) / (1 + 1 / children - MERGE_COST))
+    m, p = MERGE_COST, PACK_COST
+    return max(0.0, (1 + p - children * m) / (children * (1 - m) + 1 + p))
 
 
 def scan_report(
@@ -348,7 +359,7 @@ def _lead_targets(size: int, lead: int, jobs: int, min_slice_bytes: int) -> list
     The rest is cut evenly for `jobs - 1` processes (at most `MAX_SLICE_BYTES` a range),
     and its last range again at two thirds: the merge a slice costs grows with its length
     (`MERGE_COST`), and the last one is what keeps the workers idle at the end. On the
-    1M-line bench log (186 MiB, `-j 2`): 85.4, 25.1, 25.1, 25.1, 16.8 and 8.4 MiB."""
+    1M-line bench log (186 MiB, `-j 2`): 91.6, 31.5, 31.5, 21.0 and 10.5 MiB."""
     step = max(1, min_slice_bytes)
     rest = size - lead
     if lead < step or rest < step:
