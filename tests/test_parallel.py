@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from maillog_diag.cli.app import app
 from maillog_diag.input.timestamps import resolve_zone
 from maillog_diag.output.serialize import report_dict
+from maillog_diag.scan.partial import Slice
 from maillog_diag.scan.pipeline import ScanOptions, default_jobs, scan_report
 
 from .conftest import CORPUS, FIXTURES, SAMPLE_LOGS
@@ -174,6 +175,39 @@ def test_a_lead_slice_gives_the_one_process_report(generated: Path) -> None:
         assert data == single
 
 
+def _slowed_workers(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Make every worker process wait 1 s before each group, so this process is free while
+    groups are left; the list it returns fills with the starts of the groups read here."""
+    import os
+    import time
+
+    from maillog_diag.scan import partial, pipeline
+
+    parent = os.getpid()
+    original_scan = partial.scan_slices
+    read_here: list[int] = []  # (filled in this process only)
+
+    def slow_worker(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if os.getpid() != parent:
+            time.sleep(1.0)
+        else:
+            read_here.append(slices[0].start)
+        return original_scan(slices, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "scan_slices", slow_worker)
+    return read_here
+
+
+def _six_groups(generated: Path) -> list[list[Slice]]:
+    """The plan of `_report([generated], 6, min_slice_bytes=1 << 18, processes=2)`."""
+    from maillog_diag.scan import pipeline
+
+    options = ScanOptions(zone=resolve_zone("UTC"), year=2026)
+    return list(
+        pipeline.plan_tasks([str(generated)], options, 6, 1 << 18, lead=pipeline.lead_share(2))
+    )
+
+
 def test_the_parent_keeps_its_last_group_unpacked(
     generated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -181,33 +215,21 @@ def test_the_parent_keeps_its_last_group_unpacked(
     (its objects would pile up), except the log's last group: nothing is left to read,
     so packing it would only add a pack and an unpack to the end of the run."""
     import os
-    import time
 
-    from maillog_diag.scan import partial, pipeline
+    from maillog_diag.scan import pipeline
 
     parent = os.getpid()
-    original_scan, original_pack = partial.scan_slices, pipeline._packed
-    last_read: list[int] = []  # (both lists are filled in this process only)
-    packed: list[int] = []
-
-    def slow_worker(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.getpid() != parent:
-            time.sleep(1.0)  # the worker holds an early group: the parent's must wait
-        else:
-            last_read.append(slices[0].start or 0)
-        return original_scan(slices, *args, **kwargs)
+    original_pack = pipeline._packed
+    last_read = _slowed_workers(monkeypatch)
+    packed: list[int] = []  # (filled in this process only)
 
     def recording_pack(part):  # type: ignore[no-untyped-def]
         if os.getpid() == parent:
             packed.append(last_read[-1])
         return original_pack(part)
 
-    monkeypatch.setattr(pipeline, "scan_slices", slow_worker)
     monkeypatch.setattr(pipeline, "_packed", recording_pack)
-    options = ScanOptions(zone=resolve_zone("UTC"), year=2026)
-    tasks = list(
-        pipeline.plan_tasks([str(generated)], options, 6, 1 << 18, lead=pipeline.lead_share(2))
-    )
+    tasks = _six_groups(generated)
     last = tasks[-1][0].start
     assert len(tasks) >= 4 and last
     data = _report([str(generated)], 6, min_slice_bytes=1 << 18, processes=2)
@@ -225,27 +247,10 @@ def test_the_parent_reads_the_smaller_last_group_before_the_next(
     still to read, it takes the last one, and the workers the ones in order before it (the
     other way round, a worker idles while this process reads a large range and then merges
     alone). The report is the same."""
-    import os
-    import time
+    from maillog_diag.scan import pipeline
 
-    from maillog_diag.scan import partial, pipeline
-
-    parent = os.getpid()
-    original_scan = partial.scan_slices
-    read_here: list[int] = []
-
-    def slow_worker(slices, *args, **kwargs):  # type: ignore[no-untyped-def]
-        if os.getpid() != parent:
-            time.sleep(1.0)  # the parent is free while groups are left
-        else:
-            read_here.append(slices[0].start)
-        return original_scan(slices, *args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "scan_slices", slow_worker)
-    options = ScanOptions(zone=resolve_zone("UTC"), year=2026)
-    tasks = list(
-        pipeline.plan_tasks([str(generated)], options, 6, 1 << 18, lead=pipeline.lead_share(2))
-    )
+    read_here = _slowed_workers(monkeypatch)
+    tasks = _six_groups(generated)
     starts = [group[0].start for group in tasks]
     sizes = [pipeline._group_bytes(group) for group in tasks]
     assert len(tasks) >= 5 and sizes[-1] < pipeline.LAST_SHARE * sizes[2]

@@ -621,9 +621,8 @@ def _group_bytes(group: list[Slice]) -> int:
     for piece in group:
         end = piece.end
         if end is None:
-            plain = splittable(piece.name)
-            end = plain[0] if plain is not None else 0
-        total += max(0, end - piece.start)
+            end = (splittable(piece.name) or (0, None))[0]
+        total += end - piece.start
     return total
 
 
