@@ -3,6 +3,7 @@ the compact records must give back exactly the scan that was packed."""
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 from collections import Counter
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from maillog_diag.core.correlate import settle_packed
 from maillog_diag.input.timestamps import resolve_zone
 from maillog_diag.scan.partial import PartialScan, Slice, scan_slices
 from maillog_diag.scan.pipeline import ScanOptions, _packed, _Packer, _slot_fields, _unpacked
@@ -27,6 +29,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _canonical(part: PartialScan) -> str:
+    """The scan as a summary would write it (attempts in columns as records, on a copy)."""
+    part = copy.deepcopy(part)
+    settle_packed(part.state)
     return json.dumps(encode(part), sort_keys=True)
 
 

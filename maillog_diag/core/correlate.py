@@ -139,7 +139,53 @@ class HeadReference:
     ref: LineRef | None = None
 
 
-HeadItem = HeadEvent | HeadReference
+@dataclass(slots=True)
+class HeadRetries:
+    """A run of retries of a message the slice met without its arrival, folded into one
+    item: the deferred deliveries and info lines (Postfix qmgr's `from=, size=, nrcpt=`
+    before each queue run) that follow one of its deferred deliveries in the head, up to
+    its next other line.
+
+    Held mail is what a cut leaves open, and each held message is retried at every queue
+    run: on the 1M-line bench log, 15,800 of a 33 MB slice's 17,800 head events were such
+    retries, of 1,200 messages, and the merge replayed them one at a time. Applied after
+    the deferred delivery before it, a retry only adds attempts, counts and info (the
+    message is then open with a recipient in flight, so no retry can close it or start
+    another), so the run is replayed as a whole (`Correlator._apply_retries`). Times are
+    POSIX seconds; `first`/`last` the earliest and latest of the run's lines."""
+
+    host: str
+    queue_id: str
+    first: float
+    last: float
+    orig: dict[str, str | None]
+    """Every address the run attempts, in the order of its first attempt, with the
+    original recipient that first attempt names (None: none, or an `also` address)."""
+    attempts: dict[str, list[Attempt]]
+    """Attempt records by address (a summary's form; each address's come before its
+    `packed` ones)."""
+    packed: dict[str, PackedAttempts] | None = None
+    """The attempts in columns, by address, as the slice folded them (`core.history`): a
+    worker's result ships these, not records; `settle_packed` turns them into records
+    where a state is written out."""
+    message_id: str | None = None
+    sender: str | None = None
+    size: int | None = None
+    nrcpt: int | None = None
+    """The last value each info line stated (None: none stated one)."""
+    arrived: float | None = None
+    """The earliest arrival the run's `delay=` figures imply (POSIX seconds)."""
+
+    def addresses(self) -> list[tuple[str, str | None, list[Attempt], PackedAttempts | None]]:
+        """Each address with its original recipient, its records and its columns."""
+        packs = self.packed or {}
+        return [
+            (address, orig, self.attempts.get(address) or [], packs.get(address))
+            for address, orig in self.orig.items()
+        ]
+
+
+HeadItem = HeadEvent | HeadReference | HeadRetries
 
 STATE_FIELDS = (
     "_open",
@@ -240,6 +286,10 @@ class Correlator:
         """Why merging could not reproduce the one-pass answer (None: it did)."""
         self.hosts: set[str] = set()
         """Hosts whose messages were met (summaries of different hosts merge)."""
+        self._retrying: dict[Key, HeadRetries | None] = {}
+        """(prior_unknown, reading) Buffered keys whose last head item is a deferred
+        delivery (None) or the run of retries folded after one (see `HeadRetries`), not
+        yet in `head`: it goes there before the key's next other item, or on `export`."""
 
     # -- state between slices -------------------------------------------------------
 
@@ -253,6 +303,7 @@ class Correlator:
         The packed attempts of open messages go as `_packed` when there are any: they stay
         packed into the next slice's merge and `finish` (unpacked there one message at a
         time, as each closes); `settle_packed` unpacks them where a state is written out."""
+        self._end_retries()
         state = {name: getattr(self, name) for name in STATE_FIELDS if name != "_seen"}
         if self._packed:
             state[PACKED_FIELD] = self._packed
@@ -269,6 +320,8 @@ class Correlator:
             for item in self.head:
                 if isinstance(item, HeadEvent) and item.event.queue_id is not None:
                     seen.add((item.event.host, item.event.queue_id))
+                elif isinstance(item, HeadRetries):
+                    seen.add((item.host, item.queue_id))
             self._seen = seen
 
     # -- reading --------------------------------------------------------------------
@@ -325,7 +378,10 @@ class Correlator:
         if self.prior_unknown:
             key = (event.host, qid)
             if key in self._buffering:
+                if key in self._retrying and self._fold(event, key):
+                    return
                 self._buffer(HeadEvent(event), key)
+                self._note_retrying(event, key)
                 return
             if key not in self._seen:
                 self._seen.add(key)
@@ -334,11 +390,91 @@ class Correlator:
                 else:
                     self._buffering.add(key)
                     self._buffer(HeadEvent(event), key)
+                    self._note_retrying(event, key)
                     return
         self._apply(event, qid, None)
 
+    def _note_retrying(self, event: Event, key: Key) -> None:
+        """After a buffered event of `key`: whether its next retries may fold (it was a
+        deferred delivery, and the key is still buffered: not after a removal)."""
+        if (
+            not self._keep_lines
+            and isinstance(event, Delivery)
+            and event.status is Status.DEFERRED
+            and key in self._buffering
+        ):
+            self._retrying[key] = None
+
+    def _fold(self, event: Event, key: Key) -> bool:
+        """Fold a retry of `key` (a deferred delivery or an info line) into its run of
+        retries (`HeadRetries`); False for any other event, which is buffered as itself.
+        (A notice this slice set for the key is handed on with the event: not folded.)"""
+        if isinstance(event, Delivery):
+            if event.status is not Status.DEFERRED:
+                return False
+        elif not isinstance(event, MessageInfo):
+            return False
+        if self._notices and key in self._notices:
+            return False
+        t = event.time
+        run = self._retrying.get(key)
+        if run is None:
+            run = HeadRetries(event.host, key[1], t, t, {}, {}, {})
+            self._retrying[key] = run
+        if t < run.first:
+            run.first = t
+        if t > run.last:
+            run.last = t
+        if isinstance(event, MessageInfo):
+            if event.message_id is not None:
+                run.message_id = event.message_id
+            if event.sender is not None:
+                run.sender = event.sender
+            if event.size is not None:
+                run.size = event.size
+            if event.nrcpt is not None:
+                run.nrcpt = event.nrcpt
+            return True
+        assert isinstance(event, Delivery)
+        if event.delay is not None:
+            inferred = t - event.delay
+            if run.arrived is None or inferred < run.arrived:
+                run.arrived = inferred
+        attempt = self._attempt_record(event)
+        self._fold_attempt(run, event.recipient, event.orig_recipient, attempt)
+        for address in event.also:
+            self._fold_attempt(run, address, None, attempt)
+        return True
+
+    @staticmethod
+    def _fold_attempt(run: HeadRetries, address: str, orig: str | None, attempt: Attempt) -> None:
+        packs = run.packed
+        if packs is None:
+            packs = run.packed = {}
+        packed = packs.get(address)
+        if packed is None:
+            packed = packs[address] = PackedAttempts()
+            run.orig.setdefault(address, orig)
+        packed.add(attempt)
+
+    def _end_retries(self, key: Key | None = None) -> None:
+        """Put the folded runs of retries still open (of `key`, or all) into `head`."""
+        if not self._retrying:
+            return
+        if key is not None:
+            run = self._retrying.pop(key, None)
+            if run is not None:
+                self.head.append(run)
+            return
+        for run in self._retrying.values():
+            if run is not None:
+                self.head.append(run)
+        self._retrying.clear()
+
     def _buffer(self, item: HeadEvent, key: Key) -> None:
         """Keep an event for the merge; take this slice's notes and notice it would use."""
+        if self._retrying:
+            self._end_retries(key)
         event = item.event
         if self._keep_lines and isinstance(event, Delivery) and event.pid is not None:
             pkey = (event.host, event.pid)
@@ -366,6 +502,9 @@ class Correlator:
                 item.host, item.reference, item.time, item.kind, item.queue_id, item.ref
             )
             return
+        if isinstance(item, HeadRetries):
+            self._replay_retries(item)
+            return
         event = item.event
         assert event.queue_id is not None
         t = event.time
@@ -381,6 +520,85 @@ class Correlator:
                 self._buffer(item, key)
                 return
         self._apply(event, event.queue_id, item)
+
+    def _replay_retries(self, run: HeadRetries) -> None:
+        """Apply a later slice's folded retries (see `HeadRetries`), or keep them in this
+        state's head where the key's earlier lines are unknown here too."""
+        if self.first_time is None or run.first < self.first_time:
+            self.first_time = run.first
+        if self.last_time is None or run.last > self.last_time:
+            self.last_time = run.last
+        key = (run.host, run.queue_id)
+        if self.prior_unknown and (key in self._buffering or key not in self._seen):
+            self._seen.add(key)
+            self._buffering.add(key)
+            if self._notices and key in self._notices:
+                self.inexact = self.inexact or _run_across(key)
+            self.head.append(run)
+            return
+        self._apply_retries(run)
+
+    def _apply_retries(self, run: HeadRetries) -> None:
+        """Add a run of retries to its open message as its lines one by one would have.
+
+        The deferred delivery before the run left the message open with a recipient in
+        flight, so none of the run's lines closes it or starts another, and none is a late
+        line of a closed one; a notice waiting for the key would be taken by the run's
+        first line. Where this state does not show that (possible only where queue ids of
+        MTAs that log no removal meet another MTA's), it cannot vouch for the answer:
+        `inexact` (the scan is read again in one pass)."""
+        key = (run.host, run.queue_id)
+        msg = self._open.get(key)
+        if (
+            msg is None
+            or (self._closed_recently and key in self._closed_recently)
+            or (self._notices and key in self._notices)
+            or all(r.outcome is not None for r in msg.recipients.values())
+        ):
+            self.inexact = self.inexact or _run_across(key)
+            return
+        if run.last > msg.last_seen:
+            msg.last_seen = run.last
+        if run.arrived is not None and not msg.arrival_seen:
+            if msg.arrived is None or run.arrived < msg.arrived:
+                msg.arrived = run.arrived
+        if run.message_id is not None:
+            msg.message_id = run.message_id
+        if run.sender is not None:
+            msg.sender = run.sender
+        if run.size is not None:
+            msg.size = run.size
+        if run.nrcpt is not None:
+            msg.nrcpt = run.nrcpt
+        for address, orig, records, packed in run.addresses():
+            if records:
+                first = records[0].time
+            elif packed is not None and len(packed):
+                first = packed.times[0]
+            else:
+                continue
+            count = len(records) + (len(packed) if packed is not None else 0)
+            rcpt = msg.recipients.get(address)
+            if rcpt is None:
+                rcpt = Recipient(address, orig)
+                msg.recipients[address] = rcpt
+            if self._keep_lines:
+                rcpt.attempts.extend(records)
+                if packed is not None:
+                    rcpt.attempts.extend(packed.unpack())
+            else:
+                self._pack(msg, rcpt)
+                store = self._packed[key][address]
+                for attempt in records:
+                    store.add(attempt)
+                if packed is not None:
+                    store.extend(packed)
+            rcpt.deferrals += count
+            if rcpt.first_deferred is None:
+                rcpt.first_deferred = first
+            if rcpt.outcome is not None and rcpt.outcome is not Outcome.HELD:
+                rcpt.outcome = None
+                rcpt.final_time = None
 
     def _apply(self, event: Event, qid: str, item: HeadEvent | None) -> None:
         t = event.time
@@ -523,41 +741,8 @@ class Correlator:
         if rcpt is None:
             rcpt = Recipient(address, orig)
             msg.recipients[address] = rcpt
-        relay, dsn, reply, delays, program = ev.relay, ev.dsn, ev.reply, ev.delays, ev.program
         status = ev.status
-        # Attempts in flight share their repeated texts (see `_texts`): a deferred one stays
-        # until its message goes, and so does a final one while another recipient of its
-        # message is held (at the end of the 5M-line bench log, about 3,000 of the 5,100
-        # attempt records in flight were such deliveries). A final attempt's reply is its
-        # own (a sent reply names the receiver's queue id), so it is not looked up.
-        texts = self._texts
-        if len(texts) > _MAX_TEXTS - 4:
-            texts.clear()  # only a cache of copies: nothing is lost
-        share = texts.setdefault
-        if relay is not None:
-            relay = share(relay, relay)
-        if dsn is not None:
-            dsn = share(dsn, dsn)
-        if program is not None:
-            # (each line's program name is a string of its own: one per attempt held)
-            program = share(program, program)
-        if reply is not None and status is Status.DEFERRED:
-            reply = share(reply, reply)
-        rcpt.attempts.append(
-            Attempt(
-                ev.time,
-                status,
-                relay,
-                dsn,
-                reply,
-                delays,
-                ev.suspended,
-                ev.stage,
-                ev.ref,
-                ev.handoff,
-                program,
-            )
-        )
+        rcpt.attempts.append(self._attempt_record(ev))
         if status is Status.DEFERRED:
             if len(rcpt.attempts) >= PACK_AT and not self._keep_lines:
                 self._pack(msg, rcpt)
@@ -571,6 +756,43 @@ class Correlator:
         else:
             rcpt.outcome = _FINAL[status]
             rcpt.final_time = ev.time
+
+    def _attempt_record(self, ev: Delivery) -> Attempt:
+        """The attempt a delivery line records, its repeated texts shared.
+
+        Attempts in flight share their repeated texts (see `_texts`): a deferred one stays
+        until its message goes, and so does a final one while another recipient of its
+        message is held (at the end of the 5M-line bench log, about 3,000 of the 5,100
+        attempt records in flight were such deliveries). A final attempt's reply is its
+        own (a sent reply names the receiver's queue id), so it is not looked up."""
+        relay, dsn, reply, delays, program = ev.relay, ev.dsn, ev.reply, ev.delays, ev.program
+        status = ev.status
+        texts = self._texts
+        if len(texts) > _MAX_TEXTS - 4:
+            texts.clear()  # only a cache of copies: nothing is lost
+        share = texts.setdefault
+        if relay is not None:
+            relay = share(relay, relay)
+        if dsn is not None:
+            dsn = share(dsn, dsn)
+        if program is not None:
+            # (each line's program name is a string of its own: one per attempt held)
+            program = share(program, program)
+        if reply is not None and status is Status.DEFERRED:
+            reply = share(reply, reply)
+        return Attempt(
+            ev.time,
+            status,
+            relay,
+            dsn,
+            reply,
+            delays,
+            ev.suspended,
+            ev.stage,
+            ev.ref,
+            ev.handoff,
+            program,
+        )
 
     def _pack(self, msg: Message, rcpt: Recipient) -> None:
         """Move a recipient's attempt records into its packed store (`trace`, which keeps
@@ -696,6 +918,10 @@ class Correlator:
             for packed in packs.values():
                 for text in packed.shared_texts():
                     keep(text, text)
+        for run in self._retrying.values():
+            for packed in (run.packed or {}).values() if run is not None else ():
+                for text in packed.shared_texts():
+                    keep(text, text)
         self._texts = kept
         self._texts_limit = max(SWEEP_TEXTS, 2 * len(kept))
 
@@ -794,6 +1020,10 @@ class Correlator:
         return False
 
 
+def _run_across(key: Key) -> str:
+    return f"retries of queue id {key[1]} of {key[0]} could not be replayed across a cut"
+
+
 def _stale(msg: Message, now: float) -> bool:
     """Whether a message is done by quiet at `now` (POSIX seconds): rejected without
     recipients for a minute, without recipients for `EMPTY_QUIET_SECONDS`, or with every
@@ -841,6 +1071,11 @@ def settle_packed(state: dict[str, Any]) -> None:
     """Give the open messages of an exported state their packed attempts back as records,
     in place, and drop the packs: for a state written to a summary or a state file, whose
     format has only records."""
+    for item in state.get("head") or ():
+        if isinstance(item, HeadRetries) and item.packed is not None:
+            for address, packed in item.packed.items():
+                item.attempts[address] = (item.attempts.get(address) or []) + packed.unpack()
+            item.packed = None
     packs = state.pop(PACKED_FIELD, None)
     if not packs:
         return

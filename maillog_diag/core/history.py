@@ -150,6 +150,39 @@ class PackedAttempts:
         self.replies.append(attempt.reply)
         self.times.append(attempt.time)
 
+    def extend(self, other: PackedAttempts) -> None:
+        """Append all of `other`'s attempts, in order (a run of retries folded in another
+        process, see `correlate.HeadRetries`): column by column, not record by record."""
+        kinds = [self._kind_at(kind) for kind in other._kind_list]
+        names = self._source_names
+        sources: list[int] = []
+        for name in other._source_names:
+            if name not in names:
+                names.append(name)
+            sources.append(names.index(name))
+        offset = len(self.times)
+        if other.texts:
+            texts = self.texts
+            if texts is None:
+                texts = self.texts = {}
+            for index, text in other.texts.items():
+                texts[offset + index] = text
+        if kinds == list(range(len(kinds))):
+            self.kinds.extend(other.kinds)
+        else:
+            self.kinds.extend(array("I", [kinds[k] for k in other.kinds]))
+        if sources == list(range(len(sources))):
+            self.sources.extend(other.sources)
+        else:
+            self.sources.extend(
+                array("i", [s if s == _NO_REF else sources[s] for s in other.sources])
+            )
+        self.times.extend(other.times)
+        self.linenos.extend(other.linenos)
+        self.replies.extend(other.replies)
+        self.delays_len.extend(other.delays_len)
+        self.delays_blob += other.delays_blob
+
     def _kind_at(self, kind: _Kind) -> int:
         """The position of `kind` in `_kind_list`, added at the end if new."""
         kinds = self._kind_list

@@ -37,7 +37,7 @@ from maillog_diag.core import (
     window,
 )
 from maillog_diag.core.analysis import ReportBuilder
-from maillog_diag.core.correlate import PACKED_FIELD, Correlator, HeadReference
+from maillog_diag.core.correlate import PACKED_FIELD, Correlator, HeadReference, HeadRetries
 from maillog_diag.core.model import Event, LineRef, Message
 from maillog_diag.errors import InputError, UnparsableLine
 from maillog_diag.input import timestamps
@@ -582,6 +582,13 @@ def shift_lines(part: PartialScan, source: str, delta: int) -> None:
     for item in state.get("head") or ():
         if isinstance(item, HeadReference):
             move(item.ref)
+            continue
+        if isinstance(item, HeadRetries):
+            for records in item.attempts.values():
+                for attempt in records:
+                    move(attempt.ref)
+            for packed in (item.packed or {}).values():
+                packed.shift(source, delta)
             continue
         move(item.event.ref)
         for note in item.notes or ():

@@ -38,8 +38,9 @@ from maillog_diag.scan import lines
 from maillog_diag.scan.partial import PartialScan, record_classes
 
 FORMAT = "maillog-diag-summary"
-VERSION = 4
-"""Bumped when a reader of this version could misread a newer file. (4: a destination's
+VERSION = 5
+"""Bumped when a reader of this version could misread a newer file. (5: a head may hold
+runs of retries, `HeadRetries`, which a version 4 reader would refuse as damage; 4: a destination's
 causes hold no table of domains, null where version 3 had one, and a cause's hint kinds
 are four counts, not a table; 3: a cause's retry intervals are one table, `hints`; a
 version 2 reader would find no `stated` table and report no median interval.)"""
@@ -171,6 +172,11 @@ def _as_counter(values: Any) -> Counter[Any]:
     return Counter(values)
 
 
+def _no_columns(value: Any) -> None:
+    if value is not None:
+        raise ValueError("a run of retries holds columns")
+
+
 _READ_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
     # Hour counts are written as plain counts (`{"@c": ...}`, read as a `Counter`).
     "DestinationStats": {"hourly_deferrals": _as_hours, "hourly_held": _as_hours},
@@ -182,6 +188,8 @@ _READ_AS: dict[str, dict[str, Callable[[Any], Any]]] = {
     },
     # A frozenset is written as a set is (`{"@s": ...}`, read as a `set`).
     "MessageFilter": {"exclude_domains": frozenset},
+    # A file holds a run's attempts as records only (`correlate.settle_packed`).
+    "HeadRetries": {"packed": _no_columns},
 }
 """Fields read into another type than the JSON gives, by record kind: the classes take
 only their own field types (compiled by mypyc, a class checks them when it is built)."""
