@@ -426,14 +426,7 @@ class Correlator:
         if t > run.last:
             run.last = t
         if isinstance(event, MessageInfo):
-            if event.message_id is not None:
-                run.message_id = event.message_id
-            if event.sender is not None:
-                run.sender = event.sender
-            if event.size is not None:
-                run.size = event.size
-            if event.nrcpt is not None:
-                run.nrcpt = event.nrcpt
+            _info_into(run, event)
             return True
         assert isinstance(event, Delivery)
         if event.delay is not None:
@@ -562,14 +555,7 @@ class Correlator:
         if run.arrived is not None and not msg.arrival_seen:
             if msg.arrived is None or run.arrived < msg.arrived:
                 msg.arrived = run.arrived
-        if run.message_id is not None:
-            msg.message_id = run.message_id
-        if run.sender is not None:
-            msg.sender = run.sender
-        if run.size is not None:
-            msg.size = run.size
-        if run.nrcpt is not None:
-            msg.nrcpt = run.nrcpt
+        _info_into(msg, run)
         for address, orig, records, packed in run.addresses():
             if records:
                 first = records[0].time
@@ -1048,6 +1034,19 @@ def _take_info(msg: Message, event: Arrival | MessageInfo) -> None:
         msg.size = event.size
     if event.nrcpt is not None:
         msg.nrcpt = event.nrcpt
+
+
+def _info_into(target: Message | HeadRetries, source: MessageInfo | HeadRetries) -> None:
+    """`_take_info` for a run of retries: what an info line says goes into the run, and
+    what the run's info lines said into the message (off the hot path: unions)."""
+    if source.message_id is not None:
+        target.message_id = source.message_id
+    if source.sender is not None:
+        target.sender = source.sender
+    if source.size is not None:
+        target.size = source.size
+    if source.nrcpt is not None:
+        target.nrcpt = source.nrcpt
 
 
 _HOLD_STARTS = ("placed on hold", "frozen by ")
