@@ -22,6 +22,7 @@ from maillog_diag.scan import summary
 from maillog_diag.scan.partial import PartialScan, Slice, scan_slices
 from maillog_diag.scan.pipeline import ScanOptions, _packed, _unpacked
 
+from .test_bench_exim_generator import gen_exim
 from .test_bench_generator import gen_postfix
 from .test_engine_equality import report
 
@@ -36,6 +37,17 @@ def held(tmp_path_factory: pytest.TempPathFactory) -> Path:
     buf = io.StringIO()
     gen_postfix.Generator(seed=23, rate=20.0, bots_per_hour=5.0).run(20_000, buf)
     path = tmp_path_factory.mktemp("held") / "mail.log"
+    path.write_text(buf.getvalue())
+    return path
+
+
+@pytest.fixture(scope="module")
+def exim_held(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated Exim mainlog of a quiet server (40 messages an hour): Exim logs each
+    retry as a deferral line (`==`) alone, with no info line between."""
+    buf = io.StringIO()
+    gen_exim.Generator(seed=23, rate=40.0, bots_per_hour=10.0).run(20_000, buf)
+    path = tmp_path_factory.mktemp("exim_held") / "mainlog"
     path.write_text(buf.getvalue())
     return path
 
@@ -96,6 +108,15 @@ def test_folded_retries_merge_to_the_one_process_report(held: Path, jobs: int) -
     one = report([str(held)], 1)
     assert one["totals"]["recipients_deferred"] > 0
     assert report([str(held)], jobs, min_slice_bytes=1, processes=1) == one
+
+
+@pytest.mark.parametrize("jobs", [2, 7])
+def test_folded_exim_retries_merge_to_the_one_process_report(exim_held: Path, jobs: int) -> None:
+    runs = [i for i in _later_slice(exim_held).state["head"] if isinstance(i, HeadRetries)]
+    assert sum(1 for run in runs if sum(map(len, (run.packed or {}).values())) >= 2) > 5
+    one = report([str(exim_held)], 1)
+    assert one["totals"]["recipients_deferred"] > 0
+    assert report([str(exim_held)], jobs, min_slice_bytes=1, processes=1) == one
 
 
 def test_a_worker_result_ships_the_runs_in_columns(held: Path) -> None:
