@@ -199,3 +199,40 @@ def test_settling_turns_columns_into_records() -> None:
     state: dict[str, Any] = {"head": [run]}
     settle_packed(state)
     assert run.packed is None and run.attempts["a@b"] == [early, _attempt(100.0, "greylisted")]
+
+
+def test_runs_merged_as_a_tree_at_uneven_cuts(held: Path) -> None:
+    """Cuts at seeded uneven line starts, the slices merged pairwise (a tree: a run then
+    waits in a merged head before it meets its message): the one-pass report."""
+    import random
+
+    from maillog_diag.output.serialize import report_dict
+    from maillog_diag.scan.partial import finish, merge
+
+    from .test_engine_equality import _strip
+
+    data = held.read_bytes()
+    rng = random.Random(12)
+    cuts = sorted({data.index(b"\n", rng.randrange(len(data) - 200)) + 1 for _ in range(9)})
+    bounds = [0, *cuts, len(data)]
+    options = ScanOptions(zone=UTC, year=2026)
+    parts = [
+        scan_slices(
+            [Slice(str(held), a, b, first=a == 0, last=b == len(data))],
+            options,
+            [str(held)],
+            prior_unknown=a != 0,
+        )
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+    assert sum(isinstance(i, HeadRetries) for p in parts for i in p.state["head"]) > 30
+    while len(parts) > 1:
+        parts = [
+            merge(parts[i], parts[i + 1], options) if i + 1 < len(parts) else parts[i]
+            for i in range(0, len(parts), 2)
+        ]
+    assert parts[0].inexact is None
+    builder, result = finish(parts[0], options)
+    data_tree = report_dict(builder, result, UTC, include_all=True, reasons=5)
+    data_tree["ignored_by_reason"] = result.counts.ignored_by_reason
+    assert _strip(data_tree) == report([str(held)], 1)

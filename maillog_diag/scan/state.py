@@ -71,8 +71,9 @@ from maillog_diag.scan.pipeline import (
 from maillog_diag.scan.summary import Envelope, decode_document, encode
 
 FORMAT = "maillog-diag-state"
-VERSION = 3
-"""Bumped when a reader of this version could misread a newer file. (3: a destination's
+VERSION = 4
+"""Bumped when a reader of this version could misread a newer file. (4: a scan's head
+may hold runs of retries, as in summary version 5; 3: a destination's
 causes hold no table of domains, and a cause's hint kinds are four counts, as in summary
 version 4; 2: a cause's retry intervals are one table, as in summary version 3.)"""
 
