@@ -347,3 +347,27 @@ def test_a_field_of_the_wrong_type_is_a_damaged_summary(tmp_path: Path) -> None:
     res = _invoke("merge", str(bad), "--format", "json")
     assert res.exit_code == 3 and "damaged summary" in res.output
     assert "CauseStat.count holds str" in res.output and "Traceback" not in res.output
+
+
+def test_a_merge_that_cannot_vouch_for_one_pass_says_so(tmp_path: Path) -> None:
+    """A queue id that arrives again just across the cut between two days: one pass takes
+    the two arrivals as one message, a merge of the days' summaries cannot tell. Where
+    reading the logs again in one pass is not possible (summaries), `merge` still writes
+    the report but says why on stderr, with exit 3; before, it said nothing."""
+    day1, day2 = tmp_path / "day1.log", tmp_path / "day2.log"
+    day1.write_text("Nov 20 10:00:00 mx1 postfix/smtpd[100]: ABC1234567: client=a[192.0.2.1]\n")
+    day2.write_text(
+        "Nov 20 10:00:05 mx1 postfix/smtpd[101]: ABC1234567: client=b[192.0.2.2]\n"
+        "Nov 20 10:00:06 mx1 postfix/qmgr[50]: ABC1234567: from=<a@example.org>, size=100,"
+        " nrcpt=1 (queue active)\n"
+    )
+    a = _summarize(tmp_path, "day1.summary", str(day1))
+    b = _summarize(tmp_path, "day2.summary", str(day2), extra=("--continued",))
+    res = _invoke("merge", a, b, "--format", "json")
+    assert res.exit_code == 3
+    assert "cannot be merged exactly" in res.stderr and "ABC1234567" in res.stderr
+    assert json.loads(res.stdout)["lines"]["total"] == 3  # the report is still written
+    out = tmp_path / "both.summary"
+    res = _invoke("merge", a, b, "-o", str(out))
+    assert res.exit_code == 3 and "cannot be merged exactly" in res.stderr
+    assert out.stat().st_size > 0

@@ -269,10 +269,12 @@ def merge_summaries_cmd(
         )
         merged = merge_summaries(itertools.chain([first], parts), options)
         del first
+        inexact = merged.inexact
         if output is not None:
             with open(output, "wb") as out:
                 kept = settings_of(settings.get("zone"), options.year, window)
                 write_summary(merged, kept, out, compress=output.name.endswith(".gz"))
+            _vouch(inexact)
             return
         builder, result = finish_scan(merged, options)
         report = report_dict(
@@ -292,6 +294,19 @@ def merge_summaries_cmd(
         raise fail(f"a summary is damaged ({type(exc).__name__})", ExitCode.INPUT) from None
     _render_report(report, fmt, reasons)
     finish(result)
+    _vouch(inexact)
+
+
+def _vouch(inexact: str | None) -> None:
+    """After `merge` wrote its output: a merge that cannot vouch for the one-pass answer
+    (`PartialScan.inexact`) says why, with exit 3. A scan of the logs reads them again in
+    one pass instead; summaries cannot be read again."""
+    if inexact is not None:
+        raise fail(
+            f"the summaries cannot be merged exactly ({inexact}): some figures may differ"
+            " from reading the logs together",
+            ExitCode.INPUT,
+        )
 
 
 _JSON_FORMATS = (OutputFormat.JSON, OutputFormat.JSONL)
