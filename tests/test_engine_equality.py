@@ -11,7 +11,7 @@ import pytest
 
 from maillog_diag.input.timestamps import resolve_zone
 from maillog_diag.output.serialize import report_dict
-from maillog_diag.scan.partial import Slice, finish, merge, scan_slices
+from maillog_diag.scan.partial import PartialScan, Slice, finish, merge, scan_slices
 from maillog_diag.scan.pipeline import ScanOptions, scan_report
 
 from .conftest import FIXTURES, SAMPLE_LOGS
@@ -87,16 +87,22 @@ def test_cut_at_every_line_gives_the_one_process_report() -> None:
             for a, b in zip(offsets, offsets[1:], strict=False)
         ]
         # Merge as a tree (associativity), not only left to right.
-        while len(parts) > 1:
-            parts = [
-                merge(parts[i], parts[i + 1], options) if i + 1 < len(parts) else parts[i]
-                for i in range(0, len(parts), 2)
-            ]
-        assert parts[0].inexact is None
-        builder, result = finish(parts[0], options)
-        data_tree = report_dict(builder, result, UTC, include_all=True, reasons=5)
-        data_tree["ignored_by_reason"] = result.counts.ignored_by_reason
-        assert _strip(data_tree) == report(names, 1), sample
+        assert tree_report(parts, options) == report(names, 1), sample
+
+
+def tree_report(parts: list[PartialScan], options: ScanOptions) -> dict[str, Any]:
+    """The JSON report (as a dict, like `report`) of consecutive partial scans merged
+    pairwise, as a tree; the merge must vouch for the one-pass answer."""
+    while len(parts) > 1:
+        parts = [
+            merge(parts[i], parts[i + 1], options) if i + 1 < len(parts) else parts[i]
+            for i in range(0, len(parts), 2)
+        ]
+    assert parts[0].inexact is None
+    builder, result = finish(parts[0], options)
+    data = report_dict(builder, result, UTC, include_all=True, reasons=5)
+    data["ignored_by_reason"] = result.counts.ignored_by_reason
+    return _strip(data)  # type: ignore[no-any-return]
 
 
 def test_generated_log_whose_messages_straddle_every_cut(straddling: Path) -> None:
